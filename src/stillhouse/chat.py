@@ -1,0 +1,85 @@
+"""The domain model of a conversation and the one narrow model interface every backend implements.
+
+Wire formats (bedrock-conversation-2024 records, Bedrock Converse, OpenAI chat) are converted to and
+from these types at the edges; the core only ever sees :class:`Message`, :class:`GenerationParams`
+and :class:`Completion`.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Literal, Protocol, runtime_checkable
+
+from pydantic import BaseModel, ConfigDict, Field
+
+Role = Literal["system", "user", "assistant"]
+StopReason = Literal["end_turn", "max_tokens", "stop_sequence"]
+ImageFormat = Literal["png", "jpeg", "gif", "webp"]
+
+
+class _Frozen(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class Image(_Frozen):
+    """An image inside a user turn: raw bytes, already fetched from wherever the record pointed."""
+
+    format: ImageFormat
+    data: bytes
+
+
+class Message(_Frozen):
+    """One turn of a conversation. ``system`` turns come first when present."""
+
+    role: Role
+    content: str
+    images: tuple[Image, ...] = ()
+
+
+class GenerationParams(_Frozen):
+    """Decoding parameters. ``json_schema`` asks a backend to constrain its output where it can."""
+
+    max_tokens: int = Field(default=512, ge=1, le=32768)
+    temperature: float = Field(default=0.0, ge=0.0, le=2.0)
+    top_p: float = Field(default=1.0, gt=0.0, le=1.0)
+    stop: tuple[str, ...] = ()
+    json_schema: dict[str, Any] | None = None
+    seed: int | None = None
+
+
+class Completion(_Frozen):
+    """What a model answered, with the accounting every caller needs."""
+
+    text: str
+    model: str
+    input_tokens: int = 0
+    output_tokens: int = 0
+    latency_ms: float = 0.0
+    stop_reason: StopReason = "end_turn"
+
+    @property
+    def total_tokens(self) -> int:
+        return self.input_tokens + self.output_tokens
+
+
+@runtime_checkable
+class ChatModel(Protocol):
+    """The one model interface: llama.cpp, transformers, OpenAI HTTP, Bedrock and the fake all fit it.
+
+    ``name`` identifies the model in caches and logs; ``supports_json_schema`` says whether
+    ``params.json_schema`` is enforced during decoding (otherwise callers validate and retry).
+    """
+
+    name: str
+    supports_json_schema: bool
+
+    def generate(self, messages: list[Message], params: GenerationParams) -> Completion: ...
+
+
+def system_text(messages: list[Message]) -> str:
+    """The system prompt of a conversation ('' when there is none)."""
+    return "\n".join(m.content for m in messages if m.role == "system")
+
+
+def without_system(messages: list[Message]) -> list[Message]:
+    """The user/assistant turns of a conversation, in order."""
+    return [m for m in messages if m.role != "system"]

@@ -1,0 +1,37 @@
+"""One progress bar for every long loop: counts, rate, ETA, on stderr so ``--json`` stays clean."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+from rich.console import Console
+from rich.progress import (
+    BarColumn,
+    MofNCompleteColumn,
+    Progress,
+    TaskID,
+    TextColumn,
+    TimeElapsedColumn,
+    TimeRemainingColumn,
+)
+
+
+@contextmanager
+def progress_bar(description: str, total: int | None, *, disable: bool = False) -> Iterator[tuple[Progress, TaskID]]:
+    """A rich progress bar; ``progress.update(task, advance=1, info="loss 1.23")`` moves it."""
+    progress = Progress(
+        TextColumn("[bold]{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TextColumn("{task.fields[info]}"),
+        TimeElapsedColumn(),
+        TextColumn("eta"),
+        TimeRemainingColumn(),
+        console=Console(stderr=True),
+        disable=disable,
+        transient=False,
+    )
+    with progress:
+        task = progress.add_task(description, total=total, info="")
+        yield progress, task

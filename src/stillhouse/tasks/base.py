@@ -1,0 +1,58 @@
+"""What a task is: the prompt, the output contract, and the pure functions around it.
+
+A task knows how to render a query into messages, what JSON schema its answers follow, how to read an
+answer back (leniently, reporting which contract rule failed), how to combine several samples into a
+consensus, and how to score a prediction against a reference. All of it is pure: no model calls here.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict
+
+from stillhouse.chat import Message
+
+
+class ParseResult(BaseModel):
+    """An answer read back: ``value`` when it meets the contract, else the rules it broke."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    value: dict[str, Any] | None = None
+    errors: list[str] = []
+
+    @property
+    def ok(self) -> bool:
+        return self.value is not None and not self.errors
+
+
+class Task(ABC):
+    """A distillation task. Subclasses are registered in :mod:`stillhouse.tasks`."""
+
+    name: str
+    system_prompt: str
+    json_schema: dict[str, Any] | None = None
+
+    def messages(self, query: str) -> list[Message]:
+        """The conversation a teacher or student sees for one query."""
+        return [Message(role="system", content=self.system_prompt), Message(role="user", content=query)]
+
+    @abstractmethod
+    def parse(self, text: str) -> ParseResult:
+        """Read a model's answer (JSON, fenced JSON or free text) and check the contract."""
+
+    def render(self, value: dict[str, Any]) -> str:
+        """The canonical answer text for a parsed value (what the student is trained to write)."""
+        import json
+
+        return json.dumps(value, ensure_ascii=False)
+
+    def combine(self, values: list[dict[str, Any]]) -> dict[str, Any]:
+        """Consensus of several valid samples (self-consistency). Default: the first one."""
+        return values[0]
+
+    def score(self, prediction: str, reference: str) -> dict[str, float]:
+        """Per-example metrics of a prediction against a reference answer. Default: exact match."""
+        return {"exact_match": float(prediction.strip() == reference.strip())}
