@@ -1,5 +1,11 @@
-"""bedrock-conversation-2024 records: the typed model, streaming JSONL I/O and validation."""
+"""bedrock-conversation-2024 records: the typed model, streaming JSONL I/O and validation.
 
+Validation lives in :mod:`stillhouse.records.validate` (not re-exported: it reads sources, which
+import this package).
+"""
+
+from stillhouse.records.jsonl import read_records, write_records
+from stillhouse.records.rules import RecordProblem
 from stillhouse.records.schema import (
     SCHEMA_VERSION,
     ContentBlock,
@@ -19,9 +25,12 @@ __all__ = [
     "ConversationRecord",
     "ImageBlock",
     "ImageSource",
+    "RecordProblem",
     "S3Location",
     "SystemBlock",
     "Turn",
     "from_messages",
+    "read_records",
     "to_messages",
+    "write_records",
 ]

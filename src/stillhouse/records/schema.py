@@ -8,7 +8,8 @@ are refused so that a typo never passes silently.
 from __future__ import annotations
 
 import base64
-from typing import Callable, Literal
+from collections.abc import Callable
+from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, model_validator
 
@@ -33,7 +34,7 @@ class ImageSource(_Wire):
     s3Location: S3Location | None = None
 
     @model_validator(mode="after")
-    def _exactly_one(self) -> "ImageSource":
+    def _exactly_one(self) -> ImageSource:
         if (self.bytes is None) == (self.s3Location is None):
             raise ValueError("image source needs exactly one of 'bytes' or 's3Location'")
         return self
@@ -51,7 +52,7 @@ class ContentBlock(_Wire):
     image: ImageBlock | None = None
 
     @model_validator(mode="after")
-    def _exactly_one(self) -> "ContentBlock":
+    def _exactly_one(self) -> ContentBlock:
         if (self.text is None) == (self.image is None):
             raise ValueError("content block needs exactly one of 'text' or 'image'")
         return self

@@ -1,0 +1,139 @@
+"""Streaming JSONL I/O for ``bedrock-conversation-2024`` records.
+
+Reading is a generator over lines: one line is decoded and parsed at a time, so a 15,000-record
+file is never held in memory by the reader. A line that is not a well-shaped record becomes a
+:class:`RecordProblem` (broken JSON, not an object, wrong ``schemaVersion``, unknown or missing
+keys), never an exception. Blank lines are not records: the reader skips them, and
+:func:`iter_lines` reports them so the validator can count them.
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from collections.abc import Iterable, Iterator
+from pathlib import Path
+from typing import IO, Any
+
+from pydantic import ValidationError
+
+from stillhouse.errors import InvalidInputError, NotFoundError
+from stillhouse.records.rules import RecordProblem
+from stillhouse.records.schema import SCHEMA_VERSION, ConversationRecord
+
+ParsedLine = ConversationRecord | RecordProblem
+_BOM = b"\xef\xbb\xbf"
+# pydantic error types -> the words a dataset author reads; others keep pydantic's message.
+_REASONS = {
+    "extra_forbidden": "unknown field",
+    "missing": "required field is missing",
+    "string_type": "must be a string",
+    "list_type": "must be a list",
+    "model_type": "must be an object",
+}
+_JSON_TYPES = {dict: "object", list: "array", str: "string", bool: "boolean", int: "number", float: "number"}
+
+
+def field_path(loc: tuple[int | str, ...]) -> str:
+    """``('messages', 0, 'content', 2, 'image')`` -> ``messages[0].content[2].image``."""
+    out = ""
+    for part in loc:
+        out += f"[{part}]" if isinstance(part, int) else (f".{part}" if out else str(part))
+    return out or "record"
+
+
+def _reason(err: Any) -> tuple[str, str]:
+    """A pydantic error as (rule, reason) in words a dataset author understands."""
+    kind, msg = err["type"], err["msg"]
+    if err["loc"] == ("schemaVersion",):
+        return "schema-version", f"must be {SCHEMA_VERSION!r}, got {err.get('input')!r}"
+    if kind == "value_error":
+        return "schema", msg.removeprefix("Value error, ")
+    return "schema", _REASONS.get(kind, msg)
+
+
+def parse_record(raw: bytes | str, line: int) -> ConversationRecord | list[RecordProblem]:
+    """One JSONL line -> a record, or every shape problem found in it (pure; never raises)."""
+    if isinstance(raw, bytes):
+        try:
+            raw = raw.decode("utf-8")
+        except UnicodeDecodeError as exc:
+            reason = f"line is not valid UTF-8 (byte {exc.object[exc.start]:#04x} at offset {exc.start})"
+            return [RecordProblem(line=line, field="record", reason=reason, rule="json")]
+    try:
+        return ConversationRecord.model_validate_json(raw)
+    except ValidationError as exc:
+        return _shape_problems(exc, line)
+
+
+def parse_line(raw: bytes | str, line: int) -> ParsedLine:
+    """One JSONL line -> a record, or the first problem of the line (the reader's item type)."""
+    parsed = parse_record(raw, line)
+    return parsed[0] if isinstance(parsed, list) else parsed
+
+
+def _shape_problems(exc: ValidationError, line: int) -> list[RecordProblem]:
+    problems = []
+    for err in exc.errors(include_url=False):
+        if err["type"] == "json_invalid":
+            reason = "invalid JSON: " + err["msg"].removeprefix("Invalid JSON: ")
+            return [RecordProblem(line=line, field="record", reason=reason, rule="json")]
+        if err["type"] == "model_type" and err["loc"] == ():
+            got = _JSON_TYPES.get(type(err.get("input")), "null")
+            return [
+                RecordProblem(
+                    line=line, field="record", reason=f"expected a JSON object, got {got}", rule="json"
+                )
+            ]
+        rule, reason = _reason(err)
+        problems.append(RecordProblem(line=line, field=field_path(err["loc"]), reason=reason, rule=rule))
+    return problems
+
+
+def iter_lines(stream: IO[bytes]) -> Iterator[tuple[int, bytes | None]]:
+    """``(line number, raw bytes)`` for each line of a binary stream; ``None`` for a blank line."""
+    for number, raw in enumerate(stream, start=1):
+        if number == 1 and raw.startswith(_BOM):
+            raw = raw[len(_BOM) :]  # editors on Windows add one; it is not part of the record
+        stripped = raw.strip()
+        yield number, (stripped if stripped else None)
+
+
+def open_jsonl(path: str | Path) -> IO[bytes]:
+    """Open a JSONL file for reading, with errors that name the path."""
+    path = Path(path)
+    if path.is_dir():
+        raise InvalidInputError(f"{path} is a folder; read it with stillhouse.sources.files", field="path")
+    try:
+        return path.open("rb")
+    except FileNotFoundError as exc:
+        raise NotFoundError(f"no such file: {path}", field="path") from exc
+    except OSError as exc:
+        raise InvalidInputError(f"cannot read {path}: {exc.strerror}", field="path") from exc
+
+
+def read_records(path: str | Path) -> Iterator[tuple[int, ParsedLine]]:
+    """Stream ``(line number, record or problem)`` from a JSONL file, skipping blank lines."""
+    with open_jsonl(path) as stream:
+        for number, raw in iter_lines(stream):
+            if raw is not None:
+                yield number, parse_line(raw, number)
+
+
+def write_records(path: str | Path, records: Iterable[ConversationRecord]) -> int:
+    """Write records as JSONL, streaming, atomically (a reader never sees half a file). Returns the count."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    count = 0
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8", newline="\n") as out:
+            for record in records:
+                out.write(record.to_json())
+                out.write("\n")
+                count += 1
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    return count

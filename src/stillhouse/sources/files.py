@@ -1,0 +1,86 @@
+"""Records from a JSONL file, a folder of them, or the same under an ``s3://`` URI.
+
+A folder (or an ``s3://`` prefix) is read as its ``*.jsonl`` files in sorted order; line numbers
+restart at 1 in each file and every problem carries the file's name, so a report points at the
+exact line of the exact file. Everything streams: one line is in memory at a time.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import AbstractContextManager
+from pathlib import Path
+from typing import IO, NamedTuple
+
+from stillhouse.errors import NotFoundError
+from stillhouse.records.jsonl import ParsedLine, iter_lines, open_jsonl, parse_line
+from stillhouse.records.rules import RecordProblem
+from stillhouse.sources.objectstore import ObjectStore, open_store
+
+
+class SourceLine(NamedTuple):
+    """One raw line of a source. ``file`` is ``None`` when the source is a single file."""
+
+    file: str | None
+    line: int
+    raw: bytes | None  # None for a blank line
+
+
+def jsonl_files(folder: Path) -> list[Path]:
+    """The ``*.jsonl`` files directly inside ``folder``, sorted by name."""
+    files = sorted(p for p in folder.glob("*.jsonl") if p.is_file())
+    if not files:
+        raise NotFoundError(f"no .jsonl files in folder {folder}", field="path")
+    return files
+
+
+def _local_streams(path: Path) -> Iterator[tuple[str | None, AbstractContextManager[IO[bytes]]]]:
+    if not path.exists():
+        raise NotFoundError(f"no such file or folder: {path}", field="path")
+    if not path.is_dir():
+        yield None, open_jsonl(path)
+        return
+    for file in jsonl_files(path):
+        yield file.name, open_jsonl(file)
+
+
+def _s3_streams(
+    uri: str, store: ObjectStore
+) -> Iterator[tuple[str | None, AbstractContextManager[IO[bytes]]]]:
+    has_key = bool(uri.removeprefix("s3://").partition("/")[2])
+    if has_key and not uri.endswith("/") and store.exists(uri):
+        yield None, store.open_read(uri)
+        return
+    prefix = uri if uri.endswith("/") else uri + "/"
+    # Only objects directly under the prefix, as for a local folder.
+    uris = [u for u in store.list(prefix) if u.endswith(".jsonl") and "/" not in u[len(prefix) :]]
+    if not uris:
+        raise NotFoundError(f"no such object and no .jsonl objects under {uri}", field="uri")
+    for object_uri in uris:
+        yield object_uri[len(prefix) :], store.open_read(object_uri)
+
+
+def iter_source_lines(location: str | Path, store: ObjectStore | None = None) -> Iterator[SourceLine]:
+    """Every line of a file, folder or ``s3://`` location, with its file name and line number."""
+    if isinstance(location, str) and location.startswith("s3://"):
+        streams = _s3_streams(location, store or open_store())
+    else:
+        streams = _local_streams(Path(location))
+    for name, opened in streams:
+        with opened as stream:
+            for number, raw in iter_lines(stream):
+                yield SourceLine(name, number, raw)
+
+
+def read_source(location: str | Path, store: ObjectStore | None = None) -> Iterator[tuple[int, ParsedLine]]:
+    """Stream ``(line number, record or problem)`` from a source, skipping blank lines.
+
+    Problems from a folder carry their file name (``problem.file``).
+    """
+    for name, number, raw in iter_source_lines(location, store):
+        if raw is None:
+            continue
+        parsed = parse_line(raw, number)
+        if name is not None and isinstance(parsed, RecordProblem):
+            parsed = parsed.model_copy(update={"file": name})
+        yield number, parsed

@@ -1,0 +1,128 @@
+"""Each SPEC §1.3 rule on its own, on typed records (no files)."""
+
+from __future__ import annotations
+
+import pytest
+
+from stillhouse.records.rules import PROFILES, check_record, dataset_problems, s3_uri_problem
+from stillhouse.records.schema import ConversationRecord
+
+DIST, FT = PROFILES["distillation"], PROFILES["fine-tuning"]
+
+
+def _record(*turns: tuple[str, list[dict]], system: str | None = None) -> ConversationRecord:
+    data: dict = {"messages": [{"role": role, "content": content} for role, content in turns]}
+    if system is not None:
+        data["system"] = [{"text": system}]
+    return ConversationRecord.model_validate(data)
+
+
+def _text(t: str) -> list[dict]:
+    return [{"text": t}]
+
+
+def _image(fmt: str = "png", uri: str | None = None) -> dict:
+    source = {"s3Location": {"uri": uri}} if uri else {"bytes": "aGVsbG8="}
+    return {"image": {"format": fmt, "source": source}}
+
+
+def _rules(record: ConversationRecord, profile=DIST) -> list[tuple[str, str]]:
+    return [(p.rule, p.field) for p in check_record(record, 1, profile)]
+
+
+def test_valid_prompt_and_pair_pass_distillation():
+    assert _rules(_record(("user", _text("cats")))) == []
+    assert _rules(_record(("user", _text("cats")), ("assistant", _text("{}")), system="route")) == []
+
+
+def test_role_rules():
+    assert _rules(_record(("system", _text("x")))) == [("roles", "messages[0].role")]
+    assert _rules(_record(("assistant", _text("x")))) == [("first-role", "messages[0].role")]
+    assert _rules(_record(("user", _text("a")), ("user", _text("b")))) == [
+        ("alternation", "messages[1].role")
+    ]
+    assert _rules(ConversationRecord(messages=[])) == [("roles", "messages")]
+
+
+def test_fine_tuning_records_must_be_labelled():
+    prompt_only = _record(("user", _text("cats")))
+    assert _rules(prompt_only, FT) == [("labelled", "messages[0].role")]
+    assert _rules(_record(("user", _text("a")), ("assistant", _text("b"))), FT) == []
+
+
+@pytest.mark.parametrize(
+    "reserved", ["User:", "bot:", "ASSISTANT:", "System:", "thought:", "<IMAGE>", "<video>", "[eos]", "<unk>"]
+)
+def test_reserved_strings_refused_in_prompts_case_insensitively(reserved):
+    assert _rules(_record(("user", _text(f"find {reserved} clips")))) == [
+        ("reserved-string", "messages[0].content[0].text")
+    ]
+    assert _rules(_record(("user", _text("ok")), system=f"say {reserved}")) == [
+        ("reserved-string", "system[0].text")
+    ]
+
+
+def test_reserved_strings_allowed_in_answers():
+    assert _rules(_record(("user", _text("q")), ("assistant", _text("User: said hi")))) == []
+
+
+def test_empty_text_and_empty_turns():
+    assert _rules(_record(("user", _text(" \n")))) == [("empty-text", "messages[0].content[0].text")]
+    assert _rules(_record(("user", _text("q")), ("assistant", _text("")))) == [
+        ("empty-text", "messages[1].content[0].text")
+    ]
+    assert _rules(_record(("user", []))) == [("empty-text", "messages[0].content")]
+    assert _rules(_record(("user", _text("q")), system="")) == [("empty-text", "system[0].text")]
+
+
+def test_image_rules_under_fine_tuning():
+    good = _record(
+        ("user", [*_text("keywords"), _image("jpeg"), _image("webp", "s3://b/img/1.webp")]),
+        ("assistant", _text("a")),
+    )
+    assert _rules(good, FT) == []
+    assert _rules(_record(("user", [*_text("k"), _image("jpg")]), ("assistant", _text("a"))), FT) == [
+        ("image-format", "messages[0].content[1].image.format")
+    ]
+    too_many = _record(("user", [*_text("k"), *[_image() for _ in range(11)]]), ("assistant", _text("a")))
+    assert _rules(too_many, FT) == [("image-count", "messages[0].content")]
+    in_answer = _record(("user", _text("k")), ("assistant", [*_text("a"), _image()]))
+    assert _rules(in_answer, FT) == [("image-role", "messages[1].content[1].image")]
+    bad_bytes = {"image": {"format": "png", "source": {"bytes": "not base64!"}}}
+    assert _rules(_record(("user", [*_text("k"), bad_bytes]), ("assistant", _text("a"))), FT) == [
+        ("image-bytes", "messages[0].content[1].image.source.bytes")
+    ]
+
+
+def test_distillation_is_text_only():
+    assert _rules(_record(("user", [*_text("k"), _image()]))) == [
+        ("text-only", "messages[0].content[1].image")
+    ]
+
+
+@pytest.mark.parametrize(
+    ("uri", "ok"),
+    [
+        ("s3://bucket/key.jpg", True),
+        ("s3://my-bucket/a/b_c/d-e.f.png", True),
+        ("https://bucket/key.jpg", False),
+        ("s3://bucket/my photo.jpg", False),
+        ("s3://bucket/a?b", False),
+        ("s3://bucket", False),
+        ("s3://bucket/", False),
+        ("s3://bucket/../etc/passwd", False),
+        ("s3://bucket//abs", False),
+        ("s3:///key", False),
+    ],
+)
+def test_s3_uri_rule(uri, ok):
+    assert (s3_uri_problem(uri) is None) == ok
+
+
+def test_dataset_limits():
+    assert dataset_problems(read=15_000, valid=100, profile=DIST) == []
+    assert "at most 15000" in dataset_problems(15_001, 15_001, DIST)[0]
+    assert "at least 100" in dataset_problems(120, 99, DIST)[0]
+    assert dataset_problems(8, 8, FT) == []
+    assert "at least 8" in dataset_problems(9, 7, FT)[0]
+    assert "at most 20000" in dataset_problems(20_001, 20_001, FT)[0]

@@ -1,0 +1,162 @@
+"""The s3:// object store: local folder (default) and boto3 against moto's S3."""
+
+from __future__ import annotations
+
+import base64
+
+import pytest
+
+from stillhouse.chat import Image
+from stillhouse.errors import ConflictError, InvalidInputError, NotFoundError
+from stillhouse.records.schema import ConversationRecord, to_messages
+from stillhouse.sources.objectstore import (
+    LocalObjectStore,
+    ObjectStore,
+    S3ObjectStore,
+    image_loader,
+    open_store,
+    parse_s3_uri,
+)
+
+ESCAPES = [
+    "s3://bucket/../outside",
+    "s3://bucket/a/../../outside",
+    "s3://bucket//etc/passwd",
+    "s3://bucket/a//b",
+    "s3://bucket/./a",
+    "s3://../x",
+    "s3://bucket/a\\b",
+    "s3://bucket/a b",
+    "s3://bucket/~user/x;rm",
+    "s3://bucket/",
+    "/etc/passwd",
+    "file:///etc/passwd",
+]
+
+
+def test_parse_s3_uri():
+    assert parse_s3_uri("s3://my-bucket/data/train.jsonl") == ("my-bucket", "data/train.jsonl")
+
+
+@pytest.mark.parametrize("uri", ESCAPES)
+def test_escaping_keys_are_refused_naming_the_uri(uri, tmp_path):
+    store = LocalObjectStore(tmp_path)
+    with pytest.raises(InvalidInputError) as caught:
+        store.put_bytes(uri, b"x")
+    assert repr(uri) in str(caught.value)
+    assert list(tmp_path.rglob("*")) == []
+
+
+def test_symlink_out_of_the_store_is_refused(tmp_path):
+    outside = tmp_path / "outside"
+    outside.mkdir()
+    (tmp_path / "root" / "bucket").mkdir(parents=True)
+    (tmp_path / "root" / "bucket" / "link").symlink_to(outside)
+    with pytest.raises(InvalidInputError, match="outside the object store"):
+        LocalObjectStore(tmp_path / "root").put_bytes("s3://bucket/link/x", b"x")
+
+
+def _exercise(store: ObjectStore) -> None:
+    """The same behaviour contract for every backend."""
+    assert isinstance(store, ObjectStore)
+    store.put_bytes("s3://bucket/data/b.jsonl", b"two\n")
+    store.put_bytes("s3://bucket/data/a.jsonl", b"one\n")
+    store.put_bytes("s3://bucket/data/sub/c.jsonl", b"three\n")
+    store.put_bytes("s3://bucket/other.txt", b"other")
+    store.put_bytes("s3://bucket/data/a.jsonl", b"one again\n")  # overwrite
+    assert store.get_bytes("s3://bucket/data/a.jsonl") == b"one again\n"
+    assert store.exists("s3://bucket/data/a.jsonl") and not store.exists("s3://bucket/data/zzz")
+    assert store.list("s3://bucket/data/") == [
+        "s3://bucket/data/a.jsonl",
+        "s3://bucket/data/b.jsonl",
+        "s3://bucket/data/sub/c.jsonl",
+    ]
+    assert store.list("s3://bucket/oth") == ["s3://bucket/other.txt"]
+    with store.open_read("s3://bucket/data/sub/c.jsonl") as stream:
+        assert list(stream) == [b"three\n"]
+    assert store.local_path("s3://bucket/other.txt").read_bytes() == b"other"
+    store.delete("s3://bucket/other.txt")
+    store.delete("s3://bucket/other.txt")  # deleting twice is fine, as in S3
+    assert not store.exists("s3://bucket/other.txt")
+    with pytest.raises(NotFoundError, match="s3://bucket/missing"):
+        store.get_bytes("s3://bucket/missing")
+    with pytest.raises(InvalidInputError, match="s3://bucket/../x"):
+        store.get_bytes("s3://bucket/../x")
+
+
+def test_local_store_contract(tmp_path):
+    store = LocalObjectStore(tmp_path)
+    _exercise(store)
+    assert (tmp_path / "bucket" / "data" / "a.jsonl").read_bytes() == b"one again\n"
+    assert not [p for p in tmp_path.rglob("*.tmp-put")]  # atomic writes leave no temporaries
+
+
+def test_local_store_key_prefix_collision_is_a_conflict(tmp_path):
+    store = LocalObjectStore(tmp_path)
+    store.put_bytes("s3://bucket/a", b"file")
+    with pytest.raises(ConflictError, match="s3://bucket/a/b"):
+        store.put_bytes("s3://bucket/a/b", b"x")
+
+
+def test_open_store_defaults_to_local_under_stillhouse_home(stillhouse_home):
+    store = open_store()
+    assert isinstance(store, LocalObjectStore)
+    store.put_bytes("s3://b/k.txt", b"hi")
+    assert (stillhouse_home / "s3" / "b" / "k.txt").read_bytes() == b"hi"
+    with pytest.raises(InvalidInputError, match="unknown object store backend"):
+        open_store("gcs")
+
+
+def test_image_loader_reads_s3_images_for_to_messages(tmp_path):
+    store = LocalObjectStore(tmp_path)
+    store.put_bytes("s3://imgs/cat.png", b"\x89PNG fake")
+    record = ConversationRecord.model_validate(
+        {
+            "messages": [
+                {
+                    "role": "user",
+                    "content": [
+                        {"text": "keywords?"},
+                        {"image": {"format": "png", "source": {"s3Location": {"uri": "s3://imgs/cat.png"}}}},
+                        {
+                            "image": {
+                                "format": "gif",
+                                "source": {"bytes": base64.b64encode(b"GIF89a").decode()},
+                            }
+                        },
+                    ],
+                }
+            ]
+        }
+    )
+    messages = to_messages(record, load_image=image_loader(store))
+    assert messages[0].images == (
+        Image(format="png", data=b"\x89PNG fake"),
+        Image(format="gif", data=b"GIF89a"),
+    )
+
+
+@pytest.fixture
+def moto_s3(monkeypatch, stillhouse_home):
+    moto = pytest.importorskip("moto")
+    for name, value in {
+        "AWS_ACCESS_KEY_ID": "testing",
+        "AWS_SECRET_ACCESS_KEY": "testing",
+        "AWS_DEFAULT_REGION": "us-east-1",
+    }.items():
+        monkeypatch.setenv(name, value)
+    monkeypatch.delenv("AWS_PROFILE", raising=False)
+    with moto.mock_aws():
+        import boto3
+
+        boto3.client("s3").create_bucket(Bucket="bucket")
+        yield
+
+
+def test_s3_backend_contract_with_moto(moto_s3, monkeypatch):
+    monkeypatch.setenv("STILLHOUSE_S3_BACKEND", "s3")
+    store = open_store()
+    assert isinstance(store, S3ObjectStore)
+    _exercise(store)
+    with pytest.raises(NotFoundError, match="s3://nobucket/x"):
+        store.get_bytes("s3://nobucket/x")
