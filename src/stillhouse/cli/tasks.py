@@ -1,0 +1,98 @@
+"""CLI: `stillhouse generate-queries` and `stillhouse plot-weights` (registered on import)."""
+
+from __future__ import annotations
+
+import sys
+import time
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from stillhouse.cli.app import app, emit_json
+
+
+@app.command("generate-queries")
+def generate_queries(
+    n: Annotated[int, typer.Option("--n", help="How many distinct queries to write.")] = 10_000,
+    out: Annotated[
+        Path, typer.Option("--out", help="The JSONL file of prompt-only records to write.")
+    ] = Path("queries.jsonl"),
+    seed: Annotated[int, typer.Option(help="Random seed; the same seed gives the same file.")] = 0,
+    edge_rate: Annotated[float, typer.Option(help="Share of queries given an edge-case transform.")] = 0.3,
+    include_eval: Annotated[
+        bool, typer.Option(help="Allow queries that also appear in the packaged golden and dev sets.")
+    ] = False,
+    as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object instead of text.")] = False,
+) -> None:
+    """Synthesize video-router search queries as prompt-only bedrock-conversation-2024 records.
+
+    Balanced across visual, audio, transcription, metadata and mixed intents; three difficulty levels.
+
+    Edge cases: typos, one-word, very long, and Spanish, French, German and Japanese queries.
+
+    Deduplicated, also against the packaged golden and dev sets unless --include-eval.
+    """
+    from collections import Counter
+
+    from stillhouse.records.jsonl import write_records
+    from stillhouse.tasks.video_router.golden import load_dev, load_golden
+    from stillhouse.tasks.video_router.synth import SynthConfig, synthesize, to_records
+
+    started = time.perf_counter()
+    exclude = [] if include_eval else [r.messages[0].text for r in load_golden() + load_dev()]
+    queries = synthesize(
+        SynthConfig(n=n, seed=seed, edge_rate=edge_rate),
+        exclude=exclude,
+        show_progress=not as_json and sys.stderr.isatty(),
+    )
+    written = write_records(out, to_records(queries))
+    summary = {
+        "out": str(out),
+        "queries": written,
+        "seed": seed,
+        "seconds": round(time.perf_counter() - started, 3),
+        "by_intent": dict(Counter(q.intent for q in queries)),
+        "by_difficulty": dict(Counter(q.difficulty for q in queries)),
+        "by_edge_case": dict(Counter(q.edge_case or "none" for q in queries)),
+    }
+    if as_json:
+        emit_json(summary)
+        return
+    typer.echo(f"wrote {written} queries to {out} in {summary['seconds']} s")
+    for key in ("by_intent", "by_difficulty", "by_edge_case"):
+        typer.echo(f"  {key.removeprefix('by_')}: " + ", ".join(f"{k} {v}" for k, v in summary[key].items()))
+
+
+@app.command("plot-weights")
+def plot_weights(
+    source: Annotated[Path, typer.Argument(help="A JSONL file of labelled video-router records.")],
+    out: Annotated[Path, typer.Option("--out", help="The PNG file to write.")] = Path("weights.png"),
+    as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object instead of text.")] = False,
+) -> None:
+    """Plot the modality weight distribution of a labelled video-router set (histograms, box plot)."""
+    from stillhouse.records.jsonl import read_records
+    from stillhouse.records.schema import ConversationRecord
+    from stillhouse.tasks.video_router.figures import plot_weight_distribution, weights_from_records
+
+    lines = [parsed for _, parsed in read_records(source)]
+    records = [parsed for parsed in lines if isinstance(parsed, ConversationRecord)]
+    weights, unreadable = weights_from_records(records)
+    path = plot_weight_distribution(weights, out, title=source.name)
+    summary = {
+        "out": str(path),
+        "answers": len(weights),
+        "unreadable_answers": unreadable,
+        "unlabelled_records": sum(r.answer is None for r in records),
+        "invalid_lines": len(lines) - len(records),
+    }
+    if as_json:
+        emit_json(summary)
+    else:
+        typer.echo(
+            f"plotted {len(weights)} answers to {path}; skipped: "
+            + ", ".join(
+                f"{k.replace('_', ' ')} {summary[k]}"
+                for k in ("unreadable_answers", "unlabelled_records", "invalid_lines")
+            )
+        )

@@ -1,0 +1,59 @@
+"""The video search intent router: a query in, four modality weights and one sentence of reasoning out.
+
+The engine fuses per-modality scores (visual, audio, transcription, metadata) with these weights, so
+the router decides, per query, which index should count. See :mod:`.golden` for the labelling policy
+of the hand-written golden set and :mod:`.rubric` for the deterministic score.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from stillhouse.errors import InvalidInputError
+from stillhouse.tasks.base import ParseResult, Task
+from stillhouse.tasks.video_router.parse import parse_answer
+from stillhouse.tasks.video_router.prompt import MODALITIES, SYSTEM_PROMPT
+from stillhouse.tasks.video_router.rubric import score_answer
+from stillhouse.tasks.video_router.schema import JSON_SCHEMA
+from stillhouse.tasks.video_router.weights import normalise, round_hundredths, weights_of
+
+__all__ = ["MODALITIES", "VideoRouterTask"]
+
+
+class VideoRouterTask(Task):
+    """The router task: prompt, schema, lenient parser, consensus and the deterministic rubric."""
+
+    name = "video-router"
+    system_prompt = SYSTEM_PROMPT
+    json_schema = JSON_SCHEMA
+
+    def parse(self, text: str, *, normalize: bool = False) -> ParseResult:
+        """Read an answer leniently; ``errors`` names each broken contract rule (see :mod:`.parse`)."""
+        return parse_answer(text, normalize=normalize)
+
+    def render(self, value: dict[str, Any]) -> str:
+        """Canonical compact JSON: weights rounded to 2 decimals summing to exactly 1.0, then reasoning."""
+        weights = round_hundredths(weights_of(value))
+        reasoning = " ".join(str(value.get("reasoning") or "").split())
+        return json.dumps({**weights, "reasoning": reasoning}, ensure_ascii=False, separators=(", ", ": "))
+
+    def combine(self, values: list[dict[str, Any]]) -> dict[str, Any]:
+        """Average the (normalised) weights, renormalise, and keep the reasoning of the sample closest
+        to that consensus (L1 distance; the earliest sample wins a tie)."""
+        if not values:
+            raise InvalidInputError("nothing to combine", field="values")
+        samples = [normalise(weights_of(v)) for v in values]
+        consensus = normalise({m: sum(s[m] for s in samples) / len(samples) for m in MODALITIES})
+        distances = [sum(abs(s[m] - consensus[m]) for m in MODALITIES) for s in samples]
+        closest = distances.index(min(distances))
+        return {**consensus, "reasoning": str(values[closest].get("reasoning") or "")}
+
+    def score(self, prediction: str, reference: str) -> dict[str, float]:
+        """Rubric score (1–5), ``valid``, ``dominant_match`` and, when scorable, ``mae``/``max_error``."""
+        ref = parse_answer(reference, normalize=True)
+        if ref.value is None:
+            raise InvalidInputError(
+                f"reference answer is unusable: {', '.join(ref.errors)}", field="reference"
+            )
+        return score_answer(prediction, ref.value).as_metrics()
