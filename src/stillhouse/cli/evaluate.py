@@ -2,4 +2,154 @@
 
 from __future__ import annotations
 
-from stillhouse.cli.app import app  # noqa: F401
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated
+
+import typer
+
+from stillhouse.cli.app import app, emit_json
+
+if TYPE_CHECKING:
+    from stillhouse.evaluate.results import EvaluationResults
+
+
+@app.command()
+def evaluate(
+    data: Annotated[
+        str,
+        typer.Option(
+            "--data",
+            help="Held-out bedrock-conversation-2024 JSONL (file, folder or s3:// URI) with reference answers.",
+        ),
+    ],
+    model: Annotated[
+        list[str],
+        typer.Option(
+            "--model",
+            help="Model to evaluate: SPEC or LABEL=SPEC (catalog name, folder, llamacpp:, hf:, "
+            "openai:, bedrock:, fast-router:DIR). Repeat to compare.",
+        ),
+    ],
+    out: Annotated[Path, typer.Option("--out", help="Folder for results.json and report.html.")],
+    task: Annotated[
+        str, typer.Option("--task", help="Task whose schema, parser and rubric apply.")
+    ] = "video-router",
+    judge: Annotated[
+        str | None, typer.Option("--judge", help="Model spec of an LLM judge (off by default).")
+    ] = None,
+    rubric: Annotated[
+        Path | None,
+        typer.Option(
+            "--rubric", help="Judge rubric JSON {name, instructions, ratingScale}; default: the task's."
+        ),
+    ] = None,
+    prices: Annotated[
+        Path | None, typer.Option("--prices", help="Price table JSON (default: the shipped one).")
+    ] = None,
+    limit: Annotated[
+        int | None, typer.Option("--limit", min=1, help="Evaluate only the first N records.")
+    ] = None,
+    max_tokens: Annotated[
+        int, typer.Option("--max-tokens", min=1, help="Answer length cap per query.")
+    ] = 256,
+    schema: Annotated[
+        bool,
+        typer.Option(
+            "--schema/--no-schema", help="Decode under the task's JSON schema where the backend can."
+        ),
+    ] = True,
+    training_dir: Annotated[
+        list[Path] | None,
+        typer.Option(
+            "--training-dir", help="A training output folder whose loss curve joins the report. Repeatable."
+        ),
+    ] = None,
+    warmup: Annotated[
+        int, typer.Option("--warmup", min=0, help="Untimed calls per model before measuring (lazy loads).")
+    ] = 1,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the per-model summary as JSON.")] = False,
+) -> None:
+    """Run models side by side on a held-out set and write results.json and an HTML report.
+
+    Each model answers every record once (latency measured per query in that one run); answers are
+    scored with the task's deterministic rubric and, with --judge, an LLM judge.
+    """
+    from stillhouse.evaluate import (
+        Judge,
+        builtin_rubric,
+        default_params,
+        evaluate_models,
+        load_prices,
+        load_rubric,
+    )
+    from stillhouse.evaluate.inputs import labelled_models, load_heldout, resolve_model
+    from stillhouse.evaluate.report import write_report
+    from stillhouse.tasks import get_task
+
+    the_task = get_task(task)
+    specs = labelled_models(model)
+    loss_curves = _loss_curves(training_dir or [])  # checked before any model runs
+    records, problems = load_heldout(data, limit=limit)
+    for problem in problems:
+        typer.secho(f"skipped {problem}", fg=typer.colors.YELLOW, err=True)
+    the_judge = None
+    if judge:
+        the_rubric = load_rubric(rubric) if rubric else builtin_rubric(the_task.name)
+        the_judge = Judge(resolve_model(judge), the_rubric)
+    models = {label: resolve_model(spec) for label, spec in specs.items()}
+    results = evaluate_models(
+        the_task,
+        records,
+        models,
+        judge=the_judge,
+        prices=load_prices(prices),
+        params=default_params(the_task, max_tokens=max_tokens, constrained=schema),
+        warmup=warmup,
+    ).model_copy(update={"unreadable": problems})
+    files = write_report(results, out, extra_figures=loss_curves)
+    if as_json:
+        emit_json(
+            {
+                "task": results.task,
+                "records": results.n_records,
+                "unreadable": results.unreadable,
+                "skipped": results.skipped,
+                "results": str(files.results_json),
+                "report": str(files.report_html),
+                "models": results.summary(),
+            }
+        )
+        return
+    _print_table(results)
+    typer.echo(f"wrote {files.results_json} and {files.report_html}")
+
+
+def _loss_curves(folders: list[Path]) -> list[tuple[Path, str]]:
+    """The loss-curve figure of each training output folder, refusing folders that have none."""
+    from stillhouse.errors import NotFoundError
+    from stillhouse.train.artifacts import LOSS_CURVE
+
+    figures = []
+    for folder in folders:
+        if not (folder / LOSS_CURVE).is_file():
+            raise NotFoundError(f"{folder} has no {LOSS_CURVE}", field="training-dir")
+        figures.append((folder / LOSS_CURVE, f"Training loss: {folder.name}"))
+    return figures
+
+
+def _print_table(results: EvaluationResults) -> None:
+    """The comparison table on stdout: one row per metric, one column per model (fits narrow terminals)."""
+    from rich.console import Console
+    from rich.table import Table
+
+    from stillhouse.evaluate.report import COLUMNS, fmt
+
+    table = Table(title=f"{results.task}: {results.n_records} records, {len(results.skipped)} skipped")
+    table.add_column("metric")
+    for label in results.models:
+        table.add_column(label, justify="right")
+    for key, title, pattern in COLUMNS:
+        if key == "judge_mean" and results.judge is None:
+            continue
+        table.add_row(title, *(fmt(getattr(r.summary, key), pattern) for r in results.models.values()))
+    Console().print(table)

@@ -1,0 +1,80 @@
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+
+from stillhouse.errors import DatasetError, InvalidInputError
+from stillhouse.evaluate.inputs import labelled_models, load_heldout, resolve_model, split_model_option
+from stillhouse.models.embeddings import HashingEmbedder
+from stillhouse.tasks.video_router.fast_router import FastRouter, FastRouterModel
+
+from .conftest import HELDOUT, reference_text
+
+
+@pytest.mark.parametrize(
+    ("option", "expected"),
+    [
+        ("smollm2-135m", ("smollm2-135m", "smollm2-135m")),
+        ("student=/runs/job-1/model", ("student", "/runs/job-1/model")),
+        ("/runs/job-1/model/", ("model", "/runs/job-1/model/")),
+        ("openai:qwen@http://h:8000/v1?x=y", ("v1?x=y", "openai:qwen@http://h:8000/v1?x=y")),
+        ("fast-router:/tmp/fr", ("fr", "fast-router:/tmp/fr")),
+    ],
+)
+def test_split_model_option(option, expected):
+    assert split_model_option(option) == expected
+
+
+def test_duplicate_labels_are_refused():
+    assert labelled_models(["a=x", "b=x"]) == {"a": "x", "b": "x"}
+    with pytest.raises(InvalidInputError, match="labelled 'x'"):
+        labelled_models(["x", "x"])
+
+
+def _write(path, lines):
+    path.write_text("\n".join(lines) + "\n")
+    return path
+
+
+def _line(i: int) -> str:
+    q, w = HELDOUT[i % len(HELDOUT)]
+    return json.dumps(
+        {
+            "schemaVersion": "bedrock-conversation-2024",
+            "messages": [
+                {"role": "user", "content": [{"text": q}]},
+                {"role": "assistant", "content": [{"text": reference_text(w, q)}]},
+            ],
+        }
+    )
+
+
+def test_load_heldout_reports_bad_lines_and_honours_limit(tmp_path):
+    path = _write(tmp_path / "h.jsonl", [_line(0), "[1, 2]", _line(1), _line(2)])
+    records, problems = load_heldout(path)
+    assert len(records) == 3 and problems == ["line 2: record: expected a JSON object, got array"]
+    assert len(load_heldout(path, limit=2)[0]) == 2
+    with pytest.raises(InvalidInputError):
+        load_heldout(path, limit=0)
+
+
+def test_load_heldout_reads_folders_and_refuses_nothing_readable(tmp_path):
+    _write(tmp_path / "a.jsonl", [_line(0)])
+    _write(tmp_path / "b.jsonl", [_line(1), "nope"])
+    records, problems = load_heldout(tmp_path)
+    assert len(records) == 2 and problems[0].startswith("b.jsonl: line 2")
+    bad = tmp_path / "bad"
+    bad.mkdir()
+    with pytest.raises(DatasetError):
+        load_heldout(_write(bad / "c.jsonl", ["nope"]))
+
+
+def test_resolve_model_loads_a_fast_router_folder(tmp_path):
+    router = FastRouter(HashingEmbedder(32), embedder_name="hashing:32")
+    router.fit_embeddings(np.eye(32)[:4], np.eye(4) * 0.7 + 0.075)
+    router.save(tmp_path / "fr")
+    for spec in (str(tmp_path / "fr"), f"fast-router:{tmp_path / 'fr'}"):
+        model = resolve_model(spec)
+        assert isinstance(model, FastRouterModel) and model.name == "fast-router:fr"
