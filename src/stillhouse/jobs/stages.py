@@ -1,0 +1,236 @@
+"""The real work of a customization job's stages (:class:`DefaultStages`).
+
+- validation: fetch the training data (an ``s3://`` JSONL file/folder, or invocation logs filtered by
+  ``requestMetadataFilters``), validate it under the job's profile (distillation or fine-tuning), and
+  keep a snapshot under the job folder so a resumed job reads exactly what was validated;
+- data processing: DISTILLATION labels the prompts with the teacher through a job-scoped persistent
+  request cache into an append-only output (a restarted job continues where it stopped and never pays
+  twice); FINE_TUNING uses the labelled records as they are;
+- training: :func:`stillhouse.train.run_training` with checkpoints, resumed on restart;
+- publish: the metrics CSVs (and loss curve) to ``outputDataConfig.s3Uri``.
+
+Heavy modules (teacher models, torch) are imported inside the methods that need them.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from stillhouse.chat import ChatModel, Completion, GenerationParams, Message
+from stillhouse.errors import DatasetError, JobStoppedError, StillhouseError
+from stillhouse.jobs.pipeline import JobContext
+from stillhouse.records.schema import ConversationRecord
+
+DEFAULT_MAX_RESPONSE_TOKENS = 512
+MAX_REPORTED_PROBLEMS = 20
+
+
+class _Interrupted(Exception):
+    """Raised by the teacher when the job must stop. Deliberately not a StillhouseError: the labeller
+    records those as per-record failures, whereas this must unwind the whole labelling run."""
+
+
+class _TeacherUnavailable(Exception):
+    """The teacher could not be loaded: fail the job once rather than every record in turn."""
+
+    def __init__(self, cause: StillhouseError) -> None:
+        super().__init__(str(cause))
+        self.cause = cause
+
+
+class LazyTeacher:
+    """A teacher that loads on its first real request and refuses requests once the job must stop.
+
+    Loading lazily means a resumed job whose answers are all cached never loads the model at all.
+    ``name`` is the job's teacher identifier, so cache keys stay the same across restarts.
+    """
+
+    supports_json_schema = False  # no task schema is used for Bedrock-shaped jobs
+
+    def __init__(self, spec: str, load: Callable[[str], ChatModel], should_stop: Callable[[], bool]) -> None:
+        self.name = spec
+        self._load, self._should_stop = load, should_stop
+        self._model: ChatModel | None = None
+
+    def generate(self, messages: list[Message], params: GenerationParams) -> Completion:
+        if self._should_stop():
+            raise _Interrupted()
+        if self._model is None:
+            try:
+                self._model = self._load(self.name)
+            except StillhouseError as exc:
+                raise _TeacherUnavailable(exc) from exc
+        return self._model.generate(messages, params)
+
+
+def _load_model(spec: str) -> ChatModel:
+    from stillhouse.models import load_model
+
+    return load_model(spec)
+
+
+def _run_training(config: Any, *, should_stop: Callable[[], bool]) -> Any:
+    from stillhouse.train.loop import run_training
+
+    return run_training(config, should_stop=should_stop)
+
+
+class DefaultStages:
+    """The stages of a real job; the loaders are injectable (tests use a fake teacher)."""
+
+    def __init__(
+        self,
+        *,
+        load_teacher: Callable[[str], ChatModel] = _load_model,
+        train: Callable[..., Any] = _run_training,
+        embedder: str | None = "minilm",
+        store: Any = None,
+        label_workers: int = 1,
+    ) -> None:
+        self.load_teacher, self.run_training = load_teacher, train
+        self.embedder_spec, self._store, self.label_workers = embedder, store, label_workers
+
+    @property
+    def store(self) -> Any:
+        if self._store is None:
+            from stillhouse.sources.objectstore import open_store
+
+            self._store = open_store()
+        return self._store
+
+    # ------------------------------------------------------------------------------ validation
+
+    def validate(self, ctx: JobContext) -> None:
+        """Snapshot and validate the training (and validation) data; an unusable set fails the job."""
+        from stillhouse.records.validate import require_usable, validate_path
+
+        profile = "distillation" if ctx.request.customizationType == "DISTILLATION" else "fine-tuning"
+        data_dir = ctx.job_dir / "data"
+        location: str | Path = ctx.request.trainingDataConfig.s3Uri or self._logs_snapshot(ctx, data_dir)
+        records, report = validate_path(location, profile, store=self.store)
+        ctx.progress.validation_report = _short_report(report.to_json())
+        require_usable(report)
+        ctx.progress.training_file = str(_write(data_dir / "train.jsonl", records))
+        validators = ctx.request.validationDataConfig.validators if ctx.request.validationDataConfig else []
+        if validators:
+            ctx.progress.validation_file = str(self._validation_set(validators[0].s3Uri, profile, data_dir))
+
+    def _logs_snapshot(self, ctx: JobContext, data_dir: Path) -> Path:
+        from stillhouse.sources.invocation_logs import read_invocation_logs
+
+        config = ctx.request.trainingDataConfig.invocationLogsConfig
+        assert config is not None  # the request model guarantees one source
+        teacher = ctx.request.teacher.teacherModelIdentifier if ctx.request.teacher else None
+        records, report = read_invocation_logs(config, teacher_model_id=teacher, store=self.store)
+        ctx.progress.log_report = _short_report(report.model_dump(mode="json"), key="problems")
+        if not records:
+            raise DatasetError(f"no usable invocation log under {config.invocationLogSource.s3Uri}: "
+                               f"{report.summary()}", field="trainingDataConfig.invocationLogsConfig")
+        return _write(data_dir / "invocation_logs.jsonl", records)
+
+    def _validation_set(self, uri: str, profile: str, data_dir: Path) -> Path:
+        """Validation records are checked line by line; the dataset-size rules are for training sets."""
+        from stillhouse.records.validate import validate_path
+
+        records, report = validate_path(uri, profile, store=self.store)
+        if not records:
+            raise DatasetError(f"{uri}: no valid validation records ({report.summary()})",
+                               field="validationDataConfig")
+        return _write(data_dir / "validation.jsonl", records)
+
+    # ------------------------------------------------------------------------- data processing
+
+    def process_data(self, ctx: JobContext) -> None:
+        """DISTILLATION: the teacher answers every prompt (cached, resumable). FINE_TUNING: as is."""
+        progress = ctx.progress
+        if ctx.request.customizationType == "FINE_TUNING":
+            progress.labelled_file, progress.labelled_validation_file = progress.training_file, progress.validation_file
+            return
+        assert progress.training_file is not None
+        summary = self._label(ctx, Path(progress.training_file), ctx.job_dir / "data" / "labelled.jsonl")
+        progress.label_summary = summary
+        progress.labelled_file = str(ctx.job_dir / "data" / "labelled.jsonl")
+        if not summary["labelled"] + summary["golden_kept"]:
+            raise DatasetError(f"the teacher labelled no record ({summary['failed']} failed); see "
+                               f"{progress.labelled_file}.failures.jsonl", field="trainingDataConfig")
+        if progress.validation_file:
+            out = ctx.job_dir / "data" / "labelled_validation.jsonl"
+            self._label(ctx, Path(progress.validation_file), out)
+            progress.labelled_validation_file = str(out)
+
+    def _label(self, ctx: JobContext, source: Path, out: Path) -> dict[str, Any]:
+        from stillhouse.teacher.label import label_records
+
+        teacher_config = ctx.request.teacher
+        assert teacher_config is not None
+        records = _read(source)
+        teacher = LazyTeacher(teacher_config.teacherModelIdentifier, self.load_teacher, ctx.should_stop)
+        try:
+            summary = label_records(
+                records, teacher, out_path=out, cache=ctx.job_dir / "teacher_cache.sqlite",
+                max_tokens=teacher_config.maxResponseLengthForInference or DEFAULT_MAX_RESPONSE_TOKENS,
+                embedder=self._embedder(records), workers=self.label_workers, progress=False)
+        except _Interrupted as exc:  # every answer given so far is already flushed to ``out``
+            raise JobStoppedError(f"job {ctx.request.jobName} stopped during labelling", field="status") from exc
+        except _TeacherUnavailable as exc:
+            raise exc.cause from exc
+        return summary.model_dump(mode="json")
+
+    def _embedder(self, records: list[ConversationRecord]) -> Any:
+        """Similarity retrieval is only worth loading when there are golden examples and prompts."""
+        labelled = sum(r.is_labelled for r in records)
+        if self.embedder_spec is None or labelled in (0, len(records)):
+            return None
+        from stillhouse.models.embeddings import load_embedder
+
+        return load_embedder(self.embedder_spec)
+
+    # -------------------------------------------------------------------------------- training
+
+    def train(self, ctx: JobContext) -> None:
+        """Fine-tune the student on the labelled pairs, resuming from the last checkpoint."""
+        from stillhouse.train.config import TrainConfig
+
+        progress = ctx.progress
+        assert progress.labelled_file is not None
+        config = TrainConfig(
+            student=ctx.request.baseModelIdentifier, data=Path(progress.labelled_file),
+            out=ctx.job_dir / "train", hyperparameters=ctx.request.hyperParameters, resume=True, progress=False,
+            validation=Path(progress.labelled_validation_file) if progress.labelled_validation_file else None)
+        result = self.run_training(config, should_stop=ctx.should_stop)
+        progress.train_out, progress.model_dir = str(result.out_dir), str(result.model_dir)
+        progress.training_loss, progress.validation_loss = result.final_training_loss, result.validation_loss
+
+    # --------------------------------------------------------------------------------- publish
+
+    def publish(self, ctx: JobContext) -> None:
+        """Copy the run's artifacts to ``<outputDataConfig.s3Uri>/model-customization-job-<id>/``."""
+        assert ctx.progress.train_out is not None
+        out = Path(ctx.progress.train_out)
+        base = ctx.request.outputDataConfig.s3Uri.rstrip("/") + f"/model-customization-job-{ctx.job_id}"
+        for folder in ("training_artifacts", "validation_artifacts"):
+            for path in sorted((out / folder).rglob("*")) if (out / folder).is_dir() else []:
+                if path.is_file():
+                    self.store.put_bytes(f"{base}/{path.relative_to(out).as_posix()}", path.read_bytes())
+        ctx.progress.outputs_uri = base + "/"
+
+
+def _short_report(report: dict[str, Any], key: str = "invalid") -> dict[str, Any]:
+    """A report small enough to keep in the database: counts and the first problems."""
+    problems = report.get(key) or []
+    return {**report, key: problems[:MAX_REPORTED_PROBLEMS], f"{key}_total": len(problems)}
+
+
+def _write(path: Path, records: list[ConversationRecord]) -> Path:
+    from stillhouse.records.jsonl import write_records
+
+    write_records(path, records)
+    return path
+
+
+def _read(path: Path) -> list[ConversationRecord]:
+    from stillhouse.records.jsonl import read_records
+
+    return [item for _, item in read_records(path) if isinstance(item, ConversationRecord)]

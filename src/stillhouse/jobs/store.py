@@ -1,0 +1,198 @@
+"""SQLite (WAL) persistence of jobs, custom models and deployments, plus job leases for workers.
+
+Each row keeps the resource's full wire document as JSON (``doc``) next to the few columns that are
+filtered, sorted or locked on. Writes that read-modify-write run inside ``BEGIN IMMEDIATE`` so a
+server process and several worker processes can share one database file safely.
+
+Leases: a worker claims a live job by writing ``lease_owner``/``lease_expires``; it renews the lease
+while it works (heartbeat). A job whose lease expired (its worker or host died) is claimable again,
+which is how a crashed job resumes.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import sqlite3
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+from stillhouse.errors import InvalidInputError
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS jobs (
+    id TEXT PRIMARY KEY, name TEXT NOT NULL UNIQUE, client_token TEXT UNIQUE, request_hash TEXT NOT NULL,
+    status TEXT NOT NULL, created REAL NOT NULL, doc TEXT NOT NULL, request TEXT NOT NULL,
+    progress TEXT NOT NULL DEFAULT '{}',
+    lease_owner TEXT, lease_expires REAL NOT NULL DEFAULT 0, attempts INTEGER NOT NULL DEFAULT 0);
+CREATE TABLE IF NOT EXISTS custom_models (
+    id TEXT PRIMARY KEY, name TEXT NOT NULL UNIQUE, arn TEXT NOT NULL UNIQUE, created REAL NOT NULL,
+    status TEXT NOT NULL, doc TEXT NOT NULL, model_dir TEXT, job_id TEXT);
+CREATE TABLE IF NOT EXISTS deployments (
+    id TEXT PRIMARY KEY, name TEXT NOT NULL UNIQUE, arn TEXT NOT NULL UNIQUE, created REAL NOT NULL,
+    status TEXT NOT NULL, model_arn TEXT NOT NULL, doc TEXT NOT NULL, client_token TEXT UNIQUE,
+    request_hash TEXT);
+CREATE INDEX IF NOT EXISTS jobs_created ON jobs (created, id);
+CREATE INDEX IF NOT EXISTS models_created ON custom_models (created, id);
+CREATE INDEX IF NOT EXISTS deployments_created ON deployments (created, id);
+"""
+LIVE = ("InProgress", "Stopping")
+
+
+@dataclass(frozen=True)
+class Page:
+    """A listing query: SQL conditions, order, size and an opaque resume token."""
+
+    where: list[str]
+    params: list[Any]
+    descending: bool
+    limit: int
+    token: str | None
+
+
+def encode_token(created: float, row_id: str) -> str:
+    """An opaque paging token: the sort key of the last row returned."""
+    raw = json.dumps([created, row_id]).encode()
+    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
+
+
+def decode_token(token: str) -> tuple[float, str]:
+    try:
+        padded = token + "=" * (-len(token) % 4)
+        created, row_id = json.loads(base64.urlsafe_b64decode(padded))
+        return float(created), str(row_id)
+    except (ValueError, TypeError) as exc:
+        raise InvalidInputError("invalid pagination token", field="nextToken") from exc
+
+
+def epoch(moment: datetime) -> float:
+    return moment.timestamp()
+
+
+def like(text: str) -> str:
+    """A LIKE pattern matching ``text`` anywhere, with SQL wildcards escaped."""
+    return "%" + text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
+
+
+def time_filters(after: Any, before: Any) -> tuple[list[str], list[Any]]:
+    """SQL conditions for a creation-time window (both bounds exclusive, as Bedrock's)."""
+    where: list[str] = []
+    params: list[Any] = []
+    if after is not None:
+        where.append("created > ?")
+        params.append(epoch(after))
+    if before is not None:
+        where.append("created < ?")
+        params.append(epoch(before))
+    return where, params
+
+
+class Store:
+    """One SQLite database file; a short-lived connection per operation (safe across processes)."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = Path(path)
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        with self._connect() as db:
+            db.execute("PRAGMA journal_mode=WAL")
+            db.executescript(SCHEMA)
+
+    @contextmanager
+    def _connect(self) -> Iterator[sqlite3.Connection]:
+        db = sqlite3.connect(self.path, timeout=30.0, isolation_level=None)
+        db.row_factory = sqlite3.Row
+        db.execute("PRAGMA busy_timeout=30000")
+        try:
+            yield db
+        finally:
+            db.close()
+
+    @contextmanager
+    def transaction(self) -> Iterator[sqlite3.Connection]:
+        """A write transaction that holds the database's write lock from its first statement."""
+        with self._connect() as db:
+            db.execute("BEGIN IMMEDIATE")
+            try:
+                yield db
+            except BaseException:
+                db.execute("ROLLBACK")
+                raise
+            db.execute("COMMIT")
+
+    def query(self, sql: str, params: tuple | list = ()) -> list[sqlite3.Row]:
+        with self._connect() as db:
+            return db.execute(sql, params).fetchall()
+
+    def one(self, sql: str, params: tuple | list = ()) -> sqlite3.Row | None:
+        rows = self.query(sql, params)
+        return rows[0] if rows else None
+
+    def page(self, table: str, page: Page) -> tuple[list[sqlite3.Row], str | None]:
+        """Rows of ``table`` for one listing page, sorted by (created, id), and the next token."""
+        where, params = list(page.where), list(page.params)
+        if page.token:
+            created, row_id = decode_token(page.token)
+            where.append("(created, id) < (?, ?)" if page.descending else "(created, id) > (?, ?)")
+            params += [created, row_id]
+        order = "DESC" if page.descending else "ASC"
+        sql = f"SELECT * FROM {table}" + (f" WHERE {' AND '.join(where)}" if where else "")
+        rows = self.query(f"{sql} ORDER BY created {order}, id {order} LIMIT ?", [*params, page.limit + 1])
+        if len(rows) <= page.limit:
+            return rows, None
+        last = rows[page.limit - 1]
+        return rows[: page.limit], encode_token(last["created"], last["id"])
+
+    # ---------------------------------------------------------------------------------- jobs
+
+    def update_job(self, job_id: str, change: Callable[[dict[str, Any], bool], dict[str, Any]],
+                   *, progress: dict[str, Any] | None = None) -> dict[str, Any]:
+        """Read-modify-write a job document atomically. ``change(doc, leased)`` gets the current doc
+        and whether a worker holds a live lease on the job, and returns the new doc."""
+        with self.transaction() as db:
+            row = db.execute("SELECT doc, lease_expires FROM jobs WHERE id = ?", (job_id,)).fetchone()
+            if row is None:
+                raise KeyError(job_id)
+            doc = change(json.loads(row["doc"]), row["lease_expires"] >= time.time())
+            db.execute("UPDATE jobs SET doc = ?, status = ? WHERE id = ?", (json.dumps(doc), doc["status"], job_id))
+            if progress is not None:
+                db.execute("UPDATE jobs SET progress = ? WHERE id = ?", (json.dumps(progress), job_id))
+            return doc
+
+    def save_progress(self, job_id: str, progress: dict[str, Any]) -> None:
+        with self.transaction() as db:
+            db.execute("UPDATE jobs SET progress = ? WHERE id = ?", (json.dumps(progress), job_id))
+
+    def claim_job(self, owner: str, lease_seconds: float) -> tuple[str, int] | None:
+        """Lease the oldest live job nobody holds; returns ``(job id, attempt number)``."""
+        now = time.time()
+        with self.transaction() as db:
+            row = db.execute(
+                "SELECT id, attempts FROM jobs WHERE status IN (?, ?) AND lease_expires < ? "
+                "ORDER BY created, id LIMIT 1", (*LIVE, now)).fetchone()
+            if row is None:
+                return None
+            db.execute("UPDATE jobs SET lease_owner = ?, lease_expires = ?, attempts = attempts + 1 WHERE id = ?",
+                       (owner, now + lease_seconds, row["id"]))
+            return row["id"], row["attempts"] + 1
+
+    def renew_lease(self, job_id: str, owner: str, lease_seconds: float) -> bool:
+        """Extend a held lease; ``False`` when the lease was lost (taken over after expiring)."""
+        with self.transaction() as db:
+            cur = db.execute("UPDATE jobs SET lease_expires = ? WHERE id = ? AND lease_owner = ?",
+                             (time.time() + lease_seconds, job_id, owner))
+            return cur.rowcount == 1
+
+    def release_lease(self, job_id: str, owner: str, *, forgive: bool = False) -> None:
+        """Let go of a job; ``forgive`` un-counts the attempt (a graceful shutdown is not a crash)."""
+        with self.transaction() as db:
+            db.execute("UPDATE jobs SET lease_owner = NULL, lease_expires = 0, attempts = attempts - ? "
+                       "WHERE id = ? AND lease_owner = ?", (int(forgive), job_id, owner))
+
+    def lease_held(self, job_id: str) -> bool:
+        row = self.one("SELECT lease_expires FROM jobs WHERE id = ?", (job_id,))
+        return row is not None and row["lease_expires"] >= time.time()

@@ -1,0 +1,112 @@
+"""Real stages end to end: a FakeModel teacher labels, a tiny random-weight student trains (marked model)."""
+
+from __future__ import annotations
+
+import gzip
+import json
+from pathlib import Path
+
+import pytest
+
+from stillhouse.jobs import JobService
+from stillhouse.jobs.pipeline import run_job
+from stillhouse.jobs.stages import DefaultStages
+from stillhouse.models.fake import FakeModel
+
+from .helpers import build_tiny_student, job_request, prompt_line, router_prompts, teacher_answer
+
+pytestmark = pytest.mark.model
+
+
+@pytest.fixture(scope="module")
+def tiny_student(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return build_tiny_student(tmp_path_factory.mktemp("student"))
+
+
+@pytest.fixture
+def store(stillhouse_home: Path):
+    from stillhouse.sources.objectstore import open_store
+
+    return open_store()
+
+
+def teacher() -> FakeModel:
+    return FakeModel(lambda messages, params: teacher_answer(messages[-1].content), name="teacher")
+
+
+def run(service: JobService, body: dict, fake: FakeModel, store) -> tuple[str, object]:
+    job_id = service.job_id(service.create_job(body).jobArn)
+    stages = DefaultStages(load_teacher=lambda spec: fake, embedder="hashing", store=store)
+    return job_id, run_job(service, job_id, stages, lambda: False)
+
+
+def test_distillation_from_a_jsonl_file(service: JobService, store, tiny_student: Path) -> None:
+    prompts = router_prompts(110)
+    golden = [prompt_line("red red red", "visual"), prompt_line("music music", "audio")]
+    store.put_bytes("s3://data/train.jsonl", "\n".join([*map(prompt_line, prompts), *golden]).encode())
+    fake = teacher()
+    body = job_request(baseModelIdentifier=str(tiny_student), outputDataConfig={"s3Uri": "s3://out/run"},
+                       hyperParameters={"epochCount": "1", "batchSize": "64"})
+    job_id, job = run(service, body, fake, store)
+    assert job.status == "Completed", job.failureMessage
+    assert len(fake.calls) == 110  # golden pairs are kept as they are, never sent to the teacher
+    assert any(m.content == "red red red" for m in fake.calls[0][0])  # ... but shown as few-shot turns
+    assert fake.calls[0][1].max_tokens == 64  # maxResponseLengthForInference
+    assert job.trainingMetrics.trainingLoss > 0
+    csv = store.get_bytes(f"s3://out/run/model-customization-job-{job_id}/training_artifacts/"
+                          "step_wise_training_metrics.csv").decode()
+    assert csv.splitlines()[0] == "step_number,epoch_number,training_loss" and len(csv.splitlines()) == 3
+    model_dir = service.custom_model_dir(job.outputModelArn)
+    assert (model_dir / "config.json").is_file()
+    progress = service.progress(job_id)
+    assert progress["label_summary"]["labelled"] == 110 and progress["label_summary"]["golden_kept"] == 2
+
+
+def test_distillation_from_filtered_invocation_logs(service: JobService, store, tiny_student: Path) -> None:
+    lines = []
+    for i, prompt in enumerate(router_prompts(130)):
+        project = "router" if i < 105 else "search"
+        lines.append(json.dumps({
+            "schemaType": "ModelInvocationLog", "schemaVersion": "1.0", "timestamp": "2026-11-20T10:00:00Z",
+            "requestId": f"r{i}", "operation": "ChatCompletions", "modelId": "someone-else",
+            "requestMetadata": {"project": project},
+            "input": {"inputBodyJson": {"messages": [{"role": "user", "content": prompt}]}},
+            "output": {"outputBodyJson": {"choices": [{"message": {"role": "assistant", "content": "x"}}]}}}))
+    store.put_bytes("s3://logs/app/2026/11/20/10/0.json.gz", gzip.compress("\n".join(lines).encode()))
+    body = job_request(
+        baseModelIdentifier=str(tiny_student), hyperParameters={"epochCount": "1", "batchSize": "64"},
+        trainingDataConfig={"invocationLogsConfig": {
+            "usePromptResponse": False, "invocationLogSource": {"s3Uri": "s3://logs/app/"},
+            "requestMetadataFilters": {"andAll": [{"equals": {"project": "router"}}]}}})
+    fake = teacher()
+    job_id, job = run(service, body, fake, store)
+    assert job.status == "Completed", job.failureMessage
+    assert len(fake.calls) == 105
+    report = service.progress(job_id)["log_report"]
+    assert (report["kept"], report["filtered_out"]) == (105, 25)
+
+
+def test_too_few_records_fail_validation_before_any_teacher_call(service: JobService, store) -> None:
+    store.put_bytes("s3://data/small.jsonl", "\n".join(map(prompt_line, router_prompts(5))).encode())
+    fake = teacher()
+    _, job = run(service, job_request(trainingDataConfig={"s3Uri": "s3://data/small.jsonl"}), fake, store)
+    assert job.status == "Failed" and "NOT usable" in job.failureMessage
+    assert job.statusDetails.validationDetails.status == "Failed" and fake.calls == []
+    report = service.progress(service.job_id(job.jobArn))["validation_report"]
+    assert (report["valid"], report["usable"]) == (5, False)
+
+
+def test_fine_tuning_trains_on_the_pairs_without_a_teacher(service: JobService, store, tiny_student: Path) -> None:
+    pairs = [prompt_line(p, teacher_answer(p)) for p in router_prompts(12)]
+    store.put_bytes("s3://data/ft.jsonl", "\n".join(pairs).encode())
+    store.put_bytes("s3://data/val.jsonl", "\n".join(pairs[:3]).encode())
+    body = job_request(customizationType="FINE_TUNING", customizationConfig=None,
+                       baseModelIdentifier=str(tiny_student), trainingDataConfig={"s3Uri": "s3://data/ft.jsonl"},
+                       validationDataConfig={"validators": [{"s3Uri": "s3://data/val.jsonl"}]},
+                       hyperParameters={"epochCount": "1", "batchSize": "4"})
+    fake = teacher()
+    job_id, job = run(service, body, fake, store)
+    assert job.status == "Completed", job.failureMessage
+    assert fake.calls == [] and job.validationMetrics[0].validationLoss > 0
+    assert store.exists(f"s3://out/model-customization-job-{job_id}/validation_artifacts/"
+                        "post_training_validation/validation_metrics.csv")
