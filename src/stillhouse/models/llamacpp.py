@@ -1,0 +1,173 @@
+"""llama.cpp backend (llama-cpp-python): a local GGUF behind :class:`~stillhouse.chat.ChatModel`.
+
+The model's own chat template (from the GGUF metadata) renders the conversation; ``json_schema``
+becomes a grammar, so the answer is valid JSON by construction. llama.cpp keeps the KV cache of the
+previous prompt and re-evaluates only what differs, so a teacher that sends the same long system
+prompt on every call pays for it once (see ``benchmarks/bench_backends.py``).
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from stillhouse.chat import Completion, GenerationParams, Message, StopReason
+from stillhouse.errors import CorruptModelError, InvalidInputError, MissingDependencyError, ModelError
+
+THREADS_ENV = "STILLHOUSE_LLAMA_THREADS"
+
+
+class _SampleCounter:
+    """A no-op logits processor that counts sampling steps.
+
+    llama-cpp-python reports ``finish_reason="stop"`` both for end-of-turn and for a stop sequence.
+    An end-of-turn token is sampled but not kept, a stop sequence's last token is kept, so comparing
+    sampling steps with completion tokens tells the two apart.
+    """
+
+    def __init__(self) -> None:
+        self.steps = 0
+
+    def __call__(self, input_ids: np.ndarray, scores: np.ndarray) -> np.ndarray:
+        self.steps += 1
+        return scores
+
+
+def to_llama_messages(messages: list[Message]) -> list[dict[str, str]]:
+    """Domain messages → llama-cpp-python chat messages; images are refused (no offline VLM)."""
+    if any(m.images for m in messages):
+        raise InvalidInputError(
+            "the llama.cpp backend is text-only; images are not supported", field="messages"
+        )
+    return [{"role": m.role, "content": m.content} for m in messages]
+
+
+def default_threads() -> int:
+    """``STILLHOUSE_LLAMA_THREADS`` or every core.
+
+    On a machine whose cores are busy with other work, fewer threads are much faster: llama.cpp's
+    threads wait for each other at every layer, so one preempted thread stalls them all (measured on
+    2 shared cores: SmolLM2 at 91 tok/s with 1 thread, 8 tok/s with 2).
+    """
+    env = os.environ.get(THREADS_ENV, "").strip()
+    if env:
+        if not env.isdigit() or int(env) < 1:
+            raise InvalidInputError(f"{THREADS_ENV} must be a positive integer, not {env!r}")
+        return int(env)
+    return os.cpu_count() or 1
+
+
+def stop_reason(finish_reason: str | None, completion_tokens: int, steps: int | None) -> StopReason:
+    """Map llama.cpp's finish reason (and the sample count when stop sequences were set)."""
+    if finish_reason == "length":
+        return "max_tokens"
+    if steps is not None and steps == completion_tokens:
+        return "stop_sequence"
+    return "end_turn"
+
+
+class LlamaCppModel:
+    """A GGUF model run by llama.cpp. One generation at a time (llama.cpp contexts are not thread-safe)."""
+
+    supports_json_schema = True
+
+    def __init__(
+        self,
+        path: str | Path,
+        *,
+        name: str | None = None,
+        n_ctx: int = 4096,
+        n_threads: int | None = None,
+        prefix_cache_bytes: int = 0,
+    ) -> None:
+        """Load ``path``. ``prefix_cache_bytes`` > 0 adds a RAM cache of saved KV states (helps when
+        several different prompts alternate; the built-in reuse of the last prompt needs no cache)."""
+        self.path = Path(path)
+        self.name = name or self.path.stem
+        self._lock = threading.Lock()
+        self._llm = _load_llama(self.path, n_ctx=n_ctx, n_threads=n_threads or default_threads())
+        if prefix_cache_bytes > 0:
+            from llama_cpp import LlamaRAMCache
+
+            self._llm.set_cache(LlamaRAMCache(capacity_bytes=prefix_cache_bytes))
+
+    @property
+    def n_ctx(self) -> int:
+        """Context window in tokens."""
+        return int(self._llm.n_ctx())
+
+    def count_tokens(self, text: str) -> int:
+        """Number of tokens ``text`` takes in this model's vocabulary."""
+        with self._lock:
+            return len(self._llm.tokenize(text.encode("utf-8"), add_bos=False, special=True))
+
+    def generate(self, messages: list[Message], params: GenerationParams) -> Completion:
+        """Answer the conversation with the GGUF's chat template, constrained to ``params.json_schema``."""
+        kwargs = self._request(messages, params)
+        counter = _SampleCounter() if params.stop else None
+        if counter is not None:
+            from llama_cpp import LogitsProcessorList
+
+            kwargs["logits_processor"] = LogitsProcessorList([counter])
+        with self._lock:
+            started = time.perf_counter()  # inside the lock: waiting for another call is not latency
+            try:
+                response = self._llm.create_chat_completion(**kwargs)
+            except ValueError as exc:  # llama-cpp-python's way of saying "prompt too long" and similar
+                raise InvalidInputError(str(exc), field="messages") from exc
+            except RuntimeError as exc:
+                raise ModelError(f"llama.cpp failed: {exc}") from exc
+            latency_ms = (time.perf_counter() - started) * 1000
+        choice = response["choices"][0]
+        usage = response.get("usage") or {}
+        output_tokens = int(usage.get("completion_tokens", 0))
+        return Completion(
+            text=choice["message"].get("content") or "",
+            model=self.name,
+            input_tokens=int(usage.get("prompt_tokens", 0)),
+            output_tokens=output_tokens,
+            latency_ms=latency_ms,
+            stop_reason=stop_reason(
+                choice.get("finish_reason"), output_tokens, counter.steps if counter else None
+            ),
+        )
+
+    def _request(self, messages: list[Message], params: GenerationParams) -> dict[str, Any]:
+        """Keyword arguments for ``create_chat_completion``."""
+        kwargs: dict[str, Any] = {
+            "messages": to_llama_messages(messages),
+            "max_tokens": params.max_tokens,
+            "temperature": params.temperature,
+            "top_p": params.top_p,
+            "stop": list(params.stop),
+            "seed": params.seed,
+        }
+        if params.json_schema is not None:
+            kwargs["response_format"] = {"type": "json_object", "schema": params.json_schema}
+        return kwargs
+
+
+def _load_llama(path: Path, *, n_ctx: int, n_threads: int):  # -> llama_cpp.Llama
+    """Open a GGUF with llama.cpp, translating its failures into stillhouse errors."""
+    try:
+        from llama_cpp import Llama
+    except ImportError as exc:
+        raise MissingDependencyError(
+            "the llama.cpp backend needs llama-cpp-python: "
+            "CMAKE_ARGS='-DGGML_NATIVE=OFF -DLLAVA_BUILD=OFF' pip install 'stillhouse[llama]'"
+        ) from exc
+    if not path.is_file():
+        raise InvalidInputError(f"no GGUF file at {path}", field="model")
+    try:
+        # Prompt evaluation gets the same thread count: llama-cpp-python would otherwise use every
+        # core for it, whatever n_threads says.
+        return Llama(
+            model_path=str(path), n_ctx=n_ctx, n_threads=n_threads, n_threads_batch=n_threads, verbose=False
+        )
+    except (ValueError, RuntimeError) as exc:
+        raise CorruptModelError(f"llama.cpp cannot load {path}: {exc}") from exc

@@ -1,0 +1,187 @@
+"""OpenAI-compatible chat-completions over HTTP (vLLM, Ollama, llama.cpp's server, stillhouse's own).
+
+Only ``httpx``: ``POST {base_url}/chat/completions``. Transient failures become the retryable stillhouse
+errors (429 → :class:`ThrottledError`, 5xx → :class:`ServiceUnavailableError`, timeouts →
+:class:`ModelTimeoutError`) so the teacher's retry logic can act; nothing is retried here.
+"""
+
+from __future__ import annotations
+
+import base64
+import os
+import time
+from typing import Any, Literal
+
+import httpx
+from pydantic import BaseModel, ConfigDict, ValidationError
+
+from stillhouse.chat import Completion, GenerationParams, Message, StopReason
+from stillhouse.errors import (
+    AccessDeniedError,
+    InvalidInputError,
+    ModelError,
+    ModelTimeoutError,
+    NotFoundError,
+    ServiceUnavailableError,
+    StillhouseError,
+    ThrottledError,
+)
+
+
+class ChatRequest(BaseModel):
+    """The request body we send (only fields every compatible server accepts)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    model: str
+    messages: list[dict[str, Any]]
+    max_tokens: int
+    temperature: float
+    top_p: float
+    stop: list[str] | None = None
+    seed: int | None = None
+    response_format: dict[str, Any] | None = None
+
+
+class _Lenient(BaseModel):
+    # Responses come from many servers that add their own fields: ignore what we do not read.
+    model_config = ConfigDict(extra="ignore")
+
+
+class _ResponseMessage(_Lenient):
+    role: Literal["assistant"] = "assistant"
+    content: str | None = None
+
+
+class _Choice(_Lenient):
+    message: _ResponseMessage
+    finish_reason: str | None = None
+    stop_reason: str | int | None = None  # vLLM: the stop string or token that ended generation
+
+
+class _Usage(_Lenient):
+    prompt_tokens: int = 0
+    completion_tokens: int = 0
+
+
+class ChatResponse(_Lenient):
+    """The parts of a chat-completions response we use."""
+
+    choices: list[_Choice]
+    usage: _Usage = _Usage()
+
+
+def _content(message: Message) -> str | list[dict[str, Any]]:
+    """Text, or text + data-URI image parts when the turn carries images."""
+    if not message.images:
+        return message.content
+    parts: list[dict[str, Any]] = [{"type": "text", "text": message.content}]
+    for image in message.images:
+        url = f"data:image/{image.format};base64,{base64.b64encode(image.data).decode()}"
+        parts.append({"type": "image_url", "image_url": {"url": url}})
+    return parts
+
+
+def build_request(model: str, messages: list[Message], params: GenerationParams) -> ChatRequest:
+    """Domain conversation + params → the wire request."""
+    response_format = None
+    if params.json_schema is not None:
+        response_format = {
+            "type": "json_schema",
+            "json_schema": {"name": "answer", "schema": params.json_schema, "strict": True},
+        }
+    return ChatRequest(
+        model=model,
+        messages=[{"role": m.role, "content": _content(m)} for m in messages],
+        max_tokens=params.max_tokens,
+        temperature=params.temperature,
+        top_p=params.top_p,
+        stop=list(params.stop) or None,
+        seed=params.seed,
+        response_format=response_format,
+    )
+
+
+def map_stop_reason(choice: _Choice, stops: tuple[str, ...]) -> StopReason:
+    """OpenAI finish reasons → ours. ``stop`` means a stop sequence only when the server says which."""
+    if choice.finish_reason == "length":
+        return "max_tokens"
+    if choice.finish_reason == "stop" and isinstance(choice.stop_reason, str) and choice.stop_reason in stops:
+        return "stop_sequence"
+    return "end_turn"
+
+
+def error_for_status(status: int, detail: str) -> StillhouseError:
+    """An HTTP error status → the stillhouse error the caller can act on."""
+    message = f"HTTP {status}: {detail[:500]}"
+    if status == 429:
+        return ThrottledError(message)
+    if status == 408:
+        return ModelTimeoutError(message)
+    if status in (401, 403):
+        return AccessDeniedError(message)
+    if status == 404:
+        return NotFoundError(message, field="model")
+    if status in (400, 413, 422):
+        return InvalidInputError(message)
+    if status >= 500:
+        return ServiceUnavailableError(message)
+    return ModelError(message)
+
+
+class OpenAIHTTPModel:
+    """A model behind an OpenAI-compatible ``/chat/completions`` endpoint."""
+
+    # Servers that honour ``response_format: json_schema`` (vLLM, llama.cpp, stillhouse) constrain it;
+    # callers still validate, since some servers ignore the field.
+    supports_json_schema = True
+
+    def __init__(
+        self,
+        model: str,
+        base_url: str,
+        *,
+        api_key: str | None = None,
+        timeout_s: float = 120.0,
+        transport: httpx.BaseTransport | None = None,
+    ) -> None:
+        self.model = model
+        self.name = f"openai:{model}@{base_url}"
+        key = api_key if api_key is not None else os.environ.get("OPENAI_API_KEY")
+        headers = {"Authorization": f"Bearer {key}"} if key else {}
+        self._client = httpx.Client(
+            base_url=base_url.rstrip("/") + "/", headers=headers, timeout=timeout_s, transport=transport
+        )
+
+    def close(self) -> None:
+        """Close the connection pool."""
+        self._client.close()
+
+    def generate(self, messages: list[Message], params: GenerationParams) -> Completion:
+        """One chat completion; HTTP failures raise stillhouse errors."""
+        body = build_request(self.model, messages, params).model_dump(exclude_none=True)
+        started = time.perf_counter()
+        try:
+            response = self._client.post("chat/completions", json=body)
+        except httpx.TimeoutException as exc:
+            raise ModelTimeoutError(f"{self.name} did not answer in time: {exc}") from exc
+        except httpx.TransportError as exc:
+            raise ServiceUnavailableError(f"{self.name} unreachable: {exc}") from exc
+        latency_ms = (time.perf_counter() - started) * 1000
+        if response.status_code >= 400:
+            raise error_for_status(response.status_code, response.text)
+        try:
+            parsed = ChatResponse.model_validate_json(response.content)
+        except ValidationError as exc:
+            raise ModelError(f"{self.name} answered with an unexpected body: {exc}") from exc
+        if not parsed.choices:
+            raise ModelError(f"{self.name} answered with no choices")
+        choice = parsed.choices[0]
+        return Completion(
+            text=choice.message.content or "",
+            model=self.name,
+            input_tokens=parsed.usage.prompt_tokens,
+            output_tokens=parsed.usage.completion_tokens,
+            latency_ms=latency_ms,
+            stop_reason=map_stop_reason(choice, params.stop),
+        )

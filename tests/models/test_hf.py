@@ -1,0 +1,156 @@
+"""transformers backend on a tiny random 2-layer Llama (+ a LoRA adapter), built in the test."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from stillhouse.chat import ChatModel, GenerationParams, Image, Message
+from stillhouse.errors import CorruptModelError, InvalidInputError, NotFoundError
+from stillhouse.models.hf import adapter_base, truncate_at_stop
+
+WORDS = ["the", "a", "cat", "dog", "sea", "sun", "video", "audio", "visual", "music", "guitar", "solo"]
+WORDS += ["speech", "text", "hello", "world", "route", "query"]
+TEMPLATE = (
+    "{% for m in messages %}<|{{ m['role'] }}|> {{ m['content'] }} <|end|> {% endfor %}"
+    "{% if add_generation_prompt %}<|assistant|> {% endif %}"
+)
+MESSAGES = [
+    Message(role="system", content="route the query"),
+    Message(role="user", content="guitar solo video"),
+]
+
+
+def test_truncate_at_stop_picks_the_earliest():
+    assert truncate_at_stop("abc END def STOP", ("STOP", "END")) == ("abc ", True)
+    assert truncate_at_stop("abc", ("x", "")) == ("abc", False)
+
+
+def test_adapter_base_requires_a_base(tmp_path):
+    (tmp_path / "adapter_config.json").write_text(json.dumps({"base_model_name_or_path": "smollm2-135m"}))
+    assert adapter_base(tmp_path) == "smollm2-135m"
+    (tmp_path / "adapter_config.json").write_text("{}")
+    with pytest.raises(CorruptModelError):
+        adapter_base(tmp_path)
+
+
+def _save_tiny(folder: Path) -> Path:
+    """A 2-layer random Llama with a word-level tokenizer and a chat template."""
+    import torch
+    from tokenizers import Tokenizer, models, pre_tokenizers
+    from transformers import LlamaConfig, LlamaForCausalLM, PreTrainedTokenizerFast
+
+    specials = ["<pad>", "<eos>", "<unk>", "<|system|>", "<|user|>", "<|assistant|>", "<|end|>"]
+    vocab = {tok: i for i, tok in enumerate(specials + WORDS)}
+    core = Tokenizer(models.WordLevel(vocab=vocab, unk_token="<unk>"))
+    core.pre_tokenizer = pre_tokenizers.WhitespaceSplit()
+    tokenizer = PreTrainedTokenizerFast(
+        tokenizer_object=core,
+        pad_token="<pad>",
+        eos_token="<eos>",
+        unk_token="<unk>",
+        additional_special_tokens=specials[3:],
+    )
+    tokenizer.chat_template = TEMPLATE
+    torch.manual_seed(0)
+    config = LlamaConfig(
+        vocab_size=len(vocab),
+        hidden_size=32,
+        intermediate_size=64,
+        num_hidden_layers=2,
+        num_attention_heads=4,
+        num_key_value_heads=2,
+        max_position_embeddings=128,
+        pad_token_id=0,
+        eos_token_id=1,
+        bos_token_id=None,
+    )
+    LlamaForCausalLM(config).save_pretrained(folder)
+    tokenizer.save_pretrained(folder)
+    return folder
+
+
+@pytest.fixture(scope="module")
+def tiny_dir(tmp_path_factory) -> Path:
+    pytest.importorskip("torch")
+    return _save_tiny(tmp_path_factory.mktemp("tiny"))
+
+
+@pytest.mark.model
+def test_greedy_generation_and_accounting(tiny_dir):
+    from stillhouse.models import load_model
+
+    model = load_model(f"hf:{tiny_dir}")
+    assert isinstance(model, ChatModel) and not model.supports_json_schema
+    first = model.generate(MESSAGES, GenerationParams(max_tokens=6))
+    assert first == model.generate(MESSAGES, GenerationParams(max_tokens=6)).model_copy(
+        update={"latency_ms": first.latency_ms}
+    )
+    # <|system|> route the query <|end|> <|user|> guitar solo video <|end|> <|assistant|>
+    assert first.input_tokens == 11
+    assert 1 <= first.output_tokens <= 6
+    if first.output_tokens == 6:
+        assert first.stop_reason == "max_tokens"
+    assert set(first.text.split()) <= set(WORDS)
+
+
+@pytest.mark.model
+def test_stop_sequences_cut_the_answer(tiny_dir):
+    from stillhouse.models.hf import TransformersModel
+
+    model = TransformersModel(tiny_dir)
+    full = model.generate(MESSAGES, GenerationParams(max_tokens=8))
+    words = full.text.split()
+    if len(words) < 3:
+        pytest.skip("the random model ended too early to place a stop word")
+    stopped = model.generate(MESSAGES, GenerationParams(max_tokens=8, stop=(words[2],)))
+    assert stopped.stop_reason == "stop_sequence"
+    assert words[2] not in stopped.text and full.text.startswith(stopped.text.strip())
+
+
+@pytest.mark.model
+def test_seeded_sampling_is_reproducible_and_images_refused(tiny_dir):
+    from stillhouse.models.hf import TransformersModel
+
+    model = TransformersModel(tiny_dir)
+    params = GenerationParams(max_tokens=8, temperature=1.0, seed=3)
+    assert model.generate(MESSAGES, params).text == model.generate(MESSAGES, params).text
+    with pytest.raises(InvalidInputError):
+        model.generate([Message(role="user", content="x", images=(Image(format="png", data=b"p"),))], params)
+
+
+@pytest.mark.model
+def test_lora_adapter_is_applied(tiny_dir, tmp_path):
+    import torch
+    from peft import LoraConfig, PeftModel, get_peft_model
+    from transformers import AutoModelForCausalLM
+
+    from stillhouse.models.hf import TransformersModel
+
+    torch.manual_seed(1)
+    base = AutoModelForCausalLM.from_pretrained(tiny_dir)
+    lora = get_peft_model(
+        base, LoraConfig(r=4, lora_alpha=32, target_modules=["q_proj", "v_proj"], init_lora_weights=False)
+    )
+    adapter_dir = tmp_path / "adapter"
+    lora.save_pretrained(adapter_dir)  # adapter_config.json names tiny_dir as its base
+    assert adapter_base(adapter_dir) == str(tiny_dir)
+
+    adapted = TransformersModel(adapter_dir)
+    plain = TransformersModel(tiny_dir)
+    assert isinstance(adapted._model, PeftModel)
+    ids = torch.tensor([[7, 8, 9, 10]])
+    with torch.no_grad():
+        assert not torch.allclose(adapted._model(ids).logits, plain._model(ids).logits)
+    assert adapted.generate(MESSAGES, GenerationParams(max_tokens=4)).output_tokens >= 1
+
+
+@pytest.mark.model
+def test_adapter_with_missing_base_is_not_found(tmp_path):
+    (tmp_path / "adapter_config.json").write_text(json.dumps({"base_model_name_or_path": "/no/such/base"}))
+    from stillhouse.models.hf import TransformersModel
+
+    with pytest.raises(NotFoundError, match="/no/such/base"):
+        TransformersModel(tmp_path)
