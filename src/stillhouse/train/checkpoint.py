@@ -1,0 +1,119 @@
+"""Resumable checkpoints: trainable weights, optimizer, scheduler, RNG, step, metrics and data order.
+
+A checkpoint is a folder ``checkpoints/step-000050/`` written under a temporary name and renamed
+into place, so a crash mid-write never leaves a half checkpoint that ``--resume`` would pick up.
+Only the trainable tensors are saved (the LoRA adapter, or every weight for full fine-tuning): the
+frozen base is reloaded from the student directory. The run's *fingerprint* (student, data hashes,
+hyperparameters, seed...) is stored too, so resuming with different inputs is refused instead of
+silently mixing two runs.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import re
+import shutil
+from pathlib import Path
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict
+
+from stillhouse.errors import ConflictError, CorruptModelError
+
+_NAME = re.compile(r"^step-(\d{6,})$")
+
+
+class MetricRow(BaseModel):
+    """One row of a metrics CSV."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    step: int
+    epoch: int
+    loss: float
+
+
+class CheckpointState(BaseModel):
+    """The JSON side of a checkpoint: where the run stands and how it got there."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    step: int
+    fingerprint: dict[str, Any]
+    data_order: list[list[list[int]]]
+    training: list[MetricRow]
+    validation: list[MetricRow]
+    trained_tokens: int
+    padded_tokens: int
+    train_seconds: float
+    train_cpu_seconds: float = 0.0
+
+
+def file_sha256(path: Path) -> str:
+    """Content hash of a data file (part of the run fingerprint)."""
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def step_name(step: int) -> str:
+    """Folder name of the checkpoint taken after ``step`` steps."""
+    return f"step-{step:06d}"
+
+
+def checkpoint_root(out: Path) -> Path:
+    return Path(out) / "checkpoints"
+
+
+def list_checkpoints(out: Path) -> list[Path]:
+    """Complete checkpoints under ``out``, oldest first."""
+    root = checkpoint_root(out)
+    if not root.is_dir():
+        return []
+    found = [p for p in root.iterdir() if _NAME.match(p.name) and (p / "state.json").is_file()]
+    return sorted(found, key=lambda p: int(_NAME.match(p.name).group(1)))  # type: ignore[union-attr]
+
+
+def save_checkpoint(out: Path, state: CheckpointState, tensors: dict[str, Any], *, keep: int) -> Path:
+    """Write ``tensors`` (model, optimizer, scheduler, RNG) and ``state`` atomically; prune old ones."""
+    import torch
+
+    root = checkpoint_root(out)
+    root.mkdir(parents=True, exist_ok=True)
+    final = root / step_name(state.step)
+    tmp = root / f".{final.name}.tmp"
+    shutil.rmtree(tmp, ignore_errors=True)
+    tmp.mkdir()
+    torch.save(tensors, tmp / "tensors.pt")
+    (tmp / "state.json").write_text(state.model_dump_json())
+    shutil.rmtree(final, ignore_errors=True)
+    os.replace(tmp, final)
+    for old in list_checkpoints(out)[:-keep]:
+        shutil.rmtree(old, ignore_errors=True)
+    return final
+
+
+def load_checkpoint(path: Path) -> tuple[CheckpointState, dict[str, Any]]:
+    """Read a checkpoint folder back (tensors stay on CPU)."""
+    import torch
+
+    try:
+        state = CheckpointState.model_validate_json((path / "state.json").read_text())
+        tensors = torch.load(path / "tensors.pt", map_location="cpu", weights_only=True)
+    except (OSError, ValueError, RuntimeError) as exc:
+        raise CorruptModelError(f"checkpoint {path} is unreadable: {exc}", field="resume") from exc
+    return state, tensors
+
+
+def check_fingerprint(saved: dict[str, Any], current: dict[str, Any], where: Path) -> None:
+    """Refuse to resume a checkpoint made from different inputs, naming what changed."""
+    changed = sorted(k for k in set(saved) | set(current) if saved.get(k) != current.get(k))
+    if changed:
+        raise ConflictError(
+            f"checkpoint {where} was made with different {', '.join(changed)}; "
+            "use the same inputs to resume, or another --out for a new run",
+            field="resume",
+        )

@@ -1,0 +1,239 @@
+"""From labelled records to token batches: chat-template rendering, assistant-only labels, bucketing.
+
+Rendering uses the student's own chat template. To find which characters the model must learn, each
+assistant turn is located by rendering the conversation up to that turn with the generation prompt
+and then with the answer: the answer span is the difference, so it includes the template's
+end-of-turn marker (the model learns to stop) and never the system or user text. Labels are then
+taken from the tokenizer's character offsets, which is robust to BPE merges at span edges.
+Everything here except :func:`load_records`, :func:`encode_records` and :func:`collate` is pure.
+"""
+
+from __future__ import annotations
+
+import random
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from stillhouse.errors import DatasetError, InvalidInputError
+from stillhouse.records.schema import ConversationRecord, to_messages
+from stillhouse.train.config import Batching, Overflow
+
+IGNORE_INDEX = -100
+# Bucketing sorts by length inside windows of this many batches, then shuffles the batches: the
+# order stays random across windows while each batch holds records of similar length.
+BUCKET_WINDOW_BATCHES = 32
+
+ChatDicts = list[dict[str, str]]
+Render = Callable[[ChatDicts, bool], str]
+"""``render(messages, add_generation_prompt) -> text``, normally the tokenizer's chat template."""
+
+
+@dataclass(frozen=True)
+class Example:
+    """One tokenized record: ``labels`` is ``input_ids`` with non-assistant tokens set to -100."""
+
+    input_ids: list[int]
+    labels: list[int]
+
+
+@dataclass
+class EncodedSet:
+    """A tokenized dataset and what had to be done to fit it into ``max_length``."""
+
+    examples: list[Example] = field(default_factory=list)
+    truncated: int = 0
+    dropped: int = 0
+
+    @property
+    def lengths(self) -> list[int]:
+        return [len(e.input_ids) for e in self.examples]
+
+
+def load_records(path: Path, *, what: str = "training data") -> list[ConversationRecord]:
+    """Read and validate a fine-tuning JSONL file; refuse it whole if any line is unusable.
+
+    Training silently on part of a file would hide a data problem, so every problem is reported
+    (the first few with their line numbers) and nothing trains. The dataset-size rules (8 to 20,000
+    records) apply to training data, not to a validation set.
+    """
+    from stillhouse.records.validate import validate_path
+
+    if not Path(path).exists():
+        raise InvalidInputError(f"{what} file {str(path)!r} does not exist", field=what)
+    records, report = validate_path(Path(path), profile="fine-tuning")
+    problems = [str(p) for p in report.invalid]
+    if what == "training data":
+        problems += report.dataset_problems
+    if problems:
+        shown = "; ".join(problems[:5]) + (f" (and {len(problems) - 5} more)" if len(problems) > 5 else "")
+        raise DatasetError(f"{path}: {report.summary()}. {shown}", field=what)
+    if not records:
+        raise DatasetError(f"{path} holds no records", field=what)
+    for number, record in enumerate(records, start=1):
+        if any(turn.images for turn in record.messages):
+            raise DatasetError(f"record {number} has images; text students cannot train on them", field=what)
+    return records
+
+
+def record_chat(record: ConversationRecord) -> ChatDicts:
+    """The record as chat-template messages (system first, answer included)."""
+    return [{"role": m.role, "content": m.content} for m in to_messages(record, include_answer=True)]
+
+
+def assistant_spans(messages: ChatDicts, render: Render) -> tuple[str, list[tuple[int, int]]]:
+    """The fully rendered text and the character spans of every assistant turn in it.
+
+    Raises :class:`InvalidInputError` when the template does not render incrementally (a rendering
+    of the first turns is not a prefix of the whole), since labels could not be placed reliably.
+    """
+    text = render(messages, False)
+    spans: list[tuple[int, int]] = []
+    for i, message in enumerate(messages):
+        if message["role"] != "assistant":
+            continue
+        before = render(messages[:i], True)
+        through = render(messages[: i + 1], False)
+        if not (text.startswith(through) and through.startswith(before)):
+            raise InvalidInputError(
+                "the student's chat template does not render conversations incrementally; "
+                "cannot locate the assistant tokens",
+                field="student",
+            )
+        if len(through) > len(before):
+            spans.append((len(before), len(through)))
+    return text, spans
+
+
+def mask_labels(
+    input_ids: Sequence[int], offsets: Sequence[tuple[int, int]], spans: Sequence[tuple[int, int]]
+) -> list[int]:
+    """Labels for ``input_ids``: a token keeps its id when its first character lies in a span."""
+    labels = []
+    for token, (start, end) in zip(input_ids, offsets, strict=True):
+        inside = end > start and any(lo <= start < hi for lo, hi in spans)
+        labels.append(token if inside else IGNORE_INDEX)
+    return labels
+
+
+def fit_length(example: Example, max_length: int, overflow: Overflow) -> Example | None:
+    """Apply the overflow policy to one example; ``None`` means drop it."""
+    if len(example.input_ids) <= max_length:
+        return example
+    if overflow == "truncate":
+        cut = Example(example.input_ids[:max_length], example.labels[:max_length])
+        return cut if any(label != IGNORE_INDEX for label in cut.labels) else None
+    return None
+
+
+def encode_record(record: ConversationRecord, tokenizer: Any, render: Render) -> Example:
+    """One record as token ids with assistant-only labels (no length limit applied)."""
+    text, spans = assistant_spans(record_chat(record), render)
+    # The template already wrote every special token; the tokenizer must not add a BOS of its own.
+    enc = tokenizer(text, add_special_tokens=False, return_offsets_mapping=True)
+    return Example(list(enc["input_ids"]), mask_labels(enc["input_ids"], enc["offset_mapping"], spans))
+
+
+def encode_records(
+    records: Sequence[ConversationRecord],
+    tokenizer: Any,
+    *,
+    max_length: int,
+    overflow: Overflow,
+    what: str = "training data",
+) -> EncodedSet:
+    """Tokenize records with assistant-only labels; enforce ``max_length`` by ``overflow``.
+
+    With ``overflow="error"`` any record over the limit fails the whole set, saying how many are
+    too long and which is longest, so a user can choose a limit or a policy knowingly.
+    """
+    render = chat_renderer(tokenizer)
+    encoded, too_long = EncodedSet(), []
+    for number, record in enumerate(records, start=1):
+        example = encode_record(record, tokenizer, render)
+        if len(example.input_ids) > max_length:
+            too_long.append((number, len(example.input_ids)))
+        fitted = fit_length(example, max_length, overflow)
+        if fitted is None:
+            encoded.dropped += 1
+        else:
+            encoded.truncated += fitted is not example
+            encoded.examples.append(fitted)
+    if too_long and overflow == "error":
+        number, longest = max(too_long, key=lambda item: item[1])
+        raise DatasetError(
+            f"{len(too_long)} of {len(records)} records are longer than max_length={max_length} tokens "
+            f"(longest: record {number}, {longest} tokens); raise max_length, or set overflow to "
+            "'truncate' or 'drop'",
+            field=what,
+        )
+    if not encoded.examples:
+        raise DatasetError("no record is left to train on after fitting max_length", field=what)
+    return encoded
+
+
+def chat_renderer(tokenizer: Any) -> Render:
+    """``render(messages, add_generation_prompt)`` through the tokenizer's own chat template."""
+    if not getattr(tokenizer, "chat_template", None):
+        raise InvalidInputError("the student's tokenizer has no chat template", field="student")
+
+    def render(messages: ChatDicts, add_generation_prompt: bool) -> str:
+        if not messages:
+            return ""
+        return tokenizer.apply_chat_template(
+            messages, tokenize=False, add_generation_prompt=add_generation_prompt
+        )
+
+    return render
+
+
+def plan_batches(
+    lengths: Sequence[int], batch_size: int, *, seed: int, epoch: int, batching: Batching = "bucketed"
+) -> list[list[int]]:
+    """The batches of one epoch as lists of example indices, deterministic in ``(seed, epoch)``."""
+    rng = random.Random(seed * 1_000_003 + epoch)
+    order = list(range(len(lengths)))
+    rng.shuffle(order)
+    if batching == "random":
+        return [order[i : i + batch_size] for i in range(0, len(order), batch_size)]
+    window = batch_size * BUCKET_WINDOW_BATCHES
+    batches: list[list[int]] = []
+    for w in range(0, len(order), window):
+        chunk = sorted(order[w : w + window], key=lambda i: lengths[i])
+        batches += [chunk[i : i + batch_size] for i in range(0, len(chunk), batch_size)]
+    rng.shuffle(batches)
+    return batches
+
+
+def padded_size(lengths: Sequence[int], batches: Sequence[Sequence[int]]) -> int:
+    """Tokens a plan feeds the model once each batch is padded to its longest member."""
+    return sum(len(b) * max(lengths[i] for i in b) for b in batches)
+
+
+def collate(examples: Sequence[Example], pad_id: int) -> dict[str, Any]:
+    """Right-pad a batch to its longest example and mark where the loss is taken.
+
+    Padding is masked out of attention and labels. ``loss_mask[b, t]`` is true when token ``t + 1``
+    is an assistant token, so position ``t`` is trained to predict ``targets`` (in mask order).
+    """
+    import torch
+
+    width = max(len(e.input_ids) for e in examples)
+    ids = torch.full((len(examples), width), pad_id, dtype=torch.long)
+    labels = torch.full((len(examples), width), IGNORE_INDEX, dtype=torch.long)
+    mask = torch.zeros((len(examples), width), dtype=torch.long)
+    for row, e in enumerate(examples):
+        n = len(e.input_ids)
+        ids[row, :n] = torch.tensor(e.input_ids)
+        labels[row, :n] = torch.tensor(e.labels)
+        mask[row, :n] = 1
+    loss_mask = torch.zeros_like(labels, dtype=torch.bool)
+    loss_mask[:, :-1] = labels[:, 1:] != IGNORE_INDEX
+    return {
+        "input_ids": ids,
+        "attention_mask": mask,
+        "labels": labels,
+        "loss_mask": loss_mask,
+        "targets": labels[:, 1:][loss_mask[:, :-1]],
+    }

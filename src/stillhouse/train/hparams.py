@@ -1,0 +1,126 @@
+"""Training hyperparameters under Bedrock's names: strings in, validated, typed values out (pure).
+
+Bedrock's ``CreateModelCustomizationJob`` takes ``hyperParameters`` as a map of strings. We accept the
+same keys and ranges, parse each value, and refuse anything else with an error that names the key and
+the allowed range, before a single tensor is allocated.
+
+Defaults suit a 2-core CPU: ``batchSize`` 4 keeps a SmolLM2-135M LoRA step at ~2 s. ``learningRate``
+defaults to 1e-5 for full fine-tuning (Bedrock's default) and to 1e-4 for LoRA, the usual LoRA
+learning rate (LoRA trains a few fresh low-rank matrices that need larger steps) and also the top of
+Bedrock's allowed range.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict
+
+from stillhouse.errors import InvalidInputError
+
+Method = Literal["lora", "full"]
+
+
+@dataclass(frozen=True)
+class _Spec:
+    """One hyperparameter: its type, inclusive range and default per method."""
+
+    kind: type
+    low: float
+    high: float
+    default_full: float
+    default_lora: float
+
+
+_SPECS: dict[str, _Spec] = {
+    "epochCount": _Spec(int, 1, 5, 2, 2),
+    "learningRate": _Spec(float, 1e-6, 1e-4, 1e-5, 1e-4),
+    "learningRateWarmupSteps": _Spec(int, 0, 100, 10, 10),
+    "batchSize": _Spec(int, 1, 64, 4, 4),
+}
+
+
+class Hyperparameters(BaseModel):
+    """The validated hyperparameters a run uses (also written into checkpoints and results)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    epochCount: int
+    learningRate: float
+    learningRateWarmupSteps: int
+    batchSize: int
+
+
+def allowed_keys() -> list[str]:
+    """The hyperparameter names accepted, in documentation order."""
+    return list(_SPECS)
+
+
+def _range_text(spec: _Spec) -> str:
+    if spec.kind is int:
+        return f"an integer from {int(spec.low)} to {int(spec.high)}"
+    return f"a number from {spec.low:g} to {spec.high:g}"
+
+
+def _parse_one(key: str, raw: str, spec: _Spec) -> int | float:
+    """Parse one value; integers must be written as integers ("2", not "2.5")."""
+    text = str(raw).strip()
+    try:
+        value: int | float = int(text) if spec.kind is int else float(text)
+    except ValueError:
+        raise InvalidInputError(f"{raw!r} is not valid; expected {_range_text(spec)}", field=key) from None
+    if isinstance(value, float) and not math.isfinite(value):
+        raise InvalidInputError(f"{raw!r} is not valid; expected {_range_text(spec)}", field=key)
+    if not spec.low <= value <= spec.high:
+        raise InvalidInputError(f"{raw!r} is out of range; expected {_range_text(spec)}", field=key)
+    return value
+
+
+def parse_hyperparameters(raw: dict[str, str] | None, method: Method = "lora") -> Hyperparameters:
+    """Validate Bedrock-style string hyperparameters; missing keys take the defaults for ``method``.
+
+    Raises :class:`InvalidInputError` naming an unknown key (with the allowed ones) or a bad value
+    (with the allowed range).
+    """
+    raw = raw or {}
+    unknown = sorted(set(raw) - set(_SPECS))
+    if unknown:
+        raise InvalidInputError(
+            f"unknown hyperparameter {unknown[0]!r}; allowed: {', '.join(_SPECS)}", field=unknown[0]
+        )
+    values: dict[str, int | float] = {}
+    for key, spec in _SPECS.items():
+        if key in raw:
+            values[key] = _parse_one(key, raw[key], spec)
+        else:
+            default = spec.default_lora if method == "lora" else spec.default_full
+            values[key] = spec.kind(default)
+    return Hyperparameters(**values)  # type: ignore[arg-type]
+
+
+def parse_assignments(pairs: list[str]) -> dict[str, str]:
+    """``["epochCount=2", "batchSize=8"]`` (the CLI's repeated ``--hp``) as a dict of strings."""
+    out: dict[str, str] = {}
+    for pair in pairs:
+        key, sep, value = pair.partition("=")
+        if not sep or not key.strip():
+            raise InvalidInputError(f"{pair!r} is not KEY=VALUE", field="hp")
+        out[key.strip()] = value.strip()
+    return out
+
+
+def lr_factor(step: int, warmup_steps: int, total_steps: int) -> float:
+    """Learning-rate multiplier: linear warmup to 1 over ``warmup_steps``, then linear decay to 0.
+
+    ``step`` counts optimizer steps already taken (0 for the first). Warmup is clipped to the run's
+    length so that a short run still reaches the full learning rate at its last warmup step.
+    """
+    warmup = min(warmup_steps, max(total_steps - 1, 0))
+    if warmup and step < warmup:
+        return (step + 1) / (warmup + 1)
+    remaining = total_steps - warmup
+    if remaining <= 0:
+        return 1.0
+    return max(0.0, (total_steps - step) / remaining)

@@ -1,0 +1,73 @@
+"""Fixtures for training tests: a tiny random-weight Llama student with its own tokenizer, built here."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+from .router_records import SYSTEM, router_records, write_router_records
+
+# Sleeping, not spinning, OpenMP threads: on the shared CPU spinning made steps several times slower.
+os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+
+CHAT_TEMPLATE = (
+    "{% for m in messages %}<|im_start|>{{ m['role'] }}\n{{ m['content'] }}<|im_end|>\n{% endfor %}"
+    "{% if add_generation_prompt %}<|im_start|>assistant\n{% endif %}"
+)
+SPECIALS = ["<pad>", "<unk>", "<|im_start|>", "<|im_end|>"]
+
+
+def build_tiny_student(folder: Path) -> Path:
+    """A 2-layer Llama (hidden 32) and a word-level tokenizer trained on the router fixture texts."""
+    import torch
+    from tokenizers import Tokenizer, models, pre_tokenizers
+    from transformers import LlamaConfig, LlamaForCausalLM, PreTrainedTokenizerFast
+
+    texts = [SYSTEM, "system user assistant"]
+    for record in router_records(64, seed=0):
+        texts += [turn["content"][0]["text"] for turn in record["messages"]]
+    splitter = pre_tokenizers.Whitespace()
+    words = sorted({word for text in texts for word, _ in splitter.pre_tokenize_str(text)})
+    # An explicit sorted vocabulary (not a trainer): token ids never depend on tie-breaking order.
+    vocab = {token: i for i, token in enumerate(SPECIALS + words)}
+    core = Tokenizer(models.WordLevel(vocab=vocab, unk_token="<unk>"))
+    core.pre_tokenizer = splitter
+    core.add_special_tokens(SPECIALS)
+    tokenizer = PreTrainedTokenizerFast(
+        tokenizer_object=core,
+        unk_token="<unk>",
+        pad_token="<pad>",
+        eos_token="<|im_end|>",
+        bos_token="<|im_start|>",
+        chat_template=CHAT_TEMPLATE,
+    )
+    torch.manual_seed(0)
+    config = LlamaConfig(
+        vocab_size=core.get_vocab_size(),
+        hidden_size=32,
+        intermediate_size=64,
+        num_hidden_layers=2,
+        num_attention_heads=4,
+        num_key_value_heads=2,
+        max_position_embeddings=256,
+        pad_token_id=tokenizer.pad_token_id,
+        eos_token_id=tokenizer.eos_token_id,
+        bos_token_id=tokenizer.bos_token_id,
+        tie_word_embeddings=False,
+    )
+    LlamaForCausalLM(config).save_pretrained(folder)
+    tokenizer.save_pretrained(folder)
+    return folder
+
+
+@pytest.fixture(scope="session")
+def tiny_student(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return build_tiny_student(tmp_path_factory.mktemp("tiny-student"))
+
+
+@pytest.fixture()
+def router_file(tmp_path: Path) -> Path:
+    """Eight router records: the smallest fine-tuning dataset the validator accepts."""
+    return write_router_records(tmp_path / "train.jsonl", 8, seed=1)

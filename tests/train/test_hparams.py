@@ -1,0 +1,85 @@
+"""Hyperparameter validation under Bedrock's names (pure)."""
+
+from __future__ import annotations
+
+import pytest
+
+from stillhouse.errors import InvalidInputError
+from stillhouse.train.hparams import allowed_keys, lr_factor, parse_assignments, parse_hyperparameters
+
+
+def test_defaults_depend_on_method() -> None:
+    lora = parse_hyperparameters({}, "lora")
+    full = parse_hyperparameters(None, "full")
+    assert (lora.epochCount, lora.learningRateWarmupSteps, lora.batchSize) == (2, 10, 4)
+    assert lora.learningRate == 1e-4
+    assert full.learningRate == 1e-5
+
+
+def test_strings_are_parsed_to_typed_values() -> None:
+    hp = parse_hyperparameters(
+        {"epochCount": "5", "learningRate": "3e-5", "learningRateWarmupSteps": " 0 ", "batchSize": "1"}
+    )
+    assert hp.model_dump() == {
+        "epochCount": 5,
+        "learningRate": 3e-5,
+        "learningRateWarmupSteps": 0,
+        "batchSize": 1,
+    }
+
+
+def test_unknown_key_is_named_with_the_allowed_ones() -> None:
+    with pytest.raises(InvalidInputError) as err:
+        parse_hyperparameters({"epochs": "2"})
+    assert err.value.field == "epochs"
+    assert "epochs" in str(err.value)
+    assert all(key in str(err.value) for key in allowed_keys())
+
+
+@pytest.mark.parametrize(
+    ("key", "value", "expected"),
+    [
+        ("epochCount", "0", "an integer from 1 to 5"),
+        ("epochCount", "6", "an integer from 1 to 5"),
+        ("epochCount", "2.5", "an integer from 1 to 5"),
+        ("learningRate", "1e-3", "a number from 1e-06 to 0.0001"),
+        ("learningRate", "5e-7", "a number from 1e-06 to 0.0001"),
+        ("learningRate", "nan", "a number from 1e-06 to 0.0001"),
+        ("learningRate", "fast", "a number from 1e-06 to 0.0001"),
+        ("learningRateWarmupSteps", "101", "an integer from 0 to 100"),
+        ("learningRateWarmupSteps", "-1", "an integer from 0 to 100"),
+        ("batchSize", "0", "an integer from 1 to 64"),
+        ("batchSize", "65", "an integer from 1 to 64"),
+    ],
+)
+def test_bad_values_name_key_and_range(key: str, value: str, expected: str) -> None:
+    with pytest.raises(InvalidInputError) as err:
+        parse_hyperparameters({key: value})
+    assert err.value.field == key
+    assert expected in str(err.value)
+    assert str(err.value).startswith(f"{key}: ")
+
+
+def test_range_ends_are_inclusive() -> None:
+    hp = parse_hyperparameters({"learningRate": "1e-6", "epochCount": "1", "batchSize": "64"})
+    assert (hp.learningRate, hp.epochCount, hp.batchSize) == (1e-6, 1, 64)
+
+
+def test_cli_assignments() -> None:
+    assert parse_assignments(["epochCount=2", " batchSize = 8"]) == {"epochCount": "2", "batchSize": "8"}
+    with pytest.raises(InvalidInputError, match="KEY=VALUE"):
+        parse_assignments(["epochCount"])
+
+
+def test_lr_schedule_warms_up_then_decays() -> None:
+    factors = [lr_factor(s, warmup_steps=3, total_steps=10) for s in range(10)]
+    assert factors[:4] == [0.25, 0.5, 0.75, 1.0]
+    assert all(a > b for a, b in zip(factors[3:], factors[4:], strict=False))
+    assert factors[-1] > 0
+
+
+def test_lr_warmup_is_clipped_to_short_runs() -> None:
+    # A 4-step run with the default 10 warmup steps still reaches the full rate at its last step.
+    assert [lr_factor(s, 10, 4) for s in range(4)] == [0.25, 0.5, 0.75, 1.0]
+    assert [lr_factor(s, 0, 2) for s in range(2)] == [1.0, 0.5]
+    assert lr_factor(0, 5, 1) == 1.0
