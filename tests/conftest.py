@@ -3,9 +3,13 @@
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 
 import pytest
+
+# Before any test imports torch: idle OpenMP threads sleep rather than spin (see train/loop.py).
+os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 
 SCHEMA = "bedrock-conversation-2024"
 
