@@ -156,3 +156,25 @@ def test_field_errors_cover_invalid_but_scorable_answers_like_the_rubric(task, h
         {"visual": 0.55, "audio": 0.25, "transcription": 0.25, "metadata": 0.05}
     )
     assert summary.weight_mae == pytest.approx(sum(example.field_errors.values()) / 4)
+
+
+def test_rescore_against_other_references_keeps_timing_and_changes_scores():
+    from stillhouse.evaluate.run import evaluate_models, rescore
+    from stillhouse.tasks import get_task
+    from stillhouse.tasks.video_router.golden import labelled_record
+
+    task = get_task("video-router")
+    answer = '{"visual":0.7,"audio":0.1,"transcription":0.1,"metadata":0.1,"reasoning":"scene"}'
+    other = '{"visual":0.0,"audio":0.85,"transcription":0.1,"metadata":0.05,"reasoning":"sound"}'
+    records = [labelled_record("sunset over the sea", answer), labelled_record("drum solo", answer)]
+    results = evaluate_models(task, records, {"m": FakeModel([answer])}, show_progress=False)
+    assert results.models["m"].summary.rubric_mean == 5.0
+
+    again = rescore(task, results, {0: answer, 1: other})
+    examples = again.models["m"].examples
+    assert [e.scores["score"] for e in examples] == [5.0, 1.0]
+    assert [e.latency_ms for e in examples] == [e.latency_ms for e in results.models["m"].examples]
+    assert again.models["m"].summary.dominant_accuracy == 0.5
+
+    partial = rescore(task, results, {0: answer})
+    assert partial.models["m"].summary.n == 1 and "[1]" in partial.skipped[-1]

@@ -1,5 +1,187 @@
-"""CLI: `stillhouse label` (registered on import)."""
+"""CLI: `stillhouse label` and `stillhouse synthesize` (registered on import)."""
 
 from __future__ import annotations
 
-from stillhouse.cli.app import app  # noqa: F401
+import sys
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from stillhouse.cli.app import app, emit_json
+
+_Teacher = Annotated[
+    str,
+    typer.Option(
+        "--teacher", help="Model spec: catalog name, llamacpp:PATH, hf:DIR, openai:MODEL@URL, bedrock:ID."
+    ),
+]
+_Json = Annotated[bool, typer.Option("--json", help="Print one JSON object instead of text.")]
+_Cache = Annotated[
+    Path | None, typer.Option(help="Request cache (SQLite); default STILLHOUSE_HOME/cache/teacher.sqlite.")
+]
+_Task = Annotated[
+    str | None, typer.Option(help="Task whose prompt, JSON schema and parser apply (e.g. video-router).")
+]
+_Embedder = Annotated[
+    str, typer.Option(help="Embedder for similarity: minilm, hashing[:DIM] or a model folder.")
+]
+
+
+def _open_cache(path: Path | None):  # -> RequestCache
+    from stillhouse.teacher.cache import RequestCache
+
+    return RequestCache(path)
+
+
+@app.command()
+def label(
+    prompts: Annotated[Path, typer.Argument(help="JSONL of bedrock-conversation-2024 records.")],
+    teacher: _Teacher,
+    out: Annotated[Path, typer.Option("--out", help="Output JSONL (appended to; a rerun resumes it).")],
+    golden: Annotated[
+        Path | None, typer.Option(help="JSONL of labelled examples shown as few-shot turns.")
+    ] = None,
+    task: _Task = None,
+    samples: Annotated[
+        int, typer.Option(min=1, max=32, help="Answers per prompt, combined (self-consistency).")
+    ] = 1,
+    max_tokens: Annotated[
+        int, typer.Option(min=1, help="maxResponseLengthForInference: cap on answer tokens.")
+    ] = 512,
+    k: Annotated[int, typer.Option("--k", min=0, help="Golden examples retrieved per prompt.")] = 4,
+    workers: Annotated[int, typer.Option(min=1, help="Parallel requests (for remote teachers).")] = 1,
+    cache: _Cache = None,
+    failures: Annotated[
+        Path | None, typer.Option(help="Failure report JSONL; default <out>.failures.jsonl.")
+    ] = None,
+    embedder: _Embedder = "minilm",
+    repair: Annotated[
+        bool, typer.Option(help="Accept answers the task can fix (renormalised weights).")
+    ] = True,
+    as_json: _Json = False,
+) -> None:
+    """Label prompts with a teacher model; labelled input records are kept and guide the teacher.
+
+    Every request is cached, so a rerun pays for nothing twice; the output is written record by
+    record, so a killed run resumes where it stopped. Records that fail after retries (and input lines
+    that are invalid) are listed in the failure report with their line and reason.
+    """
+    from stillhouse.models import load_model
+    from stillhouse.teacher.golden import golden_examples
+    from stillhouse.teacher.label import label_records
+    from stillhouse.teacher.records_io import read_prompt_file
+
+    source = read_prompt_file(prompts)
+    guides = _read_golden(golden)
+    the_task = _task(task)
+    pool = len(golden_examples([*guides, *source.records]))
+    with _open_cache(cache) as request_cache:
+        summary = label_records(
+            source.records,
+            load_model(teacher),
+            out_path=out,
+            task=the_task,
+            golden=guides,
+            k=k,
+            samples=samples,
+            max_tokens=max_tokens,
+            cache=request_cache,
+            failures_path=failures,
+            workers=workers,
+            embedder=_embedder(embedder) if pool and k else None,
+            progress=not as_json and sys.stderr.isatty(),
+            line_numbers=source.lines,
+            invalid=source.rejected,
+            repair=repair,
+        )
+    if as_json:
+        emit_json(summary.public())
+        return
+    report = failures or out.with_name(out.name + ".failures.jsonl")
+    typer.echo(
+        f"labelled {summary.labelled} ({summary.from_cache} from cache, {summary.resumed} already in {out}), "
+        f"kept {summary.golden_kept} golden pairs, {summary.teacher_calls} teacher calls, "
+        f"{summary.input_tokens}+{summary.output_tokens} tokens, {summary.seconds:.1f} s"
+    )
+    if summary.failed:
+        typer.echo(f"{summary.failed} records failed or were invalid: see {report}")
+
+
+def _read_golden(path: Path | None) -> list:
+    """Labelled examples from ``--golden``; refused lines and unlabelled records are reported on stderr."""
+    if path is None:
+        return []
+    from stillhouse.teacher.records_io import read_prompt_file
+
+    guides = read_prompt_file(path)
+    for failure in guides.rejected:
+        typer.secho(
+            f"{path}: line {failure.line}: {failure.reason} (not used)", err=True, fg=typer.colors.YELLOW
+        )
+    unlabelled = [line for line, r in zip(guides.lines, guides.records, strict=True) if not r.is_labelled]
+    if unlabelled:
+        typer.secho(f"{path}: lines {unlabelled} have no answer (not used as golden examples)", err=True)
+    return [r for r in guides.records if r.is_labelled]
+
+
+def _task(name: str | None):  # -> Task | None
+    from stillhouse.tasks import get_task
+
+    return get_task(name) if name else None
+
+
+def _embedder(spec: str):  # -> Embedder
+    from stillhouse.models.embeddings import load_embedder
+
+    return load_embedder(spec)
+
+
+@app.command()
+def synthesize(
+    prompts: Annotated[Path, typer.Argument(help="JSONL of seed prompts (bedrock-conversation-2024).")],
+    teacher: _Teacher,
+    n: Annotated[int, typer.Option("--n", min=1, max=15000, help="How many new prompts to generate.")],
+    out: Annotated[Path, typer.Option("--out", help="Output JSONL of the new prompt-only records.")],
+    task: _Task = None,
+    embedder: _Embedder = "minilm",
+    seed: Annotated[int, typer.Option(help="Seed for sampling the example prompts and decoding.")] = 0,
+    cache: _Cache = None,
+    as_json: _Json = False,
+) -> None:
+    """Generate new prompts (paraphrases and variations of the given ones) with a teacher, deduplicated.
+
+    Near-duplicates are dropped by normalised text and by embedding similarity; the total stays within
+    15,000 prompts. Invalid seed lines are reported on stderr and not used.
+    """
+    from stillhouse.models import load_model
+    from stillhouse.records.jsonl import write_records
+    from stillhouse.teacher.records_io import read_prompt_file
+    from stillhouse.teacher.synthesize import run_synthesis
+
+    source = read_prompt_file(prompts)
+    for failure in source.rejected:
+        typer.secho(
+            f"{prompts}: line {failure.line}: {failure.reason} (not used)", err=True, fg=typer.colors.YELLOW
+        )
+    with _open_cache(cache) as request_cache:
+        result = run_synthesis(
+            source.records,
+            load_model(teacher),
+            n,
+            embedder=_embedder(embedder),
+            task=_task(task),
+            seed=seed,
+            cache=request_cache,
+            progress=not as_json and sys.stderr.isatty(),
+        )
+    write_records(out, result.records)
+    if as_json:
+        emit_json(
+            {**result.model_dump(exclude={"records"}), "generated": len(result.records), "out": str(out)}
+        )
+        return
+    typer.echo(
+        f"generated {len(result.records)} of {n} new prompts into {out} ({result.requests} requests, "
+        f"{result.teacher_calls} teacher calls, {result.duplicates} duplicates dropped, {result.seconds:.1f} s)"
+    )

@@ -171,7 +171,10 @@ def _answer_one(task: Task, model: ChatModel, case: EvalCase, params: Generation
     except StillhouseError as exc:  # a failed call is a data point (invalid, rubric 1), not a crash
         latency = (time.perf_counter() - start) * 1000.0
         return score_example(task, case, "", latency_ms=latency, error=f"{type(exc).__name__}: {exc}")
-    latency = (time.perf_counter() - start) * 1000.0
+    wall_ms = (time.perf_counter() - start) * 1000.0
+    # A backend's own timing of the model call is preferred: an answer replayed from the teacher
+    # cache keeps the latency measured when it was paid for instead of reporting ~0 ms.
+    latency = completion.latency_ms if completion.latency_ms > 0 else wall_ms
     return score_example(
         task,
         case,
@@ -246,3 +249,39 @@ def judge_examples(
                 bar_task, advance=1, info=f"score {verdict.score if verdict.score is not None else '?'}"
             )
     return graded
+
+
+def rescore(task: Task, results: EvaluationResults, references: Mapping[int, str]) -> EvaluationResults:
+    """The same predictions scored against other references (e.g. the teacher's own answers).
+
+    No model is called: latency, tokens and cost are kept; only the reference-dependent metrics
+    change. ``references`` maps a held-out record index to its new reference answer; examples
+    without one are left out (and counted in ``skipped``).
+    """
+    out = results.model_copy(update={"models": {}, "skipped": list(results.skipped)})
+    for label, model_results in results.models.items():
+        examples: list[ExampleResult] = []
+        for example in model_results.examples:
+            reference = references.get(example.index)
+            if reference is None:
+                continue
+            case = EvalCase(index=example.index, query=example.query, messages=[], reference=reference)
+            rescored = score_example(
+                task,
+                case,
+                example.prediction,
+                latency_ms=example.latency_ms,
+                input_tokens=example.input_tokens,
+                output_tokens=example.output_tokens,
+                error=example.error,
+            )
+            examples.append(rescored.model_copy(update={"cost": example.cost, "judge": example.judge}))
+        summary = summarize(
+            label, model_results.summary.model_name, examples, priced=model_results.summary.price_entry
+        )
+        out.models[label] = ModelResults(summary=summary, examples=examples)
+    indices = {e.index for m in results.models.values() for e in m.examples}
+    missing = sorted(indices - set(references))
+    if missing:
+        out.skipped.append(f"records {missing} have no alternative reference and were not rescored")
+    return out

@@ -7,7 +7,8 @@ Grammar (``load_model`` docstring has the examples)::
           | "hf:" (DIR | NAME)            transformers on a folder (+ LoRA adapter) or a converted GGUF
           | "openai:" MODEL "@" BASE_URL  an OpenAI-compatible server
           | "bedrock:" MODEL_ID           Bedrock Converse (endpoint: STILLHOUSE_BEDROCK_ENDPOINT)
-          | PATH                          a .gguf file → llama.cpp; a folder → transformers
+          | PATH                          a .gguf file → llama.cpp; a folder holding model.gguf (a
+                                          published student) → llama.cpp on it; a folder → transformers
 """
 
 from __future__ import annotations
@@ -23,6 +24,8 @@ from stillhouse.errors import InvalidInputError, NotFoundError
 
 Backend = Literal["llamacpp", "hf", "openai", "bedrock"]
 _PREFIXES: tuple[Backend, ...] = ("llamacpp", "hf", "openai", "bedrock")
+# The file name a published model folder uses for its llama.cpp export.
+SERVING_GGUF = "model.gguf"
 _OPENAI = re.compile(r"^(?P<model>.+?)@(?P<base>https?://\S+)$")
 
 
@@ -55,6 +58,9 @@ def parse_spec(spec: str) -> ModelSpec:
     path = Path(text).expanduser()
     if path.suffix == ".gguf":
         return ModelSpec(backend="llamacpp", target=str(path))
+    if (path / SERVING_GGUF).is_file():
+        # A published student ships both: llama.cpp is the fast path, ``hf:DIR`` still forces transformers.
+        return ModelSpec(backend="llamacpp", target=str(path / SERVING_GGUF))
     if path.is_dir():
         return ModelSpec(backend="hf", target=str(path))
     raise NotFoundError(

@@ -1,0 +1,127 @@
+"""A persistent request cache for teacher calls, so a rerun or a resumed job never pays twice.
+
+A request is keyed by the sha256 of (teacher name, rendered messages, decoding parameters incl. the
+seed). Entries live in one SQLite file in WAL mode: readers never block the writer, several threads
+(one connection each) and several processes may share it, and a committed entry survives a SIGKILL.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import sqlite3
+import threading
+import time
+from pathlib import Path
+
+from stillhouse import paths
+from stillhouse.chat import ChatModel, Completion, GenerationParams, Message
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS requests (
+    key TEXT PRIMARY KEY,
+    teacher TEXT NOT NULL,
+    completion TEXT NOT NULL,
+    created REAL NOT NULL
+)
+"""
+
+
+def default_cache_path() -> Path:
+    """Where the teacher cache lives unless a path is given (``STILLHOUSE_HOME/cache/teacher.sqlite``)."""
+    return paths.cache_dir() / "teacher.sqlite"
+
+
+def cache_key(teacher: str, messages: list[Message], params: GenerationParams) -> str:
+    """The sha256 that identifies one request: the same key means the same answer may be reused.
+
+    Images enter through their own sha256 so the key stays small; every decoding parameter (seed,
+    temperature, schema, token cap) is part of it because each can change the answer.
+    """
+    rendered = [
+        {
+            "role": m.role,
+            "content": m.content,
+            "images": [[img.format, hashlib.sha256(img.data).hexdigest()] for img in m.images],
+        }
+        for m in messages
+    ]
+    payload = {"teacher": teacher, "messages": rendered, "params": params.model_dump(mode="json")}
+    blob = json.dumps(payload, sort_keys=True, ensure_ascii=False, separators=(",", ":"))
+    return hashlib.sha256(blob.encode("utf-8")).hexdigest()
+
+
+class RequestCache:
+    """SQLite-backed map from :func:`cache_key` to the teacher's :class:`Completion`.
+
+    Thread-safe (a connection per thread) and process-safe (SQLite locking, WAL, a busy timeout).
+    """
+
+    def __init__(self, path: Path | str | None = None) -> None:
+        self.path = Path(path) if path is not None else default_cache_path()
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self._local = threading.local()
+        self._all: list[sqlite3.Connection] = []
+        self._lock = threading.Lock()
+        with self._conn() as conn:
+            conn.execute(_SCHEMA)
+
+    def _conn(self) -> sqlite3.Connection:
+        conn = getattr(self._local, "conn", None)
+        if conn is None:
+            conn = sqlite3.connect(self.path, timeout=60.0, check_same_thread=False)
+            conn.execute("PRAGMA journal_mode=WAL")
+            # NORMAL in WAL mode survives a process kill (only an OS crash may lose the last commits).
+            conn.execute("PRAGMA synchronous=NORMAL")
+            self._local.conn = conn
+            with self._lock:
+                self._all.append(conn)
+        return conn
+
+    def get(self, key: str) -> Completion | None:
+        """The cached completion for ``key``, or ``None``."""
+        row = self._conn().execute("SELECT completion FROM requests WHERE key = ?", (key,)).fetchone()
+        return Completion.model_validate_json(row[0]) if row else None
+
+    def put(self, key: str, teacher: str, completion: Completion) -> None:
+        """Store an answer; the first writer of a key wins, so concurrent writers never clash."""
+        with self._conn() as conn:
+            conn.execute(
+                "INSERT OR IGNORE INTO requests (key, teacher, completion, created) VALUES (?, ?, ?, ?)",
+                (key, teacher, completion.model_dump_json(), time.time()),
+            )
+
+    def __len__(self) -> int:
+        return int(self._conn().execute("SELECT COUNT(*) FROM requests").fetchone()[0])
+
+    def close(self) -> None:
+        """Close every connection this cache opened (from any thread)."""
+        with self._lock:
+            for conn in self._all:
+                conn.close()
+            self._all.clear()
+        self._local = threading.local()
+
+    def __enter__(self) -> RequestCache:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+def cached_generate(
+    model: ChatModel, messages: list[Message], params: GenerationParams, cache: RequestCache | None
+) -> tuple[Completion, bool]:
+    """Answer from the cache when possible, else ask ``model`` and store the answer.
+
+    Returns ``(completion, from_cache)``. Errors are not cached: a timeout is retried next time.
+    """
+    if cache is None:
+        return model.generate(messages, params), False
+    key = cache_key(model.name, messages, params)
+    hit = cache.get(key)
+    if hit is not None:
+        return hit, True
+    completion = model.generate(messages, params)
+    cache.put(key, model.name, completion)
+    return completion, False

@@ -1,0 +1,52 @@
+"""The teacher as a model: retrieved golden examples + request cache wrapped around any ChatModel.
+
+Labelling (:func:`stillhouse.teacher.label.label_records`) and evaluation must see the *same* teacher:
+the one that answers with the k most similar golden examples as few-shot turns. This wrapper gives
+that teacher the plain :class:`~stillhouse.chat.ChatModel` interface so the evaluation harness, the
+server or a judge can call it like any other model.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from stillhouse.chat import ChatModel, Completion, GenerationParams, Message
+from stillhouse.records.schema import ConversationRecord
+from stillhouse.teacher.cache import RequestCache, cached_generate
+from stillhouse.teacher.golden import Embedder, GoldenIndex, few_shot_turns, golden_examples
+
+
+class FewShotTeacher(ChatModel):
+    """``model`` shown the ``k`` golden examples nearest to the last user turn, answers cached.
+
+    The shots go between the system prompt and the conversation, so the fixed system prefix stays
+    first and llama.cpp can reuse its evaluated KV cache from one call to the next.
+    """
+
+    def __init__(
+        self,
+        model: ChatModel,
+        golden: Sequence[ConversationRecord],
+        *,
+        k: int = 4,
+        embedder: Embedder | None = None,
+        cache: RequestCache | None = None,
+    ) -> None:
+        self.model = model
+        self.name = model.name
+        self.supports_json_schema = model.supports_json_schema
+        self.k = k
+        self.cache = cache
+        self._index = GoldenIndex(golden_examples(golden), embedder)
+
+    def with_shots(self, messages: list[Message]) -> list[Message]:
+        """``messages`` with the retrieved examples inserted after the system prompt."""
+        query = next((m.content for m in reversed(messages) if m.role == "user"), "")
+        shots = few_shot_turns(self._index.nearest([query], self.k)[0])
+        system = [m for m in messages if m.role == "system"]
+        rest = [m for m in messages if m.role != "system"]
+        return [*system, *shots, *rest]
+
+    def generate(self, messages: list[Message], params: GenerationParams) -> Completion:
+        completion, _ = cached_generate(self.model, self.with_shots(messages), params, self.cache)
+        return completion

@@ -1,0 +1,301 @@
+"""Teacher labelling: prompt-only records in, labelled training pairs out, crash-safe and resumable.
+
+- Labelled input records are golden examples: written to the output as training pairs and, with the
+  ``golden`` list, retrieved by similarity as few-shot turns for every prompt.
+- Every request goes through the persistent :class:`RequestCache`, so a rerun pays for nothing twice.
+- The output JSONL is append-only with flush+fsync per record. A record's id is the hash of its prompt,
+  so on restart the records already in the output are skipped: a SIGKILL loses no finished answer and
+  a restart never writes a duplicate.
+- Records that stay failed (transient errors past the retry budget, invalid answers) go to the failure
+  report ``{line, record_id, reason, attempts}``; nothing is dropped silently.
+"""
+
+from __future__ import annotations
+
+import random
+import time
+from collections.abc import Callable, Iterator, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
+from pathlib import Path
+from typing import TypeVar
+
+from pydantic import BaseModel, ConfigDict
+
+from stillhouse.chat import ChatModel, Message
+from stillhouse.errors import InvalidInputError
+from stillhouse.progress import progress_bar
+from stillhouse.records.schema import ConversationRecord, ImageLoader, Turn, to_messages
+from stillhouse.tasks.base import Task
+from stillhouse.teacher.cache import RequestCache
+from stillhouse.teacher.consensus import Outcome, SamplingPlan, ask_teacher
+from stillhouse.teacher.golden import Embedder, GoldenIndex, few_shot_turns, golden_examples, query_text
+from stillhouse.teacher.records_io import Failure, JsonlAppender, assign_ids, done_ids
+from stillhouse.teacher.retry import RetryPolicy, Sleep
+
+T = TypeVar("T")
+R = TypeVar("R")
+
+SUMMARY_KEYS = (
+    "labelled",
+    "from_cache",
+    "teacher_calls",
+    "failed",
+    "input_tokens",
+    "output_tokens",
+    "seconds",
+)
+
+
+class LabelSummary(BaseModel):
+    """What a labelling run did.
+
+    ``labelled`` counts records with a teacher answer in the output (``resumed`` of them were already
+    there); ``from_cache`` those whose answer cost no teacher call in this run; token counts are what
+    this run paid. ``golden_kept`` labelled input records are in the output as training pairs.
+    """
+
+    model_config = ConfigDict(extra="forbid")
+
+    labelled: int = 0
+    from_cache: int = 0
+    teacher_calls: int = 0
+    failed: int = 0
+    input_tokens: int = 0
+    output_tokens: int = 0
+    seconds: float = 0.0
+    golden_kept: int = 0
+    resumed: int = 0
+
+    def public(self) -> dict[str, int | float]:
+        """The stable ``--json`` shape: exactly :data:`SUMMARY_KEYS`."""
+        return {key: getattr(self, key) for key in SUMMARY_KEYS}
+
+
+def build_messages(
+    record: ConversationRecord,
+    shots: list[Message],
+    task: Task | None,
+    load_image: ImageLoader | None = None,
+) -> list[Message]:
+    """The teacher's conversation: system prompt (the record's, else the task's), shots, the prompt."""
+    kwargs = {"load_image": load_image} if load_image is not None else {}
+    turns = [m for m in to_messages(record, **kwargs) if m.role != "system"]
+    system = record.system_text or (task.system_prompt if task else "")
+    head = [Message(role="system", content=system)] if system else []
+    return head + shots + turns
+
+
+def with_answer(record: ConversationRecord, answer: str) -> ConversationRecord:
+    """The prompt record completed with the teacher's answer as the final assistant turn."""
+    turn = Turn.model_validate({"role": "assistant", "content": [{"text": answer}]})
+    return record.model_copy(update={"messages": [*record.messages, turn]})
+
+
+def ordered_map(fn: Callable[[T], R], items: Sequence[T], workers: int) -> Iterator[R]:
+    """``map(fn, items)`` on ``workers`` threads, results in input order.
+
+    At most ``2 * workers`` requests are in flight, so memory stays flat and a crash loses at most
+    that many finished answers from the output (they stay in the request cache).
+    """
+    if workers <= 1:
+        yield from map(fn, items)
+        return
+    pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="teacher")
+    window: list[Future[R]] = []
+    try:
+        for item in items:
+            window.append(pool.submit(fn, item))
+            if len(window) >= 2 * workers:
+                yield window.pop(0).result()
+        while window:
+            yield window.pop(0).result()
+    finally:
+        pool.shutdown(wait=True, cancel_futures=True)
+
+
+class _Job(BaseModel):
+    """One record to handle, with where it came from."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    line: int
+    record_id: str
+    record: ConversationRecord
+    shots: list[Message] = []
+
+
+def _plan_jobs(
+    records: Sequence[ConversationRecord], lines: Sequence[int], out_path: Path
+) -> tuple[list[_Job], LabelSummary]:
+    """The records still to write, and a summary that already counts those in the output."""
+    if len(lines) != len(records):
+        raise InvalidInputError("line_numbers must match records one to one", field="line_numbers")
+    finished = done_ids(out_path)
+    ids = assign_ids(records)
+    jobs = [
+        _Job(line=line, record_id=rid, record=rec)
+        for line, rid, rec in zip(lines, ids, records, strict=True)
+        if rid not in finished
+    ]
+    done = [rec for rid, rec in zip(ids, records, strict=True) if rid in finished]
+    golden = sum(rec.is_labelled for rec in done)
+    resumed = len(done) - golden
+    return jobs, LabelSummary(resumed=resumed, labelled=resumed, from_cache=resumed, golden_kept=golden)
+
+
+def _attach_shots(jobs: list[_Job], index: GoldenIndex, k: int) -> None:
+    """Retrieve the few-shot turns of every pending prompt in one batch."""
+    prompts = [job for job in jobs if not job.record.is_labelled]
+    for job, examples in zip(prompts, index.nearest([query_text(j.record) for j in prompts], k), strict=True):
+        job.shots = few_shot_turns(examples)
+
+
+def label_records(
+    records: Sequence[ConversationRecord],
+    teacher: ChatModel,
+    *,
+    out_path: Path | str,
+    task: Task | None = None,
+    golden: Sequence[ConversationRecord] = (),
+    k: int = 4,
+    samples: int = 1,
+    max_tokens: int = 512,
+    cache: RequestCache | Path | str | None = None,
+    failures_path: Path | str | None = None,
+    workers: int = 1,
+    embedder: Embedder | None = None,
+    progress: bool = True,
+    line_numbers: Sequence[int] | None = None,
+    invalid: Sequence[Failure] = (),
+    retry: RetryPolicy | None = None,
+    sleep: Sleep = time.sleep,
+    seed: int = 0,
+    repair: bool = True,
+    load_image: ImageLoader | None = None,
+) -> LabelSummary:
+    """Label ``records`` with ``teacher`` into ``out_path`` (JSONL), resuming what is already there.
+
+    ``golden`` (plus the labelled records among ``records``) are retrieved with ``embedder`` as ``k``
+    few-shot turns per prompt (without an embedder, the first ``k`` are shown to every prompt).
+    ``invalid`` are records rejected before labelling (e.g. by validation); they are written to the
+    failure report (default ``<out>.failures.jsonl``) with this run's own failures. ``cache`` is a
+    :class:`RequestCache`, a path to one, or ``None`` for the default under ``paths.cache_dir()``.
+    ``repair`` accepts answers the task can fix (e.g. renormalised weights); ``sleep`` is the backoff
+    sleep (injectable for tests).
+    """
+    started = time.monotonic()
+    if samples > 1 and task is None:
+        raise InvalidInputError(
+            "self-consistency (samples > 1) needs a task to combine answers", field="samples"
+        )
+    if workers < 1 or k < 0:
+        raise InvalidInputError("workers must be >= 1 and k >= 0", field="workers" if workers < 1 else "k")
+    out_path = Path(out_path)
+    failures_path = (
+        Path(failures_path) if failures_path else out_path.with_name(out_path.name + ".failures.jsonl")
+    )
+    owned_cache = not isinstance(cache, RequestCache)
+    request_cache = cache if isinstance(cache, RequestCache) else RequestCache(cache)
+    lines = list(line_numbers) if line_numbers is not None else list(range(1, len(records) + 1))
+    jobs, summary = _plan_jobs(records, lines, out_path)
+    _attach_shots(jobs, GoldenIndex(golden_examples([*golden, *records]), embedder), k)
+    plan = SamplingPlan(
+        samples=samples,
+        max_tokens=max_tokens,
+        seed=seed,
+        repair=repair,
+        json_schema=task.json_schema if task else None,
+    )
+    runner = _Runner(teacher, task, plan, request_cache, retry or RetryPolicy(), sleep, load_image)
+    try:
+        _run(jobs, runner, summary, out_path, failures_path, invalid, workers, progress)
+    finally:
+        if owned_cache:
+            request_cache.close()
+    summary.seconds = round(time.monotonic() - started, 3)
+    return summary
+
+
+class _Runner:
+    """Labels one job; shared by the worker threads (the cache is thread-safe, the rest read-only)."""
+
+    def __init__(
+        self,
+        teacher: ChatModel,
+        task: Task | None,
+        plan: SamplingPlan,
+        cache: RequestCache,
+        retry: RetryPolicy,
+        sleep: Sleep,
+        load_image: ImageLoader | None,
+    ) -> None:
+        self.teacher, self.task, self.plan, self.cache = teacher, task, plan, cache
+        self.retry, self.sleep, self.load_image = retry, sleep, load_image
+
+    def __call__(self, job: _Job) -> tuple[_Job, Outcome | None]:
+        if job.record.is_labelled:
+            return job, None
+        messages = build_messages(job.record, job.shots, self.task, self.load_image)
+        # A per-record RNG keeps the jitter independent of thread scheduling.
+        rng = random.Random(job.record_id)
+        outcome = ask_teacher(
+            self.teacher,
+            messages,
+            task=self.task,
+            plan=self.plan,
+            cache=self.cache,
+            retry=self.retry,
+            sleep=self.sleep,
+            rng=rng,
+        )
+        return job, outcome
+
+
+def _run(
+    jobs: list[_Job],
+    runner: _Runner,
+    summary: LabelSummary,
+    out_path: Path,
+    failures_path: Path,
+    invalid: Sequence[Failure],
+    workers: int,
+    progress: bool,
+) -> None:
+    """Drive the jobs through the runner, writing each result the moment it is in order."""
+    with (
+        JsonlAppender(out_path) as out,
+        JsonlAppender(failures_path, truncate=True) as failures,
+        progress_bar("labelling", total=len(jobs), disable=not progress) as (bar, task_id),
+    ):
+        for failure in invalid:
+            failures.write(failure.model_dump_json())
+        summary.failed += len(invalid)
+        for job, outcome in ordered_map(runner, jobs, workers):
+            _record(job, outcome, summary, out, failures)
+            info = f"calls {summary.teacher_calls} · cached {summary.from_cache} · failed {summary.failed}"
+            bar.update(task_id, advance=1, info=info)
+
+
+def _record(
+    job: _Job, outcome: Outcome | None, summary: LabelSummary, out: JsonlAppender, failures: JsonlAppender
+) -> None:
+    """Write one finished job to the output or the failure report, and count it."""
+    if outcome is None:
+        out.write(job.record.to_json())
+        summary.golden_kept += 1
+        return
+    summary.teacher_calls += outcome.teacher_calls
+    summary.input_tokens += outcome.input_tokens
+    summary.output_tokens += outcome.output_tokens
+    if outcome.answer is None:
+        reason = outcome.reason or "no valid answer"
+        failures.write(
+            Failure(
+                line=job.line, record_id=job.record_id, reason=reason, attempts=outcome.attempts
+            ).model_dump_json()
+        )
+        summary.failed += 1
+        return
+    out.write(with_answer(job.record, outcome.answer).to_json())
+    summary.labelled += 1
+    summary.from_cache += int(outcome.teacher_calls == 0)

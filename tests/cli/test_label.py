@@ -1,0 +1,178 @@
+"""`stillhouse label` / `stillhouse synthesize` end to end through the CLI, with a scripted teacher."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from stillhouse.chat import GenerationParams, Message
+from stillhouse.cli import app
+from stillhouse.models.fake import FakeModel
+
+QUERIES = [
+    "sunset over mountains",
+    "guitar solo",
+    "CEO talks about layoffs",
+    "NASA videos from 2019",
+    "birds at dawn",
+]
+
+
+def _router_answer(messages: list[Message], params: GenerationParams) -> str:
+    query = [m.content for m in messages if m.role == "user"][-1]
+    if "garbage" in query:
+        return "no idea"
+    return json.dumps(
+        {"visual": 0.4, "audio": 0.3, "transcription": 0.2, "metadata": 0.1, "reasoning": f"for {query}"}
+    )
+
+
+def _record(query: str, answer: str | None = None) -> str:
+    messages = [{"role": "user", "content": [{"text": query}]}]
+    if answer is not None:
+        messages.append({"role": "assistant", "content": [{"text": answer}]})
+    return json.dumps({"schemaVersion": "bedrock-conversation-2024", "messages": messages})
+
+
+@pytest.fixture
+def teacher(monkeypatch) -> FakeModel:
+    fake = FakeModel(_router_answer, name="fake-teacher")
+    monkeypatch.setattr("stillhouse.models.load_model", lambda spec: fake)
+    return fake
+
+
+def _run(args: list[str]) -> dict:
+    result = CliRunner().invoke(app, args)
+    assert result.exit_code == 0, result.output
+    return json.loads(result.stdout)
+
+
+def test_label_json_summary_and_rerun_from_cache(tmp_path: Path, teacher: FakeModel) -> None:
+    prompts = tmp_path / "prompts.jsonl"
+    prompts.write_text("\n".join(_record(q) for q in QUERIES) + "\n")
+    args = [
+        "label",
+        str(prompts),
+        "--teacher",
+        "fake",
+        "--task",
+        "video-router",
+        "--cache",
+        str(tmp_path / "c.sqlite"),
+        "--json",
+    ]
+    first = _run([*args, "--out", str(tmp_path / "a.jsonl")])
+    assert set(first) == {
+        "labelled",
+        "from_cache",
+        "teacher_calls",
+        "failed",
+        "input_tokens",
+        "output_tokens",
+        "seconds",
+    }
+    assert (first["labelled"], first["teacher_calls"], first["failed"]) == (5, 5, 0)
+    second = _run([*args, "--out", str(tmp_path / "b.jsonl")])
+    assert (second["labelled"], second["from_cache"], second["teacher_calls"]) == (5, 5, 0)
+    rows = [json.loads(line) for line in (tmp_path / "b.jsonl").read_text().splitlines()]
+    answer = json.loads(rows[0]["messages"][-1]["content"][0]["text"])
+    assert answer["visual"] == 0.4 and answer["reasoning"] == "for sunset over mountains"
+    assert teacher.calls[0][1].json_schema is not None  # the task's schema reaches the backend
+
+
+def test_invalid_lines_and_failures_are_reported(tmp_path: Path, teacher: FakeModel) -> None:
+    prompts = tmp_path / "prompts.jsonl"
+    lines = [_record("guitar solo"), "{broken json", _record("Assistant: hi"), _record("garbage please")]
+    prompts.write_text("\n".join(lines) + "\n")
+    out = tmp_path / "out.jsonl"
+    summary = _run(
+        [
+            "label",
+            str(prompts),
+            "--teacher",
+            "fake",
+            "--task",
+            "video-router",
+            "--out",
+            str(out),
+            "--cache",
+            str(tmp_path / "c.sqlite"),
+            "--json",
+        ]
+    )
+    assert (summary["labelled"], summary["failed"]) == (1, 3)
+    report = {
+        r["line"]: r
+        for r in map(json.loads, (tmp_path / "out.jsonl.failures.jsonl").read_text().splitlines())
+    }
+    assert set(report) == {2, 3, 4}
+    assert "invalid JSON" in report[2]["reason"] and "Assistant:" in report[3]["reason"]
+    assert "invalid answer" in report[4]["reason"]
+
+
+def test_golden_file_guides_the_teacher(tmp_path: Path, teacher: FakeModel) -> None:
+    prompts, golden = tmp_path / "prompts.jsonl", tmp_path / "golden.jsonl"
+    prompts.write_text(_record("electric guitar solo live") + "\n")
+    shot = json.dumps(
+        {"visual": 0.1, "audio": 0.7, "transcription": 0.1, "metadata": 0.1, "reasoning": "music"}
+    )
+    golden.write_text(_record("guitar solo on stage", shot) + "\n" + _record("sunset at sea", shot) + "\n")
+    result = CliRunner().invoke(
+        app,
+        [
+            "label",
+            str(prompts),
+            "--teacher",
+            "fake",
+            "--out",
+            str(tmp_path / "o.jsonl"),
+            "--golden",
+            str(golden),
+            "--k",
+            "1",
+            "--embedder",
+            "hashing",
+            "--cache",
+            str(tmp_path / "c.sqlite"),
+        ],
+    )
+    assert result.exit_code == 0, result.output
+    assert "labelled 1" in result.stdout
+    sent = teacher.calls[0][0]
+    assert [m.content for m in sent if m.role == "user"] == [
+        "guitar solo on stage",
+        "electric guitar solo live",
+    ]
+
+
+def test_synthesize_writes_new_prompts(tmp_path: Path, monkeypatch) -> None:
+    fake = FakeModel(
+        lambda m, p: f"1. new query {p.seed} a\n2. new query {p.seed} b\n3. sunset over mountains"
+    )
+    monkeypatch.setattr("stillhouse.models.load_model", lambda spec: fake)
+    prompts = tmp_path / "prompts.jsonl"
+    prompts.write_text("\n".join(_record(q) for q in QUERIES) + "\n")
+    out = tmp_path / "new.jsonl"
+    summary = _run(
+        [
+            "synthesize",
+            str(prompts),
+            "--teacher",
+            "fake",
+            "--n",
+            "4",
+            "--out",
+            str(out),
+            "--embedder",
+            "hashing",
+            "--cache",
+            str(tmp_path / "c.sqlite"),
+            "--json",
+        ]
+    )
+    assert summary["generated"] == 4 and summary["teacher_calls"] == 2
+    texts = [json.loads(line)["messages"][0]["content"][0]["text"] for line in out.read_text().splitlines()]
+    assert texts == ["new query 0 a", "new query 0 b", "new query 1 a", "new query 1 b"]
