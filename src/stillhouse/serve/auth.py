@@ -1,0 +1,246 @@
+"""Request authentication: AWS Signature Version 4 for the Bedrock API, a bearer key for ``/v1``.
+
+SigV4 verification rebuilds the canonical request exactly as AWS documents it (and as botocore signs
+it), derives the signing key from the configured secret, and compares signatures in constant time.
+It also refuses stale requests (``X-Amz-Date`` further than the allowed skew from the server clock)
+and replays of state-changing requests (a POST/DELETE signature already accepted inside that window;
+a legitimate retry in the same second therefore needs a fresh signature). Pure apart from the clock and the
+replay cache, so it is tested against botocore's own signer without a server.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import re
+import threading
+from collections import OrderedDict
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from urllib.parse import quote, unquote
+
+from stillhouse.errors import AccessDeniedError
+
+ALGORITHM = "AWS4-HMAC-SHA256"
+_AUTH_RE = re.compile(
+    r"^AWS4-HMAC-SHA256\s+Credential=(?P<cred>[^,\s]+)\s*,\s*"
+    r"SignedHeaders=(?P<signed>[^,\s]+)\s*,\s*Signature=(?P<sig>[0-9a-f]{64})\s*$"
+)
+_AMZ_DATE_FORMAT = "%Y%m%dT%H%M%SZ"
+# Reads are exempt from replay refusal: botocore signs with one-second resolution and does not sign
+# its per-call id, so a poll loop or a retry legitimately resends a byte-identical signed GET within
+# the same second, and replaying a read gives an eavesdropper nothing they did not already see.
+_SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+
+
+@dataclass(frozen=True)
+class SignedRequest:
+    """What verification needs from an HTTP request, as it came over the wire.
+
+    ``raw_path`` is the still percent-encoded path and ``raw_query`` the query string without '?':
+    the canonical request is computed from the encoded form, so decoding first would break ARNs.
+    ``headers`` keeps repeats, names in any case.
+    """
+
+    method: str
+    raw_path: str
+    raw_query: str
+    headers: Sequence[tuple[str, str]]
+    body: bytes
+
+
+@dataclass(frozen=True)
+class _AuthHeader:
+    access_key_id: str
+    date: str
+    region: str
+    service: str
+    signed_headers: tuple[str, ...]
+    signature: str
+
+
+def _parse_authorization(value: str | None) -> _AuthHeader:
+    if not value:
+        raise AccessDeniedError("request is not signed: missing Authorization header")
+    match = _AUTH_RE.match(value.strip())
+    if not match:
+        raise AccessDeniedError("Authorization header is not a valid AWS4-HMAC-SHA256 signature")
+    parts = match["cred"].split("/")
+    if len(parts) != 5 or parts[4] != "aws4_request":
+        raise AccessDeniedError("malformed credential scope in Authorization header")
+    signed = tuple(match["signed"].split(";"))
+    if "host" not in signed:
+        raise AccessDeniedError("the host header must be signed")
+    return _AuthHeader(parts[0], parts[1], parts[2], parts[3], signed, match["sig"])
+
+
+def _remove_dot_segments(path: str) -> str:
+    """RFC 3986 dot-segment removal, also collapsing repeated slashes (as AWS requires)."""
+    out: list[str] = []
+    for seg in path.split("/"):
+        if seg == "..":
+            if out:
+                out.pop()
+        elif seg and seg != ".":
+            out.append(seg)
+    first = "/" if path.startswith("/") else ""
+    last = "/" if path.endswith("/") and out else ""
+    return first + "/".join(out) + last
+
+
+def canonical_uri(raw_path: str) -> str:
+    """The path as botocore canonicalises it: dot segments removed, then URI-encoded once more."""
+    return quote(_remove_dot_segments(raw_path) if raw_path else "/", safe="/~")
+
+
+def canonical_query(raw_query: str) -> str:
+    """Query pairs decoded, re-encoded with the SigV4 unreserved set, sorted by key then value."""
+    if not raw_query:
+        return ""
+    pairs = []
+    for item in raw_query.split("&"):
+        if not item:
+            continue
+        key, _, value = item.partition("=")
+        pairs.append((quote(unquote(key), safe="-_.~"), quote(unquote(value), safe="-_.~")))
+    return "&".join(f"{k}={v}" for k, v in sorted(pairs))
+
+
+def _header_values(headers: Sequence[tuple[str, str]], name: str) -> list[str]:
+    return [" ".join(v.split()) for k, v in headers if k.lower() == name]
+
+
+def canonical_request(request: SignedRequest, signed_headers: Sequence[str], payload_hash: str) -> str:
+    """The SigV4 canonical request for the given signed header names."""
+    lines = []
+    for name in signed_headers:
+        values = _header_values(request.headers, name)
+        if not values:
+            raise AccessDeniedError(f"signed header {name!r} is missing from the request")
+        lines.append(f"{name}:{','.join(values)}")
+    return "\n".join(
+        [
+            request.method.upper(),
+            canonical_uri(request.raw_path),
+            canonical_query(request.raw_query),
+            "\n".join(lines) + "\n",
+            ";".join(signed_headers),
+            payload_hash,
+        ]
+    )
+
+
+def _hmac(key: bytes, msg: str) -> bytes:
+    return hmac.new(key, msg.encode("utf-8"), hashlib.sha256).digest()
+
+
+def signature(secret: str, amz_date: str, region: str, service: str, canonical: str) -> str:
+    """Hex signature of a canonical request (AWS4 key derivation: date, region, service)."""
+    scope = f"{amz_date[:8]}/{region}/{service}/aws4_request"
+    string_to_sign = "\n".join(
+        [ALGORITHM, amz_date, scope, hashlib.sha256(canonical.encode("utf-8")).hexdigest()]
+    )
+    key = _hmac(f"AWS4{secret}".encode(), amz_date[:8])
+    for part in (region, service, "aws4_request"):
+        key = _hmac(key, part)
+    return hmac.new(key, string_to_sign.encode("utf-8"), hashlib.sha256).hexdigest()
+
+
+class ReplayCache:
+    """Signatures accepted recently. Bounded: the oldest are forgotten first (they go stale anyway)."""
+
+    def __init__(self, capacity: int) -> None:
+        self._seen: OrderedDict[str, float] = OrderedDict()
+        self._capacity = capacity
+        self._lock = threading.Lock()
+
+    def add_or_refuse(self, sig: str, now: float, ttl: float) -> None:
+        """Remember ``sig``; raise if it was already used within ``ttl`` seconds."""
+        with self._lock:
+            seen_at = self._seen.get(sig)
+            if seen_at is not None and now - seen_at <= ttl:
+                raise AccessDeniedError("replayed request: this signature was already used")
+            self._seen[sig] = now
+            self._seen.move_to_end(sig)
+            while len(self._seen) > self._capacity:
+                self._seen.popitem(last=False)
+
+
+class SigV4Verifier:
+    """Verifies requests signed with one configured key pair (any region, services ``bedrock``)."""
+
+    def __init__(
+        self,
+        access_key_id: str,
+        secret_access_key: str,
+        *,
+        max_skew_s: int = 300,
+        replay_cache_size: int = 100_000,
+        services: tuple[str, ...] = ("bedrock",),
+        clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+    ) -> None:
+        self._key_id = access_key_id
+        self._secret = secret_access_key
+        self._max_skew = max_skew_s
+        self._services = services
+        self._clock = clock
+        self._replays = ReplayCache(replay_cache_size)
+
+    def verify(self, request: SignedRequest) -> str:
+        """Return the access key id of a correctly signed, fresh, first-seen request, else raise."""
+        auth = _parse_authorization(next(iter(_header_values(request.headers, "authorization")), None))
+        if not hmac.compare_digest(auth.access_key_id, self._key_id):
+            raise AccessDeniedError("the access key id is not recognised")
+        if auth.service not in self._services:
+            raise AccessDeniedError(f"credential scope names service {auth.service!r}, expected bedrock")
+        amz_date = self._fresh_date(request, auth)
+        payload_hash = self._payload_hash(request)
+        canonical = canonical_request(request, auth.signed_headers, payload_hash)
+        expected = signature(self._secret, amz_date, auth.region, auth.service, canonical)
+        if not hmac.compare_digest(expected, auth.signature):
+            raise AccessDeniedError(
+                "the request signature does not match: check the secret access key and signing method"
+            )
+        if request.method.upper() not in _SAFE_METHODS:
+            now = self._clock().timestamp()
+            self._replays.add_or_refuse(auth.signature, now, float(2 * self._max_skew))
+        return auth.access_key_id
+
+    def _fresh_date(self, request: SignedRequest, auth: _AuthHeader) -> str:
+        values = _header_values(request.headers, "x-amz-date")
+        if not values:
+            raise AccessDeniedError("missing X-Amz-Date header")
+        try:
+            signed_at = datetime.strptime(values[0], _AMZ_DATE_FORMAT).replace(tzinfo=UTC)
+        except ValueError as exc:
+            raise AccessDeniedError("X-Amz-Date is not in the form YYYYMMDDTHHMMSSZ") from exc
+        if values[0][:8] != auth.date:
+            raise AccessDeniedError("credential scope date does not match X-Amz-Date")
+        if "x-amz-date" not in auth.signed_headers:
+            raise AccessDeniedError("the x-amz-date header must be signed")
+        skew = abs((self._clock() - signed_at).total_seconds())
+        if skew > self._max_skew:
+            raise AccessDeniedError(
+                f"signature expired: X-Amz-Date is {int(skew)} s from the server time "
+                f"(more than {self._max_skew} s)"
+            )
+        return values[0]
+
+    @staticmethod
+    def _payload_hash(request: SignedRequest) -> str:
+        actual = hashlib.sha256(request.body).hexdigest()
+        declared = _header_values(request.headers, "x-amz-content-sha256")
+        if declared and declared[0] != actual:
+            # Also refuses UNSIGNED-PAYLOAD: this server never accepts a body it cannot check.
+            raise AccessDeniedError("X-Amz-Content-SHA256 does not match the request body")
+        return actual
+
+
+def check_bearer(authorization: str | None, api_key: str) -> None:
+    """Accept ``Authorization: Bearer <api_key>`` only (constant-time comparison)."""
+    if not authorization or not authorization.lower().startswith("bearer "):
+        raise AccessDeniedError("missing bearer token: send 'Authorization: Bearer <api key>'")
+    token = authorization[7:].strip()
+    if not hmac.compare_digest(token.encode(), api_key.encode()):
+        raise AccessDeniedError("invalid API key")

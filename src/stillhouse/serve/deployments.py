@@ -1,0 +1,219 @@
+"""Deployed models: loaded in the background, served by a small pool of worker threads.
+
+A :class:`ModelPool` holds ``workers`` replicas of one model, each used by one thread at a time, so
+at most ``workers`` generations run at once (CPU-bound work gains nothing from more) and further
+requests wait in a bounded queue; past ``max_queue`` waiting requests the server answers
+``ThrottlingException`` instead of piling up memory and latency. :class:`ModelRegistry` maps every
+name a caller may use (deployment ARN or name, custom model ARN or name, catalog name) to a pool.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import queue
+import threading
+from collections.abc import Callable
+from concurrent.futures import Future, ThreadPoolExecutor
+from typing import Literal
+
+from stillhouse.chat import ChatModel, Completion, GenerationParams, Message
+from stillhouse.errors import (
+    InvalidInputError,
+    ModelError,
+    ModelNotReadyError,
+    NotFoundError,
+    ServiceUnavailableError,
+    StillhouseError,
+    ThrottledError,
+)
+
+log = logging.getLogger(__name__)
+ModelLoader = Callable[[str], ChatModel]
+PoolStatus = Literal["Creating", "Active", "Failed"]
+
+
+def default_loader(threads: int | None = None) -> ModelLoader:
+    """``stillhouse.models.load_model`` with ``threads`` compute threads per replica (llama.cpp).
+
+    Replicas times threads should not exceed the cores: llama.cpp's threads spin at barriers, and
+    oversubscribed they lose far more time waiting for each other than they gain.
+    """
+
+    def load(spec: str) -> ChatModel:
+        from stillhouse.models import load_model  # pulls in heavy backends lazily
+
+        return load_model(spec, n_threads=threads)
+
+    return load
+
+
+class ModelPool:
+    """``workers`` replicas of the model at ``spec``; ``generate`` awaits a free replica."""
+
+    def __init__(self, name: str, spec: str, loader: ModelLoader, *, workers: int = 1, max_queue: int = 1024) -> None:
+        self.name = name
+        self.spec = spec
+        self.status: PoolStatus = "Creating"
+        self.failure: str | None = None
+        self.loaded: Future[None] = Future()
+        self._loader = loader
+        self._workers = workers
+        self._max_queue = max_queue
+        self._replicas: queue.SimpleQueue[ChatModel] = queue.SimpleQueue()
+        self._executor = ThreadPoolExecutor(max_workers=workers, thread_name_prefix=f"model-{name[-24:]}")
+        self._pending = 0
+        self._closed = False
+        self._lock = threading.Lock()
+
+    def load(self) -> None:
+        """Build every replica (blocking). Sets ``status`` and resolves ``loaded`` either way."""
+        try:
+            for _ in range(self._workers):
+                self._replicas.put(self._loader(self.spec))
+        except Exception as exc:  # any loader failure marks the deployment Failed, with the reason
+            self.status, self.failure = "Failed", str(exc) or type(exc).__name__
+            log.warning("loading %s from %s failed: %s", self.name, self.spec, self.failure)
+            self.loaded.set_exception(exc)
+            return
+        self.status = "Active"
+        self.loaded.set_result(None)
+
+    def load_in_background(self, on_done: Callable[[ModelPool], None] | None = None) -> threading.Thread:
+        """Start :meth:`load` on a daemon thread; ``on_done(pool)`` runs when it finishes."""
+
+        def run() -> None:
+            self.load()
+            if on_done is not None:
+                on_done(self)
+
+        thread = threading.Thread(target=run, name=f"load-{self.name[-24:]}", daemon=True)
+        thread.start()
+        return thread
+
+    async def generate(self, messages: list[Message], params: GenerationParams, *, wait_load: bool = False) -> Completion:
+        """One generation on a free replica. Refuses at once when not loaded (unless ``wait_load``)."""
+        if self._closed:
+            raise ServiceUnavailableError(f"model {self.name} was undeployed")
+        if self.status == "Failed":
+            raise InvalidInputError(f"model {self.name} failed to load: {self.failure}", field="modelId")
+        if self.status == "Creating":
+            if not wait_load:
+                raise ModelNotReadyError(f"model {self.name} is still loading; retry shortly")
+            await asyncio.wrap_future(self.loaded)
+        with self._lock:
+            if self._pending >= self._max_queue + self._workers:
+                raise ThrottledError(f"model {self.name} has {self._pending} requests in flight; retry later")
+            self._pending += 1
+        try:
+            loop = asyncio.get_running_loop()
+            return await loop.run_in_executor(self._executor, self._run, messages, params)
+        except asyncio.CancelledError:
+            if self._closed:  # undeployed while this request waited in the queue
+                raise ServiceUnavailableError(f"model {self.name} was undeployed") from None
+            raise
+        finally:
+            with self._lock:
+                self._pending -= 1
+
+    def _run(self, messages: list[Message], params: GenerationParams) -> Completion:
+        model = self._replicas.get()  # never blocks long: one replica per executor thread
+        try:
+            return model.generate(messages, params)
+        except StillhouseError:
+            raise
+        except Exception as exc:  # a backend's own exception is the model failing, not the server
+            raise ModelError(f"model {self.name} failed: {exc}") from exc
+        finally:
+            self._replicas.put(model)
+
+    @property
+    def pending(self) -> int:
+        return self._pending
+
+    def close(self) -> None:
+        """Stop accepting work; running generations finish, their threads then exit."""
+        self._closed = True
+        self._executor.shutdown(wait=False, cancel_futures=True)
+
+
+class ModelRegistry:
+    """Pools by key, and every alias a caller may use for them. Thread-safe."""
+
+    def __init__(self, loader: ModelLoader, *, workers: int, max_queue: int, catalog_names: frozenset[str]) -> None:
+        self._loader = loader
+        self._workers = workers
+        self._max_queue = max_queue
+        self._catalog = catalog_names
+        self._pools: dict[str, ModelPool] = {}
+        self._aliases: dict[str, str] = {}
+        self._lock = threading.Lock()
+
+    def deploy(
+        self, key: str, spec: str, aliases: tuple[str, ...], on_done: Callable[[ModelPool], None] | None = None
+    ) -> ModelPool:
+        """Register a pool under ``key`` and ``aliases`` and start loading it in the background."""
+        pool = ModelPool(key, spec, self._loader, workers=self._workers, max_queue=self._max_queue)
+        with self._lock:
+            old = self._pools.pop(key, None)
+            self._pools[key] = pool
+            for alias in (key, *aliases):
+                self._aliases[alias] = key
+        if old is not None:
+            old.close()
+        pool.load_in_background(on_done)
+        return pool
+
+    def remove(self, key: str) -> None:
+        """Forget a pool and its aliases (a deleted deployment)."""
+        with self._lock:
+            pool = self._pools.pop(key, None)
+            for alias in [a for a, k in self._aliases.items() if k == key]:
+                del self._aliases[alias]
+        if pool is not None:
+            pool.close()
+
+    def resolve(self, model_id: str) -> ModelPool:
+        """The pool for a deployment/custom model identifier, or a catalog model loaded on first use."""
+        with self._lock:
+            key = self._aliases.get(model_id)
+            if key is not None:
+                return self._pools[key]
+            if model_id in self._catalog:
+                pool = ModelPool(model_id, model_id, self._loader, workers=self._workers, max_queue=self._max_queue)
+                self._pools[model_id] = pool
+                self._aliases[model_id] = model_id
+                pool.load_in_background()
+                return pool
+        raise NotFoundError(
+            f"model {model_id!r} is not deployed here: create a custom model deployment for it "
+            f"(CreateCustomModelDeployment) or use a catalog model ({', '.join(sorted(self._catalog)) or 'none'})",
+            field="modelId",
+        )
+
+    def is_catalog(self, model_id: str) -> bool:
+        return model_id in self._catalog
+
+    @property
+    def catalog_names(self) -> frozenset[str]:
+        return self._catalog
+
+    def has(self, key: str) -> bool:
+        with self._lock:
+            return key in self._pools
+
+    def pools(self) -> list[ModelPool]:
+        with self._lock:
+            return list(self._pools.values())
+
+    def close(self) -> None:
+        for pool in self.pools():
+            pool.close()
+
+
+def wait_active(pool: ModelPool, timeout_s: float) -> None:
+    """Block until a pool is loaded (tests, benchmarks); re-raise its load failure."""
+    try:
+        pool.loaded.result(timeout=timeout_s)
+    except TimeoutError as exc:
+        raise ModelNotReadyError(f"model {pool.name} did not load within {timeout_s:.0f} s") from exc

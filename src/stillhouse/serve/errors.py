@@ -1,0 +1,121 @@
+"""The one translation of :mod:`stillhouse.errors` into HTTP responses, in two dialects.
+
+Bedrock-shaped: status from the error, an ``x-amzn-ErrorType`` header and ``{"message": ...}``
+(botocore reads the code from that header, so ``ClientError.response["Error"]["Code"]`` is e.g.
+``AccessDeniedException``). OpenAI-shaped (paths under ``/v1``):
+``{"error": {"message", "type", "code", "param"}}``. Anything unexpected becomes a 500 whose body
+says nothing about internals; malformed input is always a 400, never a 500.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import TYPE_CHECKING, Any
+
+from pydantic import ValidationError
+
+from stillhouse.errors import InvalidInputError, StillhouseError
+
+if TYPE_CHECKING:
+    from fastapi import FastAPI, Request
+    from fastapi.responses import JSONResponse
+
+log = logging.getLogger(__name__)
+
+_CORAL = "http://internal.amazon.com/coral/com.amazon.bedrock/"
+_OPENAI_TYPES = {
+    400: "invalid_request_error",
+    401: "authentication_error",
+    403: "permission_error",
+    404: "not_found_error",
+    408: "timeout_error",
+    409: "conflict_error",
+    413: "invalid_request_error",
+    424: "model_error",
+    429: "rate_limit_error",
+}
+
+
+def describe_validation_error(exc: ValidationError, *, prefix: str = "") -> InvalidInputError:
+    """A pydantic error as one InvalidInputError naming the first bad field (and how many others)."""
+    errors = exc.errors(include_url=False)
+    first = errors[0] if errors else {"loc": (), "msg": str(exc)}
+    field = ".".join(str(p) for p in (prefix, *first["loc"]) if p != "")
+    msg = str(first["msg"])
+    if first.get("type") == "extra_forbidden":
+        msg = "unknown or unsupported field"
+    more = f" (and {len(errors) - 1} more problem(s))" if len(errors) > 1 else ""
+    return InvalidInputError(msg + more, field=field or None)
+
+
+def as_stillhouse_error(exc: Exception) -> StillhouseError:
+    """Any exception as a StillhouseError: validation problems become 400s, the rest a bare 500."""
+    if isinstance(exc, StillhouseError):
+        return exc
+    if isinstance(exc, ValidationError):
+        return describe_validation_error(exc)
+    if isinstance(exc, ValueError | UnicodeDecodeError):
+        return InvalidInputError(f"malformed request body: {exc}")
+    log.exception("unhandled error", exc_info=exc)
+    return StillhouseError("internal server error")
+
+
+def bedrock_error(exc: Exception) -> JSONResponse:
+    """A Bedrock-shaped error response botocore parses into the right exception class."""
+    from fastapi.responses import JSONResponse
+
+    err = as_stillhouse_error(exc)
+    return JSONResponse(
+        {"message": str(err)},
+        status_code=err.http_status,
+        headers={"x-amzn-ErrorType": f"{err.code}:{_CORAL}"},
+    )
+
+
+def openai_error(exc: Exception) -> JSONResponse:
+    """An OpenAI-shaped error response the ``openai`` client raises as the matching APIError."""
+    from fastapi.responses import JSONResponse
+
+    err = as_stillhouse_error(exc)
+    status = err.http_status
+    error_type = _OPENAI_TYPES.get(status, "server_error" if status >= 500 else "invalid_request_error")
+    body: dict[str, Any] = {"message": str(err), "type": error_type, "code": err.code, "param": err.field}
+    return JSONResponse({"error": body}, status_code=status)
+
+
+def error_response(request: Request, exc: Exception) -> JSONResponse:
+    """Pick the dialect by path: ``/v1/...`` speaks OpenAI, everything else Bedrock."""
+    if request.url.path.startswith("/v1/") or request.url.path == "/v1":
+        return openai_error(exc)
+    return bedrock_error(exc)
+
+
+def install_error_handlers(app: FastAPI) -> None:
+    """Route every exception (ours, FastAPI's request validation, HTTP errors) through one place."""
+    from fastapi.exceptions import RequestValidationError
+    from starlette.exceptions import HTTPException
+
+    from stillhouse.errors import NotFoundError
+
+    async def on_error(request: Request, exc: Exception) -> JSONResponse:
+        return error_response(request, exc)
+
+    async def on_request_validation(request: Request, exc: RequestValidationError) -> JSONResponse:
+        errors = exc.errors()
+        first = errors[0] if errors else {"loc": (), "msg": "invalid request"}
+        field = ".".join(str(p) for p in first.get("loc", ()))
+        return error_response(request, InvalidInputError(str(first.get("msg")), field=field or None))
+
+    async def on_http(request: Request, exc: HTTPException) -> JSONResponse:
+        if exc.status_code == 404:
+            return error_response(request, NotFoundError(f"no such route: {request.method} {request.url.path}"))
+        err = StillhouseError(str(exc.detail))
+        err.http_status = exc.status_code  # type: ignore[misc]  # keep the framework's status
+        err.code = "ValidationException" if exc.status_code < 500 else err.code  # type: ignore[misc]
+        return error_response(request, err)
+
+    app.add_exception_handler(StillhouseError, on_error)  # type: ignore[arg-type]
+    app.add_exception_handler(ValidationError, on_error)  # type: ignore[arg-type]
+    app.add_exception_handler(RequestValidationError, on_request_validation)  # type: ignore[arg-type]
+    app.add_exception_handler(HTTPException, on_http)  # type: ignore[arg-type]
+    app.add_exception_handler(Exception, on_error)

@@ -1,0 +1,75 @@
+"""The OpenAI-compatible API: ``POST /v1/chat/completions`` and ``GET /v1/models`` (bearer auth).
+
+``model`` takes the same identifiers as the Bedrock runtime (custom model ARN or name, deployment ARN
+or name, catalog model). Calls are logged like runtime calls, as operation ``ChatCompletions`` with
+the request's ``metadata`` as ``requestMetadata``, so they can feed a later distillation job.
+"""
+
+import time
+from typing import TYPE_CHECKING
+
+from stillhouse.serve import openai_protocol as op
+from stillhouse.serve.context import context, parse_json, read_body, verify_bearer
+from stillhouse.serve.runtime import run_logged
+
+if TYPE_CHECKING:
+    from fastapi import APIRouter, Request
+    from fastapi.responses import JSONResponse
+
+
+async def chat_completions(request: "Request") -> "JSONResponse":
+    """OpenAI chat completions (non-streaming; ``response_format`` json_schema constrains decoding)."""
+    from fastapi.responses import JSONResponse
+
+    verify_bearer(request)
+    body = await read_body(request)
+    ctx = context(request)
+    req = parse_json(op.ChatCompletionRequest, body)
+    messages, params = req.to_domain(default_max_tokens=ctx.settings.max_tokens_default)
+    out, _, _ = await run_logged(
+        ctx,
+        operation="ChatCompletions",
+        model_id=req.model,
+        metadata=req.metadata,
+        input_body=req.model_dump(mode="json", exclude_none=True, by_alias=True),
+        messages=messages,
+        params=params,
+        render=lambda c, ms: op.chat_completion_response(c, req.model).model_dump(mode="json"),
+    )
+    return JSONResponse(out)
+
+
+def list_models(request: "Request") -> "JSONResponse":
+    """Every model that can be called: active deployments (by name and custom model ARN) and catalog models."""
+    from fastapi.responses import JSONResponse
+
+    verify_bearer(request)
+    ctx = context(request)
+    now = int(time.time())
+    cards: dict[str, op.ModelCard] = {}
+    summaries = ctx.jobs.list_deployments({"statusEquals": "Active", "maxResults": 1000}).modelDeploymentSummaries
+    for dep in summaries:
+        created = int(dep.createdAt.timestamp())
+        for model_id in (dep.customModelDeploymentName, dep.modelArn):
+            cards.setdefault(model_id, op.ModelCard(id=model_id, created=created))
+    for name in sorted(ctx.registry.catalog_names):
+        cards.setdefault(name, op.ModelCard(id=name, created=now, owned_by="stillhouse-catalog"))
+    return JSONResponse(op.ModelList(data=list(cards.values())).model_dump(mode="json"))
+
+
+def router() -> "APIRouter":
+    """The ``/v1`` routes."""
+    from fastapi import APIRouter, Request
+    from fastapi.responses import JSONResponse
+
+    r = APIRouter(prefix="/v1", tags=["openai"])
+
+    @r.post("/chat/completions")
+    async def _chat(request: Request) -> JSONResponse:
+        return await chat_completions(request)
+
+    @r.get("/models")
+    def _models(request: Request) -> JSONResponse:
+        return list_models(request)
+
+    return r

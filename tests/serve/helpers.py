@@ -1,0 +1,77 @@
+"""Shared helpers of the server tests: credentials, the FakeModel loader, boto3 clients, custom models."""
+
+from __future__ import annotations
+
+import socket
+import time
+from pathlib import Path
+from typing import Any
+
+from stillhouse.chat import GenerationParams, Message
+from stillhouse.models.fake import FakeModel
+
+KEY_ID = "AKIDSTILLHOUSETEST"
+SECRET = "test-secret-key/with+chars"
+API_KEY = "sk-test-stillhouse"
+REGION = "us-east-1"
+
+
+def echo(messages: list[Message], params: GenerationParams) -> str:
+    """The FakeModel answer: the last user turn, reversed word order, so tests can check routing."""
+    return "echo: " + messages[-1].content
+
+
+LOADED: list[FakeModel] = []  # every FakeModel the loader built, so tests can inspect their calls
+
+
+def fake_loader(spec: str) -> FakeModel:
+    if "broken" in spec:
+        raise RuntimeError(f"cannot load {spec}")
+    model = FakeModel(echo, name=f"fake:{Path(spec).name}")
+    LOADED.append(model)
+    return model
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def boto_client(service: str, url: str, *, secret: str = SECRET, key_id: str = KEY_ID) -> Any:
+    import boto3
+    from botocore.config import Config
+
+    return boto3.client(
+        service, endpoint_url=url, region_name=REGION, aws_access_key_id=key_id,
+        aws_secret_access_key=secret, config=Config(retries={"max_attempts": 1}),
+    )
+
+
+def make_custom_model(jobs: Any, home: Path, name: str = "router-v1") -> str:
+    """A Completed job with a registered custom model (weights folder is a stub the fake loads)."""
+    created = jobs.create_job({
+        "jobName": f"job-{name}", "customModelName": name, "roleArn": "arn:aws:iam::000000000000:role/x",
+        "baseModelIdentifier": "smollm2-135m", "customizationType": "FINE_TUNING",
+        "trainingDataConfig": {"s3Uri": "s3://data/train.jsonl"}, "outputDataConfig": {"s3Uri": "s3://out/"},
+    })
+    job_id = jobs.job_id(created.jobArn)
+    from stillhouse.jobs import state
+
+    for stage in state.STAGES:  # walk the job through its stages as a worker would
+        jobs.transition(job_id, lambda j, s=stage: state.complete_stage(state.start_stage(j, s, state.now()), s, state.now()))
+    model_dir = home / "models" / name
+    model_dir.mkdir(parents=True)
+    return jobs.register_output_model(job_id, model_dir, training_loss=0.5).modelArn
+
+
+def deploy(bedrock: Any, jobs: Any, home: Path) -> tuple[str, str]:
+    """A custom model deployed through boto3 and Active: ``(model_arn, deployment_arn)``."""
+    model_arn = make_custom_model(jobs, home)
+    dep = bedrock.create_custom_model_deployment(modelDeploymentName="router-dep", modelArn=model_arn)
+    arn = dep["customModelDeploymentArn"]
+    deadline = time.monotonic() + 10
+    while bedrock.get_custom_model_deployment(customModelDeploymentIdentifier=arn)["status"] != "Active":
+        assert time.monotonic() < deadline, "deployment did not become Active"
+        time.sleep(0.05)
+    return model_arn, arn

@@ -1,0 +1,129 @@
+"""SigV4 verification against botocore's own signer, and the bearer check."""
+
+from __future__ import annotations
+
+import hashlib
+from datetime import UTC, datetime, timedelta
+from urllib.parse import urlsplit
+
+import pytest
+from botocore.auth import SigV4Auth
+from botocore.awsrequest import AWSRequest
+from botocore.credentials import Credentials
+
+from stillhouse.errors import AccessDeniedError
+from stillhouse.serve.auth import SignedRequest, SigV4Verifier, canonical_query, canonical_uri, check_bearer
+
+KEY, SECRET = "AKIDEXAMPLE", "wJalrXUtnFEMI/K7MDENG+bPxRfiCYEXAMPLEKEY"
+ARN_PATH = "/model/arn%3Aaws%3Abedrock%3Aus-east-1%3A000000000000%3Acustom-model%2Frouter-abc/converse"
+
+
+def sign(method: str, url: str, body: bytes = b"", *, secret: str = SECRET, region: str = "us-east-1",
+         headers: dict[str, str] | None = None) -> SignedRequest:
+    """Sign with botocore exactly as a boto3 client does, then view it as the server receives it."""
+    req = AWSRequest(method=method, url=url, data=body, headers={"Content-Type": "application/json", **(headers or {})})
+    SigV4Auth(Credentials(KEY, secret), "bedrock", region).add_auth(req)
+    parts = urlsplit(url)
+    wire = [(k, v) for k, v in req.headers.items()] + [("host", parts.netloc)]
+    return SignedRequest(method=method, raw_path=parts.path, raw_query=parts.query, headers=wire, body=body)
+
+
+def verifier(**kw: object) -> SigV4Verifier:
+    return SigV4Verifier(KEY, SECRET, **kw)  # type: ignore[arg-type]
+
+
+def test_botocore_signed_post_with_encoded_arn_verifies() -> None:
+    req = sign("POST", "http://127.0.0.1:8080" + ARN_PATH, b'{"messages": []}')
+    assert verifier().verify(req) == KEY
+
+
+def test_botocore_signed_get_with_query_verifies() -> None:
+    url = "http://localhost:9999/model-customization-jobs?statusEquals=Completed&maxResults=5&nameContains=a%20b"
+    assert verifier().verify(sign("GET", url)) == KEY
+
+
+def test_wrong_secret_is_refused() -> None:
+    req = sign("POST", "http://h" + ARN_PATH, b"{}", secret="not-the-secret")
+    with pytest.raises(AccessDeniedError, match="signature does not match"):
+        verifier().verify(req)
+
+
+def test_unknown_key_id_is_refused() -> None:
+    with pytest.raises(AccessDeniedError, match="access key id"):
+        SigV4Verifier("OTHERKEY", SECRET).verify(sign("GET", "http://h/custom-models"))
+
+
+def test_tampered_body_is_refused() -> None:
+    req = sign("POST", "http://h" + ARN_PATH, b'{"a": 1}')
+    forged = SignedRequest(req.method, req.raw_path, req.raw_query, req.headers, b'{"a": 2}')
+    with pytest.raises(AccessDeniedError):
+        verifier().verify(forged)
+
+
+def test_tampered_path_is_refused() -> None:
+    req = sign("GET", "http://h/custom-models/a")
+    with pytest.raises(AccessDeniedError):
+        verifier().verify(SignedRequest(req.method, "/custom-models/b", "", req.headers, b""))
+
+
+def test_unsigned_request_is_refused() -> None:
+    req = SignedRequest("GET", "/custom-models", "", [("host", "h")], b"")
+    with pytest.raises(AccessDeniedError, match="not signed"):
+        verifier().verify(req)
+
+
+def test_stale_request_is_refused() -> None:
+    req = sign("GET", "http://h/custom-models")
+    later = datetime.now(UTC) + timedelta(minutes=6)
+    with pytest.raises(AccessDeniedError, match="expired"):
+        verifier(clock=lambda: later).verify(req)
+    # Within the 5-minute window it passes.
+    verifier(clock=lambda: datetime.now(UTC) + timedelta(minutes=4)).verify(req)
+
+
+def test_replayed_signature_is_refused() -> None:
+    v = verifier()
+    req = sign("POST", "http://h" + ARN_PATH, b"{}")
+    v.verify(req)
+    with pytest.raises(AccessDeniedError, match="replayed"):
+        v.verify(req)
+
+
+def test_replay_cache_is_bounded() -> None:
+    v = verifier(replay_cache_size=2)
+    for i in range(5):
+        v.verify(sign("POST", "http://h" + ARN_PATH, f'{{"i": {i}}}'.encode()))
+    assert len(v._replays._seen) == 2
+
+
+def test_unsigned_payload_is_refused() -> None:
+    req = sign("POST", "http://h" + ARN_PATH, b"{}", headers={"X-Amz-Content-SHA256": "UNSIGNED-PAYLOAD"})
+    with pytest.raises(AccessDeniedError, match="Content-SHA256"):
+        verifier().verify(req)
+
+
+def test_declared_payload_hash_must_match() -> None:
+    body = b'{"x": 1}'
+    req = sign("POST", "http://h" + ARN_PATH, body, headers={"X-Amz-Content-SHA256": hashlib.sha256(body).hexdigest()})
+    assert verifier().verify(req) == KEY
+
+
+def test_canonical_forms_match_aws_rules() -> None:
+    assert canonical_uri("/a/./b/../c//d/") == "/a/c/d/"
+    assert canonical_uri("/model/arn%3Aaws/x") == "/model/arn%253Aaws/x"
+    assert canonical_query("b=2&a=1&a=0&c=x%20y") == "a=0&a=1&b=2&c=x%20y"
+
+
+def test_bearer() -> None:
+    check_bearer("Bearer sk-1", "sk-1")
+    for bad in (None, "", "Basic sk-1", "Bearer sk-2"):
+        with pytest.raises(AccessDeniedError):
+            check_bearer(bad, "sk-1")
+
+
+def test_identical_reads_are_not_replays() -> None:
+    """botocore resends byte-identical signed GETs within a second (polling, retries): allowed."""
+    v = verifier()
+    req = sign("GET", "http://h/model-customization-jobs/x")
+    v.verify(req)
+    v.verify(req)

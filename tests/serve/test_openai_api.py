@@ -1,0 +1,87 @@
+"""The OpenAI-compatible API through the ``openai`` client, against uvicorn on loopback."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import openai
+import pytest
+from tests.serve.helpers import API_KEY, LOADED, deploy, make_custom_model
+
+SCHEMA = {
+    "type": "object",
+    "properties": {"visual": {"type": "number"}, "reasoning": {"type": "string"}},
+    "required": ["visual", "reasoning"],
+}
+
+
+@pytest.fixture
+def oai(server: str) -> openai.OpenAI:
+    return openai.OpenAI(base_url=server + "/v1", api_key=API_KEY, max_retries=0)
+
+
+def test_chat_completion_with_json_schema(oai: openai.OpenAI) -> None:
+    out = oai.chat.completions.create(
+        model="fake-catalog",
+        messages=[{"role": "system", "content": "route"}, {"role": "user", "content": "guitar solo"}],
+        max_tokens=16, temperature=0.2, stop=["\n\n"],
+        response_format={"type": "json_schema", "json_schema": {"name": "weights", "schema": SCHEMA, "strict": True}},
+    )
+    assert out.choices[0].message.content == "echo: guitar solo"
+    assert out.choices[0].finish_reason == "stop" and out.usage.total_tokens > 0
+    messages, params = LOADED[-1].calls[-1]
+    assert params.json_schema == SCHEMA and params.max_tokens == 16 and params.stop == ("\n\n",)
+    assert [m.role for m in messages] == ["system", "user"]
+
+
+def test_deployed_custom_model_by_arn(oai: openai.OpenAI, bedrock: Any, jobs: Any, home: Path) -> None:
+    model_arn, _ = deploy(bedrock, jobs, home)
+    out = oai.chat.completions.create(model=model_arn, messages=[{"role": "user", "content": "hi"}])
+    assert out.choices[0].message.content == "echo: hi" and out.model == model_arn
+    ids = [m.id for m in oai.models.list().data]
+    assert model_arn in ids and "router-dep" in ids and "fake-catalog" in ids
+
+
+def test_wrong_api_key_is_refused(server: str) -> None:
+    bad = openai.OpenAI(base_url=server + "/v1", api_key="sk-wrong", max_retries=0)
+    with pytest.raises(openai.PermissionDeniedError) as err:
+        bad.chat.completions.create(model="fake-catalog", messages=[{"role": "user", "content": "x"}])
+    assert err.value.status_code == 403
+    with pytest.raises(openai.PermissionDeniedError):
+        bad.models.list()
+
+
+def test_unknown_model_and_unsupported_fields(oai: openai.OpenAI) -> None:
+    with pytest.raises(openai.NotFoundError):
+        oai.chat.completions.create(model="nope", messages=[{"role": "user", "content": "x"}])
+    with pytest.raises(openai.BadRequestError) as err:
+        oai.chat.completions.create(model="fake-catalog", messages=[{"role": "user", "content": "x"}], n=3)
+    assert err.value.body["param"] == "n"  # type: ignore[index]
+    with pytest.raises(openai.BadRequestError):
+        oai.chat.completions.create(model="fake-catalog", messages=[{"role": "user", "content": "x"}],
+                                    tools=[{"type": "function", "function": {"name": "f"}}])
+
+
+def test_chat_calls_are_logged_with_metadata(oai: openai.OpenAI, app: Any, home: Path) -> None:
+    oai.chat.completions.create(model="fake-catalog", messages=[{"role": "user", "content": "x"}],
+                                metadata={"use_case": "router"})
+    app.state.ctx.logs.flush()
+    from stillhouse.sources.objectstore import LocalObjectStore
+
+    store = LocalObjectStore(home / "s3")
+    import gzip
+
+    (uri,) = store.list("s3://stillhouse-logs/")
+    (rec,) = [json.loads(x) for x in gzip.decompress(store.get_bytes(uri)).splitlines()]
+    assert rec["operation"] == "ChatCompletions" and rec["requestMetadata"] == {"use_case": "router"}
+    assert rec["output"]["outputBodyJson"]["choices"][0]["message"]["content"] == "echo: x"
+
+
+def test_models_listing_shape(client: Any, jobs: Any, home: Path) -> None:
+    make_custom_model(jobs, home)  # registered but not deployed: not listed
+    r = client.get("/v1/models", headers={"authorization": f"Bearer {API_KEY}"})
+    assert r.json() == {"object": "list", "data": [
+        {"id": "fake-catalog", "object": "model", "created": r.json()["data"][0]["created"],
+         "owned_by": "stillhouse-catalog"}]}
