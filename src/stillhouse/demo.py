@@ -1,0 +1,317 @@
+"""The main job: distil the video search router end to end on offline defaults.
+
+Stages (each one is a library call the CLI also exposes; this module only chains them):
+
+1. data      synthesize prompt-only queries; take the hand-labelled golden examples and held-out set
+2. label     the teacher answers the synthesized queries, guided by retrieved golden examples
+3. train     the generative student (LoRA) on golden pairs + teacher answers; export it to GGUF
+4. router    the fast router (MiniLM + softmax head) on the same labels
+5. evaluate  teacher, base student, distilled student and fast router on the held-out set, scored
+             against the human labels and against the teacher's own answers
+6. report    results.json, report.html (with loss curve and weight distribution), a printed table
+
+Every stage is resumable: the teacher cache and the append-only label file mean a rerun pays for no
+teacher answer twice, and finished stages are skipped when their outputs exist.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from stillhouse.records.jsonl import read_records, write_records
+from stillhouse.records.schema import ConversationRecord
+
+
+class DemoConfig(BaseModel):
+    """Sizes and models of the main job. Defaults fit a 2-core CPU in well under 45 minutes."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    out: Path = Path("runs/demo")
+    teacher: str = "qwen2.5-coder-1.5b"
+    student: str = "smollm2-135m"
+    embedder: str = "minilm"
+    train_queries: int = Field(default=120, ge=0, le=15000)
+    heldout: int = Field(default=100, ge=1)
+    shots: int = Field(default=4, ge=0, le=16)
+    samples: int = Field(default=1, ge=1, le=9)
+    teacher_max_tokens: int = Field(default=96, ge=16)
+    student_max_tokens: int = Field(default=96, ge=16)
+    hyperparameters: dict[str, str] = Field(
+        default_factory=lambda: {"epochCount": "3", "learningRate": "0.0001", "batchSize": "8"}
+    )
+    student_weights: str = "q8_0"
+    seed: int = 0
+    progress: bool = True
+
+
+class StageTimer:
+    """Wall-clock seconds per stage, printed at the end and kept in ``timings.json``."""
+
+    def __init__(self, log: Callable[[str], None]) -> None:
+        self.seconds: dict[str, float] = {}
+        self._log = log
+
+    def run(self, name: str, fn: Callable[[], Any]) -> Any:
+        self._log(f"== {name}")
+        started = time.monotonic()
+        value = fn()
+        self.seconds[name] = round(time.monotonic() - started, 1)
+        self._log(f"   {name}: {self.seconds[name]:.1f} s")
+        return value
+
+
+class Layout(BaseModel):
+    """Where the main job writes everything under ``out``."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    root: Path
+
+    @property
+    def prompts(self) -> Path:
+        return self.root / "data" / "prompts.jsonl"
+
+    @property
+    def train(self) -> Path:
+        return self.root / "data" / "train.jsonl"
+
+    @property
+    def heldout(self) -> Path:
+        return self.root / "data" / "heldout.jsonl"
+
+    @property
+    def heldout_teacher(self) -> Path:
+        return self.root / "data" / "heldout-teacher.jsonl"
+
+    @property
+    def student_run(self) -> Path:
+        return self.root / "train" / "student"
+
+    @property
+    def student(self) -> Path:
+        return self.root / "models" / "student"
+
+    @property
+    def fast_router(self) -> Path:
+        return self.root / "models" / "fast-router"
+
+
+def prepare_data(
+    config: DemoConfig, layout: Layout
+) -> tuple[list[ConversationRecord], list[ConversationRecord]]:
+    """Write synthesized prompts and the held-out set; return (golden, held-out) records."""
+    from stillhouse.tasks.video_router.golden import load_dev, load_golden
+    from stillhouse.tasks.video_router.synth import SynthConfig, synthesize, to_records
+
+    golden, dev = load_golden(), load_dev()
+    heldout = dev[: config.heldout]
+    reserved = {r.messages[0].text.strip().lower() for r in [*golden, *dev]}
+    queries = synthesize(SynthConfig(n=config.train_queries + len(reserved), seed=config.seed))
+    fresh = [q for q in queries if q.text.strip().lower() not in reserved][: config.train_queries]
+    write_records(layout.prompts, to_records(fresh))
+    write_records(layout.heldout, heldout)
+    return golden, heldout
+
+
+def label_training_set(
+    config: DemoConfig, layout: Layout, teacher: Any, golden: list[ConversationRecord]
+) -> Any:
+    """Teacher answers for the synthesized prompts; golden pairs pass through as training pairs."""
+    from stillhouse.models.embeddings import load_embedder
+    from stillhouse.tasks import get_task
+    from stillhouse.teacher.label import label_records
+
+    prompts = [r for _, r in read_records(layout.prompts) if isinstance(r, ConversationRecord)]
+    return label_records(
+        [*golden, *prompts],
+        teacher,
+        out_path=layout.train,
+        task=get_task("video-router"),
+        golden=golden,
+        k=config.shots,
+        samples=config.samples,
+        max_tokens=config.teacher_max_tokens,
+        embedder=load_embedder(config.embedder),
+        progress=config.progress,
+        seed=config.seed,
+    )
+
+
+def train_student(config: DemoConfig, layout: Layout) -> Any:
+    """LoRA fine-tuning of the generative student, resumed from its last checkpoint on a rerun."""
+    from stillhouse.train import TrainConfig, run_training
+
+    resume = (layout.student_run / "checkpoints").is_dir()
+    return run_training(
+        TrainConfig(
+            student=config.student,
+            data=layout.train,
+            out=layout.student_run,
+            hyperparameters=config.hyperparameters,
+            method="lora",
+            seed=config.seed,
+            overflow="truncate",
+            max_length=512,
+            resume=resume,
+            progress=config.progress,
+        )
+    )
+
+
+def publish_student(config: DemoConfig, layout: Layout, model_dir: Path) -> Path:
+    """``models/student``: the merged transformers model plus ``model.gguf`` for llama.cpp serving."""
+    import shutil
+
+    from stillhouse.models.catalog import resolve_gguf
+    from stillhouse.models.gguf_export import export_gguf
+
+    target = layout.student
+    shutil.rmtree(target, ignore_errors=True)
+    shutil.copytree(model_dir, target)
+    export_gguf(
+        model_dir, resolve_gguf(config.student), target / "model.gguf", weight_type=config.student_weights
+    )  # type: ignore[arg-type]
+    return target
+
+
+def train_fast_router(config: DemoConfig, layout: Layout) -> Any:
+    """The embedding router on the same labels the generative student learnt from."""
+    from stillhouse.tasks.video_router.fast_router import FastRouter, training_pairs
+
+    records = [r for _, r in read_records(layout.train) if isinstance(r, ConversationRecord)]
+    queries, weights, _skipped = training_pairs(records)
+    router = FastRouter.from_spec(config.embedder)
+    report = router.fit(queries, weights)
+    router.save(layout.fast_router)
+    return report
+
+
+def candidate_models(
+    config: DemoConfig, layout: Layout, teacher: Any, golden: list[ConversationRecord]
+) -> dict[str, Any]:
+    """The four models compared: the teacher as it labels, the base and distilled students, the router."""
+    from stillhouse.models import load_model
+    from stillhouse.models.embeddings import load_embedder
+    from stillhouse.tasks.video_router.fast_router import FastRouterModel
+    from stillhouse.teacher.cache import RequestCache
+    from stillhouse.teacher.fewshot import FewShotTeacher
+
+    embedder = load_embedder(config.embedder)
+    return {
+        "teacher": FewShotTeacher(teacher, golden, k=config.shots, embedder=embedder, cache=RequestCache()),
+        "base-student": load_model(config.student),
+        "distilled-student": load_model(str(layout.student)),
+        "fast-router": FastRouterModel.load(layout.fast_router, embedder=embedder),
+    }
+
+
+def evaluate_all(
+    config: DemoConfig, layout: Layout, models: dict[str, Any], heldout: list[ConversationRecord]
+) -> tuple[Any, Any]:
+    """Held-out results against the human labels, and the same answers against the teacher's."""
+    from stillhouse.evaluate import default_params, evaluate_models, load_prices
+    from stillhouse.evaluate.run import rescore
+    from stillhouse.tasks import get_task
+    from stillhouse.tasks.video_router.golden import labelled_record
+
+    task = get_task("video-router")
+    params = default_params(task, max_tokens=max(config.teacher_max_tokens, config.student_max_tokens))
+    human = evaluate_models(
+        task, heldout, models, prices=load_prices(), params=params, warmup=1, show_progress=config.progress
+    )
+    teacher_refs: dict[int, str] = {}
+    for example in human.models["teacher"].examples:
+        parsed = task.parse(example.prediction)
+        if parsed.ok and parsed.value is not None:
+            teacher_refs[example.index] = task.render(parsed.value)
+    write_records(
+        layout.heldout_teacher,
+        [
+            labelled_record(ex.query, teacher_refs[ex.index])
+            for ex in human.models["teacher"].examples
+            if ex.index in teacher_refs
+        ],
+    )
+    students = human.model_copy(update={"models": {k: v for k, v in human.models.items() if k != "teacher"}})
+    return human, rescore(task, students, teacher_refs)
+
+
+def write_outputs(layout: Layout, human: Any, versus_teacher: Any, loss_curve: Path) -> Path:
+    """``report.html`` + ``results.json`` (human labels), the same under ``vs-teacher/``."""
+    from stillhouse.tasks.video_router.figures import plot_weight_distribution, weights_from_records
+
+    train = [r for _, r in read_records(layout.train) if isinstance(r, ConversationRecord)]
+    weights, _ = weights_from_records(train)
+    figure = plot_weight_distribution(
+        weights, layout.root / "figures" / "train_weights.png", title="Training labels"
+    )
+    from stillhouse.evaluate import write_report
+
+    extras = [
+        (loss_curve, "Generative student: training loss per step"),
+        (figure, "Weight distribution of the training labels (golden + teacher)"),
+    ]
+    files = write_report(human, layout.root, extra_figures=extras)
+    write_report(versus_teacher, layout.root / "vs-teacher")
+    return files.report_html
+
+
+def print_table(results: Any, title: str, log: Callable[[str], None]) -> None:
+    """The headline comparison, one row per model."""
+    log(f"\n{title}")
+    log(f"{'model':<20}{'rubric':>8}{'MAE':>8}{'dominant':>10}{'valid':>8}{'p50 ms':>10}{'p95 ms':>10}")
+    for label, model in results.models.items():
+        s = model.summary
+
+        def cell(value: float | None, pattern: str) -> str:
+            return "n/a" if value is None else pattern.format(value)
+
+        log(
+            f"{label:<20}{cell(s.rubric_mean, '{:.2f}'):>8}{cell(s.weight_mae, '{:.3f}'):>8}"
+            f"{cell(s.dominant_accuracy, '{:.1%}'):>10}{cell(s.validity, '{:.0%}'):>8}"
+            f"{cell(s.p50_ms, '{:.0f}'):>10}{cell(s.p95_ms, '{:.0f}'):>10}"
+        )
+
+
+def run_demo(config: DemoConfig, log: Callable[[str], None] = print) -> dict[str, Any]:
+    """Run every stage; returns the summary also written to ``out/summary.json``."""
+    from stillhouse.models import load_model
+    from stillhouse.train.artifacts import LOSS_CURVE
+    from stillhouse.train.export import MODEL_DIR
+
+    layout = Layout(root=config.out)
+    timer = StageTimer(log)
+    golden, heldout = timer.run("data", lambda: prepare_data(config, layout))
+    teacher = load_model(config.teacher)
+    labels = timer.run("label", lambda: label_training_set(config, layout, teacher, golden))
+    if not (layout.student / "model.gguf").is_file():
+        timer.run("train", lambda: train_student(config, layout))
+        timer.run("export", lambda: publish_student(config, layout, layout.student_run / MODEL_DIR))
+    router = timer.run("fast-router", lambda: train_fast_router(config, layout))
+    models = candidate_models(config, layout, teacher, golden)
+    human, versus_teacher = timer.run("evaluate", lambda: evaluate_all(config, layout, models, heldout))
+    loss_curve = layout.student_run / LOSS_CURVE
+    report = timer.run("report", lambda: write_outputs(layout, human, versus_teacher, loss_curve))
+    print_table(
+        human, f"Held-out set ({len(heldout)} hand-labelled queries): scored against the human labels", log
+    )
+    print_table(versus_teacher, "Same answers scored against the teacher's answers", log)
+    summary = {
+        "config": config.model_dump(mode="json"),
+        "labelling": labels.model_dump(),
+        "fast_router": router.model_dump() if hasattr(router, "model_dump") else None,
+        "vs_human": human.summary(),
+        "vs_teacher": versus_teacher.summary(),
+        "seconds": timer.seconds,
+        "report": str(report),
+    }
+    (layout.root / "summary.json").write_text(json.dumps(summary, indent=2, default=str), encoding="utf-8")
+    log(f"\nreport: {report}\nstage seconds: {timer.seconds} (total {sum(timer.seconds.values()):.0f} s)")
+    return summary
