@@ -37,14 +37,14 @@ class DemoConfig(BaseModel):
     teacher: str = "qwen2.5-coder-1.5b"
     student: str = "smollm2-135m"
     embedder: str = "minilm"
-    train_queries: int = Field(default=120, ge=0, le=15000)
+    train_queries: int = Field(default=100, ge=0, le=15000)
     heldout: int = Field(default=100, ge=1)
     shots: int = Field(default=4, ge=0, le=16)
     samples: int = Field(default=1, ge=1, le=9)
-    teacher_max_tokens: int = Field(default=96, ge=16)
+    teacher_max_tokens: int = Field(default=128, ge=16)
     student_max_tokens: int = Field(default=96, ge=16)
     hyperparameters: dict[str, str] = Field(
-        default_factory=lambda: {"epochCount": "3", "learningRate": "0.0001", "batchSize": "8"}
+        default_factory=lambda: {"epochCount": "2", "learningRate": "0.0001", "batchSize": "8"}
     )
     student_weights: str = "q8_0"
     seed: int = 0

@@ -22,7 +22,7 @@ def demo(
     heldout: int = typer.Option(100, help="Hand-labelled held-out queries to evaluate on."),
     shots: int = typer.Option(4, help="Golden examples retrieved as few-shot turns per teacher request."),
     samples: int = typer.Option(1, help="Teacher samples per prompt (self-consistency when > 1)."),
-    epochs: int = typer.Option(3, help="Student epochs (Bedrock epochCount, 1-5)."),
+    epochs: int = typer.Option(2, help="Student epochs (Bedrock epochCount, 1-5)."),
 ) -> None:
     """Distil the video search router end to end: synthesize queries, label them with the teacher
     (guided by golden examples), train the generative student and the fast router, evaluate teacher /
