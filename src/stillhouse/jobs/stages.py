@@ -161,6 +161,7 @@ class DefaultStages:
             progress.labelled_validation_file = str(out)
 
     def _label(self, ctx: JobContext, source: Path, out: Path) -> dict[str, Any]:
+        from stillhouse.tasks import detect_task
         from stillhouse.teacher.label import label_records
 
         teacher_config = ctx.request.teacher
@@ -170,6 +171,7 @@ class DefaultStages:
         try:
             summary = label_records(
                 records, teacher, out_path=out, cache=ctx.job_dir / "teacher_cache.sqlite",
+                task=detect_task(r.system_text for r in records),
                 max_tokens=teacher_config.maxResponseLengthForInference or DEFAULT_MAX_RESPONSE_TOKENS,
                 embedder=self._embedder(records), workers=self.label_workers, progress=False)
         except _Interrupted as exc:  # every answer given so far is already flushed to ``out``
