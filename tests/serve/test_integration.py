@@ -58,34 +58,43 @@ def build_tiny_model(folder: Path, texts: list[str], *, seed: int = 0) -> Path:
     return folder
 
 
-@pytest.fixture(params=[1])
-def served(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[tuple[str, Path]]:
-    """`stillhouse serve` in its own process with a private STILLHOUSE_HOME and ``param`` job workers."""
+def start_server(home: Path, log_path: Path, job_workers: int) -> tuple[subprocess.Popen[bytes], str]:
+    """`stillhouse serve` in its own process on a free loopback port, once healthy."""
     from stillhouse import paths
 
-    home = tmp_path / "home"
     env = {**os.environ, "STILLHOUSE_HOME": str(home), "STILLHOUSE_MODELS": str(paths.models_dir()),
            "OMP_NUM_THREADS": "2", "HF_HUB_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1",
            "STILLHOUSE_ACCESS_KEY_ID": KEY_ID, "STILLHOUSE_SECRET_ACCESS_KEY": SECRET, "STILLHOUSE_API_KEY": API_KEY}
     env.pop("STILLHOUSE_S3_ROOT", None)
     env.pop("STILLHOUSE_S3_BACKEND", None)
     port = free_port()
-    log = (tmp_path / "server.log").open("wb")
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "stillhouse", "serve", "--port", str(port), "--job-workers", str(request.param),
-         "--model-threads", "1"],
-        env=env, stdout=log, stderr=subprocess.STDOUT)
+    with log_path.open("ab") as log:
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "stillhouse", "serve", "--port", str(port), "--job-workers", str(job_workers),
+             "--model-threads", "1"],
+            env=env, stdout=log, stderr=subprocess.STDOUT)
     url = f"http://127.0.0.1:{port}"
+    _wait_healthy(url, proc, log_path)
+    return proc, url
+
+
+def stop_server(proc: subprocess.Popen[bytes]) -> None:
+    proc.terminate()
     try:
-        _wait_healthy(url, proc, tmp_path / "server.log")
+        proc.wait(60)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+
+
+@pytest.fixture(params=[1])
+def served(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[tuple[str, Path]]:
+    """`stillhouse serve` in its own process with a private STILLHOUSE_HOME and ``param`` job workers."""
+    home = tmp_path / "home"
+    proc, url = start_server(home, tmp_path / "server.log", request.param)
+    try:
         yield url, home
     finally:
-        proc.terminate()
-        try:
-            proc.wait(60)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-        log.close()
+        stop_server(proc)
 
 
 def _wait_healthy(url: str, proc: subprocess.Popen[bytes], log: Path, timeout: float = 60) -> None:
@@ -225,3 +234,52 @@ def test_seed_notebook_flow_against_a_real_server(served: tuple[str, Path], tmp_
     chat = oai.chat.completions.create(model=custom_model_arn, messages=[{"role": "user", "content": "drum solo"}],
                                        max_tokens=8)
     assert chat.usage.completion_tokens >= 1 and chat.choices[0].finish_reason in ("stop", "length")
+
+
+def test_server_killed_mid_training_resumes_the_job_without_the_teacher(tmp_path: Path) -> None:
+    """kill -9 of the server while its job trains; after a restart the job reaches Completed.
+
+    The teacher's model folder is deleted before the restart: a job that asked the teacher again for
+    any answer it already gave would fail to load it, so Completed proves nothing was paid twice.
+    """
+    import shutil
+    import signal
+
+    home, log = tmp_path / "home", tmp_path / "server.log"
+    prompts = [f"{TOPICS[i % len(TOPICS)]} #{i}" for i in range(100)]
+    data = home / "s3" / "data" / "prompts.jsonl"
+    data.parent.mkdir(parents=True)
+    data.write_text("".join(json.dumps({"messages": [{"role": "user", "content": [{"text": p}]}]}) + "\n"
+                            for p in prompts))
+    texts = prompts + ["visual audio transcription metadata {}\":,0.1"]
+    student = build_tiny_model(tmp_path / "student", texts)
+    teacher = build_tiny_model(tmp_path / "teacher", texts, seed=1)
+
+    proc, url = start_server(home, log, job_workers=1)
+    bedrock_client = boto_client("bedrock", url)
+    job_arn = bedrock_client.create_model_customization_job(
+        jobName="killed-mid-training", customModelName="survivor", roleArn="arn:aws:iam::000000000000:role/r",
+        baseModelIdentifier=str(student), customizationType="DISTILLATION",
+        trainingDataConfig={"s3Uri": "s3://data/prompts.jsonl"}, outputDataConfig={"s3Uri": "s3://out/"},
+        # batch 1 x 5 epochs: ~500 tiny steps, so there is a training phase to interrupt
+        hyperParameters={"epochCount": "5", "batchSize": "1", "learningRate": "0.0001"},
+        customizationConfig={"distillationConfig": {"teacherModelConfig": {
+            "teacherModelIdentifier": f"hf:{teacher}", "maxResponseLengthForInference": 8}}},
+    )["jobArn"]
+    try:
+        _poll(lambda: bedrock_client.get_model_customization_job(jobIdentifier=job_arn)["statusDetails"]
+              ["trainingDetails"], "status", {"InProgress", "Completed"}, 600, "training")
+    finally:
+        os.kill(proc.pid, signal.SIGKILL)
+        proc.wait(30)
+    shutil.rmtree(teacher)
+
+    proc, url = start_server(home, log, job_workers=1)
+    try:
+        bedrock_client = boto_client("bedrock", url)
+        job = _poll(lambda: bedrock_client.get_model_customization_job(jobIdentifier=job_arn), "status",
+                    {"Completed", "Failed", "Stopped"}, 900, "job")
+    finally:
+        stop_server(proc)
+    assert job["status"] == "Completed", job.get("failureMessage")
+    assert job["statusDetails"]["dataProcessingDetails"]["status"] == "Completed"

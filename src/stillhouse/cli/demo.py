@@ -7,22 +7,30 @@ from pathlib import Path
 import typer
 
 from stillhouse.cli.app import app
+from stillhouse.demo import DemoConfig
+
+# One source of truth for the defaults: the library's config (stillhouse.demo imports no torch).
+_D = DemoConfig()
 
 
 @app.command()
 def demo(
-    out: Path = typer.Option(Path("runs/demo"), help="Folder for data, models, report and summary."),
+    out: Path = typer.Option(_D.out, help="Folder for data, models, report and summary."),
     teacher: str = typer.Option(
-        "qwen2.5-coder-1.5b", help="Teacher model spec (catalog name, path, openai:, bedrock:)."
+        _D.teacher, help="Teacher model spec (catalog name, path, openai:, bedrock:)."
     ),
-    student: str = typer.Option("smollm2-135m", help="Student to fine-tune (catalog name or HF folder)."),
+    student: str = typer.Option(_D.student, help="Student to fine-tune (catalog name or HF folder)."),
     train_queries: int = typer.Option(
-        120, help="Synthesized queries the teacher labels (golden pairs come on top)."
+        _D.train_queries, help="Synthesized queries the teacher labels (golden pairs come on top)."
     ),
-    heldout: int = typer.Option(100, help="Hand-labelled held-out queries to evaluate on."),
-    shots: int = typer.Option(4, help="Golden examples retrieved as few-shot turns per teacher request."),
-    samples: int = typer.Option(1, help="Teacher samples per prompt (self-consistency when > 1)."),
-    epochs: int = typer.Option(2, help="Student epochs (Bedrock epochCount, 1-5)."),
+    heldout: int = typer.Option(_D.heldout, help="Hand-labelled held-out queries to evaluate on."),
+    shots: int = typer.Option(
+        _D.shots, help="Golden examples retrieved as few-shot turns per teacher request."
+    ),
+    samples: int = typer.Option(_D.samples, help="Teacher samples per prompt (self-consistency when > 1)."),
+    epochs: int = typer.Option(
+        int(_D.hyperparameters["epochCount"]), help="Student epochs (Bedrock epochCount, 1-5)."
+    ),
 ) -> None:
     """Distil the video search router end to end: synthesize queries, label them with the teacher
     (guided by golden examples), train the generative student and the fast router, evaluate teacher /
@@ -30,7 +38,7 @@ def demo(
 
     A rerun reuses the teacher cache and the trained models under OUT.
     """
-    from stillhouse.demo import DemoConfig, run_demo
+    from stillhouse.demo import run_demo
 
     config = DemoConfig(
         out=out,
