@@ -267,8 +267,9 @@ def test_server_killed_mid_training_resumes_the_job_without_the_teacher(tmp_path
             "teacherModelIdentifier": f"hf:{teacher}", "maxResponseLengthForInference": 8}}},
     )["jobArn"]
     try:
-        _poll(lambda: bedrock_client.get_model_customization_job(jobIdentifier=job_arn)["statusDetails"]
-              ["trainingDetails"], "status", {"InProgress", "Completed"}, 600, "training")
+        training = _poll(lambda: bedrock_client.get_model_customization_job(jobIdentifier=job_arn)["statusDetails"]
+                         ["trainingDetails"], "status", {"InProgress", "Completed"}, 600, "training")
+        assert training["status"] == "InProgress", "training ended before the kill; make the job longer"
     finally:
         os.kill(proc.pid, signal.SIGKILL)
         proc.wait(30)
