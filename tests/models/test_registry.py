@@ -73,3 +73,14 @@ def test_importing_models_and_cli_stays_light():
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "[]"
+
+
+def test_a_published_folder_with_model_gguf_is_served_by_llama_cpp(tmp_path):
+    from stillhouse.models.registry import SERVING_GGUF, parse_spec
+
+    (tmp_path / "config.json").write_text("{}")
+    assert parse_spec(str(tmp_path)).backend == "hf"
+    (tmp_path / SERVING_GGUF).write_bytes(b"GGUF")
+    spec = parse_spec(str(tmp_path))
+    assert spec.backend == "llamacpp" and spec.target == str(tmp_path / SERVING_GGUF)
+    assert parse_spec(f"hf:{tmp_path}").backend == "hf"
