@@ -24,7 +24,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from stillhouse.records.jsonl import read_records, write_records
+from stillhouse.records.jsonl import read_valid_records, write_records
 from stillhouse.records.schema import ConversationRecord
 
 
@@ -128,7 +128,7 @@ def label_training_set(
     from stillhouse.tasks import get_task
     from stillhouse.teacher.label import label_records
 
-    prompts = [r for _, r in read_records(layout.prompts) if isinstance(r, ConversationRecord)]
+    prompts = read_valid_records(layout.prompts)
     return label_records(
         [*golden, *prompts],
         teacher,
@@ -185,7 +185,7 @@ def train_fast_router(config: DemoConfig, layout: Layout) -> Any:
     """The embedding router on the same labels the generative student learnt from."""
     from stillhouse.tasks.video_router.fast_router import FastRouter, training_pairs
 
-    records = [r for _, r in read_records(layout.train) if isinstance(r, ConversationRecord)]
+    records = read_valid_records(layout.train)
     queries, weights, _skipped = training_pairs(records)
     router = FastRouter.from_spec(config.embedder)
     report = router.fit(queries, weights)
@@ -247,7 +247,7 @@ def write_outputs(layout: Layout, human: Any, versus_teacher: Any, loss_curve: P
     """``report.html`` + ``results.json`` (human labels), the same under ``vs-teacher/``."""
     from stillhouse.tasks.video_router.figures import plot_weight_distribution, weights_from_records
 
-    train = [r for _, r in read_records(layout.train) if isinstance(r, ConversationRecord)]
+    train = read_valid_records(layout.train)
     weights, _ = weights_from_records(train)
     figure = plot_weight_distribution(
         weights, layout.root / "figures" / "train_weights.png", title="Training labels"

@@ -233,6 +233,6 @@ def _write(path: Path, records: list[ConversationRecord]) -> Path:
 
 
 def _read(path: Path) -> list[ConversationRecord]:
-    from stillhouse.records.jsonl import read_records
+    from stillhouse.records.jsonl import read_valid_records
 
-    return [item for _, item in read_records(path) if isinstance(item, ConversationRecord)]
+    return read_valid_records(path)

@@ -120,6 +120,14 @@ def read_records(path: str | Path) -> Iterator[tuple[int, ParsedLine]]:
                 yield number, parse_line(raw, number)
 
 
+def read_valid_records(path: str | Path) -> list[ConversationRecord]:
+    """The records of a file the pipeline wrote itself (already validated); unreadable lines are skipped.
+
+    For user-supplied files use :func:`stillhouse.records.validate.validate_path`, which reports them.
+    """
+    return [item for _, item in read_records(path) if isinstance(item, ConversationRecord)]
+
+
 def write_records(path: str | Path, records: Iterable[ConversationRecord]) -> int:
     """Write records as JSONL, streaming, atomically (a reader never sees half a file). Returns the count."""
     path = Path(path)
