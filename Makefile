@@ -8,8 +8,6 @@ PIP    := $(PY) -m pip
 export CMAKE_ARGS ?= -DGGML_NATIVE=OFF -DLLAVA_BUILD=OFF
 export HF_HUB_OFFLINE := 1
 export TRANSFORMERS_OFFLINE := 1
-# Idle OpenMP threads sleep instead of spinning: on a busy 2-core box spinning cost ~10x (see train/loop.py).
-export OMP_WAIT_POLICY ?= PASSIVE
 DEMO_ARGS ?=
 
 .PHONY: install models models-all demo test test-all lint bench clean

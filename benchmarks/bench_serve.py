@@ -25,8 +25,16 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
-QUERIES = ["guitar solo", "sunset over mountains", "CEO talks about layoffs", "NASA uploads from 2019",
-           "crowd cheering", "whispered confession", "rain in slow motion", "news anchor on elections"]
+QUERIES = [
+    "guitar solo",
+    "sunset over mountains",
+    "CEO talks about layoffs",
+    "NASA uploads from 2019",
+    "crowd cheering",
+    "whispered confession",
+    "rain in slow motion",
+    "news anchor on elections",
+]
 
 
 def _free_port() -> int:
@@ -35,7 +43,9 @@ def _free_port() -> int:
         return int(s.getsockname()[1])
 
 
-def start_server(workers: int, threads: int | None, key: str, secret: str, home: Path) -> tuple[subprocess.Popen[bytes], str]:
+def start_server(
+    workers: int, threads: int | None, key: str, secret: str, home: Path
+) -> tuple[subprocess.Popen[bytes], str]:
     """`stillhouse serve` as its own process; returns it and its URL once /health answers."""
     import httpx
 
@@ -43,12 +53,31 @@ def start_server(workers: int, threads: int | None, key: str, secret: str, home:
 
     port = _free_port()
     # Credentials travel in the environment: command lines are visible to every user in `ps`.
-    env = {**os.environ, "STILLHOUSE_HOME": str(home), "STILLHOUSE_MODELS": str(paths.models_dir()),
-           "STILLHOUSE_ACCESS_KEY_ID": key, "STILLHOUSE_SECRET_ACCESS_KEY": secret}
+    env = {
+        **os.environ,
+        "STILLHOUSE_HOME": str(home),
+        "STILLHOUSE_MODELS": str(paths.models_dir()),
+        "STILLHOUSE_ACCESS_KEY_ID": key,
+        "STILLHOUSE_SECRET_ACCESS_KEY": secret,
+    }
     proc = subprocess.Popen(
-        [sys.executable, "-m", "stillhouse", "serve", "--port", str(port), "--workers", str(workers),
-         "--job-workers", "0", *(["--model-threads", str(threads)] if threads else [])],
-        env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        [
+            sys.executable,
+            "-m",
+            "stillhouse",
+            "serve",
+            "--port",
+            str(port),
+            "--workers",
+            str(workers),
+            "--job-workers",
+            "0",
+            *(["--model-threads", str(threads)] if threads else []),
+        ],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
     url = f"http://127.0.0.1:{port}"
     for _ in range(300):
         try:
@@ -64,19 +93,31 @@ def client(url: str, key: str, secret: str, connections: int) -> Any:
     import boto3
     from botocore.config import Config
 
-    return boto3.client("bedrock-runtime", endpoint_url=url, region_name="us-east-1", aws_access_key_id=key,
-                        aws_secret_access_key=secret,
-                        config=Config(max_pool_connections=connections, retries={"max_attempts": 1},
-                                      read_timeout=900, connect_timeout=30))
+    return boto3.client(
+        "bedrock-runtime",
+        endpoint_url=url,
+        region_name="us-east-1",
+        aws_access_key_id=key,
+        aws_secret_access_key=secret,
+        config=Config(
+            max_pool_connections=connections,
+            retries={"max_attempts": 1},
+            read_timeout=900,
+            connect_timeout=30,
+        ),
+    )
 
 
 def one_call(rt: Any, model: str, i: int, max_tokens: int) -> tuple[float, str | None, int]:
     """(latency seconds, error code or None, output tokens) of one Converse call."""
     started = time.perf_counter()
     try:
-        out = rt.converse(modelId=model, inferenceConfig={"maxTokens": max_tokens, "temperature": 0.0},
-                          messages=[{"role": "user", "content": [{"text": f"{QUERIES[i % len(QUERIES)]} (#{i})"}]}],
-                          requestMetadata={"use_case": "bench"})
+        out = rt.converse(
+            modelId=model,
+            inferenceConfig={"maxTokens": max_tokens, "temperature": 0.0},
+            messages=[{"role": "user", "content": [{"text": f"{QUERIES[i % len(QUERIES)]} (#{i})"}]}],
+            requestMetadata={"use_case": "bench"},
+        )
         return time.perf_counter() - started, None, int(out["usage"]["outputTokens"])
     except Exception as exc:  # a benchmark counts failures instead of stopping at the first
         code = getattr(exc, "response", {}).get("Error", {}).get("Code") or type(exc).__name__
@@ -88,8 +129,11 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
     if args.url:
         key, secret = args.access_key_id, args.secret_access_key
     with tempfile.TemporaryDirectory() as home:
-        proc, url = (None, args.url) if args.url else start_server(args.workers, args.model_threads, key, secret,
-                                                                   Path(home))
+        proc, url = (
+            (None, args.url)
+            if args.url
+            else start_server(args.workers, args.model_threads, key, secret, Path(home))
+        )
         pool = ThreadPoolExecutor(max_workers=args.requests)
         try:
             rt = client(url, key, secret, args.requests)
@@ -99,7 +143,9 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
             if err:
                 raise RuntimeError(f"warm-up call failed: {err}")
             started = time.perf_counter()
-            results = list(pool.map(lambda i: one_call(rt, args.model, i, args.max_tokens), range(args.requests)))
+            results = list(
+                pool.map(lambda i: one_call(rt, args.model, i, args.max_tokens), range(args.requests))
+            )
             wall = time.perf_counter() - started
         finally:
             # Stop the server first: interrupted client threads then fail fast instead of waiting.
@@ -110,20 +156,31 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
     return summarise(results, wall, load_s, args)
 
 
-def summarise(results: list[tuple[float, str | None, int]], wall: float, load_s: float,
-              args: argparse.Namespace) -> dict[str, Any]:
+def summarise(
+    results: list[tuple[float, str | None, int]], wall: float, load_s: float, args: argparse.Namespace
+) -> dict[str, Any]:
     latencies = sorted(r[0] * 1000 for r in results if r[1] is None)
     errors = [r[1] for r in results if r[1] is not None]
     tokens = sum(r[2] for r in results)
     q = statistics.quantiles(latencies, n=100) if len(latencies) > 1 else latencies * 99
     return {
-        "model": args.model, "requests": args.requests, "server_workers": args.workers,
+        "model": args.model,
+        "requests": args.requests,
+        "server_workers": args.workers,
         "model_threads": args.model_threads or "default",
-        "max_tokens": args.max_tokens, "cpu_count": os.cpu_count(), "errors": len(errors),
-        "error_codes": sorted(set(errors)), "warmup_call_incl_load_s": round(load_s, 2),
-        "wall_s": round(wall, 2), "throughput_rps": round(len(latencies) / wall, 2),
+        "max_tokens": args.max_tokens,
+        "cpu_count": os.cpu_count(),
+        "errors": len(errors),
+        "error_codes": sorted(set(errors)),
+        "warmup_call_incl_load_s": round(load_s, 2),
+        "wall_s": round(wall, 2),
+        "throughput_rps": round(len(latencies) / wall, 2),
         "output_tokens_per_s": round(tokens / wall, 1),
-        "latency_ms": {"p50": round(q[49]), "p95": round(q[94]), "max": round(latencies[-1]) if latencies else None},
+        "latency_ms": {
+            "p50": round(q[49]),
+            "p95": round(q[94]),
+            "max": round(latencies[-1]) if latencies else None,
+        },
     }
 
 

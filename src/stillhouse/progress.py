@@ -18,7 +18,9 @@ from rich.progress import (
 
 
 @contextmanager
-def progress_bar(description: str, total: int | None, *, disable: bool = False) -> Iterator[tuple[Progress, TaskID]]:
+def progress_bar(
+    description: str, total: int | None, *, disable: bool = False
+) -> Iterator[tuple[Progress, TaskID]]:
     """A rich progress bar; ``progress.update(task, advance=1, info="loss 1.23")`` moves it."""
     progress = Progress(
         TextColumn("[bold]{task.description}"),

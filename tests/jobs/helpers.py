@@ -15,13 +15,22 @@ SCHEMA = "bedrock-conversation-2024"
 def job_request(name: str = "job-1", **overrides: Any) -> dict[str, Any]:
     """A valid DISTILLATION request body, as boto3 would send it."""
     body: dict[str, Any] = {
-        "jobName": name, "customModelName": f"{name}-model", "roleArn": "arn:aws:iam::1:role/x",
-        "baseModelIdentifier": "smollm2-135m", "customizationType": "DISTILLATION",
+        "jobName": name,
+        "customModelName": f"{name}-model",
+        "roleArn": "arn:aws:iam::1:role/x",
+        "baseModelIdentifier": "smollm2-135m",
+        "customizationType": "DISTILLATION",
         "trainingDataConfig": {"s3Uri": "s3://data/train.jsonl"},
         "outputDataConfig": {"s3Uri": "s3://out/"},
         "hyperParameters": {"epochCount": "1"},
-        "customizationConfig": {"distillationConfig": {"teacherModelConfig": {
-            "teacherModelIdentifier": "teacher", "maxResponseLengthForInference": 64}}},
+        "customizationConfig": {
+            "distillationConfig": {
+                "teacherModelConfig": {
+                    "teacherModelIdentifier": "teacher",
+                    "maxResponseLengthForInference": 64,
+                }
+            }
+        },
     }
     body.update(overrides)
     return body
@@ -88,21 +97,38 @@ def build_tiny_student(folder: Path) -> Path:
     from tokenizers import Tokenizer, models, pre_tokenizers, trainers
     from transformers import LlamaConfig, LlamaForCausalLM, PreTrainedTokenizerFast
 
-    template = ("{% for m in messages %}<|im_start|>{{ m['role'] }}\n{{ m['content'] }}<|im_end|>\n{% endfor %}"
-                "{% if add_generation_prompt %}<|im_start|>assistant\n{% endif %}")
+    template = (
+        "{% for m in messages %}<|im_start|>{{ m['role'] }}\n{{ m['content'] }}<|im_end|>\n{% endfor %}"
+        "{% if add_generation_prompt %}<|im_start|>assistant\n{% endif %}"
+    )
     core = Tokenizer(models.WordLevel(unk_token="<unk>"))
     core.pre_tokenizer = pre_tokenizers.Whitespace()
     texts = [*WORDS, "visual audio system user assistant", *[str(i) for i in range(200)]]
-    core.train_from_iterator(texts, trainers.WordLevelTrainer(special_tokens=["<pad>", "<unk>", "<|im_start|>",
-                                                                              "<|im_end|>"]))
-    tokenizer = PreTrainedTokenizerFast(tokenizer_object=core, unk_token="<unk>", pad_token="<pad>",
-                                        eos_token="<|im_end|>", bos_token="<|im_start|>", chat_template=template)
+    core.train_from_iterator(
+        texts, trainers.WordLevelTrainer(special_tokens=["<pad>", "<unk>", "<|im_start|>", "<|im_end|>"])
+    )
+    tokenizer = PreTrainedTokenizerFast(
+        tokenizer_object=core,
+        unk_token="<unk>",
+        pad_token="<pad>",
+        eos_token="<|im_end|>",
+        bos_token="<|im_start|>",
+        chat_template=template,
+    )
     torch.manual_seed(0)
-    config = LlamaConfig(vocab_size=core.get_vocab_size(), hidden_size=32, intermediate_size=64,
-                         num_hidden_layers=2, num_attention_heads=4, num_key_value_heads=2,
-                         max_position_embeddings=128, pad_token_id=tokenizer.pad_token_id,
-                         eos_token_id=tokenizer.eos_token_id, bos_token_id=tokenizer.bos_token_id,
-                         tie_word_embeddings=False)
+    config = LlamaConfig(
+        vocab_size=core.get_vocab_size(),
+        hidden_size=32,
+        intermediate_size=64,
+        num_hidden_layers=2,
+        num_attention_heads=4,
+        num_key_value_heads=2,
+        max_position_embeddings=128,
+        pad_token_id=tokenizer.pad_token_id,
+        eos_token_id=tokenizer.eos_token_id,
+        bos_token_id=tokenizer.bos_token_id,
+        tie_word_embeddings=False,
+    )
     LlamaForCausalLM(config).save_pretrained(folder)
     tokenizer.save_pretrained(folder)
     return folder

@@ -25,7 +25,10 @@ def test_create_get_list_stop(stillhouse_home: Path, tmp_path: Path) -> None:
     assert arn.startswith("arn:aws:bedrock:") and ":model-customization-job/" in arn
 
     shown = runner.invoke(app, ["jobs", "get", "cli-job"])
-    assert "cli-job  InProgress  (DISTILLATION)" in shown.stdout and "validation       NotStarted" in shown.stdout
+    assert (
+        "cli-job  InProgress  (DISTILLATION)" in shown.stdout
+        and "validation       NotStarted" in shown.stdout
+    )
     as_json = json.loads(runner.invoke(app, ["jobs", "get", arn, "--json"]).stdout)
     assert as_json["jobArn"] == arn and as_json["statusDetails"]["trainingDetails"]["status"] == "NotStarted"
 
@@ -33,8 +36,12 @@ def test_create_get_list_stop(stillhouse_home: Path, tmp_path: Path) -> None:
     assert "cli-job" in listed.stdout
     stopped = runner.invoke(app, ["jobs", "stop", "cli-job"])
     assert stopped.stdout.strip() == "Stopped"
-    assert json.loads(runner.invoke(app, ["jobs", "list", "--json"]).stdout)[
-        "modelCustomizationJobSummaries"][0]["status"] == "Stopped"
+    assert (
+        json.loads(runner.invoke(app, ["jobs", "list", "--json"]).stdout)["modelCustomizationJobSummaries"][
+            0
+        ]["status"]
+        == "Stopped"
+    )
     again = runner.invoke(app, ["jobs", "stop", "cli-job"])
     assert isinstance(again.exception, ConflictError)
 

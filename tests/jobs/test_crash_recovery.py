@@ -37,12 +37,16 @@ def test_killed_worker_job_resumes_without_paying_twice(
 ) -> None:
     teacher_log = tmp_path / "teacher.log"
     monkeypatch.setenv("CRASH_TEACHER_LOG", str(teacher_log))
-    monkeypatch.setenv("PYTHONPATH", os.pathsep.join(filter(None, [str(TESTS_DIR), os.environ.get("PYTHONPATH")])))
+    monkeypatch.setenv(
+        "PYTHONPATH", os.pathsep.join(filter(None, [str(TESTS_DIR), os.environ.get("PYTHONPATH")]))
+    )
     monkeypatch.setenv("OMP_NUM_THREADS", "1")
     student = build_tiny_student(tmp_path / "student")
     prompts = router_prompts(N_PROMPTS)
     open_store().put_bytes("s3://data/train.jsonl", "\n".join(map(prompt_line, prompts)).encode())
-    body = job_request(baseModelIdentifier=str(student), hyperParameters={"epochCount": "1", "batchSize": "64"})
+    body = job_request(
+        baseModelIdentifier=str(student), hyperParameters={"epochCount": "1", "batchSize": "64"}
+    )
     job_id = service.job_id(service.create_job(body).jobArn)
 
     first = service.start_workers(1, stages="jobs.crash_stages:make", lease_seconds=2.0)

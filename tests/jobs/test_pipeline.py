@@ -28,8 +28,11 @@ def test_a_job_runs_every_stage_and_registers_its_model(service: JobService, tmp
     assert stages.calls == ["validate", "process_data", "train", "publish"]
     assert job.status == "Completed" and job.endTime is not None
     details = job.statusDetails
-    assert {details.validationDetails.status, details.dataProcessingDetails.status,
-            details.trainingDetails.status} == {"Completed"}
+    assert {
+        details.validationDetails.status,
+        details.dataProcessingDetails.status,
+        details.trainingDetails.status,
+    } == {"Completed"}
     assert service.custom_model_dir(job.outputModelArn) == tmp_path / "model"
     assert service.progress(job_id)["labelled_file"] == "labelled.jsonl"
 
@@ -43,7 +46,9 @@ def test_a_failing_stage_fails_the_job_with_its_message(service: JobService, tmp
     assert job.statusDetails.dataProcessingDetails.status == "NotStarted"
 
 
-def test_an_unexpected_error_fails_the_job_and_keeps_the_traceback(service: JobService, tmp_path: Path) -> None:
+def test_an_unexpected_error_fails_the_job_and_keeps_the_traceback(
+    service: JobService, tmp_path: Path
+) -> None:
     job_id = new_job(service)
 
     class Broken(FakeStages):

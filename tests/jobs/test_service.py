@@ -43,18 +43,29 @@ def test_names_must_be_free(service: JobService) -> None:
         service.create_job(job_request("job-2", customModelName="job-1-model"))
 
 
-@pytest.mark.parametrize(("change", "field"), [
-    ({"customizationType": "DISTILLATION", "customizationConfig": None}, ""),
-    ({"trainingDataConfig": {}}, "trainingDataConfig"),
-    ({"hyperParameters": {"epochCount": "9"}}, "epochCount"),
-    ({"hyperParameters": {"dropout": "0.1"}}, "dropout"),
-    ({"surprise": 1}, "surprise"),
-    ({"jobName": "bad name!"}, "jobName"),
-    ({"outputDataConfig": {"s3Uri": "/tmp/out"}}, "outputDataConfig.s3Uri"),
-    ({"trainingDataConfig": {"invocationLogsConfig": {"invocationLogSource": {"s3Uri": "s3://logs/"},
-                                                      "requestMetadataFilters": {"andAll": []}}}},
-     "trainingDataConfig.invocationLogsConfig.requestMetadataFilters.andAll"),
-])
+@pytest.mark.parametrize(
+    ("change", "field"),
+    [
+        ({"customizationType": "DISTILLATION", "customizationConfig": None}, ""),
+        ({"trainingDataConfig": {}}, "trainingDataConfig"),
+        ({"hyperParameters": {"epochCount": "9"}}, "epochCount"),
+        ({"hyperParameters": {"dropout": "0.1"}}, "dropout"),
+        ({"surprise": 1}, "surprise"),
+        ({"jobName": "bad name!"}, "jobName"),
+        ({"outputDataConfig": {"s3Uri": "/tmp/out"}}, "outputDataConfig.s3Uri"),
+        (
+            {
+                "trainingDataConfig": {
+                    "invocationLogsConfig": {
+                        "invocationLogSource": {"s3Uri": "s3://logs/"},
+                        "requestMetadataFilters": {"andAll": []},
+                    }
+                }
+            },
+            "trainingDataConfig.invocationLogsConfig.requestMetadataFilters.andAll",
+        ),
+    ],
+)
 def test_bad_requests_name_the_field(service: JobService, change: dict, field: str) -> None:
     with pytest.raises(InvalidInputError) as err:
         service.create_job(job_request(**change))
@@ -75,7 +86,11 @@ def test_list_filters_sorts_and_pages(service: JobService) -> None:
     names = [j.jobName for j in service.list_jobs().modelCustomizationJobSummaries]
     assert names == ["router-4", "other-3", "router-2", "other-1", "router-0"]  # newest first
     ascending = service.list_jobs({"sortOrder": "Ascending", "nameContains": "router"})
-    assert [j.jobName for j in ascending.modelCustomizationJobSummaries] == ["router-0", "router-2", "router-4"]
+    assert [j.jobName for j in ascending.modelCustomizationJobSummaries] == [
+        "router-0",
+        "router-2",
+        "router-4",
+    ]
     stopped = service.list_jobs({"statusEquals": "Stopped"}).modelCustomizationJobSummaries
     assert [j.jobName for j in stopped] == ["other-3"]
     seen, token = [], None
@@ -91,8 +106,14 @@ def test_list_filters_sorts_and_pages(service: JobService) -> None:
 def test_list_time_window_and_bad_token(service: JobService) -> None:
     service.create_job(job_request("a"))
     created = service.get_job("a").creationTime
-    assert len(service.list_jobs({"creationTimeAfter": created - timedelta(seconds=1)})
-               .modelCustomizationJobSummaries) == 1
+    assert (
+        len(
+            service.list_jobs(
+                {"creationTimeAfter": created - timedelta(seconds=1)}
+            ).modelCustomizationJobSummaries
+        )
+        == 1
+    )
     assert service.list_jobs({"creationTimeBefore": created}).modelCustomizationJobSummaries == []
     with pytest.raises(InvalidInputError, match="pagination token"):
         service.list_jobs({"nextToken": "garbage!"})
@@ -170,4 +191,6 @@ def test_deployments_lifecycle(service: JobService, tmp_path: Path) -> None:
 
 def test_deploying_an_unknown_model_is_not_found(service: JobService) -> None:
     with pytest.raises(NotFoundError):
-        service.create_deployment({"modelDeploymentName": "x", "modelArn": "arn:aws:bedrock:r:a:custom-model/n"})
+        service.create_deployment(
+            {"modelDeploymentName": "x", "modelArn": "arn:aws:bedrock:r:a:custom-model/n"}
+        )

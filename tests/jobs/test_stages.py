@@ -45,16 +45,20 @@ def test_distillation_from_a_jsonl_file(service: JobService, store, tiny_student
     golden = [prompt_line("red red red", "visual"), prompt_line("music music", "audio")]
     store.put_bytes("s3://data/train.jsonl", "\n".join([*map(prompt_line, prompts), *golden]).encode())
     fake = teacher()
-    body = job_request(baseModelIdentifier=str(tiny_student), outputDataConfig={"s3Uri": "s3://out/run"},
-                       hyperParameters={"epochCount": "1", "batchSize": "64"})
+    body = job_request(
+        baseModelIdentifier=str(tiny_student),
+        outputDataConfig={"s3Uri": "s3://out/run"},
+        hyperParameters={"epochCount": "1", "batchSize": "64"},
+    )
     job_id, job = run(service, body, fake, store)
     assert job.status == "Completed", job.failureMessage
     assert len(fake.calls) == 110  # golden pairs are kept as they are, never sent to the teacher
     assert any(m.content == "red red red" for m in fake.calls[0][0])  # ... but shown as few-shot turns
     assert fake.calls[0][1].max_tokens == 64  # maxResponseLengthForInference
     assert job.trainingMetrics.trainingLoss > 0
-    csv = store.get_bytes(f"s3://out/run/model-customization-job-{job_id}/training_artifacts/"
-                          "step_wise_training_metrics.csv").decode()
+    csv = store.get_bytes(
+        f"s3://out/run/model-customization-job-{job_id}/training_artifacts/step_wise_training_metrics.csv"
+    ).decode()
     assert csv.splitlines()[0] == "step_number,epoch_number,training_loss" and len(csv.splitlines()) == 3
     model_dir = service.custom_model_dir(job.outputModelArn)
     assert (model_dir / "config.json").is_file()
@@ -66,18 +70,35 @@ def test_distillation_from_filtered_invocation_logs(service: JobService, store, 
     lines = []
     for i, prompt in enumerate(router_prompts(130)):
         project = "router" if i < 105 else "search"
-        lines.append(json.dumps({
-            "schemaType": "ModelInvocationLog", "schemaVersion": "1.0", "timestamp": "2026-11-20T10:00:00Z",
-            "requestId": f"r{i}", "operation": "ChatCompletions", "modelId": "someone-else",
-            "requestMetadata": {"project": project},
-            "input": {"inputBodyJson": {"messages": [{"role": "user", "content": prompt}]}},
-            "output": {"outputBodyJson": {"choices": [{"message": {"role": "assistant", "content": "x"}}]}}}))
+        lines.append(
+            json.dumps(
+                {
+                    "schemaType": "ModelInvocationLog",
+                    "schemaVersion": "1.0",
+                    "timestamp": "2026-11-20T10:00:00Z",
+                    "requestId": f"r{i}",
+                    "operation": "ChatCompletions",
+                    "modelId": "someone-else",
+                    "requestMetadata": {"project": project},
+                    "input": {"inputBodyJson": {"messages": [{"role": "user", "content": prompt}]}},
+                    "output": {
+                        "outputBodyJson": {"choices": [{"message": {"role": "assistant", "content": "x"}}]}
+                    },
+                }
+            )
+        )
     store.put_bytes("s3://logs/app/2026/11/20/10/0.json.gz", gzip.compress("\n".join(lines).encode()))
     body = job_request(
-        baseModelIdentifier=str(tiny_student), hyperParameters={"epochCount": "1", "batchSize": "64"},
-        trainingDataConfig={"invocationLogsConfig": {
-            "usePromptResponse": False, "invocationLogSource": {"s3Uri": "s3://logs/app/"},
-            "requestMetadataFilters": {"andAll": [{"equals": {"project": "router"}}]}}})
+        baseModelIdentifier=str(tiny_student),
+        hyperParameters={"epochCount": "1", "batchSize": "64"},
+        trainingDataConfig={
+            "invocationLogsConfig": {
+                "usePromptResponse": False,
+                "invocationLogSource": {"s3Uri": "s3://logs/app/"},
+                "requestMetadataFilters": {"andAll": [{"equals": {"project": "router"}}]},
+            }
+        },
+    )
     fake = teacher()
     job_id, job = run(service, body, fake, store)
     assert job.status == "Completed", job.failureMessage
@@ -96,17 +117,25 @@ def test_too_few_records_fail_validation_before_any_teacher_call(service: JobSer
     assert (report["valid"], report["usable"]) == (5, False)
 
 
-def test_fine_tuning_trains_on_the_pairs_without_a_teacher(service: JobService, store, tiny_student: Path) -> None:
+def test_fine_tuning_trains_on_the_pairs_without_a_teacher(
+    service: JobService, store, tiny_student: Path
+) -> None:
     pairs = [prompt_line(p, teacher_answer(p)) for p in router_prompts(12)]
     store.put_bytes("s3://data/ft.jsonl", "\n".join(pairs).encode())
     store.put_bytes("s3://data/val.jsonl", "\n".join(pairs[:3]).encode())
-    body = job_request(customizationType="FINE_TUNING", customizationConfig=None,
-                       baseModelIdentifier=str(tiny_student), trainingDataConfig={"s3Uri": "s3://data/ft.jsonl"},
-                       validationDataConfig={"validators": [{"s3Uri": "s3://data/val.jsonl"}]},
-                       hyperParameters={"epochCount": "1", "batchSize": "4"})
+    body = job_request(
+        customizationType="FINE_TUNING",
+        customizationConfig=None,
+        baseModelIdentifier=str(tiny_student),
+        trainingDataConfig={"s3Uri": "s3://data/ft.jsonl"},
+        validationDataConfig={"validators": [{"s3Uri": "s3://data/val.jsonl"}]},
+        hyperParameters={"epochCount": "1", "batchSize": "4"},
+    )
     fake = teacher()
     job_id, job = run(service, body, fake, store)
     assert job.status == "Completed", job.failureMessage
     assert fake.calls == [] and job.validationMetrics[0].validationLoss > 0
-    assert store.exists(f"s3://out/model-customization-job-{job_id}/validation_artifacts/"
-                        "post_training_validation/validation_metrics.csv")
+    assert store.exists(
+        f"s3://out/model-customization-job-{job_id}/validation_artifacts/"
+        "post_training_validation/validation_metrics.csv"
+    )

@@ -39,18 +39,31 @@ def test_stop_mid_labelling(service: JobService, stillhouse_home: Path) -> None:
     assert len(labelled) == 10  # every answer given before the stop was kept
 
 
-
-def test_prompt_response_logs_from_another_model_fail_with_the_reason(service: JobService, stillhouse_home: Path) -> None:
+def test_prompt_response_logs_from_another_model_fail_with_the_reason(
+    service: JobService, stillhouse_home: Path
+) -> None:
     from stillhouse.sources.objectstore import open_store
 
     store = open_store()
-    log = {"schemaType": "ModelInvocationLog", "schemaVersion": "1.0", "timestamp": "2026-11-20T10:00:00Z",
-           "requestId": "r1", "operation": "ChatCompletions", "modelId": "not-the-teacher",
-           "input": {"inputBodyJson": {"messages": [{"role": "user", "content": "q"}]}},
-           "output": {"outputBodyJson": {"choices": [{"message": {"role": "assistant", "content": "a"}}]}}}
+    log = {
+        "schemaType": "ModelInvocationLog",
+        "schemaVersion": "1.0",
+        "timestamp": "2026-11-20T10:00:00Z",
+        "requestId": "r1",
+        "operation": "ChatCompletions",
+        "modelId": "not-the-teacher",
+        "input": {"inputBodyJson": {"messages": [{"role": "user", "content": "q"}]}},
+        "output": {"outputBodyJson": {"choices": [{"message": {"role": "assistant", "content": "a"}}]}},
+    }
     store.put_bytes("s3://logs/app/2026/11/20/10/0.json.gz", gzip.compress(json.dumps(log).encode()))
-    body = job_request(trainingDataConfig={"invocationLogsConfig": {
-        "usePromptResponse": True, "invocationLogSource": {"s3Uri": "s3://logs/app/"}}})
+    body = job_request(
+        trainingDataConfig={
+            "invocationLogsConfig": {
+                "usePromptResponse": True,
+                "invocationLogSource": {"s3Uri": "s3://logs/app/"},
+            }
+        }
+    )
     job_id = service.job_id(service.create_job(body).jobArn)
     job = run_job(service, job_id, DefaultStages(embedder=None, store=store), lambda: False)
     assert job.status == "Failed"
@@ -71,6 +84,8 @@ def test_a_teacher_that_cannot_load_fails_the_job_once(service: JobService, stil
         raise NotFoundError(f"unknown model {spec!r}", field="teacherModelIdentifier")
 
     job_id = service.job_id(service.create_job(job_request()).jobArn)
-    job = run_job(service, job_id, DefaultStages(load_teacher=load, embedder=None, store=store), lambda: False)
+    job = run_job(
+        service, job_id, DefaultStages(load_teacher=load, embedder=None, store=store), lambda: False
+    )
     assert job.status == "Failed" and job.failureMessage == "teacherModelIdentifier: unknown model 'teacher'"
     assert job.statusDetails.dataProcessingDetails.status == "Failed" and loads == ["teacher"]

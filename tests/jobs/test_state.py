@@ -15,9 +15,16 @@ T0 = datetime(2026, 11, 23, tzinfo=UTC)
 
 def new_job() -> ModelCustomizationJob:
     return ModelCustomizationJob(
-        jobArn="arn:aws:bedrock:us-east-1:0:model-customization-job/abc", jobName="j", outputModelName="m",
-        roleArn="r", creationTime=T0, baseModelArn="b", trainingDataConfig={"s3Uri": "s3://data/b"},
-        outputDataConfig={"s3Uri": "s3://out/"}, customizationType="DISTILLATION")
+        jobArn="arn:aws:bedrock:us-east-1:0:model-customization-job/abc",
+        jobName="j",
+        outputModelName="m",
+        roleArn="r",
+        creationTime=T0,
+        baseModelArn="b",
+        trainingDataConfig={"s3Uri": "s3://data/b"},
+        outputDataConfig={"s3Uri": "s3://out/"},
+        customizationType="DISTILLATION",
+    )
 
 
 def run_all_stages(job: ModelCustomizationJob) -> ModelCustomizationJob:
@@ -58,8 +65,11 @@ def test_failure_marks_the_running_stage_failed() -> None:
 @pytest.mark.parametrize("final", ["Completed", "Failed", "Stopped"])
 def test_finished_jobs_do_not_move(final: str) -> None:
     job = new_job().model_copy(update={"status": final})
-    for move in (lambda j: state.request_stop(j, T0), lambda j: state.fail(j, "x", T0),
-                 lambda j: state.finish_stopped(j, T0)):
+    for move in (
+        lambda j: state.request_stop(j, T0),
+        lambda j: state.fail(j, "x", T0),
+        lambda j: state.finish_stopped(j, T0),
+    ):
         with pytest.raises(ConflictError):
             move(job)
 
@@ -74,4 +84,6 @@ def test_a_stage_cannot_complete_twice_or_skip_in_progress() -> None:
 
 def test_transition_tables_are_what_the_docs_say() -> None:
     assert state.can_move_job("InProgress", "Stopping") and not state.can_move_job("Stopped", "InProgress")
-    assert state.can_move_stage("Stopping", "Completed") and not state.can_move_stage("NotStarted", "Completed")
+    assert state.can_move_stage("Stopping", "Completed") and not state.can_move_stage(
+        "NotStarted", "Completed"
+    )

@@ -26,7 +26,9 @@ def test_smollm2_round_trip_matches_original(tmp_path):
     from stillhouse.models.gguf_export import export_gguf
 
     original = catalog.pull("smollm2-135m")
-    exported = export_gguf(catalog.training_dir("smollm2-135m"), original, tmp_path / "s.gguf", weight_type="f16")
+    exported = export_gguf(
+        catalog.training_dir("smollm2-135m"), original, tmp_path / "s.gguf", weight_type="f16"
+    )
     messages = [
         {"role": "system", "content": "You route video search queries."},
         {"role": "user", "content": "guitar solo at a rock concert"},

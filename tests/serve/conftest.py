@@ -33,8 +33,12 @@ def jobs(home: Path) -> Any:
 @pytest.fixture
 def settings() -> ServerSettings:
     return ServerSettings(
-        access_key_id=KEY_ID, secret_access_key=SECRET, api_key=API_KEY, region=REGION,
-        log_flush_records=1000, log_flush_seconds=60,
+        access_key_id=KEY_ID,
+        secret_access_key=SECRET,
+        api_key=API_KEY,
+        region=REGION,
+        log_flush_records=1000,
+        log_flush_seconds=60,
     )
 
 
@@ -44,8 +48,11 @@ def app(settings: ServerSettings, jobs: Any, home: Path) -> Any:
     from stillhouse.sources.objectstore import LocalObjectStore
 
     return create_app(
-        settings, jobs=jobs, model_loader=fake_loader,
-        store_factory=lambda: LocalObjectStore(home / "s3"), catalog_names=frozenset({"fake-catalog"}),
+        settings,
+        jobs=jobs,
+        model_loader=fake_loader,
+        store_factory=lambda: LocalObjectStore(home / "s3"),
+        catalog_names=frozenset({"fake-catalog"}),
     )
 
 
@@ -85,5 +92,3 @@ def bedrock(server: str) -> Any:
 @pytest.fixture
 def runtime(server: str) -> Any:
     return boto_client("bedrock-runtime", server)
-
-

@@ -43,23 +43,36 @@ def boto_client(service: str, url: str, *, secret: str = SECRET, key_id: str = K
     from botocore.config import Config
 
     return boto3.client(
-        service, endpoint_url=url, region_name=REGION, aws_access_key_id=key_id,
-        aws_secret_access_key=secret, config=Config(retries={"max_attempts": 1}),
+        service,
+        endpoint_url=url,
+        region_name=REGION,
+        aws_access_key_id=key_id,
+        aws_secret_access_key=secret,
+        config=Config(retries={"max_attempts": 1}),
     )
 
 
 def make_custom_model(jobs: Any, home: Path, name: str = "router-v1") -> str:
     """A Completed job with a registered custom model (weights folder is a stub the fake loads)."""
-    created = jobs.create_job({
-        "jobName": f"job-{name}", "customModelName": name, "roleArn": "arn:aws:iam::000000000000:role/x",
-        "baseModelIdentifier": "smollm2-135m", "customizationType": "FINE_TUNING",
-        "trainingDataConfig": {"s3Uri": "s3://data/train.jsonl"}, "outputDataConfig": {"s3Uri": "s3://out/"},
-    })
+    created = jobs.create_job(
+        {
+            "jobName": f"job-{name}",
+            "customModelName": name,
+            "roleArn": "arn:aws:iam::000000000000:role/x",
+            "baseModelIdentifier": "smollm2-135m",
+            "customizationType": "FINE_TUNING",
+            "trainingDataConfig": {"s3Uri": "s3://data/train.jsonl"},
+            "outputDataConfig": {"s3Uri": "s3://out/"},
+        }
+    )
     job_id = jobs.job_id(created.jobArn)
     from stillhouse.jobs import state
 
     for stage in state.STAGES:  # walk the job through its stages as a worker would
-        jobs.transition(job_id, lambda j, s=stage: state.complete_stage(state.start_stage(j, s, state.now()), s, state.now()))
+        jobs.transition(
+            job_id,
+            lambda j, s=stage: state.complete_stage(state.start_stage(j, s, state.now()), s, state.now()),
+        )
     model_dir = home / "models" / name
     model_dir.mkdir(parents=True)
     return jobs.register_output_model(job_id, model_dir, training_loss=0.5).modelArn

@@ -18,10 +18,19 @@ KEY, SECRET = "AKIDEXAMPLE", "wJalrXUtnFEMI/K7MDENG+bPxRfiCYEXAMPLEKEY"
 ARN_PATH = "/model/arn%3Aaws%3Abedrock%3Aus-east-1%3A000000000000%3Acustom-model%2Frouter-abc/converse"
 
 
-def sign(method: str, url: str, body: bytes = b"", *, secret: str = SECRET, region: str = "us-east-1",
-         headers: dict[str, str] | None = None) -> SignedRequest:
+def sign(
+    method: str,
+    url: str,
+    body: bytes = b"",
+    *,
+    secret: str = SECRET,
+    region: str = "us-east-1",
+    headers: dict[str, str] | None = None,
+) -> SignedRequest:
     """Sign with botocore exactly as a boto3 client does, then view it as the server receives it."""
-    req = AWSRequest(method=method, url=url, data=body, headers={"Content-Type": "application/json", **(headers or {})})
+    req = AWSRequest(
+        method=method, url=url, data=body, headers={"Content-Type": "application/json", **(headers or {})}
+    )
     SigV4Auth(Credentials(KEY, secret), "bedrock", region).add_auth(req)
     parts = urlsplit(url)
     wire = [(k, v) for k, v in req.headers.items()] + [("host", parts.netloc)]
@@ -104,7 +113,12 @@ def test_unsigned_payload_is_refused() -> None:
 
 def test_declared_payload_hash_must_match() -> None:
     body = b'{"x": 1}'
-    req = sign("POST", "http://h" + ARN_PATH, body, headers={"X-Amz-Content-SHA256": hashlib.sha256(body).hexdigest()})
+    req = sign(
+        "POST",
+        "http://h" + ARN_PATH,
+        body,
+        headers={"X-Amz-Content-SHA256": hashlib.sha256(body).hexdigest()},
+    )
     assert verifier().verify(req) == KEY
 
 

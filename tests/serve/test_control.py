@@ -20,13 +20,26 @@ JOB = {
     "customizationType": "DISTILLATION",
     "trainingDataConfig": {"s3Uri": "s3://data/prompts.jsonl"},
     "outputDataConfig": {"s3Uri": "s3://out/router/"},
-    "customizationConfig": {"distillationConfig": {"teacherModelConfig": {
-        "teacherModelIdentifier": "qwen2.5-coder-1.5b", "maxResponseLengthForInference": 64}}},
+    "customizationConfig": {
+        "distillationConfig": {
+            "teacherModelConfig": {
+                "teacherModelIdentifier": "qwen2.5-coder-1.5b",
+                "maxResponseLengthForInference": 64,
+            }
+        }
+    },
 }
 OPERATIONS = [
-    "CreateModelCustomizationJob", "GetModelCustomizationJob", "StopModelCustomizationJob",
-    "ListModelCustomizationJobs", "GetCustomModel", "DeleteCustomModel", "ListCustomModels",
-    "CreateCustomModelDeployment", "GetCustomModelDeployment", "ListCustomModelDeployments",
+    "CreateModelCustomizationJob",
+    "GetModelCustomizationJob",
+    "StopModelCustomizationJob",
+    "ListModelCustomizationJobs",
+    "GetCustomModel",
+    "DeleteCustomModel",
+    "ListCustomModels",
+    "CreateCustomModelDeployment",
+    "GetCustomModelDeployment",
+    "ListCustomModelDeployments",
     "DeleteCustomModelDeployment",
 ]
 
@@ -51,12 +64,22 @@ def test_job_lifecycle_through_boto3(bedrock: Any) -> None:
     assert arn.startswith("arn:aws:bedrock:") and ":model-customization-job/" in arn
     job = bedrock.get_model_customization_job(jobIdentifier=arn)
     assert job["jobName"] == JOB["jobName"] and job["status"] == "InProgress"
-    assert job["customizationConfig"]["distillationConfig"]["teacherModelConfig"]["maxResponseLengthForInference"] == 64
+    assert (
+        job["customizationConfig"]["distillationConfig"]["teacherModelConfig"][
+            "maxResponseLengthForInference"
+        ]
+        == 64
+    )
     assert bedrock.get_model_customization_job(jobIdentifier=JOB["jobName"])["jobArn"] == arn
 
-    listed = bedrock.list_model_customization_jobs(statusEquals="InProgress", nameContains="distill", maxResults=5)
+    listed = bedrock.list_model_customization_jobs(
+        statusEquals="InProgress", nameContains="distill", maxResults=5
+    )
     assert [s["jobArn"] for s in listed["modelCustomizationJobSummaries"]] == [arn]
-    assert bedrock.list_model_customization_jobs(statusEquals="Completed")["modelCustomizationJobSummaries"] == []
+    assert (
+        bedrock.list_model_customization_jobs(statusEquals="Completed")["modelCustomizationJobSummaries"]
+        == []
+    )
 
     bedrock.stop_model_customization_job(jobIdentifier=arn)
     assert bedrock.get_model_customization_job(jobIdentifier=arn)["status"] in ("Stopping", "Stopped")
@@ -92,7 +115,9 @@ def test_bad_request_is_a_validation_error_naming_the_field(bedrock: Any) -> Non
 
 def test_unknown_job_is_resource_not_found(bedrock: Any) -> None:
     with pytest.raises(ClientError) as err:
-        bedrock.get_model_customization_job(jobIdentifier="arn:aws:bedrock:us-east-1:000000000000:model-customization-job/nope")
+        bedrock.get_model_customization_job(
+            jobIdentifier="arn:aws:bedrock:us-east-1:000000000000:model-customization-job/nope"
+        )
     assert err.value.response["Error"]["Code"] == "ResourceNotFoundException"
 
 
@@ -105,14 +130,21 @@ def _wait_status(bedrock: Any, arn: str, want: str, timeout: float = 10) -> dict
         time.sleep(0.05)
 
 
-def test_custom_models_and_deployments_through_boto3(bedrock: Any, runtime: Any, jobs: Any, home: Path) -> None:
+def test_custom_models_and_deployments_through_boto3(
+    bedrock: Any, runtime: Any, jobs: Any, home: Path
+) -> None:
     model_arn = make_custom_model(jobs, home)
     assert bedrock.get_custom_model(modelIdentifier=model_arn)["modelName"] == "router-v1"
-    assert [m["modelArn"] for m in bedrock.list_custom_models(nameContains="router")["modelSummaries"]] == [model_arn]
+    assert [m["modelArn"] for m in bedrock.list_custom_models(nameContains="router")["modelSummaries"]] == [
+        model_arn
+    ]
 
     dep_arn = bedrock.create_custom_model_deployment(
-        modelDeploymentName="router-dep", modelArn=model_arn, description="test",
-        tags=[{"key": "UseCase", "value": "VideoSearch"}], clientRequestToken="dep-1",
+        modelDeploymentName="router-dep",
+        modelArn=model_arn,
+        description="test",
+        tags=[{"key": "UseCase", "value": "VideoSearch"}],
+        clientRequestToken="dep-1",
     )["customModelDeploymentArn"]
     assert _wait_status(bedrock, dep_arn, "Active")["status"] == "Active"
     listed = bedrock.list_custom_model_deployments(statusEquals="Active", modelArnEquals=model_arn)
@@ -136,6 +168,7 @@ def test_custom_models_and_deployments_through_boto3(bedrock: Any, runtime: Any,
 def test_deployment_whose_model_cannot_load_fails(bedrock: Any, jobs: Any, home: Path) -> None:
     model_arn = make_custom_model(jobs, home, name="broken-model")
     dep_arn = bedrock.create_custom_model_deployment(modelDeploymentName="bad-dep", modelArn=model_arn)[
-        "customModelDeploymentArn"]
+        "customModelDeploymentArn"
+    ]
     dep = _wait_status(bedrock, dep_arn, "Failed")
     assert dep["status"] == "Failed" and "cannot load" in dep["failureMessage"]

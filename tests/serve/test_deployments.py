@@ -62,7 +62,9 @@ def test_each_worker_gets_its_own_replica() -> None:
 
 def test_queue_overflow_is_throttled() -> None:
     release = threading.Event()
-    pool = ModelPool("m", "s", lambda s: FakeModel(lambda m, p: (release.wait(5), "ok")[1]), workers=1, max_queue=2)
+    pool = ModelPool(
+        "m", "s", lambda s: FakeModel(lambda m, p: (release.wait(5), "ok")[1]), workers=1, max_queue=2
+    )
     pool.load()
 
     async def flood() -> list[object]:

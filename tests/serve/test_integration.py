@@ -25,11 +25,22 @@ import pytest
 from tests.serve.helpers import API_KEY, KEY_ID, SECRET, boto_client, free_port
 
 pytestmark = pytest.mark.integration
-needs_llama = pytest.mark.skipif(importlib.util.find_spec("llama_cpp") is None, reason="llama-cpp-python not installed")
+needs_llama = pytest.mark.skipif(
+    importlib.util.find_spec("llama_cpp") is None, reason="llama-cpp-python not installed"
+)
 
-TOPICS = ["guitar solo", "sunset over mountains", "CEO talks about layoffs", "videos uploaded by NASA in 2019",
-          "crowd cheering at a goal", "whispered confession", "slow motion rain", "news anchor on elections",
-          "dog barking at night", "wedding speech"]
+TOPICS = [
+    "guitar solo",
+    "sunset over mountains",
+    "CEO talks about layoffs",
+    "videos uploaded by NASA in 2019",
+    "crowd cheering at a goal",
+    "whispered confession",
+    "slow motion rain",
+    "news anchor on elections",
+    "dog barking at night",
+    "wedding speech",
+]
 
 
 def build_tiny_model(folder: Path, texts: list[str], *, seed: int = 0) -> Path:
@@ -42,17 +53,37 @@ def build_tiny_model(folder: Path, texts: list[str], *, seed: int = 0) -> Path:
     core = Tokenizer(models.BPE())
     core.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
     core.decoder = decoders.ByteLevel()
-    core.train_from_iterator(texts, trainers.BpeTrainer(
-        vocab_size=400, special_tokens=specials, initial_alphabet=pre_tokenizers.ByteLevel.alphabet()))
-    template = ("{% for m in messages %}<|im_start|>{{ m['role'] }}\n{{ m['content'] }}<|im_end|>\n{% endfor %}"
-                "{% if add_generation_prompt %}<|im_start|>assistant\n{% endif %}")
-    tok = PreTrainedTokenizerFast(tokenizer_object=core, pad_token="<pad>", eos_token="<|im_end|>",
-                                  bos_token="<|im_start|>", chat_template=template)
+    core.train_from_iterator(
+        texts,
+        trainers.BpeTrainer(
+            vocab_size=400, special_tokens=specials, initial_alphabet=pre_tokenizers.ByteLevel.alphabet()
+        ),
+    )
+    template = (
+        "{% for m in messages %}<|im_start|>{{ m['role'] }}\n{{ m['content'] }}<|im_end|>\n{% endfor %}"
+        "{% if add_generation_prompt %}<|im_start|>assistant\n{% endif %}"
+    )
+    tok = PreTrainedTokenizerFast(
+        tokenizer_object=core,
+        pad_token="<pad>",
+        eos_token="<|im_end|>",
+        bos_token="<|im_start|>",
+        chat_template=template,
+    )
     torch.manual_seed(seed)
-    config = LlamaConfig(vocab_size=core.get_vocab_size(), hidden_size=32, intermediate_size=64,
-                         num_hidden_layers=2, num_attention_heads=4, num_key_value_heads=2,
-                         max_position_embeddings=512, pad_token_id=tok.pad_token_id,
-                         eos_token_id=tok.eos_token_id, bos_token_id=tok.bos_token_id, tie_word_embeddings=False)
+    config = LlamaConfig(
+        vocab_size=core.get_vocab_size(),
+        hidden_size=32,
+        intermediate_size=64,
+        num_hidden_layers=2,
+        num_attention_heads=4,
+        num_key_value_heads=2,
+        max_position_embeddings=512,
+        pad_token_id=tok.pad_token_id,
+        eos_token_id=tok.eos_token_id,
+        bos_token_id=tok.bos_token_id,
+        tie_word_embeddings=False,
+    )
     LlamaForCausalLM(config).save_pretrained(folder)
     tok.save_pretrained(folder)
     return folder
@@ -62,17 +93,38 @@ def start_server(home: Path, log_path: Path, job_workers: int) -> tuple[subproce
     """`stillhouse serve` in its own process on a free loopback port, once healthy."""
     from stillhouse import paths
 
-    env = {**os.environ, "STILLHOUSE_HOME": str(home), "STILLHOUSE_MODELS": str(paths.models_dir()),
-           "OMP_NUM_THREADS": "2", "HF_HUB_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1",
-           "STILLHOUSE_ACCESS_KEY_ID": KEY_ID, "STILLHOUSE_SECRET_ACCESS_KEY": SECRET, "STILLHOUSE_API_KEY": API_KEY}
+    env = {
+        **os.environ,
+        "STILLHOUSE_HOME": str(home),
+        "STILLHOUSE_MODELS": str(paths.models_dir()),
+        "OMP_NUM_THREADS": "2",
+        "HF_HUB_OFFLINE": "1",
+        "TRANSFORMERS_OFFLINE": "1",
+        "STILLHOUSE_ACCESS_KEY_ID": KEY_ID,
+        "STILLHOUSE_SECRET_ACCESS_KEY": SECRET,
+        "STILLHOUSE_API_KEY": API_KEY,
+    }
     env.pop("STILLHOUSE_S3_ROOT", None)
     env.pop("STILLHOUSE_S3_BACKEND", None)
     port = free_port()
     with log_path.open("ab") as log:
         proc = subprocess.Popen(
-            [sys.executable, "-m", "stillhouse", "serve", "--port", str(port), "--job-workers", str(job_workers),
-             "--model-threads", "1"],
-            env=env, stdout=log, stderr=subprocess.STDOUT)
+            [
+                sys.executable,
+                "-m",
+                "stillhouse",
+                "serve",
+                "--port",
+                str(port),
+                "--job-workers",
+                str(job_workers),
+                "--model-threads",
+                "1",
+            ],
+            env=env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+        )
     url = f"http://127.0.0.1:{port}"
     _wait_healthy(url, proc, log_path)
     return proc, url
@@ -132,20 +184,28 @@ def test_real_process_auth_and_catalog_model(served: tuple[str, Path]) -> None:
     url, _ = served
     with pytest.raises(ClientError) as denied:
         boto_client("bedrock", url, secret="not-the-secret").create_model_customization_job(
-            jobName="j", customModelName="m", roleArn="r", baseModelIdentifier="smollm2-135m",
-            trainingDataConfig={"s3Uri": "s3://b/k.jsonl"}, outputDataConfig={"s3Uri": "s3://b/o/"})
+            jobName="j",
+            customModelName="m",
+            roleArn="r",
+            baseModelIdentifier="smollm2-135m",
+            trainingDataConfig={"s3Uri": "s3://b/k.jsonl"},
+            outputDataConfig={"s3Uri": "s3://b/o/"},
+        )
     assert denied.value.response["Error"]["Code"] == "AccessDeniedException"
     assert boto_client("bedrock", url).list_model_customization_jobs()["modelCustomizationJobSummaries"] == []
 
     out = boto_client("bedrock-runtime", url).converse(
-        modelId="smollm2-135m", messages=[{"role": "user", "content": [{"text": "Say hi."}]}],
-        inferenceConfig={"maxTokens": 4})
+        modelId="smollm2-135m",
+        messages=[{"role": "user", "content": [{"text": "Say hi."}]}],
+        inferenceConfig={"maxTokens": 4},
+    )
     assert out["usage"]["outputTokens"] >= 1 and out["output"]["message"]["content"][0]["text"]
 
     import openai
 
     chat = openai.OpenAI(base_url=url + "/v1", api_key=API_KEY, max_retries=0).chat.completions.create(
-        model="smollm2-135m", messages=[{"role": "user", "content": "Say hi."}], max_tokens=4)
+        model="smollm2-135m", messages=[{"role": "user", "content": "Say hi."}], max_tokens=4
+    )
     assert chat.usage.completion_tokens >= 1
 
 
@@ -154,10 +214,20 @@ def test_seed_notebook_flow_against_a_real_server(served: tuple[str, Path], tmp_
     prompts = [f"{TOPICS[i % len(TOPICS)]} #{i}" for i in range(100)]
     data = home / "s3" / "distill-data" / "router" / "prompts.jsonl"
     data.parent.mkdir(parents=True)
-    data.write_text("".join(json.dumps({"schemaVersion": "bedrock-conversation-2024", "system": [
-        {"text": "Give modality weights as JSON."}], "messages": [{"role": "user", "content": [{"text": p}]}]}) + "\n"
-        for p in prompts))
-    texts = prompts + ["visual audio transcription metadata {}\":,0.1"]
+    data.write_text(
+        "".join(
+            json.dumps(
+                {
+                    "schemaVersion": "bedrock-conversation-2024",
+                    "system": [{"text": "Give modality weights as JSON."}],
+                    "messages": [{"role": "user", "content": [{"text": p}]}],
+                }
+            )
+            + "\n"
+            for p in prompts
+        )
+    )
+    texts = prompts + ['visual audio transcription metadata {}":,0.1']
     student = build_tiny_model(tmp_path / "student", texts)
     # A real transformers teacher, tiny so that labelling 100 prompts takes seconds on a busy machine
     # (SmolLM2 on llama.cpp answers Converse in test_real_process_auth_and_catalog_model above).
@@ -197,10 +267,22 @@ def test_seed_notebook_flow_against_a_real_server(served: tuple[str, Path], tmp_
         intruder.get_model_customization_job(jobIdentifier=job_arn)
     assert denied.value.response["Error"]["Code"] == "AccessDeniedException"
 
-    job = _poll(lambda: bedrock_client.get_model_customization_job(jobIdentifier=job_arn), "status",
-                {"Completed", "Failed", "Stopped"}, 900, "job")
-    print("job timeline:", json.dumps({k: [str(v.get("creationTime")), str(v.get("lastModifiedTime"))]
-                                       for k, v in job["statusDetails"].items()}))
+    job = _poll(
+        lambda: bedrock_client.get_model_customization_job(jobIdentifier=job_arn),
+        "status",
+        {"Completed", "Failed", "Stopped"},
+        900,
+        "job",
+    )
+    print(
+        "job timeline:",
+        json.dumps(
+            {
+                k: [str(v.get("creationTime")), str(v.get("lastModifiedTime"))]
+                for k, v in job["statusDetails"].items()
+            }
+        ),
+    )
     assert job["status"] == "Completed", job.get("failureMessage")
     custom_model_arn = job["outputModelArn"]
     assert job["trainingMetrics"]["trainingLoss"] > 0
@@ -217,22 +299,34 @@ def test_seed_notebook_flow_against_a_real_server(served: tuple[str, Path], tmp_
         ],
         clientRequestToken=f"deployment-{uuid.uuid4()}",
     )
-    deployment_arn = response["customModelDeploymentArn"]  # botocore's member name (the seed says modelDeploymentArn)
-    dep = _poll(lambda: bedrock_client.get_custom_model_deployment(customModelDeploymentIdentifier=deployment_arn),
-                "status", {"Active", "Failed"}, 180, "deployment")
+    deployment_arn = response[
+        "customModelDeploymentArn"
+    ]  # botocore's member name (the seed says modelDeploymentArn)
+    dep = _poll(
+        lambda: bedrock_client.get_custom_model_deployment(customModelDeploymentIdentifier=deployment_arn),
+        "status",
+        {"Active", "Failed"},
+        180,
+        "deployment",
+    )
     assert dep["status"] == "Active", dep.get("failureMessage")
 
     runtime = boto_client("bedrock-runtime", url)
-    out = runtime.converse(modelId=custom_model_arn, messages=[{"role": "user", "content": [{"text": "guitar solo"}]}],
-                           inferenceConfig={"maxTokens": 8}, requestMetadata={"use_case": "router"})
+    out = runtime.converse(
+        modelId=custom_model_arn,
+        messages=[{"role": "user", "content": [{"text": "guitar solo"}]}],
+        inferenceConfig={"maxTokens": 8},
+        requestMetadata={"use_case": "router"},
+    )
     assert out["usage"]["outputTokens"] >= 1 and out["stopReason"] in ("end_turn", "max_tokens")
     assert isinstance(out["output"]["message"]["content"][0]["text"], str)
 
     import openai
 
     oai = openai.OpenAI(base_url=url + "/v1", api_key=API_KEY, max_retries=0)
-    chat = oai.chat.completions.create(model=custom_model_arn, messages=[{"role": "user", "content": "drum solo"}],
-                                       max_tokens=8)
+    chat = oai.chat.completions.create(
+        model=custom_model_arn, messages=[{"role": "user", "content": "drum solo"}], max_tokens=8
+    )
     assert chat.usage.completion_tokens >= 1 and chat.choices[0].finish_reason in ("stop", "length")
 
 
@@ -249,26 +343,46 @@ def test_server_killed_mid_training_resumes_the_job_without_the_teacher(tmp_path
     prompts = [f"{TOPICS[i % len(TOPICS)]} #{i}" for i in range(100)]
     data = home / "s3" / "data" / "prompts.jsonl"
     data.parent.mkdir(parents=True)
-    data.write_text("".join(json.dumps({"messages": [{"role": "user", "content": [{"text": p}]}]}) + "\n"
-                            for p in prompts))
-    texts = prompts + ["visual audio transcription metadata {}\":,0.1"]
+    data.write_text(
+        "".join(
+            json.dumps({"messages": [{"role": "user", "content": [{"text": p}]}]}) + "\n" for p in prompts
+        )
+    )
+    texts = prompts + ['visual audio transcription metadata {}":,0.1']
     student = build_tiny_model(tmp_path / "student", texts)
     teacher = build_tiny_model(tmp_path / "teacher", texts, seed=1)
 
     proc, url = start_server(home, log, job_workers=1)
     bedrock_client = boto_client("bedrock", url)
     job_arn = bedrock_client.create_model_customization_job(
-        jobName="killed-mid-training", customModelName="survivor", roleArn="arn:aws:iam::000000000000:role/r",
-        baseModelIdentifier=str(student), customizationType="DISTILLATION",
-        trainingDataConfig={"s3Uri": "s3://data/prompts.jsonl"}, outputDataConfig={"s3Uri": "s3://out/"},
+        jobName="killed-mid-training",
+        customModelName="survivor",
+        roleArn="arn:aws:iam::000000000000:role/r",
+        baseModelIdentifier=str(student),
+        customizationType="DISTILLATION",
+        trainingDataConfig={"s3Uri": "s3://data/prompts.jsonl"},
+        outputDataConfig={"s3Uri": "s3://out/"},
         # batch 1 x 5 epochs: ~500 tiny steps, so there is a training phase to interrupt
         hyperParameters={"epochCount": "5", "batchSize": "1", "learningRate": "0.0001"},
-        customizationConfig={"distillationConfig": {"teacherModelConfig": {
-            "teacherModelIdentifier": f"hf:{teacher}", "maxResponseLengthForInference": 8}}},
+        customizationConfig={
+            "distillationConfig": {
+                "teacherModelConfig": {
+                    "teacherModelIdentifier": f"hf:{teacher}",
+                    "maxResponseLengthForInference": 8,
+                }
+            }
+        },
     )["jobArn"]
     try:
-        training = _poll(lambda: bedrock_client.get_model_customization_job(jobIdentifier=job_arn)["statusDetails"]
-                         ["trainingDetails"], "status", {"InProgress", "Completed"}, 600, "training")
+        training = _poll(
+            lambda: bedrock_client.get_model_customization_job(jobIdentifier=job_arn)["statusDetails"][
+                "trainingDetails"
+            ],
+            "status",
+            {"InProgress", "Completed"},
+            600,
+            "training",
+        )
         assert training["status"] == "InProgress", "training ended before the kill; make the job longer"
     finally:
         os.kill(proc.pid, signal.SIGKILL)
@@ -278,8 +392,13 @@ def test_server_killed_mid_training_resumes_the_job_without_the_teacher(tmp_path
     proc, url = start_server(home, log, job_workers=1)
     try:
         bedrock_client = boto_client("bedrock", url)
-        job = _poll(lambda: bedrock_client.get_model_customization_job(jobIdentifier=job_arn), "status",
-                    {"Completed", "Failed", "Stopped"}, 900, "job")
+        job = _poll(
+            lambda: bedrock_client.get_model_customization_job(jobIdentifier=job_arn),
+            "status",
+            {"Completed", "Failed", "Stopped"},
+            900,
+            "job",
+        )
     finally:
         stop_server(proc)
     assert job["status"] == "Completed", job.get("failureMessage")

@@ -16,19 +16,27 @@ from stillhouse.sources.objectstore import LocalObjectStore
 
 def _rec(text: str, use_case: str, at: datetime) -> InvocationLogRecord:
     return build_record(
-        operation="Converse", model_id="m", request_metadata={"use_case": use_case},
+        operation="Converse",
+        model_id="m",
+        request_metadata={"use_case": use_case},
         input_body={"messages": [{"role": "user", "content": [{"text": text}]}]},
         output_body={"output": {"message": {"role": "assistant", "content": [{"text": "A:" + text}]}}},
-        input_tokens=3, output_tokens=2, at=at,
+        input_tokens=3,
+        output_tokens=2,
+        at=at,
     )
 
 
 def test_batch_is_split_by_hour_as_gzipped_json_lines() -> None:
-    recs = [_rec("a", "router", datetime(2026, 1, 2, 3, 59, tzinfo=UTC)),
-            _rec("b", "other", datetime(2026, 1, 2, 4, 0, 1, tzinfo=UTC))]
+    recs = [
+        _rec("a", "router", datetime(2026, 1, 2, 3, 59, tzinfo=UTC)),
+        _rec("b", "other", datetime(2026, 1, 2, 4, 0, 1, tzinfo=UTC)),
+    ]
     objects = encode_batch(recs, "logs/", batch_id="x1")
-    assert sorted(objects) == ["logs/2026/01/02/03/20260102T035900_x1.json.gz",
-                               "logs/2026/01/02/04/20260102T040001_x1.json.gz"]
+    assert sorted(objects) == [
+        "logs/2026/01/02/03/20260102T035900_x1.json.gz",
+        "logs/2026/01/02/04/20260102T040001_x1.json.gz",
+    ]
     lines = gzip.decompress(objects["logs/2026/01/02/03/20260102T035900_x1.json.gz"]).decode().splitlines()
     doc = json.loads(lines[0])
     assert doc["schemaType"] == "ModelInvocationLog" and doc["requestMetadata"] == {"use_case": "router"}
@@ -38,9 +46,13 @@ def test_batch_is_split_by_hour_as_gzipped_json_lines() -> None:
 def test_reader_reads_what_the_writer_wrote() -> None:
     at = datetime(2026, 5, 6, 7, tzinfo=UTC)
     objects = encode_batch([_rec("q1", "router", at), _rec("q2", "other", at)], "p", batch_id="b")
-    config = InvocationLogsConfig.model_validate({
-        "usePromptResponse": True, "invocationLogSource": {"s3Uri": "s3://b/p/"},
-        "requestMetadataFilters": {"notEquals": {"use_case": "other"}}})
+    config = InvocationLogsConfig.model_validate(
+        {
+            "usePromptResponse": True,
+            "invocationLogSource": {"s3Uri": "s3://b/p/"},
+            "requestMetadataFilters": {"notEquals": {"use_case": "other"}},
+        }
+    )
     records, report = records_from_logs(objects.items(), config, teacher_model_id="m")
     assert [(r.messages[0].text, r.answer) for r in records] == [("q1", "A:q1")]
     assert report.filtered_out == 1

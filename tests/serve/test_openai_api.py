@@ -26,8 +26,13 @@ def test_chat_completion_with_json_schema(oai: openai.OpenAI) -> None:
     out = oai.chat.completions.create(
         model="fake-catalog",
         messages=[{"role": "system", "content": "route"}, {"role": "user", "content": "guitar solo"}],
-        max_tokens=16, temperature=0.2, stop=["\n\n"],
-        response_format={"type": "json_schema", "json_schema": {"name": "weights", "schema": SCHEMA, "strict": True}},
+        max_tokens=16,
+        temperature=0.2,
+        stop=["\n\n"],
+        response_format={
+            "type": "json_schema",
+            "json_schema": {"name": "weights", "schema": SCHEMA, "strict": True},
+        },
     )
     assert out.choices[0].message.content == "echo: guitar solo"
     assert out.choices[0].finish_reason == "stop" and out.usage.total_tokens > 0
@@ -60,13 +65,17 @@ def test_unknown_model_and_unsupported_fields(oai: openai.OpenAI) -> None:
         oai.chat.completions.create(model="fake-catalog", messages=[{"role": "user", "content": "x"}], n=3)
     assert err.value.body["param"] == "n"  # type: ignore[index]
     with pytest.raises(openai.BadRequestError):
-        oai.chat.completions.create(model="fake-catalog", messages=[{"role": "user", "content": "x"}],
-                                    tools=[{"type": "function", "function": {"name": "f"}}])
+        oai.chat.completions.create(
+            model="fake-catalog",
+            messages=[{"role": "user", "content": "x"}],
+            tools=[{"type": "function", "function": {"name": "f"}}],
+        )
 
 
 def test_chat_calls_are_logged_with_metadata(oai: openai.OpenAI, app: Any, home: Path) -> None:
-    oai.chat.completions.create(model="fake-catalog", messages=[{"role": "user", "content": "x"}],
-                                metadata={"use_case": "router"})
+    oai.chat.completions.create(
+        model="fake-catalog", messages=[{"role": "user", "content": "x"}], metadata={"use_case": "router"}
+    )
     app.state.ctx.logs.flush()
     from stillhouse.sources.objectstore import LocalObjectStore
 
@@ -82,6 +91,14 @@ def test_chat_calls_are_logged_with_metadata(oai: openai.OpenAI, app: Any, home:
 def test_models_listing_shape(client: Any, jobs: Any, home: Path) -> None:
     make_custom_model(jobs, home)  # registered but not deployed: not listed
     r = client.get("/v1/models", headers={"authorization": f"Bearer {API_KEY}"})
-    assert r.json() == {"object": "list", "data": [
-        {"id": "fake-catalog", "object": "model", "created": r.json()["data"][0]["created"],
-         "owned_by": "stillhouse-catalog"}]}
+    assert r.json() == {
+        "object": "list",
+        "data": [
+            {
+                "id": "fake-catalog",
+                "object": "model",
+                "created": r.json()["data"][0]["created"],
+                "owned_by": "stillhouse-catalog",
+            }
+        ],
+    }

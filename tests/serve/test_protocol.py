@@ -19,20 +19,31 @@ DONE = Completion(text="{}", model="m", input_tokens=5, output_tokens=2, stop_re
 
 def test_converse_to_domain_and_back() -> None:
     png = base64.b64encode(b"\x89PNG").decode()
-    req = bp.ConverseRequest.model_validate({
-        "system": [{"text": "route"}],
-        "messages": [{"role": "user", "content": [{"text": "look "}, {"image": {"format": "png", "source": {"bytes": png}}}]},
-                     {"role": "assistant", "content": [{"text": "ok"}]},
-                     {"role": "user", "content": [{"text": "again"}]}],
-        "inferenceConfig": {"maxTokens": 7, "temperature": 0.5, "stopSequences": ["}"]},
-        "requestMetadata": {"use_case": "router"},
-    })
+    req = bp.ConverseRequest.model_validate(
+        {
+            "system": [{"text": "route"}],
+            "messages": [
+                {
+                    "role": "user",
+                    "content": [{"text": "look "}, {"image": {"format": "png", "source": {"bytes": png}}}],
+                },
+                {"role": "assistant", "content": [{"text": "ok"}]},
+                {"role": "user", "content": [{"text": "again"}]},
+            ],
+            "inferenceConfig": {"maxTokens": 7, "temperature": 0.5, "stopSequences": ["}"]},
+            "requestMetadata": {"use_case": "router"},
+        }
+    )
     messages, params = bp.converse_to_domain(req, default_max_tokens=99)
     assert [m.role for m in messages] == ["system", "user", "assistant", "user"]
     assert messages[1].images[0].data == b"\x89PNG" and messages[1].content == "look "
     assert (params.max_tokens, params.temperature, params.top_p, params.stop) == (7, 0.5, 1.0, ("}",))
     out = bp.converse_response(DONE, 12.4).model_dump()
-    assert out["stopReason"] == "max_tokens" and out["usage"]["totalTokens"] == 7 and out["metrics"]["latencyMs"] == 12
+    assert (
+        out["stopReason"] == "max_tokens"
+        and out["usage"]["totalTokens"] == 7
+        and out["metrics"]["latencyMs"] == 12
+    )
 
 
 def test_converse_defaults_and_refusals() -> None:
@@ -49,10 +60,20 @@ def test_converse_defaults_and_refusals() -> None:
 
 
 def test_invoke_dialects_round_trip() -> None:
-    nova = bp.parse_invoke_body({"messages": [{"role": "user", "content": [{"text": "q"}]}],
-                                 "inferenceConfig": {"max_new_tokens": 3, "top_p": 0.5}})
-    anthropic = bp.parse_invoke_body({"anthropic_version": "bedrock-2023-05-31", "max_tokens": 4, "system": "s",
-                                      "messages": [{"role": "user", "content": [{"type": "text", "text": "q"}]}]})
+    nova = bp.parse_invoke_body(
+        {
+            "messages": [{"role": "user", "content": [{"text": "q"}]}],
+            "inferenceConfig": {"max_new_tokens": 3, "top_p": 0.5},
+        }
+    )
+    anthropic = bp.parse_invoke_body(
+        {
+            "anthropic_version": "bedrock-2023-05-31",
+            "max_tokens": 4,
+            "system": "s",
+            "messages": [{"role": "user", "content": [{"type": "text", "text": "q"}]}],
+        }
+    )
     llama = bp.parse_invoke_body({"prompt": "q", "max_gen_len": 5})
     got = {type(r).__name__: bp.invoke_to_domain(r, default_max_tokens=9) for r in (nova, anthropic, llama)}
     assert got["NovaInvokeRequest"][1].max_tokens == 3 and got["NovaInvokeRequest"][1].top_p == 0.5
@@ -73,28 +94,64 @@ def test_request_metadata_header() -> None:
 
 def test_openai_request_to_domain() -> None:
     img = "data:image/png;base64," + base64.b64encode(b"img").decode()
-    req = op.ChatCompletionRequest.model_validate({
-        "model": "m", "max_completion_tokens": 11, "stop": "\n", "seed": 3,
-        "messages": [{"role": "user", "content": [{"type": "text", "text": "hi"},
-                                                  {"type": "image_url", "image_url": {"url": img}}]},
-                     {"role": "developer", "content": "be brief"}],
-        "response_format": {"type": "json_schema", "json_schema": {"name": "w", "schema": {"type": "object"}}},
-    })
+    req = op.ChatCompletionRequest.model_validate(
+        {
+            "model": "m",
+            "max_completion_tokens": 11,
+            "stop": "\n",
+            "seed": 3,
+            "messages": [
+                {
+                    "role": "user",
+                    "content": [
+                        {"type": "text", "text": "hi"},
+                        {"type": "image_url", "image_url": {"url": img}},
+                    ],
+                },
+                {"role": "developer", "content": "be brief"},
+            ],
+            "response_format": {
+                "type": "json_schema",
+                "json_schema": {"name": "w", "schema": {"type": "object"}},
+            },
+        }
+    )
     messages, params = req.to_domain(default_max_tokens=100)
     assert [m.role for m in messages] == ["system", "user"] and messages[1].images[0].data == b"img"
-    assert (params.max_tokens, params.stop, params.seed, params.json_schema) == (11, ("\n",), 3, {"type": "object"})
+    assert (params.max_tokens, params.stop, params.seed, params.json_schema) == (
+        11,
+        ("\n",),
+        3,
+        {"type": "object"},
+    )
     json_object = op.ChatCompletionRequest.model_validate(
-        {"model": "m", "messages": [{"role": "user", "content": "x"}], "response_format": {"type": "json_object"}})
+        {
+            "model": "m",
+            "messages": [{"role": "user", "content": "x"}],
+            "response_format": {"type": "json_object"},
+        }
+    )
     assert json_object.to_domain(default_max_tokens=1)[1].json_schema == {"type": "object"}
 
 
 def test_openai_refuses_remote_images_and_streaming() -> None:
-    req = op.ChatCompletionRequest.model_validate({"model": "m", "messages": [{"role": "user", "content": [
-        {"type": "image_url", "image_url": {"url": "https://example.com/cat.png"}}]}]})
+    req = op.ChatCompletionRequest.model_validate(
+        {
+            "model": "m",
+            "messages": [
+                {
+                    "role": "user",
+                    "content": [{"type": "image_url", "image_url": {"url": "https://example.com/cat.png"}}],
+                }
+            ],
+        }
+    )
     with pytest.raises(InvalidInputError, match="data: URLs"):
         req.to_domain(default_max_tokens=1)
     with pytest.raises(ValidationError):
-        op.ChatCompletionRequest.model_validate({"model": "m", "stream": True, "messages": [{"role": "user", "content": "x"}]})
+        op.ChatCompletionRequest.model_validate(
+            {"model": "m", "stream": True, "messages": [{"role": "user", "content": "x"}]}
+        )
 
 
 def test_openai_response_shape() -> None:

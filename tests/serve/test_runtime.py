@@ -20,30 +20,44 @@ def test_converse_by_every_identifier(bedrock: Any, runtime: Any, jobs: Any, hom
     model_arn, dep_arn = deploy(bedrock, jobs, home)
     for model_id in (model_arn, dep_arn, "router-dep", "router-v1", "fake-catalog"):
         out = runtime.converse(
-            modelId=model_id, messages=USER, system=[{"text": "route it"}],
+            modelId=model_id,
+            messages=USER,
+            system=[{"text": "route it"}],
             inferenceConfig={"maxTokens": 20, "temperature": 0.0, "topP": 0.9, "stopSequences": ["\n\n"]},
         )
-        assert out["output"]["message"] == {"role": "assistant", "content": [{"text": "echo: find the guitar solo"}]}
+        assert out["output"]["message"] == {
+            "role": "assistant",
+            "content": [{"text": "echo: find the guitar solo"}],
+        }
         assert out["stopReason"] == "end_turn"
         assert out["usage"]["totalTokens"] == out["usage"]["inputTokens"] + out["usage"]["outputTokens"] > 0
         assert out["metrics"]["latencyMs"] >= 0
 
 
 def test_request_metadata_lands_in_the_invocation_log(runtime: Any, app: Any, home: Path) -> None:
-    for use_case, text in (("router", "sunset over mountains"), ("other", "tax forms"), ("router", "drum solo")):
-        runtime.converse(modelId="fake-catalog", messages=[{"role": "user", "content": [{"text": text}]}],
-                         requestMetadata={"use_case": use_case})
+    for use_case, text in (
+        ("router", "sunset over mountains"),
+        ("other", "tax forms"),
+        ("router", "drum solo"),
+    ):
+        runtime.converse(
+            modelId="fake-catalog",
+            messages=[{"role": "user", "content": [{"text": text}]}],
+            requestMetadata={"use_case": use_case},
+        )
     assert app.state.ctx.logs.flush() == 3
     store = LocalObjectStore(home / "s3")
     keys = store.list("s3://stillhouse-logs/invocation-logs/")
     assert keys and all(k.endswith(".json.gz") for k in keys)
     assert all(len(k.split("invocation-logs/")[1].split("/")) == 5 for k in keys)  # YYYY/MM/DD/HH/file
 
-    config = InvocationLogsConfig.model_validate({
-        "usePromptResponse": True,
-        "invocationLogSource": {"s3Uri": "s3://stillhouse-logs/invocation-logs/"},
-        "requestMetadataFilters": {"equals": {"use_case": "router"}},
-    })
+    config = InvocationLogsConfig.model_validate(
+        {
+            "usePromptResponse": True,
+            "invocationLogSource": {"s3Uri": "s3://stillhouse-logs/invocation-logs/"},
+            "requestMetadataFilters": {"equals": {"use_case": "router"}},
+        }
+    )
     records, report = read_invocation_logs(config, teacher_model_id="fake-catalog", store=store)
     assert report.kept == 2 and report.filtered_out == 1 and not report.problems
     assert [r.messages[0].text for r in records] == ["sunset over mountains", "drum solo"]
@@ -58,38 +72,63 @@ def test_failed_calls_are_logged_with_their_error(runtime: Any, app: Any, home: 
     raw = LocalObjectStore(home / "s3").list("s3://stillhouse-logs/")
     import gzip
 
-    lines = [json.loads(line) for uri in raw for line in gzip.decompress(Path(LocalObjectStore(home / "s3").local_path(uri)).read_bytes()).splitlines()]
+    lines = [
+        json.loads(line)
+        for uri in raw
+        for line in gzip.decompress(
+            Path(LocalObjectStore(home / "s3").local_path(uri)).read_bytes()
+        ).splitlines()
+    ]
     assert [(rec["errorCode"], rec["modelId"], rec["requestMetadata"]) for rec in lines] == [
-        ("ResourceNotFoundException", "not-deployed", {"use_case": "router"})]
+        ("ResourceNotFoundException", "not-deployed", {"use_case": "router"})
+    ]
     assert "output" not in lines[0] and lines[0]["schemaType"] == "ModelInvocationLog"
 
 
 @pytest.mark.parametrize(
     ("body", "answer"),
     [
-        ({"schemaVersion": "messages-v1", "messages": USER, "inferenceConfig": {"max_new_tokens": 8}},
-         lambda b: b["output"]["message"]["content"][0]["text"]),
-        ({"anthropic_version": "bedrock-2023-05-31", "max_tokens": 8, "system": "s",
-          "messages": [{"role": "user", "content": "find the guitar solo"}]},
-         lambda b: b["content"][0]["text"]),
+        (
+            {"schemaVersion": "messages-v1", "messages": USER, "inferenceConfig": {"max_new_tokens": 8}},
+            lambda b: b["output"]["message"]["content"][0]["text"],
+        ),
+        (
+            {
+                "anthropic_version": "bedrock-2023-05-31",
+                "max_tokens": 8,
+                "system": "s",
+                "messages": [{"role": "user", "content": "find the guitar solo"}],
+            },
+            lambda b: b["content"][0]["text"],
+        ),
         ({"prompt": "find the guitar solo", "max_gen_len": 8}, lambda b: b["generation"]),
     ],
 )
 def test_invoke_model_dialects(runtime: Any, body: dict[str, Any], answer: Any) -> None:
-    out = runtime.invoke_model(modelId="fake-catalog", body=json.dumps(body), contentType="application/json",
-                               requestMetadata=json.dumps({"use_case": "router"}))
+    out = runtime.invoke_model(
+        modelId="fake-catalog",
+        body=json.dumps(body),
+        contentType="application/json",
+        requestMetadata=json.dumps({"use_case": "router"}),
+    )
     assert answer(json.loads(out["body"].read())) == "echo: find the guitar solo"
 
 
-def signed_post(server: str, settings: Any, path: str, body: bytes, headers: dict[str, str] | None = None) -> Any:
+def signed_post(
+    server: str, settings: Any, path: str, body: bytes, headers: dict[str, str] | None = None
+) -> Any:
     """POST a raw body signed as boto3 would (bypassing botocore's own parameter checks)."""
     import httpx
     from botocore.auth import SigV4Auth
     from botocore.awsrequest import AWSRequest
     from botocore.credentials import Credentials
 
-    req = AWSRequest(method="POST", url=server + path, data=body,
-                     headers={"Content-Type": "application/json", **(headers or {})})
+    req = AWSRequest(
+        method="POST",
+        url=server + path,
+        data=body,
+        headers={"Content-Type": "application/json", **(headers or {})},
+    )
     creds = Credentials(settings.access_key_id, settings.secret_access_key.get_secret_value())
     SigV4Auth(creds, "bedrock", "us-east-1").add_auth(req)
     return httpx.post(server + path, content=body, headers=dict(req.headers.items()))
@@ -102,14 +141,36 @@ def signed_post(server: str, settings: Any, path: str, body: bytes, headers: dic
         ("/model/fake-catalog/converse", b"", "empty"),
         ("/model/fake-catalog/invoke", b"[1]", "JSON object"),
         ("/model-customization-jobs", b"not json", "JSON"),
-        ("/model/fake-catalog/converse", json.dumps({"messages": [{"role": "assistant", "content": [{"text": "x"}]}]}).encode(), "user"),
-        ("/model/fake-catalog/converse", json.dumps({"messages": USER, "toolConfig": {"tools": []}}).encode(), "toolConfig"),
-        ("/model/fake-catalog/converse", json.dumps({"messages": USER, "inferenceConfig": {"maxTokens": 0}}).encode(), "maxTokens"),
-        ("/model/fake-catalog/converse", json.dumps({"messages": USER, "requestMetadata": {"k": "bad\u0000"}}).encode(), "requestMetadata"),
-        ("/model/fake-catalog/invoke", json.dumps({"prompt": "x", "max_gen_len": -1}).encode(), "max_gen_len"),
+        (
+            "/model/fake-catalog/converse",
+            json.dumps({"messages": [{"role": "assistant", "content": [{"text": "x"}]}]}).encode(),
+            "user",
+        ),
+        (
+            "/model/fake-catalog/converse",
+            json.dumps({"messages": USER, "toolConfig": {"tools": []}}).encode(),
+            "toolConfig",
+        ),
+        (
+            "/model/fake-catalog/converse",
+            json.dumps({"messages": USER, "inferenceConfig": {"maxTokens": 0}}).encode(),
+            "maxTokens",
+        ),
+        (
+            "/model/fake-catalog/converse",
+            json.dumps({"messages": USER, "requestMetadata": {"k": "bad\u0000"}}).encode(),
+            "requestMetadata",
+        ),
+        (
+            "/model/fake-catalog/invoke",
+            json.dumps({"prompt": "x", "max_gen_len": -1}).encode(),
+            "max_gen_len",
+        ),
     ],
 )
-def test_bad_signed_requests_are_400_naming_the_problem(server: str, settings: Any, path: str, body: bytes, needle: str) -> None:
+def test_bad_signed_requests_are_400_naming_the_problem(
+    server: str, settings: Any, path: str, body: bytes, needle: str
+) -> None:
     r = signed_post(server, settings, path, body)
     assert r.status_code == 400, r.text
     assert r.headers["x-amzn-ErrorType"].startswith("ValidationException")
@@ -123,21 +184,31 @@ def test_unsigned_runtime_calls_are_refused_before_parsing(client: Any) -> None:
 
 
 def test_openai_malformed_json_is_400(client: Any) -> None:
-    r = client.post("/v1/chat/completions", content=b"{nope", headers={"authorization": "Bearer sk-test-stillhouse"})
+    r = client.post(
+        "/v1/chat/completions", content=b"{nope", headers={"authorization": "Bearer sk-test-stillhouse"}
+    )
     assert r.status_code == 400 and r.json()["error"]["type"] == "invalid_request_error"
 
 
 def test_invoke_metadata_header_must_be_json(server: str, settings: Any) -> None:
     body = json.dumps({"prompt": "x"}).encode()
-    r = signed_post(server, settings, "/model/fake-catalog/invoke", body,
-                    headers={"X-Amzn-Bedrock-Request-Metadata": "use_case=router"})
+    r = signed_post(
+        server,
+        settings,
+        "/model/fake-catalog/invoke",
+        body,
+        headers={"X-Amzn-Bedrock-Request-Metadata": "use_case=router"},
+    )
     assert r.status_code == 400 and "X-Amzn-Bedrock-Request-Metadata" in r.json()["message"]
 
 
 def test_body_size_limit(client: Any, app: Any) -> None:
     limit = app.state.ctx.settings.max_body_bytes
-    r = client.post("/v1/chat/completions", content=b"x" * (limit + 1),
-                    headers={"authorization": "Bearer sk-test-stillhouse"})
+    r = client.post(
+        "/v1/chat/completions",
+        content=b"x" * (limit + 1),
+        headers={"authorization": "Bearer sk-test-stillhouse"},
+    )
     assert r.status_code == 400 and "limit" in r.json()["error"]["message"]
 
 
@@ -148,8 +219,11 @@ def test_creating_deployment_answers_model_not_ready(client: Any, app: Any) -> N
     registry = app.state.ctx.registry
     registry._loader = lambda spec: (gate.wait(5), fake_loader(spec))[1]
     registry.deploy("dep-slow", "/models/slow", ("slow-model",))
-    r = client.post("/v1/chat/completions", json={"model": "slow-model", "messages": [{"role": "user", "content": "hi"}]},
-                    headers={"authorization": "Bearer sk-test-stillhouse"})
+    r = client.post(
+        "/v1/chat/completions",
+        json={"model": "slow-model", "messages": [{"role": "user", "content": "hi"}]},
+        headers={"authorization": "Bearer sk-test-stillhouse"},
+    )
     gate.set()
     assert r.status_code == 429 and r.json()["error"]["code"] == "ModelNotReadyException"
 

@@ -13,7 +13,11 @@ def test_flags_win_over_environment(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("STILLHOUSE_SECRET_ACCESS_KEY", "envsecret")
     monkeypatch.setenv("STILLHOUSE_API_KEY", "sk-env")
     s = settings_from_env(access_key_id="FLAGKEY", secret_access_key="flagsecret", api_key=None, port=9000)
-    assert (s.access_key_id, s.secret_access_key.get_secret_value(), s.port) == ("FLAGKEY", "flagsecret", 9000)
+    assert (s.access_key_id, s.secret_access_key.get_secret_value(), s.port) == (
+        "FLAGKEY",
+        "flagsecret",
+        9000,
+    )
     assert s.api_key is not None and s.api_key.get_secret_value() == "sk-env"
     assert "flagsecret" not in repr(s) and s.host == "127.0.0.1"
 
@@ -28,7 +32,9 @@ def test_no_credentials_is_refused(monkeypatch: pytest.MonkeyPatch) -> None:
     assert settings_from_env(api_key="sk-1").sigv4_enabled is False
 
 
-def test_cli_serve_refuses_to_start_without_credentials(monkeypatch: pytest.MonkeyPatch, tmp_path: object) -> None:
+def test_cli_serve_refuses_to_start_without_credentials(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: object
+) -> None:
     from typer.testing import CliRunner
 
     from stillhouse.cli import app

@@ -21,28 +21,52 @@ from stillhouse.sources.invocation_logs import (
 TEACHER = "qwen2.5-coder-1.5b"
 
 
-def converse_log(prompt: str, answer: str, *, model: str = TEACHER, meta: dict | None = None, n: int = 0) -> dict:
+def converse_log(
+    prompt: str, answer: str, *, model: str = TEACHER, meta: dict | None = None, n: int = 0
+) -> dict:
     return {
-        "schemaType": "ModelInvocationLog", "schemaVersion": "1.0", "timestamp": "2026-11-20T10:00:00Z",
-        "requestId": f"req-{n}", "operation": "Converse", "modelId": model, "requestMetadata": meta or {},
-        "input": {"inputContentType": "application/json", "inputTokenCount": 5, "inputBodyJson": {
-            "system": [{"text": "Route the query."}],
-            "messages": [{"role": "user", "content": [{"text": prompt}]}],
-            "inferenceConfig": {"maxTokens": 100}}},
-        "output": {"outputContentType": "application/json", "outputTokenCount": 7, "outputBodyJson": {
-            "output": {"message": {"role": "assistant", "content": [{"text": answer}]}},
-            "stopReason": "end_turn", "usage": {"inputTokens": 5, "outputTokens": 7, "totalTokens": 12}}},
+        "schemaType": "ModelInvocationLog",
+        "schemaVersion": "1.0",
+        "timestamp": "2026-11-20T10:00:00Z",
+        "requestId": f"req-{n}",
+        "operation": "Converse",
+        "modelId": model,
+        "requestMetadata": meta or {},
+        "input": {
+            "inputContentType": "application/json",
+            "inputTokenCount": 5,
+            "inputBodyJson": {
+                "system": [{"text": "Route the query."}],
+                "messages": [{"role": "user", "content": [{"text": prompt}]}],
+                "inferenceConfig": {"maxTokens": 100},
+            },
+        },
+        "output": {
+            "outputContentType": "application/json",
+            "outputTokenCount": 7,
+            "outputBodyJson": {
+                "output": {"message": {"role": "assistant", "content": [{"text": answer}]}},
+                "stopReason": "end_turn",
+                "usage": {"inputTokens": 5, "outputTokens": 7, "totalTokens": 12},
+            },
+        },
     }
 
 
 def config(use_prompt_response: bool = False, filters: dict | None = None) -> InvocationLogsConfig:
-    return InvocationLogsConfig.model_validate({
-        "usePromptResponse": use_prompt_response, "invocationLogSource": {"s3Uri": "s3://logs/bedrock/"},
-        **({"requestMetadataFilters": filters} if filters else {})})
+    return InvocationLogsConfig.model_validate(
+        {
+            "usePromptResponse": use_prompt_response,
+            "invocationLogSource": {"s3Uri": "s3://logs/bedrock/"},
+            **({"requestMetadataFilters": filters} if filters else {}),
+        }
+    )
 
 
 def as_object(*logs: dict) -> tuple[str, bytes]:
-    return "s3://logs/bedrock/2026/11/20/10/a.json.gz", gzip.compress("\n".join(map(json.dumps, logs)).encode())
+    return "s3://logs/bedrock/2026/11/20/10/a.json.gz", gzip.compress(
+        "\n".join(map(json.dumps, logs)).encode()
+    )
 
 
 # ------------------------------------------------------------------------------------------ filters
@@ -50,30 +74,36 @@ def as_object(*logs: dict) -> tuple[str, bytes]:
 META = {"project": "router", "env": "prod"}
 
 
-@pytest.mark.parametrize(("raw", "expected"), [
-    ({"equals": {"project": "router"}}, True),
-    ({"equals": {"project": "search"}}, False),
-    ({"notEquals": {"env": "prod"}}, False),
-    ({"notEquals": {"team": "x"}}, True),  # a missing key is not equal
-    ({"andAll": [{"equals": {"project": "router"}}, {"notEquals": {"env": "dev"}}]}, True),
-    ({"andAll": [{"equals": {"project": "router"}}, {"equals": {"env": "dev"}}]}, False),
-    ({"orAll": [{"equals": {"project": "search"}}, {"equals": {"env": "prod"}}]}, True),
-    ({"orAll": [{"equals": {"project": "search"}}, {"equals": {"env": "dev"}}]}, False),
-])
+@pytest.mark.parametrize(
+    ("raw", "expected"),
+    [
+        ({"equals": {"project": "router"}}, True),
+        ({"equals": {"project": "search"}}, False),
+        ({"notEquals": {"env": "prod"}}, False),
+        ({"notEquals": {"team": "x"}}, True),  # a missing key is not equal
+        ({"andAll": [{"equals": {"project": "router"}}, {"notEquals": {"env": "dev"}}]}, True),
+        ({"andAll": [{"equals": {"project": "router"}}, {"equals": {"env": "dev"}}]}, False),
+        ({"orAll": [{"equals": {"project": "search"}}, {"equals": {"env": "prod"}}]}, True),
+        ({"orAll": [{"equals": {"project": "search"}}, {"equals": {"env": "dev"}}]}, False),
+    ],
+)
 def test_filters_select_by_request_metadata(raw: dict, expected: bool) -> None:
     assert parse_filters(raw).matches(META) is expected
 
 
-@pytest.mark.parametrize(("raw", "words"), [
-    ({"equals": {"a": "1", "b": "2"}}, "exactly one key"),
-    ({"equals": {"a": "1"}, "notEquals": {"b": "2"}}, "exactly one of"),
-    ({}, "exactly one of"),
-    ({"andAll": []}, "at least 1"),
-    ({"orAll": [{"equals": {"k": str(i)}} for i in range(17)]}, "at most 16"),
-    ({"andAll": [{"andAll": [{"equals": {"a": "1"}}]}]}, "Extra inputs"),  # one level of nesting only
-    ({"orAll": [{}]}, "needs 'equals' or 'notEquals'"),
-    ({"startsWith": {"a": "1"}}, "Extra inputs"),
-])
+@pytest.mark.parametrize(
+    ("raw", "words"),
+    [
+        ({"equals": {"a": "1", "b": "2"}}, "exactly one key"),
+        ({"equals": {"a": "1"}, "notEquals": {"b": "2"}}, "exactly one of"),
+        ({}, "exactly one of"),
+        ({"andAll": []}, "at least 1"),
+        ({"orAll": [{"equals": {"k": str(i)}} for i in range(17)]}, "at most 16"),
+        ({"andAll": [{"andAll": [{"equals": {"a": "1"}}]}]}, "Extra inputs"),  # one level of nesting only
+        ({"orAll": [{}]}, "needs 'equals' or 'notEquals'"),
+        ({"startsWith": {"a": "1"}}, "Extra inputs"),
+    ],
+)
 def test_bad_filters_are_refused_with_a_clear_error(raw: dict, words: str) -> None:
     with pytest.raises(InvalidInputError) as err:
         parse_filters(raw)
@@ -106,10 +136,14 @@ def test_prompt_response_keeps_answers_only_from_the_teacher() -> None:
 
 
 def test_filters_apply_and_every_bad_line_is_reported() -> None:
-    logs = [converse_log("a", "x", meta={"project": "router"}, n=1), converse_log("b", "y", meta={"project": "s"}, n=2)]
+    logs = [
+        converse_log("a", "x", meta={"project": "router"}, n=1),
+        converse_log("b", "y", meta={"project": "s"}, n=2),
+    ]
     name, data = "s3://logs/p/x.json", ("\n".join(map(json.dumps, logs)) + "\n{not json\n").encode()
-    records, report = records_from_logs([(name, data)], config(False, {"equals": {"project": "router"}}),
-                                        teacher_model_id=None)
+    records, report = records_from_logs(
+        [(name, data)], config(False, {"equals": {"project": "router"}}), teacher_model_id=None
+    )
     assert [r.messages[0].text for r in records] == ["a"]
     assert report.filtered_out == 1
     assert [(p.file, p.line) for p in report.problems] == [(name, 3)]
@@ -117,13 +151,27 @@ def test_filters_apply_and_every_bad_line_is_reported() -> None:
 
 def test_chat_completions_and_invoke_model_bodies_convert() -> None:
     openai = body_to_record(
-        {"model": "m", "messages": [{"role": "system", "content": "sys"}, {"role": "user", "content": [
-            {"type": "text", "text": "hi"}, {"type": "image_url", "image_url": {"url": "data:image/png;base64,aGk="}}]}]},
-        {"choices": [{"message": {"role": "assistant", "content": "hello"}}]})
+        {
+            "model": "m",
+            "messages": [
+                {"role": "system", "content": "sys"},
+                {
+                    "role": "user",
+                    "content": [
+                        {"type": "text", "text": "hi"},
+                        {"type": "image_url", "image_url": {"url": "data:image/png;base64,aGk="}},
+                    ],
+                },
+            ],
+        },
+        {"choices": [{"message": {"role": "assistant", "content": "hello"}}]},
+    )
     assert openai.system_text == "sys" and openai.answer == "hello"
     assert openai.messages[0].images[0].format == "png"
-    anthropic = body_to_record({"system": "s", "messages": [{"role": "user", "content": "q"}], "max_tokens": 9},
-                               {"content": [{"type": "text", "text": "a"}]})
+    anthropic = body_to_record(
+        {"system": "s", "messages": [{"role": "user", "content": "q"}], "max_tokens": 9},
+        {"content": [{"type": "text", "text": "a"}]},
+    )
     assert anthropic.answer == "a" and anthropic.system_text == "s"
     llama = body_to_record({"prompt": "tell me"}, {"generation": "ok"})
     assert llama.messages[0].text == "tell me" and llama.answer == "ok"
@@ -132,8 +180,13 @@ def test_chat_completions_and_invoke_model_bodies_convert() -> None:
 
 
 def test_record_round_trips_as_one_json_line() -> None:
-    log = InvocationLogRecord(timestamp=datetime(2026, 11, 20, tzinfo=UTC), requestId="r", operation="Converse",
-                              modelId=TEACHER, input={"inputBodyJson": {"messages": []}})
+    log = InvocationLogRecord(
+        timestamp=datetime(2026, 11, 20, tzinfo=UTC),
+        requestId="r",
+        operation="Converse",
+        modelId=TEACHER,
+        input={"inputBodyJson": {"messages": []}},
+    )
     line = log.to_json_line()
     assert "\n" not in line and InvocationLogRecord.model_validate_json(line) == log
     with pytest.raises(ValueError):

@@ -202,3 +202,27 @@ def test_full_export_generates(tiny_student: Path, router_file: Path, tmp_path: 
     )
     out = model.generate(**prompt, max_new_tokens=3, do_sample=False)
     assert out.shape[1] == prompt["input_ids"].shape[1] + 3
+
+
+def test_training_in_a_task_student_format_rewrites_records_and_writes_the_manifest(
+    tiny_student: Path, tmp_path: Path
+) -> None:
+    import json as json_module
+
+    from stillhouse.models.student import read_manifest
+    from stillhouse.records.jsonl import write_records
+    from stillhouse.tasks.video_router.golden import load_golden
+
+    data = tmp_path / "golden.jsonl"
+    write_records(data, load_golden()[:8])
+    hp = {**FAST, "epochCount": "1", "batchSize": "8"}
+    plain = run_training(_config(tiny_student, data, tmp_path / "plain", hyperparameters=hp))
+    student = run_training(
+        _config(tiny_student, data, tmp_path / "student", hyperparameters=hp, task="video-router")
+    )
+    assert read_manifest(plain.model_dir) is None
+    manifest = read_manifest(student.model_dir)
+    assert manifest is not None and manifest.task == "video-router"
+    # The compact prompt is what makes student steps cheap: far fewer tokens for the same records.
+    assert student.trained_tokens * 2 < plain.trained_tokens
+    assert json_module.loads((student.model_dir / "config.json").read_text())

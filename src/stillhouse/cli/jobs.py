@@ -11,7 +11,9 @@ import typer
 from stillhouse.cli.app import app, emit_json, jobs_app  # noqa: F401
 
 JsonFlag = Annotated[bool, typer.Option("--json", help="Print the full JSON answer.")]
-DbOption = Annotated[Path | None, typer.Option("--db", help="Job database (default $STILLHOUSE_HOME/jobs.db).")]
+DbOption = Annotated[
+    Path | None, typer.Option("--db", help="Job database (default $STILLHOUSE_HOME/jobs.db).")
+]
 
 
 def _service(db: Path | None) -> Any:
@@ -26,7 +28,9 @@ def _dump(model: Any) -> dict[str, Any]:
 
 @jobs_app.command()
 def create(
-    file: Annotated[Path, typer.Option("--file", "-f", help="A CreateModelCustomizationJob request body (JSON).")],
+    file: Annotated[
+        Path, typer.Option("--file", "-f", help="A CreateModelCustomizationJob request body (JSON).")
+    ],
     db: DbOption = None,
     as_json: JsonFlag = False,
 ) -> None:
@@ -57,8 +61,11 @@ def get(
         return
     details = found.statusDetails
     typer.echo(f"{found.jobName}  {found.status}  ({found.customizationType})\n  arn: {found.jobArn}")
-    for label, detail in (("validation", details.validationDetails),
-                          ("data processing", details.dataProcessingDetails), ("training", details.trainingDetails)):
+    for label, detail in (
+        ("validation", details.validationDetails),
+        ("data processing", details.dataProcessingDetails),
+        ("training", details.trainingDetails),
+    ):
         typer.echo(f"  {label:<16} {detail.status}")
     if found.failureMessage:
         typer.echo(f"  failure: {found.failureMessage}")
@@ -70,7 +77,9 @@ def get(
 
 @jobs_app.command("list")
 def list_jobs(
-    status: Annotated[str | None, typer.Option(help="InProgress, Completed, Failed, Stopping or Stopped.")] = None,
+    status: Annotated[
+        str | None, typer.Option(help="InProgress, Completed, Failed, Stopping or Stopped.")
+    ] = None,
     name_contains: Annotated[str | None, typer.Option(help="Only jobs whose name contains this.")] = None,
     max_results: Annotated[int, typer.Option(help="Page size.")] = 50,
     next_token: Annotated[str | None, typer.Option(help="Token of the page to show.")] = None,
@@ -79,8 +88,13 @@ def list_jobs(
     as_json: JsonFlag = False,
 ) -> None:
     """List jobs, newest first, one page at a time."""
-    request = {"statusEquals": status, "nameContains": name_contains, "maxResults": max_results,
-               "nextToken": next_token, "sortOrder": "Ascending" if ascending else "Descending"}
+    request = {
+        "statusEquals": status,
+        "nameContains": name_contains,
+        "maxResults": max_results,
+        "nextToken": next_token,
+        "sortOrder": "Ascending" if ascending else "Descending",
+    }
     answer = _service(db).list_jobs({k: v for k, v in request.items() if v is not None})
     if as_json:
         emit_json(_dump(answer))
@@ -105,7 +119,9 @@ def stop(
 @jobs_app.command()
 def worker(
     workers: Annotated[int, typer.Option("--workers", "-n", min=1, help="Worker processes to run.")] = 1,
-    lease_seconds: Annotated[float, typer.Option(help="Seconds before a dead worker's job is taken over.")] = 30.0,
+    lease_seconds: Annotated[
+        float, typer.Option(help="Seconds before a dead worker's job is taken over.")
+    ] = 30.0,
     db: DbOption = None,
 ) -> None:
     """Run job workers in the foreground until Ctrl-C; jobs of a dead worker are resumed."""
@@ -123,7 +139,9 @@ def worker(
             typer.echo("worker stopped; its job will be resumed", err=True)
         return
     pool = service.start_workers(workers, lease_seconds=lease_seconds)
-    typer.echo(f"{workers} workers running (pids {', '.join(map(str, pool.pids))}); Ctrl-C stops them", err=True)
+    typer.echo(
+        f"{workers} workers running (pids {', '.join(map(str, pool.pids))}); Ctrl-C stops them", err=True
+    )
     try:
         while any(p.poll() is None for p in pool.processes):
             time.sleep(1.0)

@@ -12,16 +12,21 @@ from stillhouse.cli.app import app
 
 @app.command()
 def serve(
-    host: Annotated[str, typer.Option(help="Interface to listen on (loopback unless you mean otherwise).")] = "127.0.0.1",
+    host: Annotated[
+        str, typer.Option(help="Interface to listen on (loopback unless you mean otherwise).")
+    ] = "127.0.0.1",
     port: Annotated[int, typer.Option(help="TCP port.")] = 8080,
     workers: Annotated[int, typer.Option(help="Inference threads (model replicas) per deployed model.")] = 1,
     model_threads: Annotated[
-        int | None, typer.Option(help="Compute threads per replica (default: cores / workers).")] = None,
+        int | None, typer.Option(help="Compute threads per replica (default: cores / workers).")
+    ] = None,
     job_workers: Annotated[int, typer.Option(help="Background job worker processes (0: run none here).")] = 1,
     access_key_id: Annotated[
-        str | None, typer.Option(help="Access key id for SigV4 (env STILLHOUSE_ACCESS_KEY_ID).")] = None,
+        str | None, typer.Option(help="Access key id for SigV4 (env STILLHOUSE_ACCESS_KEY_ID).")
+    ] = None,
     secret_access_key: Annotated[
-        str | None, typer.Option(help="Secret key for SigV4 (env STILLHOUSE_SECRET_ACCESS_KEY).")] = None,
+        str | None, typer.Option(help="Secret key for SigV4 (env STILLHOUSE_SECRET_ACCESS_KEY).")
+    ] = None,
     api_key: Annotated[str | None, typer.Option(help="Bearer key for /v1 (env STILLHOUSE_API_KEY).")] = None,
     region: Annotated[str | None, typer.Option(help="Region named in ARNs (env STILLHOUSE_REGION).")] = None,
     invocation_log_uri: Annotated[
@@ -47,8 +52,14 @@ def serve(
     if region:  # ARNs are minted by the job service and its worker processes, which read the env
         os.environ["STILLHOUSE_REGION"] = region
     settings = settings_from_env(
-        host=host, port=port, workers=workers, model_threads=model_threads, access_key_id=access_key_id,
-        secret_access_key=secret_access_key, api_key=api_key, region=arns.region(),
+        host=host,
+        port=port,
+        workers=workers,
+        model_threads=model_threads,
+        access_key_id=access_key_id,
+        secret_access_key=secret_access_key,
+        api_key=api_key,
+        region=arns.region(),
         invocation_log_uri=invocation_log_uri,
     )
     jobs = JobService(db)
@@ -56,8 +67,13 @@ def serve(
     typer.secho(f"stillhouse serving on {settings.base_url} ({job_workers} job worker(s))", err=True)
     try:
         # A bounded graceful shutdown: queued generations could otherwise hold the exit for minutes.
-        uvicorn.run(create_app(settings, jobs=jobs), host=host, port=port, log_level="warning",
-                    timeout_graceful_shutdown=10)
+        uvicorn.run(
+            create_app(settings, jobs=jobs),
+            host=host,
+            port=port,
+            log_level="warning",
+            timeout_graceful_shutdown=10,
+        )
     finally:
         if pool is not None:
             pool.stop()

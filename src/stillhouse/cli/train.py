@@ -36,6 +36,10 @@ def train(
     seed: Annotated[int, typer.Option(help="Seed for weights init, dropout and data order.")] = 42,
     checkpoint_every: Annotated[int, typer.Option(min=1, help="Steps between checkpoints.")] = 50,
     merge: Annotated[bool, typer.Option(help="Merge the LoRA adapter into the saved weights.")] = True,
+    task: Annotated[
+        str | None,
+        typer.Option(help="Train in this task's student format (compact prompt; served the same way)."),
+    ] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print the result as one JSON object.")] = False,
 ) -> None:
     """Fine-tune a student on labelled records (loss on assistant tokens only).
@@ -48,6 +52,9 @@ def train(
     """
     from stillhouse.train import TrainConfig, run_training
     from stillhouse.train.hparams import parse_assignments
+    from stillhouse.train.student import prefer_passive_openmp
+
+    prefer_passive_openmp()  # a training-only process: safe to let idle OpenMP threads sleep
 
     config = TrainConfig(
         student=student,
@@ -63,6 +70,7 @@ def train(
         seed=seed,
         checkpoint_every=checkpoint_every,
         merge=merge,
+        task=task,
         progress=sys.stderr.isatty(),
     )
     result = run_training(config)

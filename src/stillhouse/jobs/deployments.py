@@ -41,66 +41,99 @@ class DeploymentsMixin:
 
     def _model_row(self, identifier: str) -> Any: ...  # provided by JobService
 
-    def create_deployment(self, request: CreateCustomModelDeploymentRequest | dict[str, Any]
-                          ) -> CreateCustomModelDeploymentResponse:
+    def create_deployment(
+        self, request: CreateCustomModelDeploymentRequest | dict[str, Any]
+    ) -> CreateCustomModelDeploymentResponse:
         """Record a deployment in ``Creating``; idempotent on ``clientRequestToken``. The model must
         exist and be Active; the deployment name must be free."""
         req: CreateCustomModelDeploymentRequest = parse_wire(CreateCustomModelDeploymentRequest, request)
         model = self._model_row(req.modelArn)
         if model["status"] != "Active":
             raise InvalidInputError(f"custom model {model['name']!r} is {model['status']}", field="modelArn")
-        digest = hashlib.sha256(json.dumps(req.model_dump(mode="json", exclude={"clientRequestToken"}),
-                                           sort_keys=True).encode()).hexdigest()
+        digest = hashlib.sha256(
+            json.dumps(req.model_dump(mode="json", exclude={"clientRequestToken"}), sort_keys=True).encode()
+        ).hexdigest()
         with self.store.transaction() as db:
             if req.clientRequestToken:
-                row = db.execute("SELECT arn, request_hash FROM deployments WHERE client_token = ?",
-                                 (req.clientRequestToken,)).fetchone()
+                row = db.execute(
+                    "SELECT arn, request_hash FROM deployments WHERE client_token = ?",
+                    (req.clientRequestToken,),
+                ).fetchone()
                 if row is not None:
                     if row["request_hash"] != digest:
-                        raise ConflictError("clientRequestToken was already used for a different request",
-                                            field="clientRequestToken")
+                        raise ConflictError(
+                            "clientRequestToken was already used for a different request",
+                            field="clientRequestToken",
+                        )
                     return CreateCustomModelDeploymentResponse(customModelDeploymentArn=row["arn"])
             if db.execute("SELECT 1 FROM deployments WHERE name = ?", (req.modelDeploymentName,)).fetchone():
-                raise ConflictError(f"a deployment named {req.modelDeploymentName!r} already exists",
-                                    field="modelDeploymentName")
+                raise ConflictError(
+                    f"a deployment named {req.modelDeploymentName!r} already exists",
+                    field="modelDeploymentName",
+                )
             dep_id = secrets.token_hex(6)
             at = state.now()
             dep = CustomModelDeployment(
-                customModelDeploymentArn=arns.deployment_arn(dep_id), modelDeploymentName=req.modelDeploymentName,
-                modelArn=model["arn"], createdAt=at, status="Creating", description=req.description,
-                lastUpdatedAt=at)
-            db.execute("INSERT INTO deployments (id, name, arn, created, status, model_arn, doc, client_token, "
-                       "request_hash) VALUES (?,?,?,?,?,?,?,?,?)",
-                       (dep_id, dep.modelDeploymentName, dep.customModelDeploymentArn, epoch(at), dep.status,
-                        dep.modelArn, dep.model_dump_json(), req.clientRequestToken, digest))
+                customModelDeploymentArn=arns.deployment_arn(dep_id),
+                modelDeploymentName=req.modelDeploymentName,
+                modelArn=model["arn"],
+                createdAt=at,
+                status="Creating",
+                description=req.description,
+                lastUpdatedAt=at,
+            )
+            db.execute(
+                "INSERT INTO deployments (id, name, arn, created, status, model_arn, doc, client_token, "
+                "request_hash) VALUES (?,?,?,?,?,?,?,?,?)",
+                (
+                    dep_id,
+                    dep.modelDeploymentName,
+                    dep.customModelDeploymentArn,
+                    epoch(at),
+                    dep.status,
+                    dep.modelArn,
+                    dep.model_dump_json(),
+                    req.clientRequestToken,
+                    digest,
+                ),
+            )
         return CreateCustomModelDeploymentResponse(customModelDeploymentArn=dep.customModelDeploymentArn)
 
     def _deployment_row(self, identifier: str) -> Any:
-        row = self.store.one("SELECT * FROM deployments WHERE arn = ? OR name = ? OR id = ?",
-                             (identifier, identifier, identifier))
+        row = self.store.one(
+            "SELECT * FROM deployments WHERE arn = ? OR name = ? OR id = ?",
+            (identifier, identifier, identifier),
+        )
         if row is None:
-            raise NotFoundError(f"no custom model deployment {identifier!r}",
-                                field="customModelDeploymentIdentifier")
+            raise NotFoundError(
+                f"no custom model deployment {identifier!r}", field="customModelDeploymentIdentifier"
+            )
         return row
 
     def get_deployment(self, identifier: str) -> CustomModelDeployment:
         """``GetCustomModelDeployment`` by ARN, name or id."""
         return CustomModelDeployment.model_validate_json(self._deployment_row(identifier)["doc"])
 
-    def list_deployments(self, request: ListCustomModelDeploymentsRequest | dict[str, Any] | None = None
-                         ) -> ListCustomModelDeploymentsResponse:
+    def list_deployments(
+        self, request: ListCustomModelDeploymentsRequest | dict[str, Any] | None = None
+    ) -> ListCustomModelDeploymentsResponse:
         """``ListCustomModelDeployments`` with status/name/model/time filters and paging."""
         req = parse_wire(ListCustomModelDeploymentsRequest, request or {})
         where, params = time_filters(req.createdAfter, req.createdBefore)
-        for clause, value in (("status = ?", req.statusEquals), ("model_arn = ?", req.modelArnEquals),
-                              ("name LIKE ? ESCAPE '\\'", req.nameContains and like(req.nameContains))):
+        for clause, value in (
+            ("status = ?", req.statusEquals),
+            ("model_arn = ?", req.modelArnEquals),
+            ("name LIKE ? ESCAPE '\\'", req.nameContains and like(req.nameContains)),
+        ):
             if value:
                 where.append(clause)
                 params.append(value)
         rows, token = self.store.page(
-            "deployments", Page(where, params, req.sortOrder == "Descending", req.maxResults, req.nextToken))
+            "deployments", Page(where, params, req.sortOrder == "Descending", req.maxResults, req.nextToken)
+        )
         return ListCustomModelDeploymentsResponse(
-            nextToken=token, modelDeploymentSummaries=[_summary(r["doc"]) for r in rows])
+            nextToken=token, modelDeploymentSummaries=[_summary(r["doc"]) for r in rows]
+        )
 
     def delete_deployment(self, identifier: str) -> None:
         """``DeleteCustomModelDeployment`` (the server unloads the model when it next looks)."""
@@ -108,29 +141,44 @@ class DeploymentsMixin:
         with self.store.transaction() as db:
             db.execute("DELETE FROM deployments WHERE id = ?", (row["id"],))
 
-    def mark_deployment(self, identifier: str, status: DeploymentStatus, failure: str | None = None
-                        ) -> CustomModelDeployment:
+    def mark_deployment(
+        self, identifier: str, status: DeploymentStatus, failure: str | None = None
+    ) -> CustomModelDeployment:
         """Move a deployment ``Creating -> Active | Failed`` (or ``Active -> Failed``); the server
         calls this once it has loaded the model, or could not. Marking the current status is a no-op."""
         row = self._deployment_row(identifier)
         with self.store.transaction() as db:
             current = CustomModelDeployment.model_validate_json(
-                db.execute("SELECT doc FROM deployments WHERE id = ?", (row["id"],)).fetchone()["doc"])
+                db.execute("SELECT doc FROM deployments WHERE id = ?", (row["id"],)).fetchone()["doc"]
+            )
             if current.status == status:
                 return current
             if status not in DEPLOYMENT_MOVES.get(current.status, frozenset()):
-                raise ConflictError(f"deployment {current.modelDeploymentName!r} cannot go from "
-                                    f"{current.status} to {status}")
-            moved = current.model_copy(update={"status": status, "lastUpdatedAt": state.now(),
-                                               "failureMessage": failure if status == "Failed" else None})
-            db.execute("UPDATE deployments SET status = ?, doc = ? WHERE id = ?",
-                       (status, moved.model_dump_json(), row["id"]))
+                raise ConflictError(
+                    f"deployment {current.modelDeploymentName!r} cannot go from {current.status} to {status}"
+                )
+            moved = current.model_copy(
+                update={
+                    "status": status,
+                    "lastUpdatedAt": state.now(),
+                    "failureMessage": failure if status == "Failed" else None,
+                }
+            )
+            db.execute(
+                "UPDATE deployments SET status = ?, doc = ? WHERE id = ?",
+                (status, moved.model_dump_json(), row["id"]),
+            )
         return moved
 
 
 def _summary(doc: str) -> CustomModelDeploymentSummary:
     dep = CustomModelDeployment.model_validate_json(doc)
     return CustomModelDeploymentSummary(
-        customModelDeploymentArn=dep.customModelDeploymentArn, customModelDeploymentName=dep.modelDeploymentName,
-        modelArn=dep.modelArn, createdAt=dep.createdAt, status=dep.status, lastUpdatedAt=dep.lastUpdatedAt,
-        failureMessage=dep.failureMessage)
+        customModelDeploymentArn=dep.customModelDeploymentArn,
+        customModelDeploymentName=dep.modelDeploymentName,
+        modelArn=dep.modelArn,
+        createdAt=dep.createdAt,
+        status=dep.status,
+        lastUpdatedAt=dep.lastUpdatedAt,
+        failureMessage=dep.failureMessage,
+    )

@@ -82,7 +82,9 @@ class Abandoned(Exception):
     """The worker must let go of the job without changing its state (shutdown, lost lease)."""
 
 
-def run_job(service: JobService, job_id: str, stages: Stages, should_stop: Callable[[], bool]) -> ModelCustomizationJob:
+def run_job(
+    service: JobService, job_id: str, stages: Stages, should_stop: Callable[[], bool]
+) -> ModelCustomizationJob:
     """Drive a claimed job to Completed, Failed or Stopped, resuming after its last finished stage.
 
     Raises :class:`Abandoned` when ``should_stop`` fired but nobody asked to stop the job (the
@@ -93,8 +95,13 @@ def run_job(service: JobService, job_id: str, stages: Stages, should_stop: Calla
         return job
     if job.status == "Stopping":
         return service.transition(job_id, lambda j: state.finish_stopped(j, state.now()))
-    ctx = JobContext(job_id, service.job_request(job_id), service.job_dir(job_id),
-                     JobProgress.model_validate(service.progress(job_id)), should_stop)
+    ctx = JobContext(
+        job_id,
+        service.job_request(job_id),
+        service.job_dir(job_id),
+        JobProgress.model_validate(service.progress(job_id)),
+        should_stop,
+    )
     ctx.job_dir.mkdir(parents=True, exist_ok=True)
     try:
         return _run_stages(service, ctx, stages, job)
@@ -109,8 +116,9 @@ def run_job(service: JobService, job_id: str, stages: Stages, should_stop: Calla
         return _fail(service, ctx, f"internal error: {type(exc).__name__}: {exc}")
 
 
-def _run_stages(service: JobService, ctx: JobContext, stages: Stages, job: ModelCustomizationJob
-                ) -> ModelCustomizationJob:
+def _run_stages(
+    service: JobService, ctx: JobContext, stages: Stages, job: ModelCustomizationJob
+) -> ModelCustomizationJob:
     work = {"validation": stages.validate, "dataProcessing": stages.process_data, "training": stages.train}
     for stage in state.STAGES:
         if state.stage_status(job, stage) == "Completed":
@@ -118,21 +126,30 @@ def _run_stages(service: JobService, ctx: JobContext, stages: Stages, job: Model
         ctx.check_stop()
         service.transition(ctx.job_id, lambda j, s=stage: state.start_stage(j, s, state.now()))
         work[stage](ctx)
-        job = service.transition(ctx.job_id, lambda j, s=stage: state.complete_stage(j, s, state.now()),
-                                 progress=ctx.progress.model_dump(mode="json"))
+        job = service.transition(
+            ctx.job_id,
+            lambda j, s=stage: state.complete_stage(j, s, state.now()),
+            progress=ctx.progress.model_dump(mode="json"),
+        )
     ctx.check_stop()
     stages.publish(ctx)
     service.save_progress(ctx.job_id, ctx.progress.model_dump(mode="json"))
     if ctx.progress.model_dir is None:
         raise StillhouseError("training finished without a model directory")
-    service.register_output_model(ctx.job_id, Path(ctx.progress.model_dir),
-                                  training_loss=ctx.progress.training_loss,
-                                  validation_loss=ctx.progress.validation_loss)
+    service.register_output_model(
+        ctx.job_id,
+        Path(ctx.progress.model_dir),
+        training_loss=ctx.progress.training_loss,
+        validation_loss=ctx.progress.validation_loss,
+    )
     return service.get_job(ctx.job_id)
 
 
 def _fail(service: JobService, ctx: JobContext, message: str) -> ModelCustomizationJob:
     """Fail the job, keeping what the failed stage found (e.g. its validation report) for diagnosis."""
     log.warning("job %s failed: %s", ctx.job_id, message)
-    return service.transition(ctx.job_id, lambda j: state.fail(j, message, state.now()),
-                              progress=ctx.progress.model_dump(mode="json"))
+    return service.transition(
+        ctx.job_id,
+        lambda j: state.fail(j, message, state.now()),
+        progress=ctx.progress.model_dump(mode="json"),
+    )

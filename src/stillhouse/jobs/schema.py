@@ -331,4 +331,6 @@ def parse_wire(model: type[W], data: W | dict[str, Any]) -> W:
         return model.model_validate(data)
     except ValidationError as exc:
         first = exc.errors()[0]
-        raise InvalidInputError(error_text(first), field=".".join(str(p) for p in first["loc"]) or None) from exc
+        raise InvalidInputError(
+            error_text(first), field=".".join(str(p) for p in first["loc"]) or None
+        ) from exc

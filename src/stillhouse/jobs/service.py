@@ -63,8 +63,9 @@ class JobService(DeploymentsMixin):
 
     # ------------------------------------------------------------------------------------ jobs
 
-    def create_job(self, request: CreateModelCustomizationJobRequest | dict[str, Any]
-                   ) -> CreateModelCustomizationJobResponse:
+    def create_job(
+        self, request: CreateModelCustomizationJobRequest | dict[str, Any]
+    ) -> CreateModelCustomizationJobResponse:
         """Register a job (it runs when a worker claims it). Idempotent on ``clientRequestToken``:
         the same token and request return the first job's ARN; the same token with a different
         request is a :class:`ConflictError`, as is a job name or custom model name already taken."""
@@ -74,31 +75,49 @@ class JobService(DeploymentsMixin):
         job_id = secrets.token_hex(6)
         with self.store.transaction() as db:
             if req.clientRequestToken:
-                row = db.execute("SELECT id, request_hash FROM jobs WHERE client_token = ?",
-                                 (req.clientRequestToken,)).fetchone()
+                row = db.execute(
+                    "SELECT id, request_hash FROM jobs WHERE client_token = ?", (req.clientRequestToken,)
+                ).fetchone()
                 if row is not None:
                     if row["request_hash"] != digest:
-                        raise ConflictError("clientRequestToken was already used for a different request",
-                                            field="clientRequestToken")
+                        raise ConflictError(
+                            "clientRequestToken was already used for a different request",
+                            field="clientRequestToken",
+                        )
                     return CreateModelCustomizationJobResponse(jobArn=arns.job_arn(row["id"]))
             self._check_names_free(db, req)
             job = _new_job(job_id, req)
             db.execute(
                 "INSERT INTO jobs (id, name, client_token, request_hash, status, created, doc, request) "
                 "VALUES (?,?,?,?,?,?,?,?)",
-                (job_id, req.jobName, req.clientRequestToken, digest, job.status, epoch(job.creationTime),
-                 job.model_dump_json(), req.model_dump_json()))
+                (
+                    job_id,
+                    req.jobName,
+                    req.clientRequestToken,
+                    digest,
+                    job.status,
+                    epoch(job.creationTime),
+                    job.model_dump_json(),
+                    req.model_dump_json(),
+                ),
+            )
         return CreateModelCustomizationJobResponse(jobArn=job.jobArn)
 
     def _check_names_free(self, db: Any, req: CreateModelCustomizationJobRequest) -> None:
         if db.execute("SELECT 1 FROM jobs WHERE name = ?", (req.jobName,)).fetchone():
             raise ConflictError(f"a job named {req.jobName!r} already exists", field="jobName")
-        taken = db.execute("SELECT 1 FROM custom_models WHERE name = ?", (req.customModelName,)).fetchone() or \
-            db.execute("SELECT 1 FROM jobs WHERE json_extract(doc, '$.outputModelName') = ? AND status IN "
-                       "('InProgress', 'Stopping')", (req.customModelName,)).fetchone()
+        taken = (
+            db.execute("SELECT 1 FROM custom_models WHERE name = ?", (req.customModelName,)).fetchone()
+            or db.execute(
+                "SELECT 1 FROM jobs WHERE json_extract(doc, '$.outputModelName') = ? AND status IN "
+                "('InProgress', 'Stopping')",
+                (req.customModelName,),
+            ).fetchone()
+        )
         if taken:
-            raise ConflictError(f"custom model name {req.customModelName!r} is already in use",
-                                field="customModelName")
+            raise ConflictError(
+                f"custom model name {req.customModelName!r} is already in use", field="customModelName"
+            )
 
     def _job_row(self, identifier: str) -> Any:
         parts = arns.split_arn(identifier)
@@ -116,8 +135,9 @@ class JobService(DeploymentsMixin):
         """``GetModelCustomizationJob``: the job by ARN, name or id."""
         return ModelCustomizationJob.model_validate_json(self._job_row(identifier)["doc"])
 
-    def list_jobs(self, request: ListModelCustomizationJobsRequest | dict[str, Any] | None = None
-                  ) -> ListModelCustomizationJobsResponse:
+    def list_jobs(
+        self, request: ListModelCustomizationJobsRequest | dict[str, Any] | None = None
+    ) -> ListModelCustomizationJobsResponse:
         """``ListModelCustomizationJobs`` with status/name/time filters and opaque-token paging."""
         req = parse_wire(ListModelCustomizationJobsRequest, request or {})
         where, params = time_filters(req.creationTimeAfter, req.creationTimeBefore)
@@ -128,9 +148,11 @@ class JobService(DeploymentsMixin):
             where.append("name LIKE ? ESCAPE '\\'")
             params.append(like(req.nameContains))
         rows, token = self.store.page(
-            "jobs", Page(where, params, req.sortOrder == "Descending", req.maxResults, req.nextToken))
+            "jobs", Page(where, params, req.sortOrder == "Descending", req.maxResults, req.nextToken)
+        )
         return ListModelCustomizationJobsResponse(
-            nextToken=token, modelCustomizationJobSummaries=[_summary(r["doc"]) for r in rows])
+            nextToken=token, modelCustomizationJobSummaries=[_summary(r["doc"]) for r in rows]
+        )
 
     def stop_job(self, identifier: str) -> None:
         """``StopModelCustomizationJob``: InProgress -> Stopping; the worker stops at its next safe
@@ -147,13 +169,19 @@ class JobService(DeploymentsMixin):
 
     # ------------------------------------------------------------------- worker-side job access
 
-    def transition(self, job_id: str, change: JobChange, *, progress: dict[str, Any] | None = None
-                   ) -> ModelCustomizationJob:
+    def transition(
+        self, job_id: str, change: JobChange, *, progress: dict[str, Any] | None = None
+    ) -> ModelCustomizationJob:
         """Apply a state-machine move atomically (and optionally persist stage progress with it)."""
         return self._update(job_id, lambda job, leased: change(job), progress=progress)
 
-    def _update(self, job_id: str, change: Callable[[ModelCustomizationJob, bool], ModelCustomizationJob],
-                *, progress: dict[str, Any] | None = None) -> ModelCustomizationJob:
+    def _update(
+        self,
+        job_id: str,
+        change: Callable[[ModelCustomizationJob, bool], ModelCustomizationJob],
+        *,
+        progress: dict[str, Any] | None = None,
+    ) -> ModelCustomizationJob:
         def on_doc(doc: dict[str, Any], leased: bool) -> dict[str, Any]:
             return change(ModelCustomizationJob.model_validate(doc), leased).model_dump(mode="json")
 
@@ -180,25 +208,53 @@ class JobService(DeploymentsMixin):
         """The job's working folder: inputs, teacher cache, labelled data, checkpoints, model."""
         return self.jobs_root / job_id
 
-    def register_output_model(self, job_id: str, model_dir: Path, *, training_loss: float | None = None,
-                              validation_loss: float | None = None) -> CustomModel:
+    def register_output_model(
+        self,
+        job_id: str,
+        model_dir: Path,
+        *,
+        training_loss: float | None = None,
+        validation_loss: float | None = None,
+    ) -> CustomModel:
         """Record the trained model as a custom model and complete the job, in one transaction."""
         with self.store.transaction() as db:
             job = ModelCustomizationJob.model_validate_json(
-                db.execute("SELECT doc FROM jobs WHERE id = ?", (job_id,)).fetchone()["doc"])
+                db.execute("SELECT doc FROM jobs WHERE id = ?", (job_id,)).fetchone()["doc"]
+            )
             model = _custom_model(job, training_loss, validation_loss)
-            done = state.complete(job.model_copy(update={"trainingMetrics": model.trainingMetrics,
-                                                         "validationMetrics": model.validationMetrics}),
-                                  model.modelArn, state.now())
-            db.execute("INSERT INTO custom_models (id, name, arn, created, status, doc, model_dir, job_id) "
-                       "VALUES (?,?,?,?,?,?,?,?)",
-                       (model.modelArn.rsplit("-", 1)[1], model.modelName, model.modelArn,
-                        epoch(model.creationTime), model.modelStatus, model.model_dump_json(), str(model_dir),
-                        job_id))
-            db.execute("UPDATE jobs SET doc = ?, status = ? WHERE id = ?", (done.model_dump_json(), done.status, job_id))
+            done = state.complete(
+                job.model_copy(
+                    update={
+                        "trainingMetrics": model.trainingMetrics,
+                        "validationMetrics": model.validationMetrics,
+                    }
+                ),
+                model.modelArn,
+                state.now(),
+            )
+            db.execute(
+                "INSERT INTO custom_models (id, name, arn, created, status, doc, model_dir, job_id) "
+                "VALUES (?,?,?,?,?,?,?,?)",
+                (
+                    model.modelArn.rsplit("-", 1)[1],
+                    model.modelName,
+                    model.modelArn,
+                    epoch(model.creationTime),
+                    model.modelStatus,
+                    model.model_dump_json(),
+                    str(model_dir),
+                    job_id,
+                ),
+            )
+            db.execute(
+                "UPDATE jobs SET doc = ?, status = ? WHERE id = ?",
+                (done.model_dump_json(), done.status, job_id),
+            )
         return model
 
-    def start_workers(self, n: int = 1, *, stages: str | None = None, lease_seconds: float = 30.0) -> WorkerPool:
+    def start_workers(
+        self, n: int = 1, *, stages: str | None = None, lease_seconds: float = 30.0
+    ) -> WorkerPool:
         """Start ``n`` background worker processes on this database; ``stages`` is an optional
         ``module:factory`` path of the stage runner (tests inject fakes this way)."""
         from stillhouse.jobs.worker import WorkerPool
@@ -208,8 +264,10 @@ class JobService(DeploymentsMixin):
     # --------------------------------------------------------------------------- custom models
 
     def _model_row(self, identifier: str) -> Any:
-        row = self.store.one("SELECT * FROM custom_models WHERE arn = ? OR name = ? OR id = ?",
-                             (identifier, identifier, identifier))
+        row = self.store.one(
+            "SELECT * FROM custom_models WHERE arn = ? OR name = ? OR id = ?",
+            (identifier, identifier, identifier),
+        )
         if row is None:
             raise NotFoundError(f"no custom model {identifier!r}", field="modelIdentifier")
         return row
@@ -222,21 +280,29 @@ class JobService(DeploymentsMixin):
         """The folder holding a custom model's weights (what the server loads for inference)."""
         return Path(self._model_row(identifier)["model_dir"])
 
-    def list_custom_models(self, request: ListCustomModelsRequest | dict[str, Any] | None = None
-                           ) -> ListCustomModelsResponse:
+    def list_custom_models(
+        self, request: ListCustomModelsRequest | dict[str, Any] | None = None
+    ) -> ListCustomModelsResponse:
         """``ListCustomModels`` with name/time/base-model/status filters and paging."""
         req = parse_wire(ListCustomModelsRequest, request or {})
         where, params = time_filters(req.creationTimeAfter, req.creationTimeBefore)
-        for column, value in (("name LIKE ? ESCAPE '\\'", req.nameContains and like(req.nameContains)),
-                              ("status = ?", req.modelStatus),
-                              ("json_extract(doc, '$.baseModelArn') = ?", req.baseModelArnEquals
-                               or req.foundationModelArnEquals)):
+        for column, value in (
+            ("name LIKE ? ESCAPE '\\'", req.nameContains and like(req.nameContains)),
+            ("status = ?", req.modelStatus),
+            (
+                "json_extract(doc, '$.baseModelArn') = ?",
+                req.baseModelArnEquals or req.foundationModelArnEquals,
+            ),
+        ):
             if value:
                 where.append(column)
                 params.append(value)
         rows, token = self.store.page(
-            "custom_models", Page(where, params, req.sortOrder == "Descending", req.maxResults, req.nextToken))
-        return ListCustomModelsResponse(nextToken=token, modelSummaries=[_model_summary(r["doc"]) for r in rows])
+            "custom_models", Page(where, params, req.sortOrder == "Descending", req.maxResults, req.nextToken)
+        )
+        return ListCustomModelsResponse(
+            nextToken=token, modelSummaries=[_model_summary(r["doc"]) for r in rows]
+        )
 
     def delete_custom_model(self, identifier: str) -> None:
         """``DeleteCustomModel``: refused while a deployment uses it; removes weights it owns."""
@@ -265,41 +331,78 @@ def _check_hyperparameters(req: CreateModelCustomizationJobRequest) -> None:
 def _new_job(job_id: str, req: CreateModelCustomizationJobRequest) -> ModelCustomizationJob:
     at = state.now()
     return ModelCustomizationJob(
-        jobArn=arns.job_arn(job_id), jobName=req.jobName, outputModelName=req.customModelName,
-        clientRequestToken=req.clientRequestToken, roleArn=req.roleArn, status="InProgress",
-        statusDetails=state.fresh_details(), creationTime=at, lastModifiedTime=at,
-        baseModelArn=arns.base_model_arn(req.baseModelIdentifier), hyperParameters=req.hyperParameters,
-        trainingDataConfig=req.trainingDataConfig, validationDataConfig=req.validationDataConfig,
-        outputDataConfig=req.outputDataConfig, customizationType=req.customizationType,
-        outputModelKmsKeyArn=req.customModelKmsKeyId, vpcConfig=req.vpcConfig,
-        customizationConfig=req.customizationConfig)
+        jobArn=arns.job_arn(job_id),
+        jobName=req.jobName,
+        outputModelName=req.customModelName,
+        clientRequestToken=req.clientRequestToken,
+        roleArn=req.roleArn,
+        status="InProgress",
+        statusDetails=state.fresh_details(),
+        creationTime=at,
+        lastModifiedTime=at,
+        baseModelArn=arns.base_model_arn(req.baseModelIdentifier),
+        hyperParameters=req.hyperParameters,
+        trainingDataConfig=req.trainingDataConfig,
+        validationDataConfig=req.validationDataConfig,
+        outputDataConfig=req.outputDataConfig,
+        customizationType=req.customizationType,
+        outputModelKmsKeyArn=req.customModelKmsKeyId,
+        vpcConfig=req.vpcConfig,
+        customizationConfig=req.customizationConfig,
+    )
 
 
 def _summary(doc: str) -> ModelCustomizationJobSummary:
     job = ModelCustomizationJob.model_validate_json(doc)
     return ModelCustomizationJobSummary(
-        jobArn=job.jobArn, baseModelArn=job.baseModelArn, jobName=job.jobName, status=job.status,
-        statusDetails=job.statusDetails, lastModifiedTime=job.lastModifiedTime, creationTime=job.creationTime,
-        endTime=job.endTime, customModelArn=job.outputModelArn, customModelName=job.outputModelName,
-        customizationType=job.customizationType)
+        jobArn=job.jobArn,
+        baseModelArn=job.baseModelArn,
+        jobName=job.jobName,
+        status=job.status,
+        statusDetails=job.statusDetails,
+        lastModifiedTime=job.lastModifiedTime,
+        creationTime=job.creationTime,
+        endTime=job.endTime,
+        customModelArn=job.outputModelArn,
+        customModelName=job.outputModelName,
+        customizationType=job.customizationType,
+    )
 
 
-def _custom_model(job: ModelCustomizationJob, training_loss: float | None,
-                  validation_loss: float | None) -> CustomModel:
+def _custom_model(
+    job: ModelCustomizationJob, training_loss: float | None, validation_loss: float | None
+) -> CustomModel:
     return CustomModel(
-        modelArn=arns.custom_model_arn(job.outputModelName, secrets.token_hex(6)), modelName=job.outputModelName,
-        jobName=job.jobName, jobArn=job.jobArn, baseModelArn=job.baseModelArn,
-        customizationType=job.customizationType, modelKmsKeyArn=job.outputModelKmsKeyArn,
-        hyperParameters=job.hyperParameters, trainingDataConfig=job.trainingDataConfig,
-        validationDataConfig=job.validationDataConfig, outputDataConfig=job.outputDataConfig,
+        modelArn=arns.custom_model_arn(job.outputModelName, secrets.token_hex(6)),
+        modelName=job.outputModelName,
+        jobName=job.jobName,
+        jobArn=job.jobArn,
+        baseModelArn=job.baseModelArn,
+        customizationType=job.customizationType,
+        modelKmsKeyArn=job.outputModelKmsKeyArn,
+        hyperParameters=job.hyperParameters,
+        trainingDataConfig=job.trainingDataConfig,
+        validationDataConfig=job.validationDataConfig,
+        outputDataConfig=job.outputDataConfig,
         trainingMetrics=TrainingMetrics(trainingLoss=training_loss),
-        validationMetrics=[ValidatorMetric(validationLoss=validation_loss)] if validation_loss is not None else None,
-        creationTime=state.now(), customizationConfig=job.customizationConfig, modelStatus="Active")
+        validationMetrics=[ValidatorMetric(validationLoss=validation_loss)]
+        if validation_loss is not None
+        else None,
+        creationTime=state.now(),
+        customizationConfig=job.customizationConfig,
+        modelStatus="Active",
+    )
 
 
 def _model_summary(doc: str) -> CustomModelSummary:
     model = CustomModel.model_validate_json(doc)
     return CustomModelSummary(
-        modelArn=model.modelArn, modelName=model.modelName, creationTime=model.creationTime,
-        baseModelArn=model.baseModelArn, baseModelName=model.baseModelArn.rsplit("/", 1)[-1],
-        customizationType=model.customizationType, ownerAccountId=arns.account(), modelStatus=model.modelStatus)
+        modelArn=model.modelArn,
+        modelName=model.modelName,
+        creationTime=model.creationTime,
+        baseModelArn=model.baseModelArn,
+        baseModelName=model.baseModelArn.rsplit("/", 1)[-1],
+        customizationType=model.customizationType,
+        ownerAccountId=arns.account(),
+        modelStatus=model.modelStatus,
+    )

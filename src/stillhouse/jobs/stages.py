@@ -126,8 +126,10 @@ class DefaultStages:
         records, report = read_invocation_logs(config, teacher_model_id=teacher, store=self.store)
         ctx.progress.log_report = _short_report(report.model_dump(mode="json"), key="problems")
         if not records:
-            raise DatasetError(f"no usable invocation log under {config.invocationLogSource.s3Uri}: "
-                               f"{report.summary()}", field="trainingDataConfig.invocationLogsConfig")
+            raise DatasetError(
+                f"no usable invocation log under {config.invocationLogSource.s3Uri}: {report.summary()}",
+                field="trainingDataConfig.invocationLogsConfig",
+            )
         return _write(data_dir / "invocation_logs.jsonl", records)
 
     def _validation_set(self, uri: str, profile: str, data_dir: Path) -> Path:
@@ -136,8 +138,9 @@ class DefaultStages:
 
         records, report = validate_path(uri, profile, store=self.store)
         if not records:
-            raise DatasetError(f"{uri}: no valid validation records ({report.summary()})",
-                               field="validationDataConfig")
+            raise DatasetError(
+                f"{uri}: no valid validation records ({report.summary()})", field="validationDataConfig"
+            )
         return _write(data_dir / "validation.jsonl", records)
 
     # ------------------------------------------------------------------------- data processing
@@ -146,15 +149,21 @@ class DefaultStages:
         """DISTILLATION: the teacher answers every prompt (cached, resumable). FINE_TUNING: as is."""
         progress = ctx.progress
         if ctx.request.customizationType == "FINE_TUNING":
-            progress.labelled_file, progress.labelled_validation_file = progress.training_file, progress.validation_file
+            progress.labelled_file, progress.labelled_validation_file = (
+                progress.training_file,
+                progress.validation_file,
+            )
             return
         assert progress.training_file is not None
         summary = self._label(ctx, Path(progress.training_file), ctx.job_dir / "data" / "labelled.jsonl")
         progress.label_summary = summary
         progress.labelled_file = str(ctx.job_dir / "data" / "labelled.jsonl")
         if not summary["labelled"] + summary["golden_kept"]:
-            raise DatasetError(f"the teacher labelled no record ({summary['failed']} failed); see "
-                               f"{progress.labelled_file}.failures.jsonl", field="trainingDataConfig")
+            raise DatasetError(
+                f"the teacher labelled no record ({summary['failed']} failed); see "
+                f"{progress.labelled_file}.failures.jsonl",
+                field="trainingDataConfig",
+            )
         if progress.validation_file:
             out = ctx.job_dir / "data" / "labelled_validation.jsonl"
             self._label(ctx, Path(progress.validation_file), out)
@@ -170,12 +179,20 @@ class DefaultStages:
         teacher = LazyTeacher(teacher_config.teacherModelIdentifier, self.load_teacher, ctx.should_stop)
         try:
             summary = label_records(
-                records, teacher, out_path=out, cache=ctx.job_dir / "teacher_cache.sqlite",
+                records,
+                teacher,
+                out_path=out,
+                cache=ctx.job_dir / "teacher_cache.sqlite",
                 task=detect_task(r.system_text for r in records),
                 max_tokens=teacher_config.maxResponseLengthForInference or DEFAULT_MAX_RESPONSE_TOKENS,
-                embedder=self._embedder(records), workers=self.label_workers, progress=False)
+                embedder=self._embedder(records),
+                workers=self.label_workers,
+                progress=False,
+            )
         except _Interrupted as exc:  # every answer given so far is already flushed to ``out``
-            raise JobStoppedError(f"job {ctx.request.jobName} stopped during labelling", field="status") from exc
+            raise JobStoppedError(
+                f"job {ctx.request.jobName} stopped during labelling", field="status"
+            ) from exc
         except _TeacherUnavailable as exc:
             raise exc.cause from exc
         return summary.model_dump(mode="json")
@@ -198,9 +215,14 @@ class DefaultStages:
         progress = ctx.progress
         assert progress.labelled_file is not None
         config = TrainConfig(
-            student=ctx.request.baseModelIdentifier, data=Path(progress.labelled_file),
-            out=ctx.job_dir / "train", hyperparameters=ctx.request.hyperParameters, resume=True, progress=False,
-            validation=Path(progress.labelled_validation_file) if progress.labelled_validation_file else None)
+            student=ctx.request.baseModelIdentifier,
+            data=Path(progress.labelled_file),
+            out=ctx.job_dir / "train",
+            hyperparameters=ctx.request.hyperParameters,
+            resume=True,
+            progress=False,
+            validation=Path(progress.labelled_validation_file) if progress.labelled_validation_file else None,
+        )
         result = self.run_training(config, should_stop=ctx.should_stop)
         progress.train_out, progress.model_dir = str(result.out_dir), str(result.model_dir)
         progress.training_loss, progress.validation_loss = result.final_training_loss, result.validation_loss

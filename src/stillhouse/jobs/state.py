@@ -59,17 +59,22 @@ def can_move_stage(current: str, target: str) -> bool:
     return target in STAGE_MOVES.get(current, frozenset())
 
 
-def _with_stage(job: ModelCustomizationJob, stage: Stage, target: StageStatus, at: datetime) -> ModelCustomizationJob:
+def _with_stage(
+    job: ModelCustomizationJob, stage: Stage, target: StageStatus, at: datetime
+) -> ModelCustomizationJob:
     detail: StatusDetail = getattr(job.statusDetails, _field(stage))
     if not can_move_stage(detail.status, target):
         raise ConflictError(f"{stage} cannot go from {detail.status} to {target}", field="statusDetails")
-    moved = detail.model_copy(update={"status": target, "lastModifiedTime": at,
-                                      "creationTime": detail.creationTime or at})
+    moved = detail.model_copy(
+        update={"status": target, "lastModifiedTime": at, "creationTime": detail.creationTime or at}
+    )
     details = job.statusDetails.model_copy(update={_field(stage): moved})
     return job.model_copy(update={"statusDetails": details, "lastModifiedTime": at})
 
 
-def _with_status(job: ModelCustomizationJob, target: JobStatus, at: datetime, **extra: object) -> ModelCustomizationJob:
+def _with_status(
+    job: ModelCustomizationJob, target: JobStatus, at: datetime, **extra: object
+) -> ModelCustomizationJob:
     if not can_move_job(job.status, target):
         raise ConflictError(f"job {job.jobName} is {job.status}; it cannot become {target}", field="status")
     end = at if target in TERMINAL else None

@@ -149,8 +149,13 @@ class Store:
 
     # ---------------------------------------------------------------------------------- jobs
 
-    def update_job(self, job_id: str, change: Callable[[dict[str, Any], bool], dict[str, Any]],
-                   *, progress: dict[str, Any] | None = None) -> dict[str, Any]:
+    def update_job(
+        self,
+        job_id: str,
+        change: Callable[[dict[str, Any], bool], dict[str, Any]],
+        *,
+        progress: dict[str, Any] | None = None,
+    ) -> dict[str, Any]:
         """Read-modify-write a job document atomically. ``change(doc, leased)`` gets the current doc
         and whether a worker holds a live lease on the job, and returns the new doc."""
         with self.transaction() as db:
@@ -158,7 +163,9 @@ class Store:
             if row is None:
                 raise KeyError(job_id)
             doc = change(json.loads(row["doc"]), row["lease_expires"] >= time.time())
-            db.execute("UPDATE jobs SET doc = ?, status = ? WHERE id = ?", (json.dumps(doc), doc["status"], job_id))
+            db.execute(
+                "UPDATE jobs SET doc = ?, status = ? WHERE id = ?", (json.dumps(doc), doc["status"], job_id)
+            )
             if progress is not None:
                 db.execute("UPDATE jobs SET progress = ? WHERE id = ?", (json.dumps(progress), job_id))
             return doc
@@ -173,25 +180,34 @@ class Store:
         with self.transaction() as db:
             row = db.execute(
                 "SELECT id, attempts FROM jobs WHERE status IN (?, ?) AND lease_expires < ? "
-                "ORDER BY created, id LIMIT 1", (*LIVE, now)).fetchone()
+                "ORDER BY created, id LIMIT 1",
+                (*LIVE, now),
+            ).fetchone()
             if row is None:
                 return None
-            db.execute("UPDATE jobs SET lease_owner = ?, lease_expires = ?, attempts = attempts + 1 WHERE id = ?",
-                       (owner, now + lease_seconds, row["id"]))
+            db.execute(
+                "UPDATE jobs SET lease_owner = ?, lease_expires = ?, attempts = attempts + 1 WHERE id = ?",
+                (owner, now + lease_seconds, row["id"]),
+            )
             return row["id"], row["attempts"] + 1
 
     def renew_lease(self, job_id: str, owner: str, lease_seconds: float) -> bool:
         """Extend a held lease; ``False`` when the lease was lost (taken over after expiring)."""
         with self.transaction() as db:
-            cur = db.execute("UPDATE jobs SET lease_expires = ? WHERE id = ? AND lease_owner = ?",
-                             (time.time() + lease_seconds, job_id, owner))
+            cur = db.execute(
+                "UPDATE jobs SET lease_expires = ? WHERE id = ? AND lease_owner = ?",
+                (time.time() + lease_seconds, job_id, owner),
+            )
             return cur.rowcount == 1
 
     def release_lease(self, job_id: str, owner: str, *, forgive: bool = False) -> None:
         """Let go of a job; ``forgive`` un-counts the attempt (a graceful shutdown is not a crash)."""
         with self.transaction() as db:
-            db.execute("UPDATE jobs SET lease_owner = NULL, lease_expires = 0, attempts = attempts - ? "
-                       "WHERE id = ? AND lease_owner = ?", (int(forgive), job_id, owner))
+            db.execute(
+                "UPDATE jobs SET lease_owner = NULL, lease_expires = 0, attempts = attempts - ? "
+                "WHERE id = ? AND lease_owner = ?",
+                (int(forgive), job_id, owner),
+            )
 
     def lease_held(self, job_id: str) -> bool:
         row = self.one("SELECT lease_expires FROM jobs WHERE id = ?", (job_id,))

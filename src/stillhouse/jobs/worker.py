@@ -73,8 +73,15 @@ class Heartbeat(threading.Thread):
 class Worker:
     """Claims and runs jobs one at a time until :attr:`shutdown` is set."""
 
-    def __init__(self, service: JobService, stages: Stages, *, lease_seconds: float = 30.0,
-                 poll_seconds: float = 1.0, owner: str | None = None) -> None:
+    def __init__(
+        self,
+        service: JobService,
+        stages: Stages,
+        *,
+        lease_seconds: float = 30.0,
+        poll_seconds: float = 1.0,
+        owner: str | None = None,
+    ) -> None:
         self.service, self.stages = service, stages
         self.lease_seconds, self.poll_seconds = lease_seconds, poll_seconds
         self.owner = owner or f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
@@ -95,6 +102,7 @@ class Worker:
         beat.start()
         graceful = False
         try:
+
             def should_stop() -> bool:
                 return self.shutdown.is_set() or beat.lost.is_set() or beat.stop_requested.is_set()
 
@@ -115,8 +123,14 @@ class Worker:
                 self.shutdown.wait(self.poll_seconds)
 
 
-def run_worker(service: JobService, *, stages: str | None = None, lease_seconds: float = 30.0,
-               poll_seconds: float = 1.0, parent_pid: int | None = None) -> None:
+def run_worker(
+    service: JobService,
+    *,
+    stages: str | None = None,
+    lease_seconds: float = 30.0,
+    poll_seconds: float = 1.0,
+    parent_pid: int | None = None,
+) -> None:
     """Run a worker in this process until SIGTERM/SIGINT (or until ``parent_pid`` goes away)."""
     worker = Worker(service, load_stages(stages), lease_seconds=lease_seconds, poll_seconds=poll_seconds)
 
@@ -146,14 +160,25 @@ class WorkerPool:
         self.processes = processes
 
     @classmethod
-    def start(cls, service: JobService, n: int, *, stages: str | None = None,
-              lease_seconds: float = 30.0) -> WorkerPool:
+    def start(
+        cls, service: JobService, n: int, *, stages: str | None = None, lease_seconds: float = 30.0
+    ) -> WorkerPool:
         service.jobs_root.mkdir(parents=True, exist_ok=True)
         processes = []
         for index in range(n):
-            command = [sys.executable, "-m", "stillhouse.jobs.worker", "--db", str(service.db_path),
-                       "--jobs-root", str(service.jobs_root), "--lease-seconds", str(lease_seconds),
-                       "--parent-pid", str(os.getpid())]
+            command = [
+                sys.executable,
+                "-m",
+                "stillhouse.jobs.worker",
+                "--db",
+                str(service.db_path),
+                "--jobs-root",
+                str(service.jobs_root),
+                "--lease-seconds",
+                str(lease_seconds),
+                "--parent-pid",
+                str(os.getpid()),
+            ]
             command += ["--stages", stages] if stages else []
             with open(service.jobs_root / f"worker-{index}.log", "ab") as logfile:
                 processes.append(subprocess.Popen(command, stdout=logfile, stderr=subprocess.STDOUT))

@@ -102,7 +102,27 @@ def load_model(
     backends, ``api_key`` to OpenAI (default ``OPENAI_API_KEY``), ``endpoint_url``/``region`` to Bedrock.
     """
     parsed = parse_spec(spec)
-    name = spec.strip()
+    if parsed.backend in ("llamacpp", "hf"):
+        from stillhouse.models.student import wrap_if_student
+
+        model = _load_local(
+            parsed, spec.strip(), n_ctx=n_ctx, n_threads=n_threads, prefix_cache_bytes=prefix_cache_bytes
+        )
+        folder = _model_folder(parsed.target)
+        return model if folder is None else wrap_if_student(model, folder)
+    if parsed.backend == "openai":
+        from stillhouse.models.openai_http import OpenAIHTTPModel
+
+        assert parsed.base_url is not None  # guaranteed by parse_spec
+        return OpenAIHTTPModel(parsed.target, parsed.base_url, api_key=api_key, timeout_s=timeout_s)
+    from stillhouse.models.bedrock import BedrockModel
+
+    return BedrockModel(parsed.target, endpoint_url=endpoint_url, region=region, timeout_s=timeout_s)
+
+
+def _load_local(
+    parsed: ModelSpec, name: str, *, n_ctx: int, n_threads: int | None, prefix_cache_bytes: int
+) -> ChatModel:
     if parsed.backend == "llamacpp":
         from stillhouse.models.catalog import resolve_gguf
         from stillhouse.models.llamacpp import LlamaCppModel
@@ -114,16 +134,16 @@ def load_model(
             n_threads=n_threads,
             prefix_cache_bytes=prefix_cache_bytes,
         )
-    if parsed.backend == "hf":
-        from stillhouse.models.catalog import training_dir
-        from stillhouse.models.hf import TransformersModel
+    from stillhouse.models.catalog import training_dir
+    from stillhouse.models.hf import TransformersModel
 
-        return TransformersModel(training_dir(parsed.target), name=name)
-    if parsed.backend == "openai":
-        from stillhouse.models.openai_http import OpenAIHTTPModel
+    return TransformersModel(training_dir(parsed.target), name=name)
 
-        assert parsed.base_url is not None  # guaranteed by parse_spec
-        return OpenAIHTTPModel(parsed.target, parsed.base_url, api_key=api_key, timeout_s=timeout_s)
-    from stillhouse.models.bedrock import BedrockModel
 
-    return BedrockModel(parsed.target, endpoint_url=endpoint_url, region=region, timeout_s=timeout_s)
+def _model_folder(target: str) -> Path | None:
+    """Where a local model's manifest would be: the folder itself, or the folder of its GGUF file
+    (``None`` for a catalog name)."""
+    path = Path(target).expanduser()
+    if not path.exists():
+        return None
+    return path.parent if path.suffix == ".gguf" else path

@@ -135,7 +135,9 @@ def _domain_turns(messages: list[MessageWire]) -> list[Message]:
     return out
 
 
-def converse_to_domain(req: ConverseRequest, *, default_max_tokens: int) -> tuple[list[Message], GenerationParams]:
+def converse_to_domain(
+    req: ConverseRequest, *, default_max_tokens: int
+) -> tuple[list[Message], GenerationParams]:
     """Domain messages (system first) and decoding parameters of a Converse request."""
     system = "\n".join(b.text for b in req.system or [] if b.text)
     messages = ([Message(role="system", content=system)] if system else []) + _domain_turns(req.messages)
@@ -152,7 +154,9 @@ def converse_to_domain(req: ConverseRequest, *, default_max_tokens: int) -> tupl
 def converse_response(completion: Completion, latency_ms: float) -> ConverseResponse:
     """The Converse answer for a completion (latency measured by the server, queueing included)."""
     return ConverseResponse(
-        output=ConverseOutputWire(message=OutputMessageWire(content=[ContentBlockWire(text=completion.text)])),
+        output=ConverseOutputWire(
+            message=OutputMessageWire(content=[ContentBlockWire(text=completion.text)])
+        ),
         stopReason=completion.stop_reason,
         usage=TokenUsageWire(
             inputTokens=completion.input_tokens,
@@ -227,7 +231,9 @@ def parse_invoke_body(body: dict[str, Any]) -> InvokeRequest:
     return NovaInvokeRequest.model_validate(body)
 
 
-def invoke_to_domain(req: InvokeRequest, *, default_max_tokens: int) -> tuple[list[Message], GenerationParams]:
+def invoke_to_domain(
+    req: InvokeRequest, *, default_max_tokens: int
+) -> tuple[list[Message], GenerationParams]:
     """Domain messages and parameters of any supported InvokeModel body."""
     if isinstance(req, NovaInvokeRequest):
         cfg = req.inferenceConfig or NovaInferenceConfig()
@@ -292,7 +298,9 @@ def parse_request_metadata_header(value: str | None) -> dict[str, str] | None:
         data = json.loads(value)
     except ValueError as exc:
         raise InvalidInputError("is not a JSON object", field="X-Amzn-Bedrock-Request-Metadata") from exc
-    if not isinstance(data, dict) or not all(isinstance(k, str) and isinstance(v, str) for k, v in data.items()):
+    if not isinstance(data, dict) or not all(
+        isinstance(k, str) and isinstance(v, str) for k, v in data.items()
+    ):
         raise InvalidInputError("must map strings to strings", field="X-Amzn-Bedrock-Request-Metadata")
     try:
         return check_request_metadata(data)

@@ -51,7 +51,9 @@ def default_loader(threads: int | None = None) -> ModelLoader:
 class ModelPool:
     """``workers`` replicas of the model at ``spec``; ``generate`` awaits a free replica."""
 
-    def __init__(self, name: str, spec: str, loader: ModelLoader, *, workers: int = 1, max_queue: int = 1024) -> None:
+    def __init__(
+        self, name: str, spec: str, loader: ModelLoader, *, workers: int = 1, max_queue: int = 1024
+    ) -> None:
         self.name = name
         self.spec = spec
         self.status: PoolStatus = "Creating"
@@ -91,7 +93,9 @@ class ModelPool:
         thread.start()
         return thread
 
-    async def generate(self, messages: list[Message], params: GenerationParams, *, wait_load: bool = False) -> Completion:
+    async def generate(
+        self, messages: list[Message], params: GenerationParams, *, wait_load: bool = False
+    ) -> Completion:
         """One generation on a free replica. Refuses at once when not loaded (unless ``wait_load``)."""
         if self._closed:
             raise ServiceUnavailableError(f"model {self.name} was undeployed")
@@ -140,7 +144,9 @@ class ModelPool:
 class ModelRegistry:
     """Pools by key, and every alias a caller may use for them. Thread-safe."""
 
-    def __init__(self, loader: ModelLoader, *, workers: int, max_queue: int, catalog_names: frozenset[str]) -> None:
+    def __init__(
+        self, loader: ModelLoader, *, workers: int, max_queue: int, catalog_names: frozenset[str]
+    ) -> None:
         self._loader = loader
         self._workers = workers
         self._max_queue = max_queue
@@ -150,7 +156,11 @@ class ModelRegistry:
         self._lock = threading.Lock()
 
     def deploy(
-        self, key: str, spec: str, aliases: tuple[str, ...], on_done: Callable[[ModelPool], None] | None = None
+        self,
+        key: str,
+        spec: str,
+        aliases: tuple[str, ...],
+        on_done: Callable[[ModelPool], None] | None = None,
     ) -> ModelPool:
         """Register a pool under ``key`` and ``aliases`` and start loading it in the background."""
         pool = ModelPool(key, spec, self._loader, workers=self._workers, max_queue=self._max_queue)
@@ -180,7 +190,9 @@ class ModelRegistry:
             if key is not None:
                 return self._pools[key]
             if model_id in self._catalog:
-                pool = ModelPool(model_id, model_id, self._loader, workers=self._workers, max_queue=self._max_queue)
+                pool = ModelPool(
+                    model_id, model_id, self._loader, workers=self._workers, max_queue=self._max_queue
+                )
                 self._pools[model_id] = pool
                 self._aliases[model_id] = model_id
                 pool.load_in_background()

@@ -108,7 +108,9 @@ def install_error_handlers(app: FastAPI) -> None:
 
     async def on_http(request: Request, exc: HTTPException) -> JSONResponse:
         if exc.status_code == 404:
-            return error_response(request, NotFoundError(f"no such route: {request.method} {request.url.path}"))
+            return error_response(
+                request, NotFoundError(f"no such route: {request.method} {request.url.path}")
+            )
         err = StillhouseError(str(exc.detail))
         err.http_status = exc.status_code  # type: ignore[misc]  # keep the framework's status
         err.code = "ValidationException" if exc.status_code < 500 else err.code  # type: ignore[misc]

@@ -55,7 +55,9 @@ def build_record(
         modelId=model_id,
         requestMetadata=dict(request_metadata or {}),
         input=LogInput(inputBodyJson=input_body, inputTokenCount=input_tokens),
-        output=None if output_body is None else LogOutput(outputBodyJson=output_body, outputTokenCount=output_tokens),
+        output=None
+        if output_body is None
+        else LogOutput(outputBodyJson=output_body, outputTokenCount=output_tokens),
         errorCode=error_code,
     )
 

@@ -47,7 +47,9 @@ def list_models(request: "Request") -> "JSONResponse":
     ctx = context(request)
     now = int(time.time())
     cards: dict[str, op.ModelCard] = {}
-    summaries = ctx.jobs.list_deployments({"statusEquals": "Active", "maxResults": 1000}).modelDeploymentSummaries
+    summaries = ctx.jobs.list_deployments(
+        {"statusEquals": "Active", "maxResults": 1000}
+    ).modelDeploymentSummaries
     for dep in summaries:
         created = int(dep.createdAt.timestamp())
         for model_id in (dep.customModelDeploymentName, dep.modelArn):

@@ -53,7 +53,9 @@ def _s3_uri(value: str) -> str:
 
 
 S3Uri = Annotated[str, AfterValidator(_s3_uri)]
-Operation = Literal["Converse", "ConverseStream", "InvokeModel", "InvokeModelWithResponseStream", "ChatCompletions"]
+Operation = Literal[
+    "Converse", "ConverseStream", "InvokeModel", "InvokeModelWithResponseStream", "ChatCompletions"
+]
 
 
 class _Wire(BaseModel):
@@ -149,8 +151,12 @@ class RequestMetadataFilters(_Wire):
 
     equals: dict[str, str] | None = None
     notEquals: dict[str, str] | None = None
-    andAll: list[RequestMetadataBaseFilters] | None = Field(default=None, min_length=1, max_length=MAX_BASE_FILTERS)
-    orAll: list[RequestMetadataBaseFilters] | None = Field(default=None, min_length=1, max_length=MAX_BASE_FILTERS)
+    andAll: list[RequestMetadataBaseFilters] | None = Field(
+        default=None, min_length=1, max_length=MAX_BASE_FILTERS
+    )
+    orAll: list[RequestMetadataBaseFilters] | None = Field(
+        default=None, min_length=1, max_length=MAX_BASE_FILTERS
+    )
 
     @field_validator("equals", "notEquals")
     @classmethod
@@ -159,7 +165,9 @@ class RequestMetadataFilters(_Wire):
 
     @model_validator(mode="after")
     def _exactly_one(self) -> RequestMetadataFilters:
-        given = [name for name in ("equals", "notEquals", "andAll", "orAll") if getattr(self, name) is not None]
+        given = [
+            name for name in ("equals", "notEquals", "andAll", "orAll") if getattr(self, name) is not None
+        ]
         if len(given) != 1:
             raise ValueError(
                 f"requestMetadataFilters takes exactly one of equals, notEquals, andAll, orAll; got {given or 'none'}"
@@ -187,7 +195,9 @@ def parse_filters(raw: dict[str, Any]) -> RequestMetadataFilters:
     except ValidationError as exc:
         first = exc.errors()[0]
         where = ".".join(str(p) for p in first["loc"]) or "requestMetadataFilters"
-        raise InvalidInputError(error_text(first), field=f"requestMetadataFilters.{where}".rstrip(".")) from exc
+        raise InvalidInputError(
+            error_text(first), field=f"requestMetadataFilters.{where}".rstrip(".")
+        ) from exc
 
 
 class InvocationLogSource(_Wire):
@@ -226,9 +236,11 @@ class LogReadReport(_Wire):
 
     def summary(self) -> str:
         """One line: what was read, kept, and left out for which reason."""
-        return (f"{self.lines} log records in {self.files} files: {self.kept} kept, {self.filtered_out} "
-                f"filtered out by requestMetadataFilters, {self.other_model} from a model other than the "
-                f"teacher, {self.failed_calls} failed calls, {len(self.problems)} unreadable")
+        return (
+            f"{self.lines} log records in {self.files} files: {self.kept} kept, {self.filtered_out} "
+            f"filtered out by requestMetadataFilters, {self.other_model} from a model other than the "
+            f"teacher, {self.failed_calls} failed calls, {len(self.problems)} unreadable"
+        )
 
 
 def iter_log_lines(name: str, data: bytes) -> Iterator[tuple[int, str]]:
@@ -313,6 +325,7 @@ def read_invocation_logs(
     objects = ((uri, store.get_bytes(uri)) for uri in uris)
     return records_from_logs(objects, config, teacher_model_id=teacher_model_id)
 
+
 # ---------------------------------------------------------------- request/response bodies -> record
 # Converse, OpenAI chat-completions and the common InvokeModel bodies (Anthropic messages, Nova,
 # Llama ``prompt``/``generation``, Titan ``inputText``/``outputText``) are all understood.
@@ -327,7 +340,9 @@ def body_to_record(request: Any, response: Any = None) -> ConversationRecord:
     system += [SystemBlock(text=t.text) for t in turns if t.role == "system"]
     turns = [t for t in turns if t.role != "system"]
     if not turns and isinstance(request.get("prompt") or request.get("inputText"), str):
-        turns = [Turn(role="user", content=[ContentBlock(text=request.get("prompt") or request["inputText"])])]
+        turns = [
+            Turn(role="user", content=[ContentBlock(text=request.get("prompt") or request["inputText"])])
+        ]
     if not turns:
         raise ValueError("input.inputBodyJson has no messages")
     if response is not None:
@@ -361,13 +376,20 @@ def _system_blocks(system: Any) -> list[SystemBlock]:
 
 
 def _turn(message: Any) -> Turn:
-    if not isinstance(message, dict) or message.get("role") not in ("system", "user", "assistant", "developer"):
+    if not isinstance(message, dict) or message.get("role") not in (
+        "system",
+        "user",
+        "assistant",
+        "developer",
+    ):
         raise ValueError(f"a message has no usable role: {str(message)[:80]}")
     role = "system" if message["role"] == "developer" else message["role"]
     content = message.get("content")
-    blocks = [ContentBlock(text=content)] if isinstance(content, str) else [
-        block for raw in content or [] if (block := _block(raw)) is not None
-    ]
+    blocks = (
+        [ContentBlock(text=content)]
+        if isinstance(content, str)
+        else [block for raw in content or [] if (block := _block(raw)) is not None]
+    )
     return Turn(role=role, content=blocks)
 
 

@@ -34,6 +34,15 @@ class Task(ABC):
     name: str
     system_prompt: str
     json_schema: dict[str, Any] | None = None
+    # The distilled student's own compact instruction, used in place of ``system_prompt`` for training
+    # and serving (None: the student sees the teacher's prompt). A student that only ever does this
+    # task needs no definitions, and every prompt token is paid on each CPU training step and answer.
+    student_prompt: str | None = None
+
+    @property
+    def student_json_schema(self) -> dict[str, Any] | None:
+        """The schema the student decodes under (by default the task's)."""
+        return self.json_schema
 
     def messages(self, query: str) -> list[Message]:
         """The conversation a teacher or student sees for one query."""
@@ -48,6 +57,10 @@ class Task(ABC):
         import json
 
         return json.dumps(value, ensure_ascii=False)
+
+    def render_student(self, value: dict[str, Any]) -> str:
+        """The answer text the student is trained to write (by default :meth:`render`)."""
+        return self.render(value)
 
     def combine(self, values: list[dict[str, Any]]) -> dict[str, Any]:
         """Consensus of several valid samples (self-consistency). Default: the first one."""

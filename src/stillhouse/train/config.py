@@ -28,6 +28,9 @@ class TrainConfig(BaseModel):
     error unless ``overflow`` says to ``truncate`` or ``drop`` it. ``batching="bucketed"`` groups
     records of similar length so little CPU time goes to padding; ``"random"`` is plain shuffled
     batches (kept for comparison). ``max_steps`` stops early (the schedule is planned for it).
+    ``task`` trains in that task's student format (:mod:`stillhouse.tasks.student`): its records are
+    rewritten to the compact student prompt and answer order, and the model folder gets a manifest so
+    ``load_model`` serves it in the same format.
     """
 
     model_config = ConfigDict(extra="forbid")
@@ -35,6 +38,7 @@ class TrainConfig(BaseModel):
     student: str
     data: Path
     out: Path
+    task: str | None = None
     validation: Path | None = None
     hyperparameters: dict[str, str] = Field(default_factory=dict)
     method: Method = "lora"

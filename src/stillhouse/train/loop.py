@@ -71,7 +71,6 @@ def run_training(
     :class:`~stillhouse.errors.JobStoppedError` (or ``KeyboardInterrupt`` for Ctrl-C) after saving a
     checkpoint when stopped; rerun with ``resume=True`` to continue.
     """
-    student.prefer_passive_openmp()
     import torch
 
     started = time.monotonic()
@@ -94,8 +93,12 @@ def run_training(
 def prepare(config: TrainConfig) -> Prepared:
     """Validate and tokenize everything; raise on bad input before any weights load."""
     hp = parse_hyperparameters(config.hyperparameters, config.method)
-    records = data.load_records(config.data)
-    val_records = data.load_records(config.validation, what="validation data") if config.validation else None
+    records = _student_format(config, data.load_records(config.data))
+    val_records = (
+        _student_format(config, data.load_records(config.validation, what="validation data"))
+        if config.validation
+        else None
+    )
     _check_out_dir(config)
     student_dir = student.resolve_student(config.student)
     tokenizer = student.load_tokenizer(student_dir)
@@ -114,6 +117,16 @@ def prepare(config: TrainConfig) -> Prepared:
     )
 
 
+def _student_format(config: TrainConfig, records: list[Any]) -> list[Any]:
+    """The records in ``config.task``'s student format (unchanged without a task)."""
+    if config.task is None:
+        return records
+    from stillhouse.tasks import get_task
+    from stillhouse.tasks.student import to_student_records
+
+    return to_student_records(get_task(config.task), records)
+
+
 def _fingerprint(config: TrainConfig, hp: Hyperparameters, student_dir: Path) -> dict[str, Any]:
     """Every input that shapes the run's numbers; a checkpoint only resumes a run with the same."""
     return {
@@ -122,7 +135,7 @@ def _fingerprint(config: TrainConfig, hp: Hyperparameters, student_dir: Path) ->
         "validation": checkpoint.file_sha256(config.validation) if config.validation else None,
         "hyperparameters": hp.model_dump(),
         "method": config.method,
-        **config.model_dump(include={"seed", "max_length", "overflow", "batching", "max_steps"}),
+        **config.model_dump(include={"seed", "max_length", "overflow", "batching", "max_steps", "task"}),
         "lora": [config.lora_r, config.lora_alpha, config.lora_dropout, list(config.lora_targets)]
         if config.method == "lora"
         else None,
@@ -321,6 +334,11 @@ class Run:
         model_dir, adapter_dir = export.export_model(
             self.model, prepared.tokenizer, config.out, method=config.method, merge=config.merge
         )
+        if config.task is not None:
+            from stillhouse.models.student import write_manifest
+            from stillhouse.tasks import get_task
+
+            write_manifest(model_dir, get_task(config.task))
         self.write_metrics()
         curve = artifacts.plot_loss_curve(
             config.out / artifacts.LOSS_CURVE, progress.training, progress.validation

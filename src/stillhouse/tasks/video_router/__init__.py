@@ -13,9 +13,9 @@ from typing import Any
 from stillhouse.errors import InvalidInputError
 from stillhouse.tasks.base import ParseResult, Task
 from stillhouse.tasks.video_router.parse import parse_answer
-from stillhouse.tasks.video_router.prompt import MODALITIES, SYSTEM_PROMPT
+from stillhouse.tasks.video_router.prompt import MODALITIES, STUDENT_PROMPT, SYSTEM_PROMPT
 from stillhouse.tasks.video_router.rubric import score_answer
-from stillhouse.tasks.video_router.schema import JSON_SCHEMA
+from stillhouse.tasks.video_router.schema import JSON_SCHEMA, STUDENT_JSON_SCHEMA
 from stillhouse.tasks.video_router.weights import normalise, round_hundredths, weights_of
 
 __all__ = ["MODALITIES", "VideoRouterTask"]
@@ -27,6 +27,11 @@ class VideoRouterTask(Task):
     name = "video-router"
     system_prompt = SYSTEM_PROMPT
     json_schema = JSON_SCHEMA
+    student_prompt = STUDENT_PROMPT
+
+    @property
+    def student_json_schema(self) -> dict[str, Any]:
+        return STUDENT_JSON_SCHEMA
 
     def parse(self, text: str, *, normalize: bool = False) -> ParseResult:
         """Read an answer leniently; ``errors`` names each broken contract rule (see :mod:`.parse`)."""
@@ -34,9 +39,13 @@ class VideoRouterTask(Task):
 
     def render(self, value: dict[str, Any]) -> str:
         """Canonical compact JSON: weights rounded to 2 decimals summing to exactly 1.0, then reasoning."""
-        weights = round_hundredths(weights_of(value))
-        reasoning = " ".join(str(value.get("reasoning") or "").split())
+        weights, reasoning = _canonical(value)
         return json.dumps({**weights, "reasoning": reasoning}, ensure_ascii=False, separators=(", ", ": "))
+
+    def render_student(self, value: dict[str, Any]) -> str:
+        """The same answer with the reasoning first (:data:`.schema.STUDENT_JSON_SCHEMA`'s order)."""
+        weights, reasoning = _canonical(value)
+        return json.dumps({"reasoning": reasoning, **weights}, ensure_ascii=False, separators=(", ", ": "))
 
     def combine(self, values: list[dict[str, Any]]) -> dict[str, Any]:
         """Average the (normalised) weights, renormalise, and keep the reasoning of the sample closest
@@ -57,3 +66,8 @@ class VideoRouterTask(Task):
                 f"reference answer is unusable: {', '.join(ref.errors)}", field="reference"
             )
         return score_answer(prediction, ref.value).as_metrics()
+
+
+def _canonical(value: dict[str, Any]) -> tuple[dict[str, float], str]:
+    """Weights rounded to hundredths summing to exactly 1.0, and the reasoning on one line."""
+    return round_hundredths(weights_of(value)), " ".join(str(value.get("reasoning") or "").split())

@@ -24,3 +24,11 @@ SYSTEM_PROMPT: Final[str] = (
     '"reasoning": "one short sentence"}. Weights are numbers from 0 to 1 that sum to 1.0; '
     "the modality that best matches the query gets the most weight."
 )
+
+# What the distilled student is trained and served with instead (see ``Task.student_prompt``): 24
+# tokens instead of 160, which makes a training step on CPU about 2.5x cheaper. It states the order
+# the student writes in: reasoning first, so that the weights are conditioned on it.
+STUDENT_PROMPT: Final[str] = (
+    "Route the video search query. JSON: reasoning, then visual, audio, transcription, metadata "
+    "weights summing to 1."
+)

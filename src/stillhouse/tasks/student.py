@@ -1,0 +1,86 @@
+"""The student format of a task: what a distilled student is trained on and answers in.
+
+A task may give its student a compact prompt and its own answer order (see ``Task.student_prompt``).
+Records written for the task (its system prompt, a valid answer) are rewritten into that format
+before training; the same swap is applied to each request when the student is served
+(:class:`stillhouse.models.student.StudentFormatModel`), and its answers are read back into the
+task's canonical form (:func:`from_student_answer`). Records for anything else pass unchanged,
+so a mixed dataset never has its other prompts rewritten. Pure functions, no I/O.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import Any
+
+from stillhouse.chat import GenerationParams, Message
+from stillhouse.records.schema import ContentBlock, ConversationRecord, SystemBlock, Turn
+from stillhouse.tasks.base import Task
+
+
+def has_student_format(task: Task) -> bool:
+    """Whether the task's student is trained and served with its own prompt."""
+    return task.student_prompt is not None
+
+
+def to_student_record(task: Task, record: ConversationRecord) -> ConversationRecord:
+    """``record`` in the task's student format, or unchanged when it is not one of the task's.
+
+    A record is the task's when its system prompt is the task's; its answer is re-rendered in the
+    student's order when it parses (leniently repaired where the task can), else kept as written.
+    """
+    if not has_student_format(task) or record.system_text.strip() != task.system_prompt.strip():
+        return record
+    turns = list(record.messages)
+    if record.is_labelled:
+        value = _parsed(task, record.answer or "")
+        if value is not None:
+            turns[-1] = Turn(role="assistant", content=[ContentBlock(text=task.render_student(value))])
+    assert task.student_prompt is not None
+    return record.model_copy(update={"system": [SystemBlock(text=task.student_prompt)], "messages": turns})
+
+
+def to_student_records(task: Task, records: Iterable[ConversationRecord]) -> list[ConversationRecord]:
+    return [to_student_record(task, record) for record in records]
+
+
+def to_student_request(
+    task: Task, messages: list[Message], params: GenerationParams
+) -> tuple[list[Message], GenerationParams]:
+    """A request written for the task, as its student was trained to read it.
+
+    The task's system prompt becomes the student prompt, and the request decodes under the student
+    schema when it named the task's schema or none (a Converse call cannot name one): a served
+    student's answer is then valid JSON by construction. A request for anything else (another
+    prompt, another schema) passes unchanged.
+    """
+    system = "\n".join(m.content for m in messages if m.role == "system")
+    if not has_student_format(task) or system.strip() != task.system_prompt.strip():
+        return messages, params
+    assert task.student_prompt is not None
+    swapped = [Message(role="system", content=task.student_prompt)] + [
+        m for m in messages if m.role != "system"
+    ]
+    if params.json_schema is None or params.json_schema == task.json_schema:
+        params = params.model_copy(update={"json_schema": task.student_json_schema})
+    return swapped, params
+
+
+def from_student_answer(task: Task, text: str) -> str:
+    """A student's answer in the task's canonical form, repaired where the task can (e.g. weights
+    renormalised to sum to 1.0); an answer the task cannot read is returned as written.
+
+    The schema makes the JSON well-formed, not its numbers consistent: 6 of 100 held-out answers of
+    the demo's student summed to 0.95-1.05 before this step (see benchmarks/bench_student.py).
+    """
+    value = _parsed(task, text)
+    return text if value is None else task.render(value)
+
+
+def _parsed(task: Task, text: str) -> dict[str, Any] | None:
+    """The answer's value when it meets the contract, possibly after the task's repair."""
+    try:
+        value = task.parse(text, normalize=True).value  # type: ignore[call-arg]
+    except TypeError:  # a task without a repairing mode
+        value = task.parse(text).value
+    return value if value is not None and task.parse(task.render(value)).ok else None

@@ -1,0 +1,90 @@
+"""The router's student format: compact prompt, reasoning-first answers, requests swapped to match."""
+
+from __future__ import annotations
+
+import json
+
+import jsonschema
+
+from stillhouse.chat import GenerationParams, Message
+from stillhouse.records.schema import ConversationRecord
+from stillhouse.tasks import get_task
+from stillhouse.tasks.student import (
+    from_student_answer,
+    to_student_record,
+    to_student_records,
+    to_student_request,
+)
+from stillhouse.tasks.video_router.golden import labelled_record, load_golden
+from stillhouse.tasks.video_router.schema import JSON_SCHEMA, STUDENT_JSON_SCHEMA
+
+TASK = get_task("video-router")
+ANSWER = '{"visual": 0.1, "audio": 0.7, "transcription": 0.1, "metadata": 0.1, "reasoning": "A sound."}'
+
+
+def test_the_student_prompt_is_a_fraction_of_the_teacher_prompt() -> None:
+    assert TASK.student_prompt is not None
+    assert len(TASK.student_prompt.split()) * 5 < len(TASK.system_prompt.split())
+    assert TASK.student_json_schema is STUDENT_JSON_SCHEMA
+
+
+def test_a_task_record_is_rewritten_with_the_same_values_reasoning_first() -> None:
+    record = labelled_record("dog barking at night", ANSWER)
+    student = to_student_record(TASK, record)
+    assert student.system_text == TASK.student_prompt
+    assert student.messages[0] == record.messages[0]
+    answer = student.answer or ""
+    assert list(json.loads(answer)) == ["reasoning", "visual", "audio", "transcription", "metadata"]
+    assert TASK.parse(answer).value == TASK.parse(ANSWER).value
+    jsonschema.validate(json.loads(answer), STUDENT_JSON_SCHEMA)
+
+
+def test_a_fixable_answer_is_repaired_and_a_broken_one_kept_as_written() -> None:
+    off = ANSWER.replace('"audio": 0.7', '"audio": 0.75')  # sums to 1.05: renormalised
+    repaired = json.loads(to_student_record(TASK, labelled_record("q", off)).answer or "")
+    assert abs(sum(repaired[m] for m in ("visual", "audio", "transcription", "metadata")) - 1) < 1e-9
+    broken = to_student_record(TASK, labelled_record("q", "no idea"))
+    assert broken.answer == "no idea" and broken.system_text == TASK.student_prompt
+
+
+def test_records_of_another_prompt_pass_unchanged() -> None:
+    other = ConversationRecord.model_validate(
+        {
+            "system": [{"text": "Label the image."}],
+            "messages": [
+                {"role": "user", "content": [{"text": "a cat"}]},
+                {"role": "assistant", "content": [{"text": ANSWER}]},
+            ],
+        }
+    )
+    golden = load_golden()[:3]
+    out = to_student_records(TASK, [other, *golden])
+    assert out[0] is other
+    assert all(r.system_text == TASK.student_prompt for r in out[1:])
+
+
+def test_a_request_for_the_task_is_swapped_and_others_are_not() -> None:
+    params = GenerationParams(max_tokens=64, json_schema=JSON_SCHEMA)
+    messages, swapped = to_student_request(TASK, TASK.messages("crowd cheering"), params)
+    assert messages == [
+        Message(role="system", content=TASK.student_prompt or ""),
+        Message(role="user", content="crowd cheering"),
+    ]
+    assert swapped.json_schema == STUDENT_JSON_SCHEMA and swapped.max_tokens == 64
+    # A request that names no schema (a Converse call) is constrained too; another schema is kept.
+    _, plain = to_student_request(TASK, TASK.messages("q"), params.model_copy(update={"json_schema": None}))
+    assert plain.json_schema == STUDENT_JSON_SCHEMA
+    own = {"type": "object"}
+    _, kept = to_student_request(TASK, TASK.messages("q"), params.model_copy(update={"json_schema": own}))
+    assert kept.json_schema == own
+    # Another prompt is not the task's.
+    other = [Message(role="system", content="Be brief."), Message(role="user", content="hi")]
+    assert to_student_request(TASK, other, params) == (other, params)
+
+
+def test_a_student_answer_comes_back_canonical_and_repaired() -> None:
+    student = '{"reasoning": "A sound.", "visual": 0.1, "audio": 0.75, "transcription": 0.1, "metadata": 0.1}'
+    answer = from_student_answer(TASK, student)
+    assert TASK.parse(answer).ok and list(json.loads(answer))[0] == "visual"
+    assert json.loads(answer)["audio"] > 0.7
+    assert from_student_answer(TASK, '{"reasoning": "cut off') == '{"reasoning": "cut off'
