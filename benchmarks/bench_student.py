@@ -1,7 +1,9 @@
 """What each student-training lever buys the distilled generative router (SmolLM2-135M), measured.
 
-    python benchmarks/bench_student.py --train runs/demo/data/train.jsonl \
+    python benchmarks/bench_student.py [--train runs/demo/data/train.jsonl] \
         [--teacher-refs runs/demo/data/heldout-teacher.jsonl] [--n 100] [--only NAME ...]
+
+The defaults are the files ``make demo`` writes; without them it says so and skips.
 
 Trains one student per variant on the same labelled file (golden pairs + teacher answers, as the
 demo writes it), exports each to a q8_0 GGUF, and scores it on the first ``--n`` hand-labelled dev
@@ -29,6 +31,8 @@ import time
 from pathlib import Path
 
 from pydantic import BaseModel, ConfigDict
+
+DEMO_DATA = Path("runs/demo/data")
 
 
 class Variant(BaseModel):
@@ -118,13 +122,16 @@ def main() -> None:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
+    parser.add_argument("--train", type=Path, default=DEMO_DATA / "train.jsonl", help="labelled JSONL")
     parser.add_argument(
-        "--train", type=Path, required=True, help="labelled JSONL (the demo's data/train.jsonl)"
+        "--teacher-refs", type=Path, default=DEMO_DATA / "heldout-teacher.jsonl", help="teacher's answers"
     )
-    parser.add_argument("--teacher-refs", type=Path, default=None, help="the teacher's held-out answers")
     parser.add_argument("--n", type=int, default=100, help="held-out dev queries")
     parser.add_argument("--only", nargs="*", default=None, help="variants whose name contains one of these")
     args = parser.parse_args()
+    if not args.train.is_file():
+        print(f"no labelled training file at {args.train}: run `make demo` first (or pass --train)")
+        return
 
     from stillhouse.records.jsonl import read_valid_records
     from stillhouse.tasks.video_router.golden import load_dev
@@ -132,7 +139,7 @@ def main() -> None:
     heldout = load_dev()[: args.n]
     teacher_refs = (
         {r.messages[0].text: r.answer or "" for r in read_valid_records(args.teacher_refs)}
-        if args.teacher_refs
+        if args.teacher_refs and args.teacher_refs.is_file()
         else {}
     )
     variants = [v for v in VARIANTS if not args.only or any(o in v.name for o in args.only)]

@@ -7,6 +7,8 @@ import time
 from pathlib import Path
 from typing import Any
 
+from tests.tiny_llama import CHAT_TEMPLATE, save_tiny_llama
+
 from stillhouse.jobs.pipeline import JobContext
 
 SCHEMA = "bedrock-conversation-2024"
@@ -93,14 +95,9 @@ def teacher_answer(prompt: str) -> str:
 
 def build_tiny_student(folder: Path) -> Path:
     """A 2-layer random-weight Llama with a word-level tokenizer over :data:`WORDS` (seconds to build)."""
-    import torch
     from tokenizers import Tokenizer, models, pre_tokenizers, trainers
-    from transformers import LlamaConfig, LlamaForCausalLM, PreTrainedTokenizerFast
+    from transformers import PreTrainedTokenizerFast
 
-    template = (
-        "{% for m in messages %}<|im_start|>{{ m['role'] }}\n{{ m['content'] }}<|im_end|>\n{% endfor %}"
-        "{% if add_generation_prompt %}<|im_start|>assistant\n{% endif %}"
-    )
     core = Tokenizer(models.WordLevel(unk_token="<unk>"))
     core.pre_tokenizer = pre_tokenizers.Whitespace()
     texts = [*WORDS, "visual audio system user assistant", *[str(i) for i in range(200)]]
@@ -113,22 +110,6 @@ def build_tiny_student(folder: Path) -> Path:
         pad_token="<pad>",
         eos_token="<|im_end|>",
         bos_token="<|im_start|>",
-        chat_template=template,
+        chat_template=CHAT_TEMPLATE,
     )
-    torch.manual_seed(0)
-    config = LlamaConfig(
-        vocab_size=core.get_vocab_size(),
-        hidden_size=32,
-        intermediate_size=64,
-        num_hidden_layers=2,
-        num_attention_heads=4,
-        num_key_value_heads=2,
-        max_position_embeddings=128,
-        pad_token_id=tokenizer.pad_token_id,
-        eos_token_id=tokenizer.eos_token_id,
-        bos_token_id=tokenizer.bos_token_id,
-        tie_word_embeddings=False,
-    )
-    LlamaForCausalLM(config).save_pretrained(folder)
-    tokenizer.save_pretrained(folder)
-    return folder
+    return save_tiny_llama(folder, tokenizer)

@@ -6,6 +6,7 @@ import json
 from pathlib import Path
 
 import pytest
+from tests.tiny_llama import save_tiny_llama
 
 from stillhouse.chat import ChatModel, GenerationParams, Image, Message
 from stillhouse.errors import CorruptModelError, InvalidInputError, NotFoundError
@@ -38,9 +39,8 @@ def test_adapter_base_requires_a_base(tmp_path):
 
 def _save_tiny(folder: Path) -> Path:
     """A 2-layer random Llama with a word-level tokenizer and a chat template."""
-    import torch
     from tokenizers import Tokenizer, models, pre_tokenizers
-    from transformers import LlamaConfig, LlamaForCausalLM, PreTrainedTokenizerFast
+    from transformers import PreTrainedTokenizerFast
 
     specials = ["<pad>", "<eos>", "<unk>", "<|system|>", "<|user|>", "<|assistant|>", "<|end|>"]
     vocab = {tok: i for i, tok in enumerate(specials + WORDS)}
@@ -54,22 +54,7 @@ def _save_tiny(folder: Path) -> Path:
         additional_special_tokens=specials[3:],
     )
     tokenizer.chat_template = TEMPLATE
-    torch.manual_seed(0)
-    config = LlamaConfig(
-        vocab_size=len(vocab),
-        hidden_size=32,
-        intermediate_size=64,
-        num_hidden_layers=2,
-        num_attention_heads=4,
-        num_key_value_heads=2,
-        max_position_embeddings=128,
-        pad_token_id=0,
-        eos_token_id=1,
-        bos_token_id=None,
-    )
-    LlamaForCausalLM(config).save_pretrained(folder)
-    tokenizer.save_pretrained(folder)
-    return folder
+    return save_tiny_llama(folder, tokenizer)
 
 
 @pytest.fixture(scope="module")

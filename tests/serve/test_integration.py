@@ -23,6 +23,7 @@ from typing import Any
 
 import pytest
 from tests.serve.helpers import API_KEY, KEY_ID, SECRET, boto_client, free_port
+from tests.tiny_llama import CHAT_TEMPLATE, save_tiny_llama
 
 pytestmark = pytest.mark.integration
 needs_llama = pytest.mark.skipif(
@@ -45,9 +46,8 @@ TOPICS = [
 
 def build_tiny_model(folder: Path, texts: list[str], *, seed: int = 0) -> Path:
     """A 2-layer Llama (hidden 32) with a small byte-level BPE tokenizer (it can encode any answer)."""
-    import torch
     from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
-    from transformers import LlamaConfig, LlamaForCausalLM, PreTrainedTokenizerFast
+    from transformers import PreTrainedTokenizerFast
 
     specials = ["<pad>", "<|im_start|>", "<|im_end|>"]
     core = Tokenizer(models.BPE())
@@ -59,34 +59,14 @@ def build_tiny_model(folder: Path, texts: list[str], *, seed: int = 0) -> Path:
             vocab_size=400, special_tokens=specials, initial_alphabet=pre_tokenizers.ByteLevel.alphabet()
         ),
     )
-    template = (
-        "{% for m in messages %}<|im_start|>{{ m['role'] }}\n{{ m['content'] }}<|im_end|>\n{% endfor %}"
-        "{% if add_generation_prompt %}<|im_start|>assistant\n{% endif %}"
-    )
     tok = PreTrainedTokenizerFast(
         tokenizer_object=core,
         pad_token="<pad>",
         eos_token="<|im_end|>",
         bos_token="<|im_start|>",
-        chat_template=template,
+        chat_template=CHAT_TEMPLATE,
     )
-    torch.manual_seed(seed)
-    config = LlamaConfig(
-        vocab_size=core.get_vocab_size(),
-        hidden_size=32,
-        intermediate_size=64,
-        num_hidden_layers=2,
-        num_attention_heads=4,
-        num_key_value_heads=2,
-        max_position_embeddings=512,
-        pad_token_id=tok.pad_token_id,
-        eos_token_id=tok.eos_token_id,
-        bos_token_id=tok.bos_token_id,
-        tie_word_embeddings=False,
-    )
-    LlamaForCausalLM(config).save_pretrained(folder)
-    tok.save_pretrained(folder)
-    return folder
+    return save_tiny_llama(folder, tok, max_positions=512, seed=seed)
 
 
 def start_server(home: Path, log_path: Path, job_workers: int) -> tuple[subprocess.Popen[bytes], str]:

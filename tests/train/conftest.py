@@ -6,24 +6,20 @@ import os
 from pathlib import Path
 
 import pytest
+from tests.tiny_llama import CHAT_TEMPLATE, save_tiny_llama
 
 from .router_records import SYSTEM, router_records, write_router_records
 
 # Sleeping, not spinning, OpenMP threads: on the shared CPU spinning made steps several times slower.
 os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 
-CHAT_TEMPLATE = (
-    "{% for m in messages %}<|im_start|>{{ m['role'] }}\n{{ m['content'] }}<|im_end|>\n{% endfor %}"
-    "{% if add_generation_prompt %}<|im_start|>assistant\n{% endif %}"
-)
 SPECIALS = ["<pad>", "<unk>", "<|im_start|>", "<|im_end|>"]
 
 
 def build_tiny_student(folder: Path) -> Path:
     """A 2-layer Llama (hidden 32) and a word-level tokenizer trained on the router fixture texts."""
-    import torch
     from tokenizers import Tokenizer, models, pre_tokenizers
-    from transformers import LlamaConfig, LlamaForCausalLM, PreTrainedTokenizerFast
+    from transformers import PreTrainedTokenizerFast
 
     texts = [SYSTEM, "system user assistant"]
     for record in router_records(64, seed=0):
@@ -43,23 +39,7 @@ def build_tiny_student(folder: Path) -> Path:
         bos_token="<|im_start|>",
         chat_template=CHAT_TEMPLATE,
     )
-    torch.manual_seed(0)
-    config = LlamaConfig(
-        vocab_size=core.get_vocab_size(),
-        hidden_size=32,
-        intermediate_size=64,
-        num_hidden_layers=2,
-        num_attention_heads=4,
-        num_key_value_heads=2,
-        max_position_embeddings=256,
-        pad_token_id=tokenizer.pad_token_id,
-        eos_token_id=tokenizer.eos_token_id,
-        bos_token_id=tokenizer.bos_token_id,
-        tie_word_embeddings=False,
-    )
-    LlamaForCausalLM(config).save_pretrained(folder)
-    tokenizer.save_pretrained(folder)
-    return folder
+    return save_tiny_llama(folder, tokenizer, max_positions=256)
 
 
 @pytest.fixture(scope="session")
