@@ -105,12 +105,14 @@ def test_stopped_or_crashed_run_resumes_to_the_same_losses(
     out = tmp_path / "resumed"
     expected = {JobStoppedError: "stop", RuntimeError: "crash", KeyboardInterrupt: "sigint"}
     error = next(k for k, v in expected.items() if v == how)
+    # Whatever handler was there is restored (a background shell starts Python with SIGINT ignored).
+    handler_before = signal.getsignal(signal.SIGINT)
     with pytest.raises(error):
         run_training(_two_epochs(tiny_student, router_file, val, out), should_stop=_stop_after(5, how))
     saved = sorted(p.name for p in (out / "checkpoints").iterdir())
     # A clean stop checkpoints at the stop; a crash leaves the last periodic checkpoint (step 3).
     assert saved == (["step-000003"] if how == "crash" else ["step-000005"])
-    assert signal.getsignal(signal.SIGINT) is signal.default_int_handler
+    assert signal.getsignal(signal.SIGINT) is handler_before
 
     resumed = run_training(_two_epochs(tiny_student, router_file, val, out, resume=True))
     assert resumed.resumed_from_step == (3 if how == "crash" else 5)
