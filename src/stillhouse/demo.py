@@ -227,7 +227,6 @@ def evaluate_all(
     from stillhouse.evaluate.run import rescore
     from stillhouse.tasks import get_task
     from stillhouse.tasks.video_router.golden import labelled_record
-    from stillhouse.teacher.consensus import make_checker
 
     task = get_task("video-router")
     params = default_params(task, max_tokens=max(config.teacher_max_tokens, config.student_max_tokens))
@@ -235,12 +234,11 @@ def evaluate_all(
         task, heldout, models, prices=load_prices(), params=params, warmup=1, show_progress=config.progress
     )
     # The teacher's answers accepted as labelling accepts them (weights renormalised where needed).
-    check = make_checker(task, repair=True)
     teacher_refs: dict[int, str] = {}
     for example in human.models["teacher"].examples:
-        value, _error = check(example.prediction)
-        if value is not None:
-            teacher_refs[example.index] = task.render(value)
+        parsed = task.accept(example.prediction, repair=True)
+        if parsed.ok and parsed.value is not None:
+            teacher_refs[example.index] = task.render(parsed.value)
     write_records(
         layout.heldout_teacher,
         [

@@ -52,6 +52,9 @@ class MixTask(Task):
             return ParseResult(value={"a": a / (a + b), "b": b / (a + b), "reasoning": why}, errors=errors)
         return ParseResult(value=None if errors else {"a": a, "b": b, "reasoning": why}, errors=errors)
 
+    def lenient_value(self, text: str) -> dict[str, Any] | None:
+        return self.parse(text, normalize=True).value
+
     def render(self, value: dict[str, Any]) -> str:
         return json.dumps(
             {"a": round(value["a"], 2), "b": round(value["b"], 2), "reasoning": value["reasoning"]}

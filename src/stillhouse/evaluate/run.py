@@ -8,7 +8,6 @@ counted against the model.
 
 from __future__ import annotations
 
-import inspect
 import time
 from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
@@ -198,7 +197,7 @@ def score_example(
     """Every deterministic metric of one prediction against its case's reference (pure)."""
     parsed = task.parse(prediction)
     reference = task.parse(case.reference)
-    lenient = _lenient_value(task, prediction) if not parsed.ok else parsed.value
+    lenient = task.lenient_value(prediction) if not parsed.ok else parsed.value
     canonical_pred = task.render(parsed.value) if parsed.ok and parsed.value is not None else prediction
     canonical_ref = task.render(reference.value) if reference.value is not None else case.reference
     return ExampleResult(
@@ -217,14 +216,6 @@ def score_example(
         exact_match=exact_match(canonical_pred, canonical_ref),
         fuzzy_match=fuzzy_match(prediction, case.reference),
     )
-
-
-def _lenient_value(task: Task, text: str) -> dict | None:
-    """The answer as the task's rubric reads it: repaired (e.g. renormalised) when the task can, so
-    per-field errors cover the same predictions as the rubric's error, not only contract-valid ones."""
-    if "normalize" in inspect.signature(task.parse).parameters:
-        return task.parse(text, normalize=True).value  # type: ignore[call-arg]
-    return None
 
 
 def _as_float(value: object) -> float | None:

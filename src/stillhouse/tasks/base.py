@@ -52,6 +52,22 @@ class Task(ABC):
     def parse(self, text: str) -> ParseResult:
         """Read a model's answer (JSON, fenced JSON or free text) and check the contract."""
 
+    def lenient_value(self, text: str) -> dict[str, Any] | None:
+        """The answer's value as far as the task can repair it (e.g. weights renormalised), even when
+        it breaks the contract; ``None`` when unreadable. Default: the task repairs nothing."""
+        return None
+
+    def accept(self, text: str, *, repair: bool = False) -> ParseResult:
+        """The strict parse; with ``repair``, an answer the task can fix is accepted when the fixed
+        value, rendered, passes the strict parser, so repair never lets a broken answer out."""
+        parsed = self.parse(text)
+        if parsed.ok or not repair:
+            return parsed
+        fixed = self.lenient_value(text)
+        if fixed is not None and self.parse(self.render(fixed)).ok:
+            return ParseResult(value=fixed)
+        return parsed
+
     def render(self, value: dict[str, Any]) -> str:
         """The canonical answer text for a parsed value (what the student is trained to write)."""
         import json

@@ -11,9 +11,8 @@ so a mixed dataset never has its other prompts rewritten. Pure functions, no I/O
 from __future__ import annotations
 
 from collections.abc import Iterable
-from typing import Any
 
-from stillhouse.chat import GenerationParams, Message
+from stillhouse.chat import GenerationParams, Message, system_text, without_system
 from stillhouse.records.schema import ContentBlock, ConversationRecord, SystemBlock, Turn
 from stillhouse.tasks.base import Task
 
@@ -33,9 +32,9 @@ def to_student_record(task: Task, record: ConversationRecord) -> ConversationRec
         return record
     turns = list(record.messages)
     if record.is_labelled:
-        value = _parsed(task, record.answer or "")
-        if value is not None:
-            turns[-1] = Turn(role="assistant", content=[ContentBlock(text=task.render_student(value))])
+        parsed = task.accept(record.answer or "", repair=True)
+        if parsed.ok and parsed.value is not None:
+            turns[-1] = Turn(role="assistant", content=[ContentBlock(text=task.render_student(parsed.value))])
     assert task.student_prompt is not None
     return record.model_copy(update={"system": [SystemBlock(text=task.student_prompt)], "messages": turns})
 
@@ -54,13 +53,10 @@ def to_student_request(
     student's answer is then valid JSON by construction. A request for anything else (another
     prompt, another schema) passes unchanged.
     """
-    system = "\n".join(m.content for m in messages if m.role == "system")
-    if not has_student_format(task) or system.strip() != task.system_prompt.strip():
+    if not has_student_format(task) or system_text(messages).strip() != task.system_prompt.strip():
         return messages, params
     assert task.student_prompt is not None
-    swapped = [Message(role="system", content=task.student_prompt)] + [
-        m for m in messages if m.role != "system"
-    ]
+    swapped = [Message(role="system", content=task.student_prompt), *without_system(messages)]
     if params.json_schema is None or params.json_schema == task.json_schema:
         params = params.model_copy(update={"json_schema": task.student_json_schema})
     return swapped, params
@@ -70,17 +66,9 @@ def from_student_answer(task: Task, text: str) -> str:
     """A student's answer in the task's canonical form, repaired where the task can (e.g. weights
     renormalised to sum to 1.0); an answer the task cannot read is returned as written.
 
-    The schema makes the JSON well-formed, not its numbers consistent: 6 of 100 held-out answers of
-    the demo's student summed to 0.95-1.05 before this step (see benchmarks/bench_student.py).
+    The schema makes the JSON well-formed, not its numbers consistent: in a run of the student
+    configuration in benchmarks/bench_student.py, 6 of 100 held-out answers broke the contract
+    before this step.
     """
-    value = _parsed(task, text)
-    return text if value is None else task.render(value)
-
-
-def _parsed(task: Task, text: str) -> dict[str, Any] | None:
-    """The answer's value when it meets the contract, possibly after the task's repair."""
-    try:
-        value = task.parse(text, normalize=True).value  # type: ignore[call-arg]
-    except TypeError:  # a task without a repairing mode
-        value = task.parse(text).value
-    return value if value is not None and task.parse(task.render(value)).ok else None
+    parsed = task.accept(text, repair=True)
+    return task.render(parsed.value) if parsed.ok and parsed.value is not None else text

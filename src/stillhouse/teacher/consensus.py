@@ -8,7 +8,6 @@ requests is deterministic, so a rerun replays it entirely from the request cache
 
 from __future__ import annotations
 
-import inspect
 import random
 from collections.abc import Callable
 from typing import Any
@@ -17,7 +16,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from stillhouse.chat import ChatModel, Completion, GenerationParams, Message
 from stillhouse.errors import InvalidInputError, ModelError
-from stillhouse.tasks.base import ParseResult, Task
+from stillhouse.tasks.base import Task
 from stillhouse.teacher.cache import RequestCache, cached_generate
 from stillhouse.teacher.retry import RetryExhausted, RetryPolicy, Sleep, call_with_retry
 
@@ -85,33 +84,19 @@ RECORD_ERRORS = (ModelError, InvalidInputError)
 Checker = Callable[[str], tuple[dict[str, Any] | None, str | None]]
 
 
-def _repairing_parse(task: Task) -> Callable[[str], ParseResult] | None:
-    """The task's parser in its repairing mode (``parse(text, normalize=True)``), if it has one."""
-    try:
-        accepts = "normalize" in inspect.signature(task.parse).parameters
-    except (TypeError, ValueError):
-        return None
-    return (lambda text: task.parse(text, normalize=True)) if accepts else None  # type: ignore[call-arg]
-
-
 def make_checker(task: Task | None, *, repair: bool = False) -> Checker:
     """``text -> (value, error)``: the task's parser, or (without a task) any non-empty text.
 
     With ``repair``, an answer the task can fix (e.g. weights renormalised to sum to 1) is accepted
-    when the fixed value, rendered, passes the strict parser: repair never lets a broken answer out.
+    (see :meth:`Task.accept`).
     """
-    repairing = _repairing_parse(task) if task is not None and repair else None
 
     def check(text: str) -> tuple[dict[str, Any] | None, str | None]:
         if task is None:
             return ({"text": text}, None) if text.strip() else (None, "empty answer")
-        parsed = task.parse(text)
+        parsed = task.accept(text, repair=repair)
         if parsed.ok:
             return parsed.value, None
-        if repairing is not None:
-            fixed = repairing(text).value
-            if fixed is not None and task.parse(task.render(fixed)).ok:
-                return fixed, None
         return None, "invalid answer: " + "; ".join(parsed.errors or ["unparseable"])
 
     return check

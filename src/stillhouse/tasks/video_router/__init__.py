@@ -37,6 +37,10 @@ class VideoRouterTask(Task):
         """Read an answer leniently; ``errors`` names each broken contract rule (see :mod:`.parse`)."""
         return parse_answer(text, normalize=normalize)
 
+    def lenient_value(self, text: str) -> dict[str, Any] | None:
+        """The weights renormalised (percentages, a sum of 0.98) when the answer is otherwise readable."""
+        return parse_answer(text, normalize=True).value
+
     def render(self, value: dict[str, Any]) -> str:
         """Canonical compact JSON: weights rounded to 2 decimals summing to exactly 1.0, then reasoning."""
         weights, reasoning = _canonical(value)
