@@ -1,9 +1,10 @@
 """What each student-training lever buys the distilled generative router (SmolLM2-135M), measured.
 
-    python benchmarks/bench_student.py [--train runs/demo/data/train.jsonl] \
-        [--teacher-refs runs/demo/data/heldout-teacher.jsonl] [--n 100] [--only NAME ...]
+    python benchmarks/bench_student.py [--train runs/demo/data/train-verified.jsonl] \
+        [--teacher-refs runs/demo/data/heldout-teacher.jsonl] [--n 100] [--seed 0] [--only NAME ...]
 
-The defaults are the files ``make demo`` writes; without them it says so and skips.
+The defaults are the files ``make demo`` writes (``--train runs/demo/data/train.jsonl`` gives the
+labels before verification); without them it says so and skips.
 
 Trains one student per variant on the same labelled file (golden pairs + teacher answers, as the
 demo writes it), exports each to a q8_0 GGUF, and scores it on the first ``--n`` hand-labelled dev
@@ -16,7 +17,7 @@ teacher's own answers when ``--teacher-refs`` is given. Roughly 10-15 minutes of
 Variants (Bedrock's caps apply: epochCount ≤ 5, learningRate ≤ 1e-4):
 
 - ``lora-r8``          the earlier default: rank-8 LoRA (alpha 16), task prompt, weights first
-- ``full-student-b8``  full fine-tuning in the student format (24-token prompt, reasoning first),
+- ``full-student-b8``  full fine-tuning in the student format (24-token prompt; route, reasoning, weights),
                        4 epochs at batch 8 (the demo's default)
 - ``full-student-b4``  the same, 5 epochs at batch 4
 """
@@ -68,7 +69,7 @@ VARIANTS = [
 ]
 
 
-def train_and_publish(variant: Variant, train: Path, work: Path) -> tuple[Path, float]:
+def train_and_publish(variant: Variant, train: Path, work: Path, seed: int = 0) -> tuple[Path, float]:
     """Train ``variant``; return its published folder (model + model.gguf) and training seconds."""
     from stillhouse.models.catalog import resolve_gguf
     from stillhouse.models.gguf_export import export_gguf
@@ -87,7 +88,7 @@ def train_and_publish(variant: Variant, train: Path, work: Path) -> tuple[Path, 
             lora_alpha=variant.lora_alpha,
             max_length=512,
             overflow="truncate",
-            seed=0,
+            seed=seed,
         )
     )
     seconds = time.perf_counter() - started
@@ -122,7 +123,10 @@ def main() -> None:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
-    parser.add_argument("--train", type=Path, default=DEMO_DATA / "train.jsonl", help="labelled JSONL")
+    parser.add_argument(
+        "--train", type=Path, default=DEMO_DATA / "train-verified.jsonl", help="labelled JSONL"
+    )
+    parser.add_argument("--seed", type=int, default=0, help="training seed (the demo's is 0)")
     parser.add_argument(
         "--teacher-refs", type=Path, default=DEMO_DATA / "heldout-teacher.jsonl", help="teacher's answers"
     )
@@ -148,7 +152,7 @@ def main() -> None:
     )
     with tempfile.TemporaryDirectory() as tmp:
         for variant in variants:
-            folder, seconds = train_and_publish(variant, args.train, Path(tmp))
+            folder, seconds = train_and_publish(variant, args.train, Path(tmp), args.seed)
             scores = evaluate(folder, heldout, teacher_refs)
             h, t = scores["vs_human"], scores.get("vs_teacher")
             print(
@@ -157,7 +161,13 @@ def main() -> None:
                 f"{t['rubric_mean'] if t else float('nan'):>11.2f}",
                 flush=True,
             )
-            print(json.dumps({"variant": variant.name, "train_seconds": seconds, **scores}, default=str))
+            row = {
+                "variant": variant.name,
+                "seed": args.seed,
+                "train": str(args.train),
+                "train_seconds": seconds,
+            }
+            print(json.dumps(row | scores, default=str))
 
 
 if __name__ == "__main__":

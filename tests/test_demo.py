@@ -24,6 +24,7 @@ def tiny_demo(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> DemoConfig:
         teacher="smollm2-135m",  # the smallest packaged model stands in for the 1.5B teacher
         embedder="hashing",
         train_queries=4,
+        router_queries=30,
         heldout=3,
         shots=2,
         teacher_max_tokens=48,
@@ -47,6 +48,20 @@ def test_demo_writes_every_artifact_and_a_rerun_reuses_the_teacher_and_the_stude
     assert summary["labelling"]["teacher_calls"] >= 4 and summary["labelling"]["golden_kept"] == 125
     assert set(summary["vs_human"]) == {"teacher", "base-student", "distilled-student", "fast-router"}
     assert any("distilled-student" in line for line in lines)  # the printed comparison table
+
+    # Every synthesized query's intent is kept; answers are verified against it; the fast router also
+    # learnt from the single-intent queries among the 30 router queries.
+    intents = [
+        json.loads(line)["intent"] for line in (out / "data" / "intents.jsonl").read_text().splitlines()
+    ]
+    assert len(intents) == 34
+    single = sum(intent != "mixed" for intent in intents[4:])
+    labelled = len((out / "data" / "train.jsonl").read_text().splitlines())
+    verification = summary["verification"]
+    assert verification["kept"] + verification["rejected"] == labelled
+    assert len((out / "data" / "train-verified.jsonl").read_text().splitlines()) == verification["kept"]
+    assert len((out / "data" / "rejected.jsonl").read_text().splitlines()) == verification["rejected"]
+    assert summary["fast_router"]["examples"] == verification["kept"] + single > verification["kept"]
 
     # The distilled student was asked through its student format: a fraction of the prompt tokens.
     results = json.loads((out / "results.json").read_text())

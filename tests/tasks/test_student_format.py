@@ -1,10 +1,11 @@
-"""The router's student format: compact prompt, reasoning-first answers, requests swapped to match."""
+"""The router's student format: compact prompt, route-then-reasoning answers, requests swapped to match."""
 
 from __future__ import annotations
 
 import json
 
 import jsonschema
+import pytest
 
 from stillhouse.chat import GenerationParams, Message
 from stillhouse.records.schema import ConversationRecord
@@ -28,15 +29,33 @@ def test_the_student_prompt_is_a_fraction_of_the_teacher_prompt() -> None:
     assert TASK.student_json_schema is STUDENT_JSON_SCHEMA
 
 
-def test_a_task_record_is_rewritten_with_the_same_values_reasoning_first() -> None:
+def test_a_task_record_is_rewritten_with_the_same_values_route_and_reasoning_first() -> None:
     record = labelled_record("dog barking at night", ANSWER)
     student = to_student_record(TASK, record)
     assert student.system_text == TASK.student_prompt
     assert student.messages[0] == record.messages[0]
     answer = student.answer or ""
-    assert list(json.loads(answer)) == ["reasoning", "visual", "audio", "transcription", "metadata"]
+    keys = ["route", "reasoning", "visual", "audio", "transcription", "metadata"]
+    assert list(json.loads(answer)) == keys
+    assert json.loads(answer)["route"] == "audio"
     assert TASK.parse(answer).value == TASK.parse(ANSWER).value
     jsonschema.validate(json.loads(answer), STUDENT_JSON_SCHEMA)
+
+
+def test_the_route_is_the_argmax_and_an_exact_tie_goes_to_the_canonical_order() -> None:
+    tie = '{"visual": 0.1, "audio": 0.4, "transcription": 0.4, "metadata": 0.1, "reasoning": "Both."}'
+    assert json.loads(TASK.render_student(TASK.parse(tie).value or {}))["route"] == "audio"
+    with_metadata = ANSWER.replace('"audio": 0.7', '"audio": 0.1').replace(
+        '"metadata": 0.1', '"metadata": 0.7'
+    )
+    assert json.loads(TASK.render_student(TASK.parse(with_metadata).value or {}))["route"] == "metadata"
+
+
+def test_the_student_schema_refuses_an_unknown_route() -> None:
+    answer = json.loads(TASK.render_student(TASK.parse(ANSWER).value or {}))
+    jsonschema.validate(answer, STUDENT_JSON_SCHEMA)
+    with pytest.raises(jsonschema.ValidationError):
+        jsonschema.validate(answer | {"route": "mixed"}, STUDENT_JSON_SCHEMA)
 
 
 def test_a_fixable_answer_is_repaired_and_a_broken_one_kept_as_written() -> None:
@@ -83,8 +102,12 @@ def test_a_request_for_the_task_is_swapped_and_others_are_not() -> None:
 
 
 def test_a_student_answer_comes_back_canonical_and_repaired() -> None:
-    student = '{"reasoning": "A sound.", "visual": 0.1, "audio": 0.75, "transcription": 0.1, "metadata": 0.1}'
+    student = (
+        '{"route": "audio", "reasoning": "A sound.", "visual": 0.1, "audio": 0.75, "transcription": 0.1, '
+        '"metadata": 0.1}'
+    )
     answer = from_student_answer(TASK, student)
     assert TASK.parse(answer).ok and list(json.loads(answer))[0] == "visual"
+    assert "route" not in json.loads(answer)  # the canonical answer has the contract's keys only
     assert json.loads(answer)["audio"] > 0.7
     assert from_student_answer(TASK, '{"reasoning": "cut off') == '{"reasoning": "cut off'

@@ -23,6 +23,12 @@ def demo(
     train_queries: int = typer.Option(
         _D.train_queries, help="Synthesized queries the teacher labels (golden pairs come on top)."
     ),
+    router_queries: int = typer.Option(
+        _D.router_queries, help="More synthesized queries for the fast router, weakly labelled by intent."
+    ),
+    verify: bool = typer.Option(
+        _D.verify, help="Drop teacher answers that contradict their query's design intent."
+    ),
     heldout: int = typer.Option(_D.heldout, help="Hand-labelled held-out queries to evaluate on."),
     shots: int = typer.Option(
         _D.shots, help="Golden examples retrieved as few-shot turns per teacher request."
@@ -34,7 +40,7 @@ def demo(
     method: str = typer.Option(_D.method, help="Student fine-tuning: full or lora."),
 ) -> None:
     """Distil the video search router end to end: synthesize queries, label them with the teacher
-    (guided by golden examples), train the generative student and the fast router, evaluate teacher /
+    (guided by golden examples), verify the answers against each query's design intent, train the generative student and the fast router, evaluate teacher /
     base / distilled students on the held-out set, and write report.html, results.json, summary.json.
 
     A rerun reuses the teacher cache and the trained models under OUT.
@@ -46,6 +52,8 @@ def demo(
         teacher=teacher,
         student=student,
         train_queries=train_queries,
+        router_queries=router_queries,
+        verify=verify,
         heldout=heldout,
         shots=shots,
         samples=samples,

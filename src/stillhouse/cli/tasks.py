@@ -1,4 +1,4 @@
-"""CLI: `stillhouse generate-queries` and `stillhouse plot-weights` (registered on import)."""
+"""CLI: `stillhouse generate-queries`, `verify-labels` and `plot-weights` (registered on import)."""
 
 from __future__ import annotations
 
@@ -23,6 +23,10 @@ def generate_queries(
     include_eval: Annotated[
         bool, typer.Option(help="Allow queries that also appear in the packaged golden and dev sets.")
     ] = False,
+    intents: Annotated[
+        Path | None,
+        typer.Option(help="Also write each query's design intent here (JSONL), for verify-labels."),
+    ] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object instead of text.")] = False,
 ) -> None:
     """Synthesize video-router search queries as prompt-only bedrock-conversation-2024 records.
@@ -47,6 +51,10 @@ def generate_queries(
         show_progress=not as_json and sys.stderr.isatty(),
     )
     written = write_records(out, to_records(queries))
+    if intents is not None:
+        from stillhouse.tasks.video_router.intents import write_intents
+
+        write_intents(intents, queries)
     summary = {
         "out": str(out),
         "queries": written,
@@ -62,6 +70,42 @@ def generate_queries(
     typer.echo(f"wrote {written} queries to {out} in {summary['seconds']} s")
     for key in ("by_intent", "by_difficulty", "by_edge_case"):
         typer.echo(f"  {key.removeprefix('by_')}: " + ", ".join(f"{k} {v}" for k, v in summary[key].items()))
+
+
+@app.command("verify-labels")
+def verify_labels(
+    source: Annotated[
+        Path, typer.Argument(help="Labelled video-router records (JSONL) from `stillhouse label`.")
+    ],
+    intents: Annotated[Path, typer.Option(help="The intents file `generate-queries --intents` wrote.")],
+    out: Annotated[Path, typer.Option("--out", help="Where to write the records that pass.")],
+    rejected: Annotated[
+        Path | None, typer.Option(help="Where to write the rejected answers (default: <out>.rejected.jsonl).")
+    ] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object instead of text.")] = False,
+) -> None:
+    """Drop teacher answers whose dominant modality contradicts the query's design intent.
+
+    Only single-modality intents are checked; mixed queries, golden pairs and queries the intents
+    file does not know pass unchanged. The rejected answers are written beside the output.
+    """
+    from stillhouse.records.jsonl import read_valid_records, write_records
+    from stillhouse.tasks.video_router import intents as checks
+
+    outcome = checks.verify_labels(
+        read_valid_records(source), checks.intent_index(checks.read_intents(intents))
+    )
+    write_records(out, outcome.kept)
+    rejected = rejected or out.with_name(out.name + ".rejected.jsonl")
+    rejected.write_text("".join(r.model_dump_json() + "\n" for r in outcome.rejected), encoding="utf-8")
+    summary = {"out": str(out), "rejected_to": str(rejected), **outcome.counts()}
+    if as_json:
+        emit_json(summary)
+        return
+    typer.echo(
+        f"kept {outcome.counts()['kept']} records in {out}; rejected {outcome.counts()['rejected']} of "
+        f"{outcome.checked} checked answers ({rejected})"
+    )
 
 
 @app.command("plot-weights")

@@ -16,7 +16,7 @@ from stillhouse.tasks.video_router.parse import parse_answer
 from stillhouse.tasks.video_router.prompt import MODALITIES, STUDENT_PROMPT, SYSTEM_PROMPT
 from stillhouse.tasks.video_router.rubric import score_answer
 from stillhouse.tasks.video_router.schema import JSON_SCHEMA, STUDENT_JSON_SCHEMA
-from stillhouse.tasks.video_router.weights import normalise, round_hundredths, weights_of
+from stillhouse.tasks.video_router.weights import dominant, normalise, round_hundredths, weights_of
 
 __all__ = ["MODALITIES", "VideoRouterTask"]
 
@@ -47,9 +47,11 @@ class VideoRouterTask(Task):
         return json.dumps({**weights, "reasoning": reasoning}, ensure_ascii=False, separators=(", ", ": "))
 
     def render_student(self, value: dict[str, Any]) -> str:
-        """The same answer with the reasoning first (:data:`.schema.STUDENT_JSON_SCHEMA`'s order)."""
+        """The same answer as the student writes it: the dominant modality as ``route``, then the
+        reasoning, then the weights (:data:`.schema.STUDENT_JSON_SCHEMA`)."""
         weights, reasoning = _canonical(value)
-        return json.dumps({"reasoning": reasoning, **weights}, ensure_ascii=False, separators=(", ", ": "))
+        answer = {"route": dominant(weights), "reasoning": reasoning, **weights}
+        return json.dumps(answer, ensure_ascii=False, separators=(", ", ": "))
 
     def combine(self, values: list[dict[str, Any]]) -> dict[str, Any]:
         """Average the (normalised) weights, renormalise, and keep the reasoning of the sample closest
