@@ -96,9 +96,30 @@ def test_a_request_for_the_task_is_swapped_and_others_are_not() -> None:
     own = {"type": "object"}
     _, kept = to_student_request(TASK, TASK.messages("q"), params.model_copy(update={"json_schema": own}))
     assert kept.json_schema == own
-    # Another prompt is not the task's.
+    # Another prompt with no schema, or with a schema of its own, is not the task's.
     other = [Message(role="system", content="Be brief."), Message(role="user", content="hi")]
-    assert to_student_request(TASK, other, params) == (other, params)
+    unconstrained = params.model_copy(update={"json_schema": None})
+    assert to_student_request(TASK, other, unconstrained) == (other, unconstrained)
+    own_params = params.model_copy(update={"json_schema": own})
+    assert to_student_request(TASK, other, own_params) == (other, own_params)
+
+
+def test_a_request_in_other_words_that_names_the_task_schema_is_the_tasks() -> None:
+    # e.g. an evaluation file written with its own router prompt, scored with --task video-router
+    params = GenerationParams(max_tokens=64, json_schema=JSON_SCHEMA)
+    worded = [
+        Message(role="system", content="Weigh the four indexes for this query."),
+        Message(role="user", content="q"),
+    ]
+    messages, swapped = to_student_request(TASK, worded, params)
+    assert messages == [
+        Message(role="system", content=TASK.student_prompt or ""),
+        Message(role="user", content="q"),
+    ]
+    assert swapped.json_schema == STUDENT_JSON_SCHEMA
+    # No system prompt at all, same thing.
+    bare, _ = to_student_request(TASK, [Message(role="user", content="q")], params)
+    assert bare[0] == Message(role="system", content=TASK.student_prompt or "")
 
 
 def test_a_student_answer_comes_back_canonical_and_repaired() -> None:

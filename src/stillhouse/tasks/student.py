@@ -48,12 +48,16 @@ def to_student_request(
 ) -> tuple[list[Message], GenerationParams]:
     """A request written for the task, as its student was trained to read it.
 
-    The task's system prompt becomes the student prompt, and the request decodes under the student
-    schema when it named the task's schema or none (a Converse call cannot name one): a served
-    student's answer is then valid JSON by construction. A request for anything else (another
-    prompt, another schema) passes unchanged.
+    A request is the task's when it carries the task's system prompt or names the task's JSON
+    schema (an evaluation file may bring its own wording of the router prompt; the schema still says
+    a router answer is wanted). Its system prompt becomes the student prompt, and it decodes under
+    the student schema when it named the task's schema or none (a Converse call cannot name one): a
+    served student's answer is then valid JSON by construction. Anything else (another prompt with no
+    schema or another schema) passes unchanged.
     """
-    if not has_student_format(task) or system_text(messages).strip() != task.system_prompt.strip():
+    own_prompt = system_text(messages).strip() == task.system_prompt.strip()
+    own_schema = params.json_schema is not None and params.json_schema == task.json_schema
+    if not has_student_format(task) or not (own_prompt or own_schema):
         return messages, params
     assert task.student_prompt is not None
     swapped = [Message(role="system", content=task.student_prompt), *without_system(messages)]
