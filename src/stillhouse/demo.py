@@ -45,8 +45,8 @@ class DemoConfig(BaseModel):
     embedder: str = "minilm"
     train_queries: int = Field(default=120, ge=0, le=15000)
     # Synthesized queries the fast router also learns from, weakly labelled by design intent. They cost
-    # no teacher call and ~2 ms each to embed; 500-5000 lifted its held-out dominant accuracy from
-    # 82-83% to 85-88% (benchmarks/bench_fast_router.py).
+    # no teacher call and ~2 ms each to embed; 2,000 lifted its held-out dominant accuracy from 82% to
+    # 85-88% over three draws (500: 80-86%, 5,000: 86-87%; benchmarks/bench_fast_router.py).
     router_queries: int = Field(default=2000, ge=0, le=50000)
     verify: bool = True
     heldout: int = Field(default=100, ge=1)
