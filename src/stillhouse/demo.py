@@ -186,16 +186,10 @@ def verify_training_set(config: DemoConfig, layout: Layout) -> dict[str, int]:
     The dropped answers go to ``rejected.jsonl`` (query, intent, the teacher's dominant, its answer).
     With ``verify`` off every pair is kept.
     """
-    from stillhouse.tasks.video_router.intents import intent_index, read_intents, verify_labels
+    from stillhouse.tasks.video_router.intents import verify_label_file
 
-    records = read_valid_records(layout.train)
-    intents = intent_index(read_intents(layout.intents)) if config.verify else {}
-    outcome = verify_labels(records, intents)
-    write_records(layout.verified, outcome.kept)
-    layout.rejected.write_text(
-        "".join(r.model_dump_json() + "\n" for r in outcome.rejected), encoding="utf-8"
-    )
-    return outcome.counts()
+    intents = layout.intents if config.verify else None
+    return verify_label_file(layout.train, intents, layout.verified, layout.rejected).counts()
 
 
 def train_student(config: DemoConfig, layout: Layout) -> Any:

@@ -89,15 +89,10 @@ def verify_labels(
     Only single-modality intents are checked; mixed queries, golden pairs and queries the intents
     file does not know pass unchanged. The rejected answers are written beside the output.
     """
-    from stillhouse.records.jsonl import read_valid_records, write_records
-    from stillhouse.tasks.video_router import intents as checks
+    from stillhouse.tasks.video_router.intents import verify_label_file
 
-    outcome = checks.verify_labels(
-        read_valid_records(source), checks.intent_index(checks.read_intents(intents))
-    )
-    write_records(out, outcome.kept)
     rejected = rejected or out.with_name(out.name + ".rejected.jsonl")
-    rejected.write_text("".join(r.model_dump_json() + "\n" for r in outcome.rejected), encoding="utf-8")
+    outcome = verify_label_file(source, intents, out, rejected)
     summary = {"out": str(out), "rejected_to": str(rejected), **outcome.counts()}
     if as_json:
         emit_json(summary)

@@ -7,7 +7,7 @@ contradicted the design intent of 25 of the 96 single-modality queries, and read
 was right in nearly every case ("lightning over the sea" → audio 0.70, "crickets" → metadata 0.75,
 "volcano" → metadata 0.85). A student trained on those answers learns the mistakes.
 
-Two uses, both pure:
+Two uses (pure; the file helpers at the end do the reading and writing):
 
 - :func:`verify_labels` drops a teacher answer whose dominant modality contradicts its query's design
   intent. Only single-modality intents are checked; mixed queries, golden pairs and queries with no
@@ -30,6 +30,7 @@ from pathlib import Path
 import numpy as np
 from pydantic import BaseModel, ConfigDict
 
+from stillhouse.records.jsonl import read_valid_records, write_records
 from stillhouse.records.schema import ConversationRecord
 from stillhouse.tasks.video_router.parse import parse_answer
 from stillhouse.tasks.video_router.prompt import MODALITIES
@@ -64,8 +65,12 @@ class Verification(BaseModel):
 
 def write_intents(path: Path, queries: Iterable[SyntheticQuery]) -> int:
     """Write the synthesized queries with their design intents as JSONL; returns the count."""
+    return _write_jsonl(path, queries)
+
+
+def _write_jsonl(path: Path, rows: Iterable[BaseModel]) -> int:
     path.parent.mkdir(parents=True, exist_ok=True)
-    lines = [q.model_dump_json() for q in queries]
+    lines = [row.model_dump_json() for row in rows]
     path.write_text("".join(line + "\n" for line in lines), encoding="utf-8")
     return len(lines)
 
@@ -127,3 +132,13 @@ def weak_targets(
     usable = [q for q in queries if q.intent in prior]
     rows = np.array([prior[q.intent] for q in usable]).reshape(len(usable), len(MODALITIES))
     return [q.text for q in usable], rows
+
+
+def verify_label_file(source: Path, intents: Path | None, out: Path, rejected: Path) -> Verification:
+    """Verify the labelled records in ``source`` against the ``intents`` file (``None``: keep every
+    record); write the kept records to ``out`` and the rejected answers to ``rejected`` (JSONL)."""
+    index = intent_index(read_intents(intents)) if intents is not None else {}
+    outcome = verify_labels(read_valid_records(source), index)
+    write_records(out, outcome.kept)
+    _write_jsonl(rejected, outcome.rejected)
+    return outcome
