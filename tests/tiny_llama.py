@@ -16,6 +16,22 @@ CHAT_TEMPLATE = (
 )
 
 
+def chatml_tokenizer(core: Any, *, unk_token: str | None = "<unk>") -> Any:
+    """``core`` (a ``tokenizers.Tokenizer`` that holds ``<pad>`` and the ChatML turn markers) as a
+    ``PreTrainedTokenizerFast`` with :data:`CHAT_TEMPLATE`; byte-level BPE needs no ``unk_token``."""
+    from transformers import PreTrainedTokenizerFast
+
+    unknown = {"unk_token": unk_token} if unk_token else {}
+    return PreTrainedTokenizerFast(
+        tokenizer_object=core,
+        pad_token="<pad>",
+        eos_token="<|im_end|>",
+        bos_token="<|im_start|>",
+        chat_template=CHAT_TEMPLATE,
+        **unknown,
+    )
+
+
 def save_tiny_llama(folder: Path, tokenizer: Any, *, max_positions: int = 128, seed: int = 0) -> Path:
     """Save a seeded random Llama sized to ``tokenizer`` (a ``PreTrainedTokenizerFast``) and the
     tokenizer itself in ``folder``; the special-token ids come from the tokenizer."""

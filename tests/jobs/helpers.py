@@ -7,7 +7,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from tests.tiny_llama import CHAT_TEMPLATE, save_tiny_llama
+from tests.tiny_llama import chatml_tokenizer, save_tiny_llama
 
 from stillhouse.jobs.pipeline import JobContext
 
@@ -96,7 +96,6 @@ def teacher_answer(prompt: str) -> str:
 def build_tiny_student(folder: Path) -> Path:
     """A 2-layer random-weight Llama with a word-level tokenizer over :data:`WORDS` (seconds to build)."""
     from tokenizers import Tokenizer, models, pre_tokenizers, trainers
-    from transformers import PreTrainedTokenizerFast
 
     core = Tokenizer(models.WordLevel(unk_token="<unk>"))
     core.pre_tokenizer = pre_tokenizers.Whitespace()
@@ -104,12 +103,5 @@ def build_tiny_student(folder: Path) -> Path:
     core.train_from_iterator(
         texts, trainers.WordLevelTrainer(special_tokens=["<pad>", "<unk>", "<|im_start|>", "<|im_end|>"])
     )
-    tokenizer = PreTrainedTokenizerFast(
-        tokenizer_object=core,
-        unk_token="<unk>",
-        pad_token="<pad>",
-        eos_token="<|im_end|>",
-        bos_token="<|im_start|>",
-        chat_template=CHAT_TEMPLATE,
-    )
+    tokenizer = chatml_tokenizer(core)
     return save_tiny_llama(folder, tokenizer)

@@ -23,7 +23,7 @@ from typing import Any
 
 import pytest
 from tests.serve.helpers import API_KEY, KEY_ID, SECRET, boto_client, free_port
-from tests.tiny_llama import CHAT_TEMPLATE, save_tiny_llama
+from tests.tiny_llama import chatml_tokenizer, save_tiny_llama
 
 pytestmark = pytest.mark.integration
 needs_llama = pytest.mark.skipif(
@@ -47,7 +47,6 @@ TOPICS = [
 def build_tiny_model(folder: Path, texts: list[str], *, seed: int = 0) -> Path:
     """A 2-layer Llama (hidden 32) with a small byte-level BPE tokenizer (it can encode any answer)."""
     from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
-    from transformers import PreTrainedTokenizerFast
 
     specials = ["<pad>", "<|im_start|>", "<|im_end|>"]
     core = Tokenizer(models.BPE())
@@ -59,13 +58,7 @@ def build_tiny_model(folder: Path, texts: list[str], *, seed: int = 0) -> Path:
             vocab_size=400, special_tokens=specials, initial_alphabet=pre_tokenizers.ByteLevel.alphabet()
         ),
     )
-    tok = PreTrainedTokenizerFast(
-        tokenizer_object=core,
-        pad_token="<pad>",
-        eos_token="<|im_end|>",
-        bos_token="<|im_start|>",
-        chat_template=CHAT_TEMPLATE,
-    )
+    tok = chatml_tokenizer(core, unk_token=None)
     return save_tiny_llama(folder, tok, max_positions=512, seed=seed)
 
 
@@ -152,6 +145,17 @@ def _poll(fetch: Any, field: str, done: set[str], timeout: float, what: str) -> 
             return answer
         assert time.monotonic() < deadline, f"{what} still {answer[field]} after {timeout:.0f} s: {answer}"
         time.sleep(2)
+
+
+def _finished_job(bedrock_client: Any, job_arn: str) -> dict[str, Any]:
+    """The customization job once it has ended (Completed, Failed or Stopped); 15 minutes at most."""
+    return _poll(
+        lambda: bedrock_client.get_model_customization_job(jobIdentifier=job_arn),
+        "status",
+        {"Completed", "Failed", "Stopped"},
+        900,
+        "job",
+    )
 
 
 @needs_llama
@@ -247,13 +251,7 @@ def test_seed_notebook_flow_against_a_real_server(served: tuple[str, Path], tmp_
         intruder.get_model_customization_job(jobIdentifier=job_arn)
     assert denied.value.response["Error"]["Code"] == "AccessDeniedException"
 
-    job = _poll(
-        lambda: bedrock_client.get_model_customization_job(jobIdentifier=job_arn),
-        "status",
-        {"Completed", "Failed", "Stopped"},
-        900,
-        "job",
-    )
+    job = _finished_job(bedrock_client, job_arn)
     print(
         "job timeline:",
         json.dumps(
@@ -372,13 +370,7 @@ def test_server_killed_mid_training_resumes_the_job_without_the_teacher(tmp_path
     proc, url = start_server(home, log, job_workers=1)
     try:
         bedrock_client = boto_client("bedrock", url)
-        job = _poll(
-            lambda: bedrock_client.get_model_customization_job(jobIdentifier=job_arn),
-            "status",
-            {"Completed", "Failed", "Stopped"},
-            900,
-            "job",
-        )
+        job = _finished_job(bedrock_client, job_arn)
     finally:
         stop_server(proc)
     assert job["status"] == "Completed", job.get("failureMessage")

@@ -6,7 +6,7 @@ import os
 from pathlib import Path
 
 import pytest
-from tests.tiny_llama import CHAT_TEMPLATE, save_tiny_llama
+from tests.tiny_llama import chatml_tokenizer, save_tiny_llama
 
 from .router_records import SYSTEM, router_records, write_router_records
 
@@ -19,7 +19,6 @@ SPECIALS = ["<pad>", "<unk>", "<|im_start|>", "<|im_end|>"]
 def build_tiny_student(folder: Path) -> Path:
     """A 2-layer Llama (hidden 32) and a word-level tokenizer trained on the router fixture texts."""
     from tokenizers import Tokenizer, models, pre_tokenizers
-    from transformers import PreTrainedTokenizerFast
 
     texts = [SYSTEM, "system user assistant"]
     for record in router_records(64, seed=0):
@@ -31,14 +30,7 @@ def build_tiny_student(folder: Path) -> Path:
     core = Tokenizer(models.WordLevel(vocab=vocab, unk_token="<unk>"))
     core.pre_tokenizer = splitter
     core.add_special_tokens(SPECIALS)
-    tokenizer = PreTrainedTokenizerFast(
-        tokenizer_object=core,
-        unk_token="<unk>",
-        pad_token="<pad>",
-        eos_token="<|im_end|>",
-        bos_token="<|im_start|>",
-        chat_template=CHAT_TEMPLATE,
-    )
+    tokenizer = chatml_tokenizer(core)
     return save_tiny_llama(folder, tokenizer, max_positions=256)
 
 
