@@ -74,11 +74,14 @@ class FakeStages:
         self._step("publish", ctx)
 
 
-def prompt_line(text: str, answer: str | None = None) -> str:
+def prompt_line(text: str, answer: str | None = None, system: str | None = None) -> str:
     messages = [{"role": "user", "content": [{"text": text}]}]
     if answer is not None:
         messages.append({"role": "assistant", "content": [{"text": answer}]})
-    return json.dumps({"schemaVersion": SCHEMA, "messages": messages})
+    record: dict[str, Any] = {"schemaVersion": SCHEMA, "messages": messages}
+    if system is not None:
+        record["system"] = [{"text": system}]
+    return json.dumps(record)
 
 
 WORDS = ["red", "car", "dog", "sunset", "music", "speech", "news", "goal", "rain", "city", "night", "cat"]

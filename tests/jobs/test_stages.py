@@ -12,6 +12,8 @@ from stillhouse.jobs import JobService
 from stillhouse.jobs.pipeline import run_job
 from stillhouse.jobs.stages import DefaultStages
 from stillhouse.models.fake import FakeModel
+from stillhouse.models.student import MANIFEST, read_manifest
+from stillhouse.tasks.video_router.prompt import SYSTEM_PROMPT
 
 from .helpers import build_tiny_student, job_request, prompt_line, router_prompts, teacher_answer
 
@@ -135,7 +137,27 @@ def test_fine_tuning_trains_on_the_pairs_without_a_teacher(
     job_id, job = run(service, body, fake, store)
     assert job.status == "Completed", job.failureMessage
     assert fake.calls == [] and job.validationMetrics[0].validationLoss > 0
+    assert not (service.custom_model_dir(job.outputModelArn) / MANIFEST).exists()  # no task's records
     assert store.exists(
         f"s3://out/model-customization-job-{job_id}/validation_artifacts/"
         "post_training_validation/validation_metrics.csv"
     )
+
+
+def test_a_job_on_a_tasks_records_trains_and_publishes_its_student_format(
+    service: JobService, store, tiny_student: Path
+) -> None:
+    answer = '{"visual": 0.7, "audio": 0.1, "transcription": 0.1, "metadata": 0.1, "reasoning": "red"}'
+    pairs = [prompt_line(p, answer, system=SYSTEM_PROMPT) for p in router_prompts(12)]
+    store.put_bytes("s3://data/router.jsonl", "\n".join(pairs).encode())
+    body = job_request(
+        customizationType="FINE_TUNING",
+        customizationConfig=None,
+        baseModelIdentifier=str(tiny_student),
+        trainingDataConfig={"s3Uri": "s3://data/router.jsonl"},
+        hyperParameters={"epochCount": "1", "batchSize": "4"},
+    )
+    _, job = run(service, body, teacher(), store)
+    assert job.status == "Completed", job.failureMessage
+    manifest = read_manifest(service.custom_model_dir(job.outputModelArn))
+    assert manifest is not None and manifest.task == "video-router"

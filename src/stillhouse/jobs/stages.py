@@ -216,6 +216,7 @@ class DefaultStages:
         assert progress.labelled_file is not None
         config = TrainConfig(
             student=ctx.request.baseModelIdentifier,
+            task=_student_format_task(Path(progress.labelled_file)),
             data=Path(progress.labelled_file),
             out=ctx.job_dir / "train",
             hyperparameters=ctx.request.hyperParameters,
@@ -239,6 +240,20 @@ class DefaultStages:
                 if path.is_file():
                     self.store.put_bytes(f"{base}/{path.relative_to(out).as_posix()}", path.read_bytes())
         ctx.progress.outputs_uri = base + "/"
+
+
+def _student_format_task(labelled: Path) -> str | None:
+    """The task whose student format the job trains in, when its records are that task's.
+
+    A Bedrock request names no task, but records written for one carry its system prompt. Trained
+    in the student format (and served through the manifest that records it), the video router's
+    student routes far better than in the task's own prompt format (benchmarks/bench_student.py).
+    """
+    from stillhouse.tasks import detect_task
+    from stillhouse.tasks.student import has_student_format
+
+    task = detect_task(r.system_text for r in _read(labelled))
+    return task.name if task is not None and has_student_format(task) else None
 
 
 def _short_report(report: dict[str, Any], key: str = "invalid") -> dict[str, Any]:
