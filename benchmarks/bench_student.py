@@ -17,6 +17,8 @@ teacher's own answers when ``--teacher-refs`` is given. Roughly 10-15 minutes of
 Variants (Bedrock's caps apply: epochCount ≤ 5, learningRate ≤ 1e-4):
 
 - ``lora-r8``          the earlier default: rank-8 LoRA (alpha 16), task prompt, weights first
+- ``lora-student-r8``  the same LoRA in the student format: what a ``stillhouse jobs`` run on the
+                       router's records trains (a job's method is LoRA; the format follows its records)
 - ``full-student-b8``  full fine-tuning in the student format (24-token prompt; route, reasoning, weights),
                        4 epochs at batch 8 (the demo's default)
 - ``full-student-b4``  the same, 5 epochs at batch 4
@@ -52,6 +54,12 @@ VARIANTS = [
         name="lora-r8",
         method="lora",
         task=None,
+        hyperparameters={"epochCount": "2", "learningRate": "0.0001", "batchSize": "8"},
+    ),
+    Variant(
+        name="lora-student-r8",
+        method="lora",
+        task="video-router",
         hyperparameters={"epochCount": "2", "learningRate": "0.0001", "batchSize": "8"},
     ),
     Variant(
