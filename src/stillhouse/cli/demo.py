@@ -29,6 +29,9 @@ def demo(
     verify: bool = typer.Option(
         _D.verify, help="Drop teacher answers that contradict their query's design intent."
     ),
+    steer: bool = typer.Option(
+        _D.steer, help="Show the teacher golden examples of each query's likely modality."
+    ),
     heldout: int = typer.Option(_D.heldout, help="Hand-labelled held-out queries to evaluate on."),
     shots: int = typer.Option(
         _D.shots, help="Golden examples retrieved as few-shot turns per teacher request."
@@ -54,6 +57,7 @@ def demo(
         train_queries=train_queries,
         router_queries=router_queries,
         verify=verify,
+        steer=steer,
         heldout=heldout,
         shots=shots,
         samples=samples,

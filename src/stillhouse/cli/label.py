@@ -59,6 +59,9 @@ def label(
     repair: Annotated[
         bool, typer.Option(help="Accept answers the task can fix (renormalised weights).")
     ] = True,
+    steer: Annotated[
+        bool, typer.Option(help="Take each prompt's golden examples from its likely class (the task's pool).")
+    ] = True,
     as_json: _Json = False,
 ) -> None:
     """Label prompts with a teacher model; labelled input records are kept and guide the teacher.
@@ -94,6 +97,7 @@ def label(
             line_numbers=source.lines,
             invalid=source.rejected,
             repair=repair,
+            steer=steer,
         )
     if as_json:
         emit_json(summary.public())

@@ -78,6 +78,15 @@ class Task(ABC):
         """The answer text the student is trained to write (by default :meth:`render`)."""
         return self.render(value)
 
+    def steering_pool(self) -> list[tuple[str, str]]:
+        """(query, class) pairs that steer the teacher's few-shot retrieval towards a query's likely
+        class (:class:`stillhouse.teacher.golden.ShotSteering`); none by default."""
+        return []
+
+    def answer_class(self, answer: str) -> str | None:
+        """The class of an answer, as :meth:`steering_pool` names classes; ``None`` by default."""
+        return None
+
     def combine(self, values: list[dict[str, Any]]) -> dict[str, Any]:
         """Consensus of several valid samples (self-consistency). Default: the first one."""
         return values[0]

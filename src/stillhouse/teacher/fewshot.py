@@ -13,11 +13,12 @@ from collections.abc import Sequence
 from stillhouse.chat import ChatModel, Completion, GenerationParams, Message
 from stillhouse.records.schema import ConversationRecord
 from stillhouse.teacher.cache import RequestCache, cached_generate
-from stillhouse.teacher.golden import Embedder, GoldenIndex, few_shot_turns, golden_examples
+from stillhouse.teacher.golden import Embedder, GoldenIndex, ShotSteering, few_shot_turns, golden_examples
 
 
 class FewShotTeacher(ChatModel):
-    """``model`` shown the ``k`` golden examples nearest to the last user turn, answers cached.
+    """``model`` shown the ``k`` golden examples nearest to the last user turn (of its predicted class
+    with ``steering``, as labelling steers them), answers cached.
 
     The shots go between the system prompt and the conversation, so the fixed system prefix stays
     first and llama.cpp can reuse its evaluated KV cache from one call to the next.
@@ -31,13 +32,14 @@ class FewShotTeacher(ChatModel):
         k: int = 4,
         embedder: Embedder | None = None,
         cache: RequestCache | None = None,
+        steering: ShotSteering | None = None,
     ) -> None:
         self.model = model
         self.name = model.name
         self.supports_json_schema = model.supports_json_schema
         self.k = k
         self.cache = cache
-        self._index = GoldenIndex(golden_examples(golden), embedder)
+        self._index = GoldenIndex(golden_examples(golden), embedder, steering)
 
     def with_shots(self, messages: list[Message]) -> list[Message]:
         """``messages`` with the retrieved examples inserted after the system prompt."""

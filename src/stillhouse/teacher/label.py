@@ -28,7 +28,14 @@ from stillhouse.records.schema import ConversationRecord, ImageLoader, Turn, to_
 from stillhouse.tasks.base import Task
 from stillhouse.teacher.cache import RequestCache
 from stillhouse.teacher.consensus import Outcome, SamplingPlan, ask_teacher
-from stillhouse.teacher.golden import Embedder, GoldenIndex, few_shot_turns, golden_examples, query_text
+from stillhouse.teacher.golden import (
+    Embedder,
+    GoldenIndex,
+    few_shot_turns,
+    golden_examples,
+    query_text,
+    task_steering,
+)
 from stillhouse.teacher.records_io import Failure, JsonlAppender, assign_ids, done_ids
 from stillhouse.teacher.retry import RetryPolicy, Sleep
 
@@ -172,6 +179,7 @@ def label_records(
     seed: int = 0,
     repair: bool = True,
     load_image: ImageLoader | None = None,
+    steer: bool = True,
 ) -> LabelSummary:
     """Label ``records`` with ``teacher`` into ``out_path`` (JSONL), resuming what is already there.
 
@@ -181,7 +189,8 @@ def label_records(
     failure report (default ``<out>.failures.jsonl``) with this run's own failures. ``cache`` is a
     :class:`RequestCache`, a path to one, or ``None`` for the default under ``paths.cache_dir()``.
     ``repair`` accepts answers the task can fix (e.g. renormalised weights); ``sleep`` is the backoff
-    sleep (injectable for tests).
+    sleep (injectable for tests). ``steer`` takes the shots from the class the task's steering pool
+    predicts for each prompt (:class:`~stillhouse.teacher.golden.ShotSteering`; needs an embedder).
     """
     started = time.monotonic()
     if samples > 1 and task is None:
@@ -198,7 +207,8 @@ def label_records(
     request_cache = cache if isinstance(cache, RequestCache) else RequestCache(cache)
     lines = list(line_numbers) if line_numbers is not None else list(range(1, len(records) + 1))
     jobs, summary = _plan_jobs(records, lines, out_path)
-    _attach_shots(jobs, GoldenIndex(golden_examples([*golden, *records]), embedder), k)
+    steering = task_steering(task) if steer and embedder is not None else None
+    _attach_shots(jobs, GoldenIndex(golden_examples([*golden, *records]), embedder, steering), k)
     plan = SamplingPlan(
         samples=samples,
         max_tokens=max_tokens,

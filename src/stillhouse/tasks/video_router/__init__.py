@@ -20,6 +20,11 @@ from stillhouse.tasks.video_router.weights import dominant, normalise, round_hun
 
 __all__ = ["MODALITIES", "VideoRouterTask"]
 
+# The steering pool: 2,000 synthesized queries (1,600 single-intent), synthesized and embedded in about
+# 4 s. Its own seed, so it does not replay the demo's training queries (seed 0) with their intents.
+STEERING_POOL_SIZE = 2000
+STEERING_POOL_SEED = 7
+
 
 class VideoRouterTask(Task):
     """The router task: prompt, schema, lenient parser, consensus and the deterministic rubric."""
@@ -52,6 +57,18 @@ class VideoRouterTask(Task):
         weights, reasoning = _canonical(value)
         answer = {"route": dominant(weights), "reasoning": reasoning, **weights}
         return json.dumps(answer, ensure_ascii=False, separators=(", ", ": "))
+
+    def steering_pool(self) -> list[tuple[str, str]]:
+        """Synthesized single-intent queries with the modality their template was written for."""
+        from stillhouse.tasks.video_router.synth import SynthConfig, synthesize
+
+        queries = synthesize(SynthConfig(n=STEERING_POOL_SIZE, seed=STEERING_POOL_SEED))
+        return [(q.text, q.intent) for q in queries if q.intent != "mixed"]
+
+    def answer_class(self, answer: str) -> str | None:
+        """The answer's dominant modality."""
+        value = self.lenient_value(answer)
+        return dominant(weights_of(value)) if value is not None else None
 
     def combine(self, values: list[dict[str, Any]]) -> dict[str, Any]:
         """Average the (normalised) weights, renormalise, and keep the reasoning of the sample closest
