@@ -3,7 +3,8 @@
 Stages (each one is a library call the CLI also exposes; this module only chains them):
 
 1. data      synthesize prompt-only queries; take the hand-labelled golden examples and held-out set
-2. label     the teacher answers the synthesized queries, guided by retrieved golden examples
+2. label     the teacher answers the synthesized queries, guided by golden examples retrieved from
+             each query's likely modality (a vote over intent-labelled synthesized queries)
 3. verify    drop teacher answers whose dominant modality contradicts the query's design intent
              (the synthesizer knows which intent each template was written for)
 4. train     the generative student on golden pairs + verified teacher answers, in the task's student

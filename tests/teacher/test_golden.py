@@ -5,7 +5,17 @@ from __future__ import annotations
 import numpy as np
 from tests.teacher.helpers import labelled_record, mix_answer, prompt_record
 
-from stillhouse.teacher.golden import GoldenExample, GoldenIndex, few_shot_turns, golden_examples, top_k
+from stillhouse.tasks.base import ParseResult, Task
+from stillhouse.teacher.golden import (
+    GoldenExample,
+    GoldenIndex,
+    ShotSteering,
+    few_shot_turns,
+    golden_examples,
+    steered_top_k,
+    task_steering,
+    top_k,
+)
 
 GOLDEN = [
     labelled_record("electric guitar solo live on stage", mix_answer(0.1)),
@@ -60,3 +70,56 @@ def test_few_shot_turns_put_the_best_example_last() -> None:
         ("user", "best"),
         ("assistant", "A1"),
     ]
+
+
+def test_steered_top_k_takes_the_wanted_class_first_then_the_nearest_others() -> None:
+    similarity = np.array([0.9, 0.8, 0.1, 0.7])
+    labels = ["a", "b", "a", "b"]
+    assert steered_top_k(similarity, 3, labels, "b") == [1, 3, 0]
+    assert steered_top_k(similarity, 2, labels, "a") == [0, 2]
+    assert steered_top_k(similarity, 2, labels, None) == [0, 1]  # no prediction: plain nearest
+
+
+def test_the_steering_vote_is_over_the_pool_and_the_golden_examples(embedder) -> None:
+    pool = [("guitar solo loud", "audio"), ("guitar solo live", "audio"), ("red car parked", "visual")]
+    steering = ShotSteering(pool, class_of=lambda answer: answer, votes=3)
+    golden = [GoldenExample(query="guitar solo on stage", answer="visual")]
+    vectors = embedder.embed(["guitar solo", "red car"])
+    matrix = embedder.embed([ex.query for ex in golden])
+    assert steering.classes(vectors, matrix, ["visual"], embedder) == ["audio", "visual"]
+
+
+def test_a_steered_index_shows_the_nearest_golden_examples_of_the_predicted_class(embedder) -> None:
+    golden = [
+        GoldenExample(query="guitar solo on stage with red lights", answer="visual"),
+        GoldenExample(query="crowd cheering loudly", answer="audio"),
+    ]
+    pool = [(f"guitar solo {word}", "audio") for word in ("loud", "live", "distorted", "acoustic")]
+    steering = ShotSteering(pool, class_of=lambda answer: answer)
+    assert GoldenIndex(golden, embedder).nearest(["guitar solo"], 1)[0][0].answer == "visual"
+    assert GoldenIndex(golden, embedder, steering).nearest(["guitar solo"], 1)[0][0].answer == "audio"
+    assert [ex.answer for ex in GoldenIndex(golden, embedder, steering).nearest(["guitar solo"], 2)[0]] == [
+        "audio",
+        "visual",
+    ]
+
+
+def test_only_a_task_with_a_steering_pool_steers() -> None:
+    from stillhouse.tasks import get_task
+
+    router = get_task("video-router")
+    steering = task_steering(router)
+    assert steering is not None and set(steering.labels) == {"visual", "audio", "transcription", "metadata"}
+    assert len(steering.texts) > 1000 and len(set(steering.texts)) == len(steering.texts)
+    answer = '{"visual": 0.1, "audio": 0.6, "transcription": 0.2, "metadata": 0.1, "reasoning": "a sound"}'
+    assert router.answer_class(answer) == "audio" and router.answer_class("no json") is None
+    assert task_steering(_PlainTask()) is None and task_steering(None) is None
+
+
+class _PlainTask(Task):
+    """A task with no steering pool (the base default)."""
+
+    name, system_prompt = "plain", "Answer."
+
+    def parse(self, text: str) -> ParseResult:
+        return ParseResult(value={"text": text})
