@@ -20,13 +20,13 @@ request cache (``--cache``) lets an interrupted run continue. Figures only; noth
 
 from __future__ import annotations
 
-import argparse
 import os
 import tempfile
 import time
 from pathlib import Path
 
 from pydantic import BaseModel, ConfigDict
+from teacher_args import teacher_parser
 
 DATA = Path(__file__).resolve().parents[1] / "src" / "stillhouse" / "tasks" / "video_router" / "data"
 
@@ -109,14 +109,7 @@ def run_condition(cond: Condition, dev: list, golden: list, teacher, task, embed
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(
-        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
-    )
-    parser.add_argument("--n", type=int, default=None, help="dev queries to use (default: all)")
-    parser.add_argument("--teacher", default="qwen2.5-coder-1.5b")
-    parser.add_argument("--k", type=int, default=4)
-    parser.add_argument("--max-tokens", type=int, default=160)
-    parser.add_argument("--cache", type=Path, default=None, help="request cache to reuse across runs")
+    parser = teacher_parser(__doc__, None, "dev queries to use (default: all)")
     parser.add_argument(
         "--only", nargs="*", default=None, help="run only conditions whose name contains one of these"
     )

@@ -21,13 +21,13 @@ CPU per order for 100 queries on 2 cores. Figures only; nothing is asserted.
 
 from __future__ import annotations
 
-import argparse
 import json
 import os
 import time
 from collections.abc import Callable
-from pathlib import Path
 from typing import Any
+
+from teacher_args import teacher_parser
 
 ORDERS = ("weights", "route", "reasoning")
 
@@ -92,14 +92,7 @@ def run_order(order: str, dev: list, golden: list, teacher: Any, task: Any, args
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(
-        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
-    )
-    parser.add_argument("--n", type=int, default=100, help="held-out dev queries (the demo's: 100)")
-    parser.add_argument("--teacher", default="qwen2.5-coder-1.5b")
-    parser.add_argument("--k", type=int, default=4)
-    parser.add_argument("--max-tokens", type=int, default=160)
-    parser.add_argument("--cache", type=Path, default=None, help="request cache (default: the teacher's)")
+    parser = teacher_parser(__doc__, 100, "held-out dev queries (the demo's: 100)")
     parser.add_argument("--only", nargs="*", default=None, choices=ORDERS)
     args = parser.parse_args()
     os.environ.setdefault("OMP_NUM_THREADS", "2")

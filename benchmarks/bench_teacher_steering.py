@@ -18,11 +18,11 @@ labels. About 10 minutes of CPU per condition for 100 queries on 2 cores; figure
 
 from __future__ import annotations
 
-import argparse
 import os
 import time
-from pathlib import Path
 from typing import Any
+
+from teacher_args import teacher_parser
 
 
 def run_condition(teacher: Any, dev: list, task: Any, max_tokens: int) -> dict:
@@ -64,14 +64,7 @@ def vote_accuracy(dev: list, golden: list, task: Any, embedder: Any, steering: A
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(
-        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
-    )
-    parser.add_argument("--n", type=int, default=100, help="held-out dev queries (the demo's: 100)")
-    parser.add_argument("--teacher", default="qwen2.5-coder-1.5b")
-    parser.add_argument("--k", type=int, default=4)
-    parser.add_argument("--max-tokens", type=int, default=160)
-    parser.add_argument("--cache", type=Path, default=None, help="request cache (default: the teacher's)")
+    parser = teacher_parser(__doc__, 100, "held-out dev queries (the demo's: 100)")
     args = parser.parse_args()
     os.environ.setdefault("OMP_NUM_THREADS", "2")
 

@@ -1,0 +1,17 @@
+"""The command-line options the teacher benchmarks share: which teacher, how many shots, which queries."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+
+def teacher_parser(doc: str | None, n_default: int | None, n_help: str) -> argparse.ArgumentParser:
+    """A parser with ``--n``, ``--teacher``, ``--k``, ``--max-tokens`` and ``--cache``."""
+    parser = argparse.ArgumentParser(description=doc, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--n", type=int, default=n_default, help=n_help)
+    parser.add_argument("--teacher", default="qwen2.5-coder-1.5b")
+    parser.add_argument("--k", type=int, default=4, help="golden examples per query")
+    parser.add_argument("--max-tokens", type=int, default=160)
+    parser.add_argument("--cache", type=Path, default=None, help="request cache (default: the teacher's)")
+    return parser
