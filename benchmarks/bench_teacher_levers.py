@@ -109,7 +109,12 @@ def run_condition(cond: Condition, dev: list, golden: list, teacher, task, embed
 
 
 def main() -> None:
-    parser = teacher_parser(__doc__, None, "dev queries to use (default: all)")
+    parser = teacher_parser(
+        __doc__,
+        None,
+        "dev queries to use (default: all)",
+        "request cache to reuse across runs (default: a temporary one)",
+    )
     parser.add_argument(
         "--only", nargs="*", default=None, help="run only conditions whose name contains one of these"
     )
