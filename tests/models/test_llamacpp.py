@@ -118,3 +118,48 @@ def test_concurrent_calls_are_serialised(smollm2):
     for t in threads:
         t.join()
     assert results == [expected] * 3
+
+
+ROUTER_QUERY = [
+    Message(role="system", content="Route the video search query. Answer in JSON."),
+    Message(role="user", content="a dog barking at the mailman"),
+]
+
+
+@pytest.mark.integration
+def test_skeleton_decoding_writes_schema_valid_json_and_reuses_the_prompt_cache(smollm2):
+    from stillhouse.models.llamacpp import LlamaCppModel
+    from stillhouse.tasks.video_router.schema import STUDENT_JSON_SCHEMA
+
+    params = GenerationParams(max_tokens=96, json_schema=STUDENT_JSON_SCHEMA)
+    assert smollm2._skeleton_for(params) is not None
+    first = smollm2.generate(ROUTER_QUERY, params)
+    jsonschema.validate(json.loads(first.text), STUDENT_JSON_SCHEMA)
+    assert first.stop_reason == "end_turn" and first.text.startswith('{"route": "')
+    assert 20 < first.output_tokens <= 96  # forced text counts: keys and quotes are output tokens too
+    smollm2.generate(USER, GenerationParams(max_tokens=8))  # another prompt in between
+    assert smollm2.generate(ROUTER_QUERY, params).text == first.text
+    fresh = LlamaCppModel(smollm2.path, n_ctx=512, n_threads=1)
+    assert fresh.generate(ROUTER_QUERY, params).text == first.text  # no state leaks between calls
+
+
+@pytest.mark.integration
+def test_skeleton_decoding_stops_at_max_tokens(smollm2):
+    from stillhouse.tasks.video_router.schema import STUDENT_JSON_SCHEMA
+
+    cut = smollm2.generate(ROUTER_QUERY, GenerationParams(max_tokens=10, json_schema=STUDENT_JSON_SCHEMA))
+    assert (cut.output_tokens, cut.stop_reason) == (10, "max_tokens")
+    assert cut.text.startswith('{"route": "')
+
+
+@pytest.mark.integration
+def test_requests_a_skeleton_cannot_serve_use_the_grammar(smollm2):
+    from stillhouse.tasks.video_router.schema import STUDENT_JSON_SCHEMA
+
+    assert smollm2._skeleton_for(GenerationParams(json_schema=SCHEMA)) is None  # an unbounded number
+    sampled = GenerationParams(json_schema=STUDENT_JSON_SCHEMA, temperature=0.7)
+    assert smollm2._skeleton_for(sampled) is None
+    assert smollm2._skeleton_for(GenerationParams(json_schema=STUDENT_JSON_SCHEMA, stop=("x",))) is None
+    answer = json.loads(smollm2.generate(ROUTER_QUERY, sampled.model_copy(update={"seed": 3})).text)
+    assert list(answer) == list(STUDENT_JSON_SCHEMA["properties"])  # llama.cpp's grammar: keys and types,
+    # but not a number's minimum and maximum, which only the skeleton enforces

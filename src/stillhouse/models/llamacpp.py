@@ -18,6 +18,8 @@ import numpy as np
 
 from stillhouse.chat import Completion, GenerationParams, Message, StopReason
 from stillhouse.errors import CorruptModelError, InvalidInputError, MissingDependencyError, ModelError
+from stillhouse.models.llamacpp_skeleton import SkeletonDecoder
+from stillhouse.models.skeleton import Skeleton, compile_skeleton
 
 THREADS_ENV = "STILLHOUSE_LLAMA_THREADS"
 
@@ -84,9 +86,12 @@ class LlamaCppModel:
         n_ctx: int = 4096,
         n_threads: int | None = None,
         prefix_cache_bytes: int = 0,
+        skeleton: bool = True,
     ) -> None:
         """Load ``path``. ``prefix_cache_bytes`` > 0 adds a RAM cache of saved KV states (helps when
-        several different prompts alternate; the built-in reuse of the last prompt needs no cache)."""
+        several different prompts alternate; the built-in reuse of the last prompt needs no cache).
+        ``skeleton`` decodes greedy requests under a flat object schema with
+        :mod:`~stillhouse.models.llamacpp_skeleton` (same constraint, fewer forward passes)."""
         self.path = Path(path)
         self.name = name or self.path.stem
         self._lock = threading.Lock()
@@ -95,6 +100,8 @@ class LlamaCppModel:
             from llama_cpp import LlamaRAMCache
 
             self._llm.set_cache(LlamaRAMCache(capacity_bytes=prefix_cache_bytes))
+        self._skeletons = SkeletonDecoder(self._llm) if skeleton else None
+        self._formatter: Any = None  # the GGUF's chat template, compiled on first skeleton decode
 
     @property
     def n_ctx(self) -> int:
@@ -108,6 +115,9 @@ class LlamaCppModel:
 
     def generate(self, messages: list[Message], params: GenerationParams) -> Completion:
         """Answer the conversation with the GGUF's chat template, constrained to ``params.json_schema``."""
+        skeleton = self._skeleton_for(params)
+        if skeleton is not None:
+            return self._generate_skeleton(messages, params, skeleton)
         kwargs = self._request(messages, params)
         counter = _SampleCounter() if params.stop else None
         if counter is not None:
@@ -137,6 +147,49 @@ class LlamaCppModel:
             ),
         )
 
+    def _skeleton_for(self, params: GenerationParams) -> Skeleton | None:
+        """The request's skeleton when skeleton decoding applies: greedy, no stop strings, a flat
+        object schema, and a chat template in the GGUF to render the prompt with."""
+        if self._skeletons is None or params.temperature > 0 or params.stop or params.json_schema is None:
+            return None
+        if "tokenizer.chat_template" not in self._llm.metadata:
+            return None
+        return compile_skeleton(params.json_schema)
+
+    def _generate_skeleton(self, messages: list[Message], params: GenerationParams, skeleton: Skeleton) -> Completion:
+        assert self._skeletons is not None
+        with self._lock:
+            started = time.perf_counter()
+            prompt = self._prompt_tokens(to_llama_messages(messages))
+            try:
+                result = self._skeletons.decode(prompt, skeleton, params.max_tokens)
+            except RuntimeError as exc:
+                raise ModelError(f"llama.cpp failed: {exc}") from exc
+            latency_ms = (time.perf_counter() - started) * 1000
+        return Completion(
+            text=result.text,
+            model=self.name,
+            input_tokens=result.input_tokens,
+            output_tokens=result.output_tokens,
+            latency_ms=latency_ms,
+            stop_reason="max_tokens" if result.truncated else "end_turn",
+        )
+
+    def _prompt_tokens(self, messages: list[dict[str, str]]) -> list[int]:
+        """The conversation rendered by the GGUF's chat template and tokenized, as llama-cpp-python's
+        own chat handler does it."""
+        llm = self._llm
+        if self._formatter is None:
+            from llama_cpp.llama_chat_format import Jinja2ChatFormatter
+
+            self._formatter = Jinja2ChatFormatter(
+                template=llm.metadata["tokenizer.chat_template"],
+                eos_token=_token_text(llm, llm.token_eos()),
+                bos_token=_token_text(llm, llm.token_bos()),
+            )
+        rendered = self._formatter(messages=messages)
+        return llm.tokenize(rendered.prompt.encode("utf-8"), add_bos=not rendered.added_special, special=True)
+
     def _request(self, messages: list[Message], params: GenerationParams) -> dict[str, Any]:
         """Keyword arguments for ``create_chat_completion``."""
         kwargs: dict[str, Any] = {
@@ -150,6 +203,10 @@ class LlamaCppModel:
         if params.json_schema is not None:
             kwargs["response_format"] = {"type": "json_object", "schema": params.json_schema}
         return kwargs
+
+
+def _token_text(llm: Any, token: int) -> str:
+    return llm.detokenize([token], special=True).decode("utf-8", errors="replace") if token != -1 else ""
 
 
 def _load_llama(path: Path, *, n_ctx: int, n_threads: int):  # -> llama_cpp.Llama

@@ -94,11 +94,12 @@ def load_model(
     api_key: str | None = None,
     endpoint_url: str | None = None,
     region: str | None = None,
+    skeleton: bool = True,
 ) -> ChatModel:
     """Load the model ``spec`` names, e.g. ``smollm2-135m``, ``llamacpp:/m/x.gguf``, ``hf:/runs/out``,
     ``openai:gpt-4o-mini@https://api.openai.com/v1``, ``bedrock:anthropic.claude-3-haiku-20240307-v1:0``.
 
-    ``n_ctx``/``n_threads``/``prefix_cache_bytes`` apply to llama.cpp, ``timeout_s`` to remote
+    ``n_ctx``/``n_threads``/``prefix_cache_bytes``/``skeleton`` apply to llama.cpp, ``timeout_s`` to remote
     backends, ``api_key`` to OpenAI (default ``OPENAI_API_KEY``), ``endpoint_url``/``region`` to Bedrock.
     """
     parsed = parse_spec(spec)
@@ -106,7 +107,12 @@ def load_model(
         from stillhouse.models.student import wrap_if_student
 
         model = _load_local(
-            parsed, spec.strip(), n_ctx=n_ctx, n_threads=n_threads, prefix_cache_bytes=prefix_cache_bytes
+            parsed,
+            spec.strip(),
+            n_ctx=n_ctx,
+            n_threads=n_threads,
+            prefix_cache_bytes=prefix_cache_bytes,
+            skeleton=skeleton,
         )
         folder = _model_folder(parsed.target)
         return model if folder is None else wrap_if_student(model, folder)
@@ -121,7 +127,7 @@ def load_model(
 
 
 def _load_local(
-    parsed: ModelSpec, name: str, *, n_ctx: int, n_threads: int | None, prefix_cache_bytes: int
+    parsed: ModelSpec, name: str, *, n_ctx: int, n_threads: int | None, prefix_cache_bytes: int, skeleton: bool
 ) -> ChatModel:
     if parsed.backend == "llamacpp":
         from stillhouse.models.catalog import resolve_gguf
@@ -133,6 +139,7 @@ def _load_local(
             n_ctx=n_ctx,
             n_threads=n_threads,
             prefix_cache_bytes=prefix_cache_bytes,
+            skeleton=skeleton,
         )
     from stillhouse.models.catalog import training_dir
     from stillhouse.models.hf import TransformersModel
