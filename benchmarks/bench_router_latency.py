@@ -5,12 +5,16 @@ as a search engine would, and prints p50/p95 for three paths: the encoder alone,
 (``FastRouter.predict``), and the full ``ChatModel`` answer (JSON with templated reasoning).
 It also prints the dev-set quality of that head so speed is never read without accuracy.
 
-    .venv/bin/python benchmarks/bench_router_latency.py [--repeats 2] [--threads 1]
+    .venv/bin/python benchmarks/bench_router_latency.py [--repeats 2] [--threads 1] [--embedder minilm-gguf]
+
+``--embedder minilm-gguf`` (the demo's) runs all-MiniLM-L6-v2 in llama.cpp, ``minilm`` in torch through
+sentence-transformers; ``--threads`` applies to either.
 """
 
 from __future__ import annotations
 
 import argparse
+import os
 import time
 
 import numpy as np
@@ -39,9 +43,11 @@ def main() -> None:
         "--threads",
         type=int,
         default=1,
-        help="torch intra-op threads; 1 is fastest for one short query on a busy box",
+        help="encoder threads (torch or llama.cpp); 1 is fastest for one short query on a busy box",
     )
+    parser.add_argument("--embedder", default="minilm-gguf", help="minilm-gguf (llama.cpp) or minilm (torch)")
     args = parser.parse_args()
+    os.environ["STILLHOUSE_LLAMA_THREADS"] = str(args.threads)
 
     import torch
 
@@ -55,8 +61,10 @@ def main() -> None:
     task = get_task("video-router")
     golden, dev = load_golden(), load_dev()
     started = time.perf_counter()
-    router = FastRouter.from_spec("minilm")
-    print(f"encoder loaded in {time.perf_counter() - started:.1f} s; torch threads {torch.get_num_threads()}")
+    router = FastRouter.from_spec(args.embedder)
+    print(
+        f"encoder {router.embedder.name} loaded in {time.perf_counter() - started:.1f} s; threads {args.threads}"
+    )
     fit = router.fit(*training_pairs(golden)[:2])
     print(
         f"head fitted on {fit.examples} golden records in {fit.seconds:.2f} s (final KL {fit.final_kl:.3f})"

@@ -41,12 +41,16 @@ def answers(model: Any, dev: list, task: Any, max_tokens: int) -> tuple[list[str
     return texts, latencies, tokens
 
 
-def report(label: str, texts: list[str], latencies: list[float], tokens: list[int], dev: list, task: Any) -> None:
+def report(
+    label: str, texts: list[str], latencies: list[float], tokens: list[int], dev: list, task: Any
+) -> None:
     import numpy as np
 
     from stillhouse.tasks.video_router.rubric import aggregate, score_answer
 
-    scores = [score_answer(t, task.lenient_value(r.answer or "") or {}) for t, r in zip(texts, dev, strict=True)]
+    scores = [
+        score_answer(t, task.lenient_value(r.answer or "") or {}) for t, r in zip(texts, dev, strict=True)
+    ]
     m = aggregate(scores, latencies)
     print(
         f"{label:<10}{m.latency_p50_ms:>9.0f}{m.latency_p95_ms:>9.0f}{np.mean(tokens):>8.1f}"
@@ -56,7 +60,9 @@ def report(label: str, texts: list[str], latencies: list[float], tokens: list[in
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--model", default="runs/demo/models/student", help="GGUF model spec or folder")
     parser.add_argument("--n", type=int, default=100, help="held-out dev queries (the demo's: 100)")
     parser.add_argument("--shots", type=int, default=0, help="steered golden examples per query (a teacher)")
@@ -80,7 +86,9 @@ def main() -> None:
         del model
     grammar, skeleton = outputs["grammar"][0], outputs["skeleton"][0]
     same = sum(g == s for g, s in zip(grammar, skeleton, strict=True))
-    same_route = sum(task.answer_class(g) == task.answer_class(s) for g, s in zip(grammar, skeleton, strict=True))
+    same_route = sum(
+        task.answer_class(g) == task.answer_class(s) for g, s in zip(grammar, skeleton, strict=True)
+    )
     print(f"identical answers {same}/{len(dev)}; same dominant modality {same_route}/{len(dev)}")
 
 
@@ -93,7 +101,9 @@ def with_shots(model: Any, k: int, task: Any) -> Any:
     from stillhouse.teacher.fewshot import FewShotTeacher
     from stillhouse.teacher.golden import task_steering
 
-    return FewShotTeacher(model, load_golden(), k=k, embedder=load_embedder("minilm"), steering=task_steering(task))
+    return FewShotTeacher(
+        model, load_golden(), k=k, embedder=load_embedder("minilm"), steering=task_steering(task)
+    )
 
 
 if __name__ == "__main__":

@@ -45,6 +45,9 @@ class DemoConfig(BaseModel):
     teacher: str = "qwen2.5-coder-1.5b"
     student: str = "smollm2-135m"
     embedder: str = "minilm"
+    # The fast router's encoder: the same all-MiniLM-L6-v2 run by llama.cpp, about 3x faster than torch
+    # for one query (benchmarks/bench_router_latency.py --embedder).
+    router_embedder: str = "minilm-gguf"
     train_queries: int = Field(default=120, ge=0, le=15000)
     # Synthesized queries the fast router also learns from, weakly labelled by design intent. They cost
     # no teacher call and ~2 ms each to embed; 2,000 lifted its held-out dominant accuracy from 82% to
@@ -250,7 +253,7 @@ def train_fast_router(config: DemoConfig, layout: Layout) -> Any:
     targets = teacher_targets(weights)
     extra = read_intents(layout.intents)[config.train_queries :][: config.router_queries]
     weak_queries, weak_rows = weak_targets(extra, intent_prior(targets))
-    router = FastRouter.from_spec(config.embedder)
+    router = FastRouter.from_spec(config.router_embedder)
     report = router.fit(
         [*queries, *weak_queries], np.vstack([targets, weak_rows]), show_progress=config.progress
     )
@@ -278,7 +281,7 @@ def candidate_models(
         ),
         "base-student": load_model(config.student),
         "distilled-student": load_model(str(layout.student)),
-        "fast-router": FastRouterModel.load(layout.fast_router, embedder=embedder),
+        "fast-router": FastRouterModel.load(layout.fast_router),  # with the encoder it was trained on
     }
 
 

@@ -47,13 +47,36 @@ def test_the_student_schema_compiles_to_literals_between_slots():
         None,
         {"type": "array", "items": {"type": "string"}},
         {"type": "object", "properties": {"a": {"type": "string"}}, "required": ["a"]},  # open to extra keys
-        {"type": "object", "properties": {"a": {"type": "string"}, "b": {"type": "number", "minimum": 0}},
-         "required": ["a"], "additionalProperties": False},  # an optional key
-        {"type": "object", "properties": {"a": {"type": "number"}}, "required": ["a"], "additionalProperties": False},
-        {"type": "object", "properties": {"a": {"type": "boolean"}}, "required": ["a"], "additionalProperties": False},
-        {"type": "object", "properties": {"a": {"enum": ['say "hi"']}}, "required": ["a"], "additionalProperties": False},
-        {"type": "object", "properties": {"a": {"type": "string", "pattern": "x+"}}, "required": ["a"],
-         "additionalProperties": False},
+        {
+            "type": "object",
+            "properties": {"a": {"type": "string"}, "b": {"type": "number", "minimum": 0}},
+            "required": ["a"],
+            "additionalProperties": False,
+        },  # an optional key
+        {
+            "type": "object",
+            "properties": {"a": {"type": "number"}},
+            "required": ["a"],
+            "additionalProperties": False,
+        },
+        {
+            "type": "object",
+            "properties": {"a": {"type": "boolean"}},
+            "required": ["a"],
+            "additionalProperties": False,
+        },
+        {
+            "type": "object",
+            "properties": {"a": {"enum": ['say "hi"']}},
+            "required": ["a"],
+            "additionalProperties": False,
+        },
+        {
+            "type": "object",
+            "properties": {"a": {"type": "string", "pattern": "x+"}},
+            "required": ["a"],
+            "additionalProperties": False,
+        },
     ],
 )
 def test_schemas_it_cannot_express_get_none(schema):
@@ -87,26 +110,38 @@ def test_bytes_that_break_the_schema_are_refused(text):
 
 
 def test_strings_take_escapes_and_multibyte_characters_and_count_characters():
-    schema = {"type": "object", "properties": {"s": {"type": "string", "maxLength": 3}}, "required": ["s"],
-              "additionalProperties": False}
+    schema = {
+        "type": "object",
+        "properties": {"s": {"type": "string", "maxLength": 3}},
+        "required": ["s"],
+        "additionalProperties": False,
+    }
     assert read(schema, '{"s": "\\"é\\u00e9"}') is not None  # three characters
     assert read(schema, '{"s": "abcd') is None  # a fourth
     skeleton = compile_skeleton(schema)
     assert skeleton is not None
-    half = advance(skeleton, Cursor(), '{"s": "'.encode() + "é".encode()[:1])
+    half = advance(skeleton, Cursor(), b'{"s": "' + "é".encode()[:1])
     assert half is not None and advance(skeleton, half, b'"') is None  # a character cut in half
     assert advance(skeleton, Cursor(), b'{"s": "\x80') is None  # a continuation byte with no lead
 
 
 def test_numbers_stay_within_their_bounds_while_they_are_written():
-    schema = {"type": "object", "properties": {"n": {"type": "number", "minimum": 0.5, "maximum": 2}},
-              "required": ["n"], "additionalProperties": False}
+    schema = {
+        "type": "object",
+        "properties": {"n": {"type": "number", "minimum": 0.5, "maximum": 2}},
+        "required": ["n"],
+        "additionalProperties": False,
+    }
     for ok in ('{"n": 0.5}', '{"n": 1}', '{"n": 2.0}', '{"n": 0.75}'):
         assert read(schema, ok) is not None, ok
     for bad in ('{"n": 0.4', '{"n": 0}', '{"n": 3', '{"n": 2.1'):
         assert read(schema, bad) is None, bad
-    integer = {"type": "object", "properties": {"k": {"type": "integer", "minimum": 0}}, "required": ["k"],
-               "additionalProperties": False}
+    integer = {
+        "type": "object",
+        "properties": {"k": {"type": "integer", "minimum": 0}},
+        "required": ["k"],
+        "additionalProperties": False,
+    }
     assert read(integer, '{"k": 120}') is not None
     assert read(integer, '{"k": 1.') is None
 
@@ -125,8 +160,12 @@ def test_forced_text_is_the_rest_of_a_literal_and_of_the_one_fitting_option():
 
 
 def test_a_string_at_its_maximum_length_is_closed_for_the_model():
-    schema = {"type": "object", "properties": {"s": {"type": "string", "maxLength": 2}, "t": {"enum": ["x"]}},
-              "required": ["s", "t"], "additionalProperties": False}
+    schema = {
+        "type": "object",
+        "properties": {"s": {"type": "string", "maxLength": 2}, "t": {"enum": ["x"]}},
+        "required": ["s", "t"],
+        "additionalProperties": False,
+    }
     skeleton = compile_skeleton(schema)
     assert skeleton is not None
     full = advance(skeleton, Cursor(), b'{"s": "ab')

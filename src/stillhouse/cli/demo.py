@@ -41,6 +41,10 @@ def demo(
         int(_D.hyperparameters["epochCount"]), help="Student epochs (Bedrock epochCount, 1-5)."
     ),
     method: str = typer.Option(_D.method, help="Student fine-tuning: full or lora."),
+    router_embedder: str = typer.Option(
+        _D.router_embedder,
+        help="Fast router encoder: minilm-gguf (llama.cpp), minilm (torch), hashing[:DIM].",
+    ),
 ) -> None:
     """Distil the video search router end to end: synthesize queries, label them with the teacher
     (guided by golden examples), verify the answers against each query's design intent, train the generative student and the fast router, evaluate teacher /
@@ -62,6 +66,7 @@ def demo(
         shots=shots,
         samples=samples,
         method=method,  # type: ignore[arg-type]  # validated by DemoConfig
+        router_embedder=router_embedder,
     )
     config.hyperparameters["epochCount"] = str(epochs)
     run_demo(config, log=typer.echo)

@@ -156,7 +156,9 @@ class LlamaCppModel:
             return None
         return compile_skeleton(params.json_schema)
 
-    def _generate_skeleton(self, messages: list[Message], params: GenerationParams, skeleton: Skeleton) -> Completion:
+    def _generate_skeleton(
+        self, messages: list[Message], params: GenerationParams, skeleton: Skeleton
+    ) -> Completion:
         assert self._skeletons is not None
         with self._lock:
             started = time.perf_counter()

@@ -127,7 +127,13 @@ def load_model(
 
 
 def _load_local(
-    parsed: ModelSpec, name: str, *, n_ctx: int, n_threads: int | None, prefix_cache_bytes: int, skeleton: bool
+    parsed: ModelSpec,
+    name: str,
+    *,
+    n_ctx: int,
+    n_threads: int | None,
+    prefix_cache_bytes: int,
+    skeleton: bool,
 ) -> ChatModel:
     if parsed.backend == "llamacpp":
         from stillhouse.models.catalog import resolve_gguf

@@ -108,7 +108,9 @@ def _slot(spec: Any) -> Slot | None:
         return EnumSlot(tuple(o.encode() for o in enum))
     if kind == "string" and not ({"pattern", "format"} & spec.keys()):
         return StringSlot(int(spec.get("minLength", 0)), spec.get("maxLength"))
-    if kind in ("number", "integer") and not ({"exclusiveMinimum", "exclusiveMaximum", "multipleOf"} & spec.keys()):
+    if kind in ("number", "integer") and not (
+        {"exclusiveMinimum", "exclusiveMaximum", "multipleOf"} & spec.keys()
+    ):
         minimum = spec.get("minimum")
         if minimum is None or minimum < 0:
             return None
