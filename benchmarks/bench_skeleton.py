@@ -20,7 +20,10 @@ from __future__ import annotations
 
 import argparse
 import os
+from pathlib import Path
 from typing import Any
+
+DEMO_STUDENT = "runs/demo/models/student"
 
 
 def answers(model: Any, dev: list, task: Any, max_tokens: int) -> tuple[list[str], list[float], list[int]]:
@@ -63,7 +66,11 @@ def main() -> None:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
-    parser.add_argument("--model", default="runs/demo/models/student", help="GGUF model spec or folder")
+    parser.add_argument(
+        "--model",
+        default=DEMO_STUDENT if Path(DEMO_STUDENT).is_dir() else "smollm2-135m",
+        help="GGUF model spec or folder (default: the demo's student, else the packaged SmolLM2)",
+    )
     parser.add_argument("--n", type=int, default=100, help="held-out dev queries (the demo's: 100)")
     parser.add_argument("--shots", type=int, default=0, help="steered golden examples per query (a teacher)")
     parser.add_argument("--max-tokens", type=int, default=128)

@@ -150,6 +150,11 @@ def test_skeleton_decoding_stops_at_max_tokens(smollm2):
     cut = smollm2.generate(ROUTER_QUERY, GenerationParams(max_tokens=10, json_schema=STUDENT_JSON_SCHEMA))
     assert (cut.output_tokens, cut.stop_reason) == (10, "max_tokens")
     assert cut.text.startswith('{"route": "')
+    with pytest.raises(InvalidInputError):  # a prompt longer than the context window, as on the grammar path
+        smollm2.generate(
+            [Message(role="user", content="word " * 2000)],
+            GenerationParams(max_tokens=8, json_schema=STUDENT_JSON_SCHEMA),
+        )
 
 
 @pytest.mark.integration

@@ -51,12 +51,13 @@ class SkeletonDecoder:
     def decode(self, prompt: list[int], skeleton: Skeleton, max_tokens: int) -> SkeletonResult:
         """Answer ``prompt`` (tokens) under ``skeleton``, at most ``max_tokens`` output tokens."""
         pieces = self.token_bytes()
-        if len(prompt) + max_tokens > self._llm.n_ctx():
+        room = self._llm.n_ctx() - len(prompt)
+        if room <= 0:
             raise InvalidInputError(
-                f"prompt of {len(prompt)} tokens plus {max_tokens} to generate exceeds the context "
-                f"window of {self._llm.n_ctx()}",
+                f"prompt of {len(prompt)} tokens exceeds the context window of {self._llm.n_ctx()}",
                 field="messages",
             )
+        max_tokens = min(max_tokens, room)  # as llama-cpp-python clips it on the grammar path
         pending = self._reuse_prefix(prompt)
         cursor, out, n_out = Cursor(), bytearray(), 0
         while True:
