@@ -107,16 +107,13 @@ def export_bert_gguf(folder: Path, out_path: Path) -> Path:
     """Write the sentence-transformers BERT in ``folder`` as a GGUF at ``out_path`` (atomically)."""
     import gguf
 
+    from stillhouse.models.gguf_export import write_gguf
+
     folder = Path(folder)
     config = _read_config(folder)
-    out_path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = out_path.with_suffix(out_path.suffix + ".tmp")
-    writer = gguf.GGUFWriter(str(tmp), gguf.MODEL_ARCH_NAMES[gguf.MODEL_ARCH.BERT])
-    _add_metadata(writer, config, folder)
-    _add_tensors(writer, folder, int(config["num_hidden_layers"]))
-    writer.write_header_to_file()
-    writer.write_kv_data_to_file()
-    writer.write_tensors_to_file()
-    writer.close()
-    tmp.replace(out_path)
-    return out_path
+
+    def fill(writer: Any) -> None:
+        _add_metadata(writer, config, folder)
+        _add_tensors(writer, folder, int(config["num_hidden_layers"]))
+
+    return write_gguf(out_path, gguf.MODEL_ARCH_NAMES[gguf.MODEL_ARCH.BERT], fill)

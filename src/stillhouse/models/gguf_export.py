@@ -9,6 +9,7 @@ Only tensors present in the template are written, so tied embeddings stay tied.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any, Literal
 
@@ -103,18 +104,29 @@ def export_gguf(
     if missing:
         raise InvalidInputError(f"{hf_dir} lacks tensors the template needs: {missing[:5]}", field="model")
 
+    def fill(writer: Any) -> None:
+        _copy_metadata(reader, writer)
+        for name in wanted:
+            data = state[by_gguf[name]]
+            if arch in _PERMUTED_ARCHS and ".attn_q." in name:
+                data = _permute_qk(data, n_head)
+            elif arch in _PERMUTED_ARCHS and ".attn_k." in name:
+                data = _permute_qk(data, n_head_kv)
+            encoded, qtype = _encode(data, weight_type)
+            writer.add_tensor(name, encoded, raw_dtype=qtype)
+
+    return write_gguf(out_path, arch, fill)
+
+
+def write_gguf(out_path: Path, arch: str, fill: Callable[[Any], None]) -> Path:
+    """Write a GGUF of architecture ``arch`` whose keys and tensors ``fill(writer)`` adds; the file
+    appears at ``out_path`` only once complete (written beside it, then renamed)."""
+    import gguf
+
     out_path.parent.mkdir(parents=True, exist_ok=True)
     tmp = out_path.with_suffix(out_path.suffix + ".tmp")
     writer = gguf.GGUFWriter(str(tmp), arch)
-    _copy_metadata(reader, writer)
-    for name in wanted:
-        data = state[by_gguf[name]]
-        if arch in _PERMUTED_ARCHS and ".attn_q." in name:
-            data = _permute_qk(data, n_head)
-        elif arch in _PERMUTED_ARCHS and ".attn_k." in name:
-            data = _permute_qk(data, n_head_kv)
-        encoded, qtype = _encode(data, weight_type)
-        writer.add_tensor(name, encoded, raw_dtype=qtype)
+    fill(writer)
     writer.write_header_to_file()
     writer.write_kv_data_to_file()
     writer.write_tensors_to_file()
