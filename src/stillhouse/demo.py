@@ -36,8 +36,9 @@ from stillhouse.train.hparams import Method
 
 
 class DemoConfig(BaseModel):
-    """Sizes and models of the main job. The defaults took 34.5 minutes on a 2-core CPU, and 1 h 31 min
-    on a 2-core machine 2.3x slower; ``train_queries`` and ``heldout`` scale the teacher's share."""
+    """Sizes and models of the main job. The defaults took 34.5 minutes on a 2-core CPU (before
+    skeleton decoding), and 1 h 18 min with it on a 2-core machine 2.3x slower (1 h 31 min without);
+    ``train_queries`` and ``heldout`` scale the teacher's share."""
 
     model_config = ConfigDict(extra="forbid")
 
