@@ -87,12 +87,7 @@ class SkeletonDecoder:
         At least one token is always re-run: its logits are what the first choice is made from.
         """
         llm = self._llm
-        cached = llm.input_ids[: llm.n_tokens]
-        keep = 0
-        for a, b in zip(cached, prompt[:-1], strict=False):
-            if a != b:
-                break
-            keep += 1
+        keep = llm.longest_token_prefix(llm.input_ids[: llm.n_tokens], prompt[:-1])
         llm.n_tokens = keep  # eval() drops the cache beyond n_tokens before it runs
         return list(prompt[keep:])
 
