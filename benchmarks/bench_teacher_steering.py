@@ -1,19 +1,25 @@
 """What steering the teacher's golden shots buys: nearest in topic vs nearest of the predicted class.
 
     python benchmarks/bench_teacher_steering.py [--n 100] [--teacher qwen2.5-coder-1.5b] [--k 4]
-        [--cache PATH]
+        [--cache PATH] [--conditions nearest,steered,anchored-3]
 
 The teacher (``FewShotTeacher``, exactly as the demo labels and evaluates with it) answers the first
-``--n`` hand-labelled dev queries (the demo's held-out set) under the task's schema, greedy, twice:
+``--n`` hand-labelled dev queries (the demo's held-out set) under the task's schema, greedy, once per
+condition:
 
 - ``nearest``  the ``--k`` golden examples nearest to the query (all-MiniLM-L6-v2)
 - ``steered``  the ``--k`` nearest golden examples of the modality that a similarity-weighted vote of
                the 4 nearest entries of the steering pool (the router's 1,600 synthesized
                single-intent queries, plus the golden examples) predicts
+- ``anchored-N`` steered, but N of the k shots are the predicted class's anchors: its golden
+               examples nearest the centroid of its pool queries, the same for every query of the
+               class and first in the prompt, so llama.cpp restores their evaluated prefix from a
+               snapshot instead of running them again (the rest are the nearest of the class)
 
 Prints how often the steering vote and the nearest shot name the hand label's dominant modality, and
 the teacher's dominant accuracy, MAE, validity, rubric mean and seconds per answer against the hand
-labels. About 10 minutes of CPU per condition for 100 queries on 2 cores; figures only.
+labels. Use a fresh ``--cache`` to time the answers (a cached answer costs nothing). About 20
+minutes per condition for 100 queries on a slow 2-core machine (anchored-4: 9); figures only.
 """
 
 from __future__ import annotations
@@ -65,6 +71,11 @@ def vote_accuracy(dev: list, golden: list, task: Any, embedder: Any, steering: A
 
 def main() -> None:
     parser = teacher_parser(__doc__, 100, "held-out dev queries (the demo's: 100)")
+    parser.add_argument(
+        "--conditions",
+        default="nearest,steered,anchored-3",
+        help="comma-separated: nearest, steered, anchored-N (N of the k shots the class's anchors)",
+    )
     args = parser.parse_args()
     os.environ.setdefault("OMP_NUM_THREADS", "2")
 
@@ -84,8 +95,12 @@ def main() -> None:
     print(f"teacher {model.name}; {len(dev)} held-out queries; {len(golden)} golden; k={args.k}")
     print(f"right modality: steering vote {voted}/{len(dev)}, nearest golden shot {nearest}/{len(dev)}")
     print(f"{'shots':<10}{'dominant':>10}{'MAE':>8}{'valid':>8}{'rubric':>8}{'s/answer':>10}")
-    for label, steer in (("nearest", None), ("steered", steering)):
-        teacher = FewShotTeacher(model, golden, k=args.k, embedder=embedder, cache=cache, steering=steer)
+    for label in args.conditions.split(","):
+        anchored = int(label.removeprefix("anchored-")) if label.startswith("anchored-") else 0
+        steer = None if label == "nearest" else steering
+        teacher = FewShotTeacher(
+            model, golden, k=args.k, embedder=embedder, cache=cache, steering=steer, anchored=anchored
+        )
         teacher.label = label
         m = run_condition(teacher, dev, task, args.max_tokens)
         print(

@@ -143,6 +143,35 @@ def test_skeleton_decoding_writes_schema_valid_json_and_reuses_the_prompt_cache(
     assert fresh.generate(ROUTER_QUERY, params).text == first.text  # no state leaks between calls
 
 
+def _with_shot(shot: str, query: str) -> list[Message]:
+    answer = '{"route": "visual", "reasoning": "What is seen.", "visual": 0.7, "audio": 0.1, '
+    answer += '"transcription": 0.1, "metadata": 0.1}'
+    return [
+        *ROUTER_QUERY[:1],
+        Message(role="user", content=shot),
+        Message(role="assistant", content=answer),
+        Message(role="user", content=query),
+    ]
+
+
+@pytest.mark.integration
+def test_a_prompt_sharing_a_long_prefix_with_an_earlier_one_restores_its_state(smollm2):
+    from stillhouse.models.llamacpp import LlamaCppModel
+    from stillhouse.tasks.video_router.schema import STUDENT_JSON_SCHEMA
+
+    params = GenerationParams(max_tokens=48, json_schema=STUDENT_JSON_SCHEMA)
+    shot_a = "a red kite over a beach, filmed from a drone at noon, " * 3
+    shot_b = "someone explaining how to file taxes in a podcast episode, " * 3
+    states = smollm2._skeletons.states
+    smollm2.generate(_with_shot(shot_a, "a cat on a piano"), params)
+    smollm2.generate(_with_shot(shot_b, "a speech about taxes"), params)
+    restored = states.restored
+    again = smollm2.generate(_with_shot(shot_a, "thunder at night"), params)
+    assert states.restored == restored + 1  # shot_a's prefix came back from its snapshot
+    fresh = LlamaCppModel(smollm2.path, n_ctx=512, n_threads=1)
+    assert fresh.generate(_with_shot(shot_a, "thunder at night"), params).text == again.text
+
+
 @pytest.mark.integration
 def test_skeleton_decoding_stops_at_max_tokens(smollm2):
     from stillhouse.tasks.video_router.schema import STUDENT_JSON_SCHEMA

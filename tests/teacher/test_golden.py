@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import numpy as np
+import pytest
 from tests.teacher.helpers import labelled_record, mix_answer, prompt_record
 
 from stillhouse.tasks.base import ParseResult, Task
@@ -102,6 +103,48 @@ def test_a_steered_index_shows_the_nearest_golden_examples_of_the_predicted_clas
         "audio",
         "visual",
     ]
+
+
+ANCHOR_GOLDEN = [
+    GoldenExample(query="guitar solo loud and distorted", answer="audio"),
+    GoldenExample(query="crowd cheering in a stadium", answer="audio"),
+    GoldenExample(query="drum solo with heavy bass", answer="audio"),
+    GoldenExample(query="red car parked on a street", answer="visual"),
+    GoldenExample(query="snowy mountains at sunset", answer="visual"),
+]
+ANCHOR_POOL = [(f"guitar solo {w}", "audio") for w in ("loud", "distorted", "live", "acoustic")] + [
+    (f"red car {w}", "visual") for w in ("parked", "racing", "at night")
+]
+
+
+def test_the_anchors_of_a_class_are_its_golden_examples_nearest_its_pool_centroid(embedder) -> None:
+    steering = ShotSteering(ANCHOR_POOL, class_of=lambda answer: answer)
+    golden = embedder.embed([ex.query for ex in ANCHOR_GOLDEN])
+    labels = [ex.answer for ex in ANCHOR_GOLDEN]
+    anchors = steering.anchors(golden, labels, embedder, 2)
+    assert anchors["audio"][0] == 0 and anchors["visual"][0] == 3  # the most typical first
+    assert set(anchors["audio"]) <= {0, 1, 2} and len(anchors["audio"]) == 2
+    assert set(anchors["visual"]) == {3, 4}
+    assert steering.anchors(golden, labels, embedder, 0) == {}
+
+
+def test_anchored_shots_are_shared_by_a_class_and_come_first_in_the_prompt(embedder) -> None:
+    steering = ShotSteering(ANCHOR_POOL, class_of=lambda answer: answer)
+    index = GoldenIndex(ANCHOR_GOLDEN, embedder, steering, anchored=2)
+    shots = index.nearest(["guitar solo live", "guitar solo acoustic in a crowd"], 3)
+    assert all(len(s) == 3 and len({ex.query for ex in s}) == 3 for s in shots)
+    assert all(ex.answer == "audio" for s in shots for ex in s)
+    first, second = (few_shot_turns(s) for s in shots)
+    assert first[:4] == second[:4]  # the two anchors, as the first two user/assistant pairs
+    plain = GoldenIndex(ANCHOR_GOLDEN, embedder, steering).nearest(["guitar solo live"], 3)[0]
+    assert {ex.query for ex in plain} == {ex.query for ex in shots[0]}  # the same class, reordered
+
+
+def test_anchored_shots_need_steering(embedder) -> None:
+    from stillhouse.errors import InvalidInputError
+
+    with pytest.raises(InvalidInputError):
+        GoldenIndex(ANCHOR_GOLDEN, embedder, None, anchored=1)
 
 
 def test_only_a_task_with_a_steering_pool_steers() -> None:

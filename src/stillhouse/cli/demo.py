@@ -36,6 +36,10 @@ def demo(
     shots: int = typer.Option(
         _D.shots, help="Golden examples retrieved as few-shot turns per teacher request."
     ),
+    anchored: int = typer.Option(
+        _D.anchored,
+        help="Of the shots, how many are the likely modality's fixed anchors (a shared, cached prefix).",
+    ),
     samples: int = typer.Option(_D.samples, help="Teacher samples per prompt (self-consistency when > 1)."),
     epochs: int = typer.Option(
         int(_D.hyperparameters["epochCount"]), help="Student epochs (Bedrock epochCount, 1-5)."
@@ -64,6 +68,7 @@ def demo(
         steer=steer,
         heldout=heldout,
         shots=shots,
+        anchored=anchored,
         samples=samples,
         method=method,  # type: ignore[arg-type]  # validated by DemoConfig
         router_embedder=router_embedder,

@@ -62,6 +62,12 @@ def label(
     steer: Annotated[
         bool, typer.Option(help="Take each prompt's golden examples from its likely class (the task's pool).")
     ] = True,
+    anchored: Annotated[
+        int,
+        typer.Option(
+            min=0, help="Of the --k examples, how many are the likely class's fixed anchors (needs --steer)."
+        ),
+    ] = 0,
     as_json: _Json = False,
 ) -> None:
     """Label prompts with a teacher model; labelled input records are kept and guide the teacher.
@@ -98,6 +104,7 @@ def label(
             invalid=source.rejected,
             repair=repair,
             steer=steer,
+            anchored=anchored,
         )
     if as_json:
         emit_json(summary.public())

@@ -19,6 +19,7 @@ from typing import Any
 import numpy as np
 
 from stillhouse.errors import InvalidInputError, ModelError
+from stillhouse.models.llamacpp_states import PrefixStates
 from stillhouse.models.skeleton import Cursor, Skeleton, advance, done, forced
 
 TOP_K = 64  # the model's best tokens tried before the whole vocabulary is ranked
@@ -37,9 +38,10 @@ class SkeletonResult:
 class SkeletonDecoder:
     """Decodes greedily under skeletons on one ``llama_cpp.Llama`` (the caller serialises calls)."""
 
-    def __init__(self, llm: Any) -> None:
+    def __init__(self, llm: Any, snapshots: int = 8) -> None:
         self._llm = llm
         self._pieces: list[bytes] | None = None  # each token's bytes, built on first use
+        self.states = PrefixStates(llm, capacity=snapshots)
 
     def token_bytes(self) -> list[bytes]:
         """Every token's bytes; special tokens map to ``b""`` and are never chosen."""
@@ -58,8 +60,8 @@ class SkeletonDecoder:
                 field="messages",
             )
         max_tokens = min(max_tokens, room)  # as llama-cpp-python clips it on the grammar path
-        pending = self._reuse_prefix(prompt)
-        cursor, out, n_out = Cursor(), bytearray(), 0
+        pending = self.states.restore(prompt)
+        cursor, out, n_out, saved = Cursor(), bytearray(), 0, False
         while True:
             run = self._forced_tokens(forced(skeleton, cursor))
             if run:
@@ -75,21 +77,14 @@ class SkeletonDecoder:
             if done(skeleton, cursor) or n_out >= max_tokens:
                 break
             self._llm.eval(pending)
+            if not saved:  # the prompt is evaluated: keep its state for prompts that share a prefix
+                self.states.save()
+                saved = True
             token, cursor = self._best_fit(skeleton, cursor)
             out += pieces[token]
             pending, n_out = [token], n_out + 1
         text = out.decode("utf-8", errors="replace")
         return SkeletonResult(text, len(prompt), n_out, truncated=not done(skeleton, cursor))
-
-    def _reuse_prefix(self, prompt: list[int]) -> list[int]:
-        """Keep the cached state of the longest common prefix; return the prompt tokens still to run.
-
-        At least one token is always re-run: its logits are what the first choice is made from.
-        """
-        llm = self._llm
-        keep = llm.longest_token_prefix(llm.input_ids[: llm.n_tokens], prompt[:-1])
-        llm.n_tokens = keep  # eval() drops the cache beyond n_tokens before it runs
-        return list(prompt[keep:])
 
     def _forced_tokens(self, data: bytes) -> list[int]:
         """``data`` as tokens, when tokenizing it alone reproduces it exactly; else none.

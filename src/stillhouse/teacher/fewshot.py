@@ -18,7 +18,8 @@ from stillhouse.teacher.golden import Embedder, GoldenIndex, ShotSteering, few_s
 
 class FewShotTeacher(ChatModel):
     """``model`` shown the ``k`` golden examples nearest to the last user turn (of its predicted class
-    with ``steering``, as labelling steers them), answers cached.
+    with ``steering``, as labelling steers them; ``anchored`` of them the class's fixed anchors, see
+    :class:`~stillhouse.teacher.golden.GoldenIndex`), answers cached.
 
     The shots go between the system prompt and the conversation, so the fixed system prefix stays
     first and llama.cpp can reuse its evaluated KV cache from one call to the next.
@@ -33,13 +34,14 @@ class FewShotTeacher(ChatModel):
         embedder: Embedder | None = None,
         cache: RequestCache | None = None,
         steering: ShotSteering | None = None,
+        anchored: int = 0,
     ) -> None:
         self.model = model
         self.name = model.name
         self.supports_json_schema = model.supports_json_schema
         self.k = k
         self.cache = cache
-        self._index = GoldenIndex(golden_examples(golden), embedder, steering)
+        self._index = GoldenIndex(golden_examples(golden), embedder, steering, anchored)
 
     def with_shots(self, messages: list[Message]) -> list[Message]:
         """``messages`` with the retrieved examples inserted after the system prompt."""

@@ -13,6 +13,7 @@ import numpy as np
 from pydantic import BaseModel, ConfigDict
 
 from stillhouse.chat import Message
+from stillhouse.errors import InvalidInputError
 from stillhouse.records.schema import ConversationRecord
 
 if TYPE_CHECKING:
@@ -99,13 +100,16 @@ class ShotSteering:
         self.votes = votes
         self._matrix: np.ndarray | None = None
 
-    def classes(self, vectors: np.ndarray, golden: np.ndarray, labels: list[str | None], embedder: Embedder):
-        """The predicted class of each query vector (a vote over the pool and the golden examples)."""
+    def _pool_matrix(self, embedder: Embedder) -> np.ndarray:
         if self._matrix is None:
             self._matrix = np.asarray(embedder.embed(self.texts), dtype=np.float32).reshape(
                 len(self.texts), -1
             )
-        matrix = np.vstack([golden, self._matrix])
+        return self._matrix
+
+    def classes(self, vectors: np.ndarray, golden: np.ndarray, labels: list[str | None], embedder: Embedder):
+        """The predicted class of each query vector (a vote over the pool and the golden examples)."""
+        matrix = np.vstack([golden, self._pool_matrix(embedder)])
         pool_labels = [*labels, *self.labels]
         predicted: list[str | None] = []
         for row in vectors @ matrix.T:
@@ -116,6 +120,22 @@ class ShotSteering:
             predicted.append(max(tally, key=tally.__getitem__) if tally else None)
         return predicted
 
+    def anchors(
+        self, golden: np.ndarray, labels: list[str | None], embedder: Embedder, per_class: int
+    ) -> dict[str, list[int]]:
+        """Per class, the ``per_class`` golden examples of that class most typical of it (nearest to
+        the centroid of its pool queries), most typical first."""
+        pool = self._pool_matrix(embedder)
+        chosen: dict[str, list[int]] = {}
+        for cls in sorted({label for label in self.labels if label is not None}):
+            members = [i for i, label in enumerate(labels) if label == cls]
+            if not members or per_class <= 0:
+                continue
+            centroid = pool[[i for i, label in enumerate(self.labels) if label == cls]].mean(axis=0)
+            closeness = golden[members] @ centroid
+            chosen[cls] = [members[i] for i in top_k(closeness, per_class)]
+        return chosen
+
 
 def task_steering(task: Task | None) -> ShotSteering | None:
     """The task's shot steering, or ``None`` when it has no steering pool."""
@@ -124,17 +144,30 @@ def task_steering(task: Task | None) -> ShotSteering | None:
 
 
 class GoldenIndex:
-    """The golden examples with their embeddings; ``nearest`` answers k-NN queries in one matmul."""
+    """The golden examples with their embeddings; ``nearest`` answers k-NN queries in one matmul.
+
+    With ``steering`` and ``anchored`` > 0, that many of each query's shots are its predicted class's
+    *anchors* (:meth:`ShotSteering.anchors`), the same for every query of the class, and the rest are
+    its nearest examples of the class. The anchors come last in the list, so first in the prompt:
+    queries of one class then share the prompt prefix up to their nearest shots, and llama.cpp
+    reuses that prefix's evaluated state instead of paying for the shots again.
+    """
 
     def __init__(
         self,
         examples: Sequence[GoldenExample],
         embedder: Embedder | None,
         steering: ShotSteering | None = None,
+        anchored: int = 0,
     ) -> None:
+        if anchored and steering is None:
+            raise InvalidInputError(
+                "anchored shots need shot steering (the class to anchor)", field="anchored"
+            )
         self.examples = list(examples)
         self.embedder = embedder
         self.steering = steering
+        self.anchored = anchored
         self._matrix: np.ndarray | None = None  # embedded on first use: a resumed run may need none
 
     def _golden_matrix(self, embedder: Embedder) -> np.ndarray:
@@ -162,7 +195,10 @@ class GoldenIndex:
             return [[self.examples[i] for i in top_k(row, k)] for row in similarity]
         labels = [self.steering.class_of(ex.answer) for ex in self.examples]
         wanted = self.steering.classes(vectors, golden, labels, self.embedder)
-        return [
-            [self.examples[i] for i in steered_top_k(row, k, labels, cls)]
-            for row, cls in zip(similarity, wanted, strict=True)
-        ]
+        anchors = self.steering.anchors(golden, labels, self.embedder, min(self.anchored, k))
+        chosen = []
+        for row, cls in zip(similarity, wanted, strict=True):
+            fixed = anchors.get(cls, []) if cls is not None else []
+            near = [i for i in steered_top_k(row, k, labels, cls) if i not in fixed][: k - len(fixed)]
+            chosen.append([self.examples[i] for i in [*near, *fixed]])
+        return chosen

@@ -180,6 +180,7 @@ def label_records(
     repair: bool = True,
     load_image: ImageLoader | None = None,
     steer: bool = True,
+    anchored: int = 0,
 ) -> LabelSummary:
     """Label ``records`` with ``teacher`` into ``out_path`` (JSONL), resuming what is already there.
 
@@ -190,7 +191,8 @@ def label_records(
     :class:`RequestCache`, a path to one, or ``None`` for the default under ``paths.cache_dir()``.
     ``repair`` accepts answers the task can fix (e.g. renormalised weights); ``sleep`` is the backoff
     sleep (injectable for tests). ``steer`` takes the shots from the class the task's steering pool
-    predicts for each prompt (:class:`~stillhouse.teacher.golden.ShotSteering`; needs an embedder).
+    predicts for each prompt (:class:`~stillhouse.teacher.golden.ShotSteering`; needs an embedder);
+    ``anchored`` of the ``k`` are then the class's fixed anchors (:class:`GoldenIndex`).
     """
     started = time.monotonic()
     if samples > 1 and task is None:
@@ -208,7 +210,8 @@ def label_records(
     lines = list(line_numbers) if line_numbers is not None else list(range(1, len(records) + 1))
     jobs, summary = _plan_jobs(records, lines, out_path)
     steering = task_steering(task) if steer and embedder is not None else None
-    _attach_shots(jobs, GoldenIndex(golden_examples([*golden, *records]), embedder, steering), k)
+    index = GoldenIndex(golden_examples([*golden, *records]), embedder, steering, anchored)
+    _attach_shots(jobs, index, k)
     plan = SamplingPlan(
         samples=samples,
         max_tokens=max_tokens,
