@@ -36,9 +36,9 @@ from stillhouse.train.hparams import Method
 
 
 class DemoConfig(BaseModel):
-    """Sizes and models of the main job. The defaults took 34.5 minutes on a 2-core CPU (before
-    skeleton decoding), and 1 h 18 min with it on a 2-core machine 2.3x slower (1 h 31 min without);
-    ``train_queries`` and ``heldout`` scale the teacher's share."""
+    """Sizes and models of the main job. From a fresh clone the defaults took 42.5 minutes on a slow
+    2-core machine (1 h 18 min before anchored shots; 34.5 minutes on a machine 2.3x faster before
+    skeleton decoding); ``train_queries`` and ``heldout`` scale the teacher's share."""
 
     model_config = ConfigDict(extra="forbid")
 
