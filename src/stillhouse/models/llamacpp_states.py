@@ -84,7 +84,8 @@ class PrefixStates:
         size = llama_cpp.llama_state_seq_get_size(ctx, SEQUENCE)
         buffer = (ctypes.c_uint8 * size)()
         written = llama_cpp.llama_state_seq_get_data(ctx, buffer, size, SEQUENCE)
-        return bytes(buffer[:written])
+        # string_at copies in C; slicing a c_uint8 array builds a list of ints (0.5 s for 14 MB)
+        return ctypes.string_at(buffer, written)
 
     def _load(self, snapshot: Snapshot) -> None:
         import llama_cpp
