@@ -83,6 +83,11 @@ class DemoConfig(BaseModel):
     seed: int = 0
     progress: bool = True
 
+    @property
+    def teacher_anchored(self) -> int:
+        """The anchored shots the teacher gets: anchors are a kind of steering, so none unsteered."""
+        return self.anchored if self.steer else 0
+
 
 class StageTimer:
     """Wall-clock seconds per stage, printed at the end and kept in ``timings.json``."""
@@ -196,7 +201,7 @@ def label_training_set(
         progress=config.progress,
         seed=config.seed,
         steer=config.steer,
-        anchored=config.anchored if config.steer else 0,  # anchors are a kind of steering
+        anchored=config.teacher_anchored,
     )
 
 
@@ -291,7 +296,7 @@ def candidate_models(
             embedder=embedder,
             cache=RequestCache(),
             steering=steering,
-            anchored=config.anchored if steering is not None else 0,
+            anchored=config.teacher_anchored,
         ),
         "base-student": load_model(config.student),
         "distilled-student": load_model(str(layout.student)),

@@ -169,6 +169,8 @@ class GoldenIndex:
         self.steering = steering
         self.anchored = anchored
         self._matrix: np.ndarray | None = None  # embedded on first use: a resumed run may need none
+        self._labels: list[str | None] | None = None  # each example's class, parsed once
+        self._anchors: dict[int, dict[str, list[int]]] = {}  # by anchors per class: fixed per index
 
     def _golden_matrix(self, embedder: Embedder) -> np.ndarray:
         if self._matrix is None:
@@ -193,9 +195,14 @@ class GoldenIndex:
         similarity = vectors @ golden.T
         if self.steering is None:
             return [[self.examples[i] for i in top_k(row, k)] for row in similarity]
-        labels = [self.steering.class_of(ex.answer) for ex in self.examples]
+        if self._labels is None:
+            self._labels = [self.steering.class_of(ex.answer) for ex in self.examples]
+        labels = self._labels
         wanted = self.steering.classes(vectors, golden, labels, self.embedder)
-        anchors = self.steering.anchors(golden, labels, self.embedder, min(self.anchored, k))
+        per_class = min(self.anchored, k)
+        if per_class not in self._anchors:
+            self._anchors[per_class] = self.steering.anchors(golden, labels, self.embedder, per_class)
+        anchors = self._anchors[per_class]
         chosen = []
         for row, cls in zip(similarity, wanted, strict=True):
             fixed = anchors.get(cls, []) if cls is not None else []
