@@ -111,22 +111,10 @@ class GgufEmbedder:
     """
 
     def __init__(self, path: str | Path, *, name: str | None = None, n_threads: int | None = None) -> None:
-        from stillhouse.models.llamacpp import default_threads
+        from stillhouse.models.llamacpp import default_threads, load_llama
 
-        try:
-            from llama_cpp import Llama
-        except ImportError as exc:
-            raise MissingDependencyError("GGUF embeddings need: pip install 'stillhouse[llama]'") from exc
         self.path = Path(path)
-        threads = n_threads or default_threads()
-        self._llm = Llama(
-            model_path=str(self.path),
-            embedding=True,
-            n_ctx=512,
-            n_threads=threads,
-            n_threads_batch=threads,
-            verbose=False,
-        )
+        self._llm = load_llama(self.path, n_ctx=512, n_threads=n_threads or default_threads(), embedding=True)
         self.dim = int(self._llm.n_embd())
         self.name = name or self.path.stem
         self._lock = threading.Lock()

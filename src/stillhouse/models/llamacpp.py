@@ -95,7 +95,7 @@ class LlamaCppModel:
         self.path = Path(path)
         self.name = name or self.path.stem
         self._lock = threading.Lock()
-        self._llm = _load_llama(self.path, n_ctx=n_ctx, n_threads=n_threads or default_threads())
+        self._llm = load_llama(self.path, n_ctx=n_ctx, n_threads=n_threads or default_threads())
         if prefix_cache_bytes > 0:
             from llama_cpp import LlamaRAMCache
 
@@ -211,8 +211,9 @@ def _token_text(llm: Any, token: int) -> str:
     return llm.detokenize([token], special=True).decode("utf-8", errors="replace") if token != -1 else ""
 
 
-def _load_llama(path: Path, *, n_ctx: int, n_threads: int):  # -> llama_cpp.Llama
-    """Open a GGUF with llama.cpp, translating its failures into stillhouse errors."""
+def load_llama(path: Path, *, n_ctx: int, n_threads: int, embedding: bool = False):  # -> llama_cpp.Llama
+    """Open a GGUF with llama.cpp (as an encoder with ``embedding``), translating its failures into
+    stillhouse errors."""
     try:
         from llama_cpp import Llama
     except ImportError as exc:
@@ -226,7 +227,12 @@ def _load_llama(path: Path, *, n_ctx: int, n_threads: int):  # -> llama_cpp.Llam
         # Prompt evaluation gets the same thread count: llama-cpp-python would otherwise use every
         # core for it, whatever n_threads says.
         return Llama(
-            model_path=str(path), n_ctx=n_ctx, n_threads=n_threads, n_threads_batch=n_threads, verbose=False
+            model_path=str(path),
+            n_ctx=n_ctx,
+            n_threads=n_threads,
+            n_threads_batch=n_threads,
+            embedding=embedding,
+            verbose=False,
         )
     except (ValueError, RuntimeError) as exc:
         raise CorruptModelError(f"llama.cpp cannot load {path}: {exc}") from exc
