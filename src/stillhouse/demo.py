@@ -36,7 +36,7 @@ from stillhouse.train.hparams import Method
 
 
 class DemoConfig(BaseModel):
-    """Sizes and models of the main job. From a fresh clone the defaults took 42.5 minutes on a slow
+    """Sizes and models of the main job. From a fresh clone the defaults took 40.3 minutes on a slow
     2-core machine (1 h 18 min before anchored shots; 34.5 minutes on a machine 2.3x faster before
     skeleton decoding); ``train_queries`` and ``heldout`` scale the teacher's share."""
 
@@ -66,8 +66,8 @@ class DemoConfig(BaseModel):
     # How many of the shots are the predicted modality's fixed anchors, shared by every query of it so
     # llama.cpp restores their evaluated prefix instead of paying for ~400 prompt tokens per answer.
     # On the 100 held-out queries (bench_teacher_steering.py, slow 2-core machine): all 4 anchored
-    # 5.1 s/answer, 87% dominant, rubric 3.87; 3 anchored + the nearest 7.1 s, 87%, 3.93; all 4 nearest
-    # of the class ~12 s, 87%, 3.98.
+    # 5.1 s/answer (4.2 s p50 in the demo since the snapshot copy fix), 87% dominant, rubric 3.87;
+    # 3 anchored + the nearest 7.1 s, 87%, 3.93; all 4 nearest of the class ~12 s, 87%, 3.98.
     anchored: int = Field(default=4, ge=0, le=16)
     samples: int = Field(default=1, ge=1, le=9)
     teacher_max_tokens: int = Field(default=128, ge=16)
