@@ -47,8 +47,8 @@ def read_dataset(
 ) -> tuple[list[ConversationRecord], ValidationReport]:
     """The records of ``location`` (in order) and the report of the read.
 
-    ``limit`` stops after that many records are kept; ``what`` names the data in a refusal (its
-    error field). Raises on its own only when the source cannot be read at all (missing file,
+    ``limit`` stops after that many records are kept; ``sized`` (``refuse`` only) says whether the
+    size rules refuse too; ``what`` names the data in a refusal (its error field). Raises on its own only when the source cannot be read at all (missing file,
     empty folder) or an option is wrong, and under ``refuse`` as above.
     """
     limits = get_profile(profile)  # fail on a bad option before touching the source
