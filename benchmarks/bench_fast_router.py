@@ -74,13 +74,13 @@ def main() -> None:
         print(f"skipped: {args.train} does not exist (run `make demo` first or pass --train)")
         return
 
-    from stillhouse.records.jsonl import read_valid_records
+    from stillhouse.sources.dataset import read_dataset
     from stillhouse.tasks.video_router.fast_router import FastRouter, teacher_targets, training_pairs
     from stillhouse.tasks.video_router.golden import load_dev, load_golden
     from stillhouse.tasks.video_router.intents import intent_index, intent_prior, verify_labels, weak_targets
     from stillhouse.tasks.video_router.synth import SynthConfig, normalise_text, synthesize
 
-    records = read_valid_records(args.train)
+    records, _ = read_dataset(args.train, "none", "skip")
     # As the demo does: synthesized queries that coincide with a golden or dev query are not used, so a
     # golden pair is never judged by a template's intent.
     reserved = {normalise_text(r.messages[0].text) for r in load_golden() + load_dev()}

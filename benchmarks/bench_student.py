@@ -145,12 +145,12 @@ def main() -> None:
         print(f"no labelled training file at {args.train}: run `make demo` first (or pass --train)")
         return
 
-    from stillhouse.records.jsonl import read_valid_records
+    from stillhouse.sources.dataset import read_dataset
     from stillhouse.tasks.video_router.golden import load_dev
 
     heldout = load_dev()[: args.n]
     teacher_refs = (
-        {r.messages[0].text: r.answer or "" for r in read_valid_records(args.teacher_refs)}
+        {r.messages[0].text: r.answer or "" for r in read_dataset(args.teacher_refs, "none", "skip")[0]}
         if args.teacher_refs and args.teacher_refs.is_file()
         else {}
     )

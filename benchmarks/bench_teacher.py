@@ -21,9 +21,9 @@ DATA = Path(__file__).resolve().parents[1] / "src" / "stillhouse" / "tasks" / "v
 
 def load_prompts(path: Path, n: int) -> list:
     """The first ``n`` records of a labelled set with their answers removed (prompt-only)."""
-    from stillhouse.teacher.records_io import read_prompt_file
+    from stillhouse.sources.dataset import read_dataset
 
-    records = read_prompt_file(path).records[:n]
+    records = read_dataset(path, "distillation", "report")[0][:n]
     return [r.model_copy(update={"messages": r.prompt_turns}) for r in records]
 
 
@@ -41,12 +41,12 @@ def main() -> None:
 
     from stillhouse.models import load_model
     from stillhouse.models.embeddings import load_embedder
+    from stillhouse.sources.dataset import read_dataset
     from stillhouse.tasks import get_task
     from stillhouse.teacher.label import label_records
-    from stillhouse.teacher.records_io import read_prompt_file
 
     prompts = load_prompts(DATA / "dev.jsonl", args.n)
-    golden = read_prompt_file(DATA / "golden.jsonl").records
+    golden = read_dataset(DATA / "golden.jsonl", "distillation", "report")[0]
     started = time.perf_counter()
     teacher = load_model(args.teacher)
     load_s = time.perf_counter() - started

@@ -67,15 +67,12 @@ def stratified(golden: list, task) -> list:
 
 def score(out_path: Path, dev: list) -> dict:
     """Router metrics of a condition's output against the hand labels (a missing answer is unusable)."""
-    from stillhouse.records.jsonl import read_records
-    from stillhouse.records.schema import ConversationRecord
+    from stillhouse.sources.dataset import read_dataset
     from stillhouse.tasks.video_router.parse import parse_answer
     from stillhouse.tasks.video_router.rubric import aggregate, score_answer
     from stillhouse.teacher.golden import query_text
 
-    answers = {
-        query_text(r): r.answer for _, r in read_records(out_path) if isinstance(r, ConversationRecord)
-    }
+    answers = {query_text(r): r.answer for r in read_dataset(out_path, "none", "skip")[0]}
     scores = [
         score_answer(
             answers.get(query_text(ref)) or "", parse_answer(ref.answer or "", normalize=True).value or {}
@@ -123,12 +120,15 @@ def main() -> None:
 
     from stillhouse.models import load_model
     from stillhouse.models.embeddings import load_embedder
+    from stillhouse.sources.dataset import read_dataset
     from stillhouse.tasks import get_task
-    from stillhouse.teacher.records_io import read_prompt_file
 
     task = get_task("video-router")
-    dev = [r for r in read_prompt_file(DATA / "dev.jsonl").records if r.is_labelled][: args.n]
-    golden = stratified([r for r in read_prompt_file(DATA / "golden.jsonl").records if r.is_labelled], task)
+    dev = [r for r in read_dataset(DATA / "dev.jsonl", "distillation", "report")[0] if r.is_labelled][
+        : args.n
+    ]
+    golden_file, _ = read_dataset(DATA / "golden.jsonl", "distillation", "report")
+    golden = stratified([r for r in golden_file if r.is_labelled], task)
     teacher, embedder = load_model(args.teacher), load_embedder("minilm")
     conditions = [c for c in CONDITIONS if not args.only or any(o in c.name for o in args.only)]
     print(f"teacher {teacher.name}; {len(dev)} dev queries; {len(golden)} golden; k={args.k}")

@@ -35,10 +35,11 @@ def test_importing_the_cli_imports_no_heavy_library():
 
 
 @pytest.mark.integration
-def test_the_local_object_store_and_validator_do_not_import_boto3():
+def test_the_local_object_store_validator_and_reader_do_not_import_boto3():
     code = (
         "import sys; from stillhouse.sources.objectstore import open_store; "
-        "import stillhouse.records.validate; open_store('local'); assert 'boto3' not in sys.modules"
+        "import stillhouse.records.validate, stillhouse.sources.dataset; open_store('local'); "
+        "assert 'boto3' not in sys.modules"
     )
     result = _python(code)
     assert result.returncode == 0, result.stderr

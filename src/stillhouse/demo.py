@@ -30,8 +30,9 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from stillhouse.records.jsonl import read_valid_records, write_records
+from stillhouse.records.jsonl import write_records
 from stillhouse.records.schema import ConversationRecord
+from stillhouse.sources.dataset import read_dataset
 from stillhouse.train.hparams import Method
 
 
@@ -187,7 +188,7 @@ def label_training_set(
     from stillhouse.tasks import get_task
     from stillhouse.teacher.label import label_records
 
-    prompts = read_valid_records(layout.prompts)
+    prompts = read_dataset(layout.prompts, "none", "skip")[0]
     return label_records(
         [*golden, *prompts],
         teacher,
@@ -262,7 +263,7 @@ def train_fast_router(config: DemoConfig, layout: Layout) -> Any:
     from stillhouse.tasks.video_router.fast_router import FastRouter, teacher_targets, training_pairs
     from stillhouse.tasks.video_router.intents import intent_prior, read_intents, weak_targets
 
-    queries, weights, _skipped = training_pairs(read_valid_records(layout.verified))
+    queries, weights, _skipped = training_pairs(read_dataset(layout.verified, "none", "skip")[0])
     targets = teacher_targets(weights)
     extra = read_intents(layout.intents)[config.train_queries :][: config.router_queries]
     weak_queries, weak_rows = weak_targets(extra, intent_prior(targets))
@@ -340,7 +341,7 @@ def write_outputs(layout: Layout, human: Any, versus_teacher: Any, loss_curve: P
     """``report.html`` + ``results.json`` (human labels), the same under ``vs-teacher/``."""
     from stillhouse.tasks.video_router.figures import plot_weight_distribution, weights_from_records
 
-    train = read_valid_records(layout.verified)
+    train = read_dataset(layout.verified, "none", "skip")[0]
     weights, _ = weights_from_records(train)
     figure = plot_weight_distribution(
         weights, layout.root / "figures" / "train_weights.png", title="Training labels"

@@ -8,7 +8,7 @@ from pathlib import Path
 from typer.testing import CliRunner
 
 from stillhouse.cli import app
-from stillhouse.records.validate import validate_path
+from stillhouse.sources.dataset import read_dataset
 from stillhouse.tasks.video_router.golden import labelled_record, load_dev
 
 runner = CliRunner()
@@ -23,7 +23,7 @@ def test_generate_queries_writes_valid_prompt_only_records(tmp_path):
     summary = json.loads(result.stdout)
     assert summary["queries"] == 250 and summary["by_intent"] == {k: 50 for k in summary["by_intent"]}
     assert len(summary["by_intent"]) == 5
-    records, report = validate_path(out)
+    records, report = read_dataset(out)
     assert report.usable and report.valid == 250 and not any(r.is_labelled for r in records)
     again = tmp_path / "again.jsonl"
     assert (

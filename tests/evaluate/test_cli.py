@@ -145,3 +145,12 @@ def test_duplicate_labels_are_refused(heldout_file, fake_models, tmp_path):
     )
     assert result.exit_code != 0
     assert "labelled 'perfect'" in str(result.exception)
+
+
+def test_a_heldout_file_with_no_readable_record_is_refused(fake_models, tmp_path):
+    data = tmp_path / "bad.jsonl"
+    data.write_text("{broken json\n[]\n")
+    args = ["evaluate", "--data", str(data), "--model", "perfect", "--out", str(tmp_path / "o")]
+    result = CliRunner().invoke(app, args)
+    assert result.exit_code != 0 and not (tmp_path / "o").exists()
+    assert "holds no readable record (2 bad lines)" in str(result.exception)

@@ -6,8 +6,10 @@ import numpy as np
 import pytest
 
 from stillhouse.errors import DatasetError, InvalidInputError
-from stillhouse.evaluate.inputs import labelled_models, load_heldout, resolve_model, split_model_option
+from stillhouse.evaluate.inputs import labelled_models, resolve_model, split_model_option
 from stillhouse.models.embeddings import HashingEmbedder
+from stillhouse.records.validate import require_records
+from stillhouse.sources.dataset import read_dataset
 from stillhouse.tasks.video_router.fast_router import FastRouter, FastRouterModel
 
 from .conftest import HELDOUT, reference_text
@@ -51,24 +53,31 @@ def _line(i: int) -> str:
     )
 
 
-def test_load_heldout_reports_bad_lines_and_honours_limit(tmp_path):
+def _heldout(location, limit=None):
+    """The held-out policy of `stillhouse evaluate`: bad lines skipped and said, nothing readable refused."""
+    records, report = read_dataset(location, "none", "skip", limit=limit)
+    require_records(report, field="data")
+    return records, [str(p) for p in report.invalid]
+
+
+def test_heldout_reports_bad_lines_and_honours_limit(tmp_path):
     path = _write(tmp_path / "h.jsonl", [_line(0), "[1, 2]", _line(1), _line(2)])
-    records, problems = load_heldout(path)
+    records, problems = _heldout(path)
     assert len(records) == 3 and problems == ["line 2: record: expected a JSON object, got array"]
-    assert len(load_heldout(path, limit=2)[0]) == 2
+    assert len(_heldout(path, limit=2)[0]) == 2
     with pytest.raises(InvalidInputError):
-        load_heldout(path, limit=0)
+        _heldout(path, limit=0)
 
 
-def test_load_heldout_reads_folders_and_refuses_nothing_readable(tmp_path):
+def test_heldout_reads_folders_and_refuses_nothing_readable(tmp_path):
     _write(tmp_path / "a.jsonl", [_line(0)])
     _write(tmp_path / "b.jsonl", [_line(1), "nope"])
-    records, problems = load_heldout(tmp_path)
+    records, problems = _heldout(tmp_path)
     assert len(records) == 2 and problems[0].startswith("b.jsonl: line 2")
     bad = tmp_path / "bad"
     bad.mkdir()
     with pytest.raises(DatasetError):
-        load_heldout(_write(bad / "c.jsonl", ["nope"]))
+        _heldout(_write(bad / "c.jsonl", ["nope"]))
 
 
 def test_resolve_model_loads_a_fast_router_folder(tmp_path):

@@ -9,10 +9,11 @@ import string
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from stillhouse.records.jsonl import parse_record, read_records, write_records
+from stillhouse.records.jsonl import parse_record, write_records
 from stillhouse.records.rules import PROFILES, RESERVED_STRINGS, RecordProblem
 from stillhouse.records.schema import ConversationRecord
-from stillhouse.records.validate import check_line, validate_path
+from stillhouse.records.validate import check_line
+from stillhouse.sources.dataset import read_dataset
 
 SETTINGS = settings(
     max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
@@ -140,7 +141,7 @@ def test_valid_records_pass_and_round_trip(tmp_path_factory, data):
     assert isinstance(found, ConversationRecord), found
     path = tmp_path_factory.mktemp("rt") / "r.jsonl"
     write_records(path, [found])
-    assert [r for _, r in read_records(path)] == [found]
+    assert read_dataset(path, "none", "skip")[0] == [found]
     assert json.loads(path.read_text("utf-8")) == raw
 
 
@@ -149,7 +150,7 @@ def test_valid_records_pass_and_round_trip(tmp_path_factory, data):
 def test_arbitrary_files_account_for_every_line(tmp_path_factory, content):
     path = tmp_path_factory.mktemp("files") / "any.jsonl"
     path.write_bytes(content)
-    records, report = validate_path(path)
+    records, report = read_dataset(path)
     lines = len(content.split(b"\n")) - (1 if content.endswith(b"\n") or not content else 0)
     assert report.read + report.blank_lines == lines
     assert report.valid + report.invalid_records == report.read == len(records) + report.invalid_records

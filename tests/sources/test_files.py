@@ -1,4 +1,4 @@
-"""Sources: a JSONL file, a folder of them, and the same under s3:// (local store)."""
+"""Sources: a JSONL file, a folder of them, and the same under s3:// (local store), read by read_dataset."""
 
 from __future__ import annotations
 
@@ -7,10 +7,8 @@ import json
 import pytest
 
 from stillhouse.errors import NotFoundError
-from stillhouse.records.rules import RecordProblem
-from stillhouse.records.schema import ConversationRecord
-from stillhouse.records.validate import validate_path
-from stillhouse.sources.files import iter_source_lines, read_source
+from stillhouse.sources.dataset import read_dataset
+from stillhouse.sources.files import iter_source_lines
 from stillhouse.sources.objectstore import LocalObjectStore
 
 
@@ -31,18 +29,17 @@ def test_folder_reads_jsonl_files_in_sorted_order(tmp_path, make_record):
         ("1.jsonl", 3, False),
         ("2.jsonl", 1, False),
     ]
-    items = list(read_source(tmp_path))
-    assert [n for n, _ in items] == [1, 3, 1]
-    problem = items[1][1]
-    assert isinstance(problem, RecordProblem) and problem.file == "1.jsonl"
-    assert isinstance(items[2][1], ConversationRecord) and items[2][1].messages[0].text == "second"
+    records, report = read_dataset(tmp_path, "none", "skip")
+    assert report.kept_lines == [1, 1] and [(p.file, p.line) for p in report.invalid] == [("1.jsonl", 3)]
+    assert [r.messages[0].text for r in records] == ["first", "second"]
 
 
 def test_single_file_problems_carry_no_file_name(tmp_path):
     path = tmp_path / "one.jsonl"
     path.write_text("{broken\n")
-    [(line, problem)] = list(read_source(path))
-    assert line == 1 and isinstance(problem, RecordProblem) and problem.file is None
+    records, report = read_dataset(path, "none", "skip")
+    [problem] = report.invalid
+    assert not records and problem.line == 1 and problem.file is None
 
 
 def test_missing_and_empty_sources(tmp_path):
@@ -57,16 +54,13 @@ def test_s3_object_and_prefix_sources(tmp_path, make_record):
     store.put_bytes("s3://data/train/b.jsonl", (_line(make_record, "b") + "\n").encode())
     store.put_bytes("s3://data/train/a.jsonl", b"{bad\n" + _line(make_record, "a").encode())
     store.put_bytes("s3://data/train/deeper/c.jsonl", _line(make_record, "deeper").encode())
-    one = list(read_source("s3://data/train/b.jsonl", store))
-    assert [n for n, _ in one] == [1] and isinstance(one[0][1], ConversationRecord)
+    one, report = read_dataset("s3://data/train/b.jsonl", "none", "skip", store=store)
+    assert len(one) == 1 and report.kept_lines == [1] and not report.invalid
     for prefix in ("s3://data/train", "s3://data/train/"):
-        items = list(read_source(prefix, store))
-        assert [(getattr(item, "file", None), n) for n, item in items] == [
-            ("a.jsonl", 1),
-            (None, 2),
-            (None, 1),
-        ]
-    records, report = validate_path("s3://data/train", store=store)
+        records, report = read_dataset(prefix, "none", "skip", store=store)
+        assert [(p.file, p.line) for p in report.invalid] == [("a.jsonl", 1)]
+        assert report.kept_lines == [2, 1] and [r.messages[0].text for r in records] == ["a", "b"]
+    records, report = read_dataset("s3://data/train", store=store)
     assert len(records) == 2 and report.invalid[0].file == "a.jsonl"
     with pytest.raises(NotFoundError, match="s3://data/nothing"):
-        list(read_source("s3://data/nothing", store))
+        read_dataset("s3://data/nothing", "none", "skip", store=store)

@@ -15,10 +15,10 @@ from stillhouse.train.data import (
     assistant_spans,
     encode_records,
     fit_length,
-    load_records,
     mask_labels,
     padded_size,
     plan_batches,
+    training_records,
 )
 
 from .router_records import router_records, write_jsonl
@@ -97,35 +97,36 @@ def test_bucketing_pads_much_less_than_random_batches() -> None:
     assert sum(lengths) <= bucketed < 0.8 * naive
 
 
-def test_load_records_accepts_labelled_router_records(tmp_path: Path) -> None:
+def test_training_records_accepts_labelled_router_records(tmp_path: Path) -> None:
     path = write_jsonl(tmp_path / "ok.jsonl", router_records(8))
-    records = load_records(path)
+    records = training_records(path)
     assert len(records) == 8 and all(r.is_labelled for r in records)
 
 
-def test_load_records_refuses_unlabelled_records_with_their_line(tmp_path: Path) -> None:
+def test_training_records_refuses_unlabelled_records_with_their_line(tmp_path: Path) -> None:
     records = router_records(9)
     records[4]["messages"] = records[4]["messages"][:1]  # prompt only: not a training pair
     with pytest.raises(DatasetError, match="line 5"):
-        load_records(write_jsonl(tmp_path / "bad.jsonl", records))
+        training_records(write_jsonl(tmp_path / "bad.jsonl", records))
 
 
 @pytest.mark.parametrize("content", ["", "not json\n"])
-def test_load_records_refuses_empty_or_invalid_files(tmp_path: Path, content: str) -> None:
+def test_training_records_refuses_empty_or_invalid_files(tmp_path: Path, content: str) -> None:
     path = tmp_path / "data.jsonl"
     path.write_text(content)
     with pytest.raises(DatasetError):
-        load_records(path)
+        training_records(path)
 
 
-def test_load_records_refuses_too_few_and_missing_files(tmp_path: Path) -> None:
+def test_training_records_refuses_too_few_and_missing_files(tmp_path: Path) -> None:
     with pytest.raises(DatasetError, match="at least 8"):
-        load_records(write_jsonl(tmp_path / "few.jsonl", router_records(3)))
+        training_records(write_jsonl(tmp_path / "few.jsonl", router_records(3)))
     with pytest.raises(InvalidInputError, match="does not exist"):
-        load_records(tmp_path / "nope.jsonl")
+        training_records(tmp_path / "nope.jsonl")
     # A validation set may be small.
     assert (
-        len(load_records(write_jsonl(tmp_path / "val.jsonl", router_records(2)), what="validation data")) == 2
+        len(training_records(write_jsonl(tmp_path / "val.jsonl", router_records(2)), what="validation data"))
+        == 2
     )
 
 

@@ -82,14 +82,18 @@ def evaluate(
         load_prices,
         load_rubric,
     )
-    from stillhouse.evaluate.inputs import labelled_models, load_heldout, resolve_model
+    from stillhouse.evaluate.inputs import labelled_models, resolve_model
     from stillhouse.evaluate.report import write_report
+    from stillhouse.records.validate import require_records
+    from stillhouse.sources.dataset import read_dataset
     from stillhouse.tasks import get_task
 
     the_task = get_task(task)
     specs = labelled_models(model)
     loss_curves = _loss_curves(training_dir or [])  # checked before any model runs
-    records, problems = load_heldout(data, limit=limit)
+    records, read = read_dataset(data, "none", "skip", limit=limit)  # held-out: bad lines skipped, said
+    require_records(read, field="data")
+    problems = [str(p) for p in read.invalid]
     for problem in problems:
         typer.secho(f"skipped {problem}", fg=typer.colors.YELLOW, err=True)
     the_judge = None

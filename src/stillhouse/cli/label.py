@@ -79,15 +79,15 @@ def label(
     from stillhouse.models import load_model
     from stillhouse.teacher.golden import golden_examples
     from stillhouse.teacher.label import label_records
-    from stillhouse.teacher.records_io import read_prompt_file
+    from stillhouse.teacher.records_io import input_failures
 
-    source = read_prompt_file(prompts)
+    records, read = _read_prompts(prompts)
     guides = _read_golden(golden)
     the_task = _task(task)
-    pool = len(golden_examples([*guides, *source.records]))
+    pool = len(golden_examples([*guides, *records]))
     with _open_cache(cache) as request_cache:
         summary = label_records(
-            source.records,
+            records,
             load_model(teacher),
             out_path=out,
             task=the_task,
@@ -100,8 +100,8 @@ def label(
             workers=workers,
             embedder=_embedder(embedder) if pool and k else None,
             progress=not as_json and sys.stderr.isatty(),
-            line_numbers=source.lines,
-            invalid=source.rejected,
+            line_numbers=read.kept_lines,
+            invalid=input_failures(read.invalid),
             repair=repair,
             steer=steer,
             anchored=anchored,
@@ -119,21 +119,35 @@ def label(
         typer.echo(f"{summary.failed} records failed or were invalid: see {report}")
 
 
+def _read_prompts(path: Path):  # -> (records, ValidationReport)
+    """Records under the distillation rules, each bad line reported; only an oversize file is refused."""
+    from stillhouse.records.validate import require_at_most
+    from stillhouse.sources.dataset import read_dataset
+
+    records, read = read_dataset(path, "distillation", "report")
+    require_at_most(read)
+    return records, read
+
+
+def _warn_unused(path: Path, read) -> None:  # read: ValidationReport
+    from stillhouse.teacher.records_io import input_failures
+
+    for failure in input_failures(read.invalid):
+        typer.secho(
+            f"{path}: line {failure.line}: {failure.reason} (not used)", err=True, fg=typer.colors.YELLOW
+        )
+
+
 def _read_golden(path: Path | None) -> list:
     """Labelled examples from ``--golden``; refused lines and unlabelled records are reported on stderr."""
     if path is None:
         return []
-    from stillhouse.teacher.records_io import read_prompt_file
-
-    guides = read_prompt_file(path)
-    for failure in guides.rejected:
-        typer.secho(
-            f"{path}: line {failure.line}: {failure.reason} (not used)", err=True, fg=typer.colors.YELLOW
-        )
-    unlabelled = [line for line, r in zip(guides.lines, guides.records, strict=True) if not r.is_labelled]
+    guides, read = _read_prompts(path)
+    _warn_unused(path, read)
+    unlabelled = [line for line, r in zip(read.kept_lines, guides, strict=True) if not r.is_labelled]
     if unlabelled:
         typer.secho(f"{path}: lines {unlabelled} have no answer (not used as golden examples)", err=True)
-    return [r for r in guides.records if r.is_labelled]
+    return [r for r in guides if r.is_labelled]
 
 
 def _task(name: str | None):  # -> Task | None
@@ -167,17 +181,13 @@ def synthesize(
     """
     from stillhouse.models import load_model
     from stillhouse.records.jsonl import write_records
-    from stillhouse.teacher.records_io import read_prompt_file
     from stillhouse.teacher.synthesize import run_synthesis
 
-    source = read_prompt_file(prompts)
-    for failure in source.rejected:
-        typer.secho(
-            f"{prompts}: line {failure.line}: {failure.reason} (not used)", err=True, fg=typer.colors.YELLOW
-        )
+    seeds, read = _read_prompts(prompts)
+    _warn_unused(prompts, read)
     with _open_cache(cache) as request_cache:
         result = run_synthesis(
-            source.records,
+            seeds,
             load_model(teacher),
             n,
             embedder=_embedder(embedder),

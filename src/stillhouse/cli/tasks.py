@@ -110,12 +110,10 @@ def plot_weights(
     as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object instead of text.")] = False,
 ) -> None:
     """Plot the modality weight distribution of a labelled video-router set (histograms, box plot)."""
-    from stillhouse.records.jsonl import read_records
-    from stillhouse.records.schema import ConversationRecord
+    from stillhouse.sources.dataset import read_dataset
     from stillhouse.tasks.video_router.figures import plot_weight_distribution, weights_from_records
 
-    lines = [parsed for _, parsed in read_records(source)]
-    records = [parsed for parsed in lines if isinstance(parsed, ConversationRecord)]
+    records, read = read_dataset(source, "none", "skip")
     weights, unreadable = weights_from_records(records)
     path = plot_weight_distribution(weights, out, title=source.name)
     summary = {
@@ -123,7 +121,7 @@ def plot_weights(
         "answers": len(weights),
         "unreadable_answers": unreadable,
         "unlabelled_records": sum(r.answer is None for r in records),
-        "invalid_lines": len(lines) - len(records),
+        "invalid_lines": read.invalid_records,
     }
     if as_json:
         emit_json(summary)

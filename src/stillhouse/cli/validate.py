@@ -24,9 +24,9 @@ def validate(
 
     Exit code 0: the dataset is usable as a whole; 1: it is not (too few valid or too many records).
     """
-    from stillhouse.records.validate import validate_path
+    from stillhouse.sources.dataset import read_dataset
 
-    _, report = validate_path(source, profile, show_progress=not as_json and sys.stderr.isatty())
+    _, report = read_dataset(source, profile, "report", show_progress=not as_json and sys.stderr.isatty())
     if as_json:
         emit_json(report.to_json())
     else:

@@ -1,4 +1,4 @@
-"""The edges of an evaluation run: reading the held-out file and turning model options into models."""
+"""The edges of an evaluation run: turning model options into models."""
 
 from __future__ import annotations
 
@@ -6,38 +6,10 @@ import re
 from pathlib import Path
 
 from stillhouse.chat import ChatModel
-from stillhouse.errors import DatasetError, InvalidInputError
-from stillhouse.records.schema import ConversationRecord
+from stillhouse.errors import InvalidInputError
 
 FAST_ROUTER_PREFIX = "fast-router:"
 _LABEL = re.compile(r"^[A-Za-z0-9_.\-]+$")
-
-
-def load_heldout(
-    location: str | Path, *, limit: int | None = None
-) -> tuple[list[ConversationRecord], list[str]]:
-    """Records of a held-out JSONL file, folder or ``s3://`` location (the first ``limit``), and one
-    line per unreadable line.
-
-    Bad lines never stop the good ones from being read; they are returned so the caller can report
-    them. Raises :class:`DatasetError` when nothing at all is readable.
-    """
-    from stillhouse.sources.files import read_source
-
-    if limit is not None and limit < 1:
-        raise InvalidInputError("limit must be at least 1", field="limit")
-    records: list[ConversationRecord] = []
-    problems: list[str] = []
-    for _line, item in read_source(location):
-        if isinstance(item, ConversationRecord):
-            records.append(item)
-            if limit is not None and len(records) >= limit:
-                break
-        else:
-            problems.append(str(item))
-    if not records:
-        raise DatasetError(f"{location} holds no readable record ({len(problems)} bad lines)", field="data")
-    return records, problems
 
 
 def split_model_option(option: str) -> tuple[str, str]:

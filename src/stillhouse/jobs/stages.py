@@ -104,12 +104,13 @@ class DefaultStages:
 
     def validate(self, ctx: JobContext) -> None:
         """Snapshot and validate the training (and validation) data; an unusable set fails the job."""
-        from stillhouse.records.validate import require_usable, validate_path
+        from stillhouse.records.validate import require_usable
+        from stillhouse.sources.dataset import read_dataset
 
         profile = "distillation" if ctx.request.customizationType == "DISTILLATION" else "fine-tuning"
         data_dir = ctx.job_dir / "data"
         location: str | Path = ctx.request.trainingDataConfig.s3Uri or self._logs_snapshot(ctx, data_dir)
-        records, report = validate_path(location, profile, store=self.store)
+        records, report = read_dataset(location, profile, "report", store=self.store)
         ctx.progress.validation_report = _short_report(report.to_json())
         require_usable(report)
         ctx.progress.training_file = str(_write(data_dir / "train.jsonl", records))
@@ -134,9 +135,9 @@ class DefaultStages:
 
     def _validation_set(self, uri: str, profile: str, data_dir: Path) -> Path:
         """Validation records are checked line by line; the dataset-size rules are for training sets."""
-        from stillhouse.records.validate import validate_path
+        from stillhouse.sources.dataset import read_dataset
 
-        records, report = validate_path(uri, profile, store=self.store)
+        records, report = read_dataset(uri, profile, "report", store=self.store)
         if not records:
             raise DatasetError(
                 f"{uri}: no valid validation records ({report.summary()})", field="validationDataConfig"
@@ -270,6 +271,7 @@ def _write(path: Path, records: list[ConversationRecord]) -> Path:
 
 
 def _read(path: Path) -> list[ConversationRecord]:
-    from stillhouse.records.jsonl import read_valid_records
+    """A file this job wrote itself (already validated): read as it is."""
+    from stillhouse.sources.dataset import read_dataset
 
-    return read_valid_records(path)
+    return read_dataset(path, "none", "skip")[0]

@@ -1,10 +1,9 @@
-"""bedrock-conversation-2024 records: the typed model, streaming JSONL I/O and validation.
+"""bedrock-conversation-2024 records: the typed model, the pure line parser and rules, validation.
 
-Validation lives in :mod:`stillhouse.records.validate` (not re-exported: it reads sources, which
-import this package).
+Nothing here reads a source: :func:`stillhouse.sources.dataset.read_dataset` is the one reader.
 """
 
-from stillhouse.records.jsonl import read_records, write_records
+from stillhouse.records.jsonl import write_records
 from stillhouse.records.rules import RecordProblem
 from stillhouse.records.schema import (
     SCHEMA_VERSION,
@@ -30,7 +29,6 @@ __all__ = [
     "SystemBlock",
     "Turn",
     "from_messages",
-    "read_records",
     "to_messages",
     "write_records",
 ]

@@ -1,28 +1,23 @@
-"""Streaming JSONL I/O for ``bedrock-conversation-2024`` records.
+"""JSONL lines of ``bedrock-conversation-2024`` records: parsing one line (pure) and writing a file.
 
-Reading is a generator over lines: one line is decoded and parsed at a time, so a 15,000-record
-file is never held in memory by the reader. A line that is not a well-shaped record becomes a
-:class:`RecordProblem` (broken JSON, not an object, wrong ``schemaVersion``, unknown or missing
-keys), never an exception. Blank lines are not records: the reader skips them, and
-:func:`iter_lines` reports them so the validator can count them.
+A line that is not a well-shaped record becomes a list of :class:`RecordProblem` (broken JSON, not
+an object, wrong ``schemaVersion``, unknown or missing keys), never an exception. Reading a file,
+a folder or an ``s3://`` location is :func:`stillhouse.sources.dataset.read_dataset`'s job.
 """
 
 from __future__ import annotations
 
 import os
 import tempfile
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable
 from pathlib import Path
-from typing import IO, Any
+from typing import Any
 
 from pydantic import ValidationError
 
-from stillhouse.errors import InvalidInputError, NotFoundError
 from stillhouse.records.rules import RecordProblem
 from stillhouse.records.schema import SCHEMA_VERSION, ConversationRecord
 
-ParsedLine = ConversationRecord | RecordProblem
-_BOM = b"\xef\xbb\xbf"
 # pydantic error types -> the words a dataset author reads; others keep pydantic's message.
 _REASONS = {
     "extra_forbidden": "unknown field",
@@ -66,12 +61,6 @@ def parse_record(raw: bytes | str, line: int) -> ConversationRecord | list[Recor
         return _shape_problems(exc, line)
 
 
-def parse_line(raw: bytes | str, line: int) -> ParsedLine:
-    """One JSONL line -> a record, or the first problem of the line (the reader's item type)."""
-    parsed = parse_record(raw, line)
-    return parsed[0] if isinstance(parsed, list) else parsed
-
-
 def _shape_problems(exc: ValidationError, line: int) -> list[RecordProblem]:
     problems = []
     for err in exc.errors(include_url=False):
@@ -88,44 +77,6 @@ def _shape_problems(exc: ValidationError, line: int) -> list[RecordProblem]:
         rule, reason = _reason(err)
         problems.append(RecordProblem(line=line, field=field_path(err["loc"]), reason=reason, rule=rule))
     return problems
-
-
-def iter_lines(stream: IO[bytes]) -> Iterator[tuple[int, bytes | None]]:
-    """``(line number, raw bytes)`` for each line of a binary stream; ``None`` for a blank line."""
-    for number, raw in enumerate(stream, start=1):
-        if number == 1 and raw.startswith(_BOM):
-            raw = raw[len(_BOM) :]  # editors on Windows add one; it is not part of the record
-        stripped = raw.strip()
-        yield number, (stripped if stripped else None)
-
-
-def open_jsonl(path: str | Path) -> IO[bytes]:
-    """Open a JSONL file for reading, with errors that name the path."""
-    path = Path(path)
-    if path.is_dir():
-        raise InvalidInputError(f"{path} is a folder; read it with stillhouse.sources.files", field="path")
-    try:
-        return path.open("rb")
-    except FileNotFoundError as exc:
-        raise NotFoundError(f"no such file: {path}", field="path") from exc
-    except OSError as exc:
-        raise InvalidInputError(f"cannot read {path}: {exc.strerror}", field="path") from exc
-
-
-def read_records(path: str | Path) -> Iterator[tuple[int, ParsedLine]]:
-    """Stream ``(line number, record or problem)`` from a JSONL file, skipping blank lines."""
-    with open_jsonl(path) as stream:
-        for number, raw in iter_lines(stream):
-            if raw is not None:
-                yield number, parse_line(raw, number)
-
-
-def read_valid_records(path: str | Path) -> list[ConversationRecord]:
-    """The records of a file the pipeline wrote itself (already validated); unreadable lines are skipped.
-
-    For user-supplied files use :func:`stillhouse.records.validate.validate_path`, which reports them.
-    """
-    return [item for _, item in read_records(path) if isinstance(item, ConversationRecord)]
 
 
 def write_records(path: str | Path, records: Iterable[ConversationRecord]) -> int:

@@ -1,8 +1,9 @@
-"""Records from a JSONL file, a folder of them, or the same under an ``s3://`` URI.
+"""The raw lines of a JSONL file, a folder of them, or the same under an ``s3://`` URI.
 
 A folder (or an ``s3://`` prefix) is read as its ``*.jsonl`` files in sorted order; line numbers
-restart at 1 in each file and every problem carries the file's name, so a report points at the
-exact line of the exact file. Everything streams: one line is in memory at a time.
+restart at 1 in each file and each line carries its file's name, so a report points at the exact
+line of the exact file. Everything streams: one line is in memory at a time. Turning lines into
+records is :func:`stillhouse.sources.dataset.read_dataset`'s job.
 """
 
 from __future__ import annotations
@@ -12,10 +13,10 @@ from contextlib import AbstractContextManager
 from pathlib import Path
 from typing import IO, NamedTuple
 
-from stillhouse.errors import NotFoundError
-from stillhouse.records.jsonl import ParsedLine, iter_lines, open_jsonl, parse_line
-from stillhouse.records.rules import RecordProblem
+from stillhouse.errors import InvalidInputError, NotFoundError
 from stillhouse.sources.objectstore import ObjectStore, open_store
+
+_BOM = b"\xef\xbb\xbf"
 
 
 class SourceLine(NamedTuple):
@@ -24,6 +25,25 @@ class SourceLine(NamedTuple):
     file: str | None
     line: int
     raw: bytes | None  # None for a blank line
+
+
+def iter_lines(stream: IO[bytes]) -> Iterator[tuple[int, bytes | None]]:
+    """``(line number, raw bytes)`` for each line of a binary stream; ``None`` for a blank line."""
+    for number, raw in enumerate(stream, start=1):
+        if number == 1 and raw.startswith(_BOM):
+            raw = raw[len(_BOM) :]  # editors on Windows add one; it is not part of the record
+        stripped = raw.strip()
+        yield number, (stripped if stripped else None)
+
+
+def _open(path: Path) -> IO[bytes]:
+    """Open a JSONL file for reading, with errors that name the path."""
+    try:
+        return path.open("rb")
+    except FileNotFoundError as exc:
+        raise NotFoundError(f"no such file: {path}", field="path") from exc
+    except OSError as exc:
+        raise InvalidInputError(f"cannot read {path}: {exc.strerror}", field="path") from exc
 
 
 def jsonl_files(folder: Path) -> list[Path]:
@@ -38,10 +58,10 @@ def _local_streams(path: Path) -> Iterator[tuple[str | None, AbstractContextMana
     if not path.exists():
         raise NotFoundError(f"no such file or folder: {path}", field="path")
     if not path.is_dir():
-        yield None, open_jsonl(path)
+        yield None, _open(path)
         return
     for file in jsonl_files(path):
-        yield file.name, open_jsonl(file)
+        yield file.name, _open(file)
 
 
 def _s3_streams(
@@ -70,17 +90,3 @@ def iter_source_lines(location: str | Path, store: ObjectStore | None = None) ->
         with opened as stream:
             for number, raw in iter_lines(stream):
                 yield SourceLine(name, number, raw)
-
-
-def read_source(location: str | Path, store: ObjectStore | None = None) -> Iterator[tuple[int, ParsedLine]]:
-    """Stream ``(line number, record or problem)`` from a source, skipping blank lines.
-
-    Problems from a folder carry their file name (``problem.file``).
-    """
-    for name, number, raw in iter_source_lines(location, store):
-        if raw is None:
-            continue
-        parsed = parse_line(raw, number)
-        if name is not None and isinstance(parsed, RecordProblem):
-            parsed = parsed.model_copy(update={"file": name})
-        yield number, parsed

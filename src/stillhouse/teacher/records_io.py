@@ -1,4 +1,8 @@
-"""Durable JSONL output for labelling: stable record ids, fsync'd appends, resume and failure entries."""
+"""Durable JSONL output for labelling: stable record ids, fsync'd appends, resume and failure entries.
+
+The input is read by :func:`stillhouse.sources.dataset.read_dataset`; :func:`input_failures` turns
+the lines it refused into failure entries.
+"""
 
 from __future__ import annotations
 
@@ -12,6 +16,7 @@ from typing import IO
 from pydantic import BaseModel, ConfigDict, ValidationError
 
 from stillhouse.errors import InvalidInputError
+from stillhouse.records.rules import RecordProblem
 from stillhouse.records.schema import ConversationRecord
 
 
@@ -108,40 +113,16 @@ class JsonlAppender:
         self.close()
 
 
-class PromptFile(BaseModel):
-    """A prompts file read for labelling: the usable records with their lines, and the refused lines."""
-
-    model_config = ConfigDict(extra="forbid")
-
-    records: list[ConversationRecord] = []
-    lines: list[int] = []
-    rejected: list[Failure] = []
-
-
-def read_prompt_file(path: Path | str, *, max_records: int | None = None) -> PromptFile:
-    """Read and check a JSONL file line by line under the distillation rules (SPEC §1.3).
-
-    Every bad line becomes a :class:`Failure` naming the line, the field and the reason; good lines
-    are kept. ``max_records`` (default: the distillation limit) refuses an oversize file outright.
-    """
-    from stillhouse.errors import DatasetError
-    from stillhouse.records.jsonl import read_records
-    from stillhouse.records.rules import PROFILES, RecordProblem, check_record
-
-    profile = PROFILES["distillation"]
-    limit = max_records if max_records is not None else profile.max_records
-    out = PromptFile()
-    for line, parsed in read_records(path):
-        problems = [parsed] if isinstance(parsed, RecordProblem) else check_record(parsed, line, profile)
-        if problems:
-            reason = "invalid record: " + "; ".join(f"{p.field}: {p.reason}" for p in problems)
-            out.rejected.append(Failure(line=line, record_id="", reason=reason))
-        else:
-            assert isinstance(parsed, ConversationRecord)
-            out.records.append(parsed)
-            out.lines.append(line)
-        if len(out.records) + len(out.rejected) > limit:
-            raise DatasetError(
-                f"{path} has more than {limit} records; distillation takes at most {limit}", field="path"
-            )
-    return out
+def input_failures(problems: Sequence[RecordProblem]) -> list[Failure]:
+    """The input lines a read refused, one :class:`Failure` per line naming each field and reason."""
+    by_line: dict[tuple[str | None, int], list[RecordProblem]] = {}
+    for problem in problems:
+        by_line.setdefault((problem.file, problem.line), []).append(problem)
+    return [
+        Failure(
+            line=line,
+            record_id="",
+            reason="invalid record: " + "; ".join(f"{p.field}: {p.reason}" for p in found),
+        )
+        for (_, line), found in by_line.items()
+    ]

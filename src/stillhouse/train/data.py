@@ -5,7 +5,7 @@ assistant turn is located by rendering the conversation up to that turn with the
 and then with the answer: the answer span is the difference, so it includes the template's
 end-of-turn marker (the model learns to stop) and never the system or user text. Labels are then
 taken from the tokenizer's character offsets, which is robust to BPE merges at span edges.
-Everything here except :func:`load_records`, :func:`encode_records` and :func:`collate` is pure.
+Everything here except :func:`training_records`, :func:`encode_records` and :func:`collate` is pure.
 """
 
 from __future__ import annotations
@@ -51,26 +51,18 @@ class EncodedSet:
         return [len(e.input_ids) for e in self.examples]
 
 
-def load_records(path: Path, *, what: str = "training data") -> list[ConversationRecord]:
-    """Read and validate a fine-tuning JSONL file; refuse it whole if any line is unusable.
+def training_records(path: Path, *, what: str = "training data") -> list[ConversationRecord]:
+    """A fine-tuning JSONL file read under the ``refuse`` policy: any unusable line refuses it whole.
 
     Training silently on part of a file would hide a data problem, so every problem is reported
     (the first few with their line numbers) and nothing trains. The dataset-size rules (8 to 20,000
     records) apply to training data, not to a validation set.
     """
-    from stillhouse.records.validate import validate_path
+    from stillhouse.sources.dataset import read_dataset
 
     if not Path(path).exists():
         raise InvalidInputError(f"{what} file {str(path)!r} does not exist", field=what)
-    records, report = validate_path(Path(path), profile="fine-tuning")
-    problems = [str(p) for p in report.invalid]
-    if what == "training data":
-        problems += report.dataset_problems
-    if problems:
-        shown = "; ".join(problems[:5]) + (f" (and {len(problems) - 5} more)" if len(problems) > 5 else "")
-        raise DatasetError(f"{path}: {report.summary()}. {shown}", field=what)
-    if not records:
-        raise DatasetError(f"{path} holds no records", field=what)
+    records, _ = read_dataset(path, "fine-tuning", "refuse", sized=what == "training data", what=what)
     for number, record in enumerate(records, start=1):
         if any(turn.images for turn in record.messages):
             raise DatasetError(f"record {number} has images; text students cannot train on them", field=what)

@@ -93,9 +93,9 @@ def run_training(
 def prepare(config: TrainConfig) -> Prepared:
     """Validate and tokenize everything; raise on bad input before any weights load."""
     hp = parse_hyperparameters(config.hyperparameters, config.method)
-    records = _student_format(config, data.load_records(config.data))
+    records = _student_format(config, data.training_records(config.data))
     val_records = (
-        _student_format(config, data.load_records(config.validation, what="validation data"))
+        _student_format(config, data.training_records(config.validation, what="validation data"))
         if config.validation
         else None
     )

@@ -30,7 +30,7 @@ from pathlib import Path
 import numpy as np
 from pydantic import BaseModel, ConfigDict
 
-from stillhouse.records.jsonl import read_valid_records, write_records
+from stillhouse.records.jsonl import write_records
 from stillhouse.records.schema import ConversationRecord
 from stillhouse.tasks.video_router.parse import parse_answer
 from stillhouse.tasks.video_router.prompt import MODALITIES
@@ -137,8 +137,10 @@ def weak_targets(
 def verify_label_file(source: Path, intents: Path | None, out: Path, rejected: Path) -> Verification:
     """Verify the labelled records in ``source`` against the ``intents`` file (``None``: keep every
     record); write the kept records to ``out`` and the rejected answers to ``rejected`` (JSONL)."""
+    from stillhouse.sources.dataset import read_dataset
+
     index = intent_index(read_intents(intents)) if intents is not None else {}
-    outcome = verify_labels(read_valid_records(source), index)
+    outcome = verify_labels(read_dataset(source, "none", "skip")[0], index)
     write_records(out, outcome.kept)
     _write_jsonl(rejected, outcome.rejected)
     return outcome
