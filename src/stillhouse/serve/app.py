@@ -55,7 +55,6 @@ def build_context(
             settings.access_key_id,
             settings.secret_access_key.get_secret_value(),
             max_skew_s=settings.max_clock_skew_s,
-            replay_cache_size=settings.replay_cache_size,
         )
     registry = ModelRegistry(
         model_loader or default_loader(settings.threads_per_worker),

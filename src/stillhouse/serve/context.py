@@ -79,7 +79,7 @@ def signed_request(request: Request, body: bytes) -> SignedRequest:
 
 
 def verify_sigv4(request: Request, body: bytes) -> None:
-    """Raise AccessDenied unless the request carries a valid, fresh, unreplayed SigV4 signature."""
+    """Raise AccessDenied unless the request carries a valid SigV4 signature inside the skew window."""
     verifier = context(request).verifier
     if verifier is None:
         raise AccessDeniedError("the Bedrock API is disabled: the server has no access key configured")

@@ -32,8 +32,6 @@ class ServerSettings(BaseModel):
     api_key: SecretStr | None = None
     # SigV4: requests signed further than this from the server clock are refused (AWS uses 5 min).
     max_clock_skew_s: int = Field(default=300, ge=1)
-    # Signatures seen within the skew window; a repeat is a replay.
-    replay_cache_size: int = Field(default=100_000, ge=1)
     max_body_bytes: int = Field(default=20 * 1024 * 1024, ge=1024)
     # Inference threads per deployed model; each holds its own model instance.
     workers: int = Field(default=1, ge=1, le=64)
