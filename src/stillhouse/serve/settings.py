@@ -7,8 +7,9 @@ Credentials come from flags or the environment (``STILLHOUSE_ACCESS_KEY_ID``,
 from __future__ import annotations
 
 import os
+from pathlib import Path
 
-from pydantic import BaseModel, ConfigDict, Field, SecretStr, model_validator
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, model_validator
 
 from stillhouse.errors import InvalidInputError
 from stillhouse.jobs import arns
@@ -41,6 +42,8 @@ class ServerSettings(BaseModel):
     max_queue: int = Field(default=1024, ge=1)
     max_tokens_default: int = Field(default=512, ge=1)
     invocation_log_uri: str = "s3://stillhouse-logs/invocation-logs"
+    # Where each call's log record is fsynced before it answers (default $STILLHOUSE_HOME/serve/...).
+    invocation_log_wal_dir: Path | None = None
     log_flush_records: int = Field(default=64, ge=1)
     log_flush_seconds: float = Field(default=5.0, gt=0)
     start_job_workers: bool = True
