@@ -86,5 +86,7 @@ def settings_from_env(**overrides: object) -> ServerSettings:
         )
     try:
         return ServerSettings(**values)  # type: ignore[arg-type]
-    except ValueError as exc:
-        raise InvalidInputError(str(exc), field="settings") from exc
+    except ValidationError as exc:  # one line naming the setting, e.g. "port: ... <= 65535"
+        from stillhouse.serve.errors import describe_validation_error
+
+        raise describe_validation_error(exc) from exc
