@@ -94,6 +94,14 @@ def verify_bearer(request: Request) -> None:
     check_bearer(request.headers.get("authorization"), key.get_secret_value())
 
 
+def verify_any(request: Request, body: bytes) -> None:
+    """Either credential: a bearer key (the OpenAI API's) or a SigV4 signature (the Bedrock API's)."""
+    if (request.headers.get("authorization") or "").lower().startswith("bearer "):
+        verify_bearer(request)
+    else:
+        verify_sigv4(request, body)
+
+
 def parse_json(model: type[M], body: bytes, *, prefix: str = "") -> M:
     """A strict wire model from a JSON body; malformed JSON and bad fields are 400s naming the field."""
     if not body.strip():
