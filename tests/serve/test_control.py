@@ -83,6 +83,11 @@ def test_job_lifecycle_through_boto3(bedrock: Any) -> None:
 
     bedrock.stop_model_customization_job(jobIdentifier=arn)
     assert bedrock.get_model_customization_job(jobIdentifier=arn)["status"] in ("Stopping", "Stopped")
+    # A second stop in the same second carries the same signature: the job service answers it (the
+    # job is already stopped: a conflict), not a replay refusal.
+    with pytest.raises(ClientError) as second:
+        bedrock.stop_model_customization_job(jobIdentifier=arn)
+    assert second.value.response["Error"]["Code"] == "ConflictException"
 
 
 def test_idempotent_create_and_conflicts(bedrock: Any) -> None:
