@@ -59,8 +59,8 @@ def client(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
         yield c
 
 
-def signed_headers(body: bytes) -> dict[str, str]:
-    req = AWSRequest(method="POST", url=URL, data=body, headers={"Content-Type": "application/json"})
+def signed_headers(body: bytes, url: str = URL, method: str = "POST") -> dict[str, str]:
+    req = AWSRequest(method=method, url=url, data=body, headers={"Content-Type": "application/json"})
     SigV4Auth(Credentials(KEY_ID, SECRET), "bedrock", REGION).add_auth(req)
     return {k: v for k, v in req.headers.items()}
 
@@ -141,10 +141,34 @@ bodies = st.one_of(
 )
 
 
+SIGNED_POSTS = (
+    "/model/fake-catalog/converse",
+    "/model/fake-catalog/invoke",
+    "/model-customization-jobs",
+    "/model-customization/custom-model-deployments",
+)
+
+
 @FUZZ
-@given(body=bodies)
-def test_any_signed_body_is_answered_or_refused_with_a_reason(client: Any, body: bytes) -> None:
-    response = _post(client, signed_headers(body), body)
+@given(path=st.sampled_from(SIGNED_POSTS), body=bodies)
+def test_any_signed_body_is_answered_or_refused_with_a_reason(client: Any, path: str, body: bytes) -> None:
+    headers = signed_headers(body, "http://testserver" + path)
+    assert_answered_with_reason(client.post(path, content=body, headers=headers))
+
+
+query_values = st.text(max_size=30) | st.integers().map(str) | st.datetimes().map(str)
+LISTS = ("/model-customization-jobs", "/custom-models", "/model-customization/custom-model-deployments")
+
+
+@FUZZ
+@given(path=st.sampled_from(LISTS), query=st.dictionaries(st.text(max_size=15), query_values, max_size=4))
+def test_any_signed_list_query_is_answered_or_refused_with_a_reason(
+    client: Any, path: str, query: dict[str, str]
+) -> None:
+    from urllib.parse import urlencode
+
+    url = f"{path}?{urlencode(query)}" if query else path
+    response = client.get(url, headers=signed_headers(b"", "http://testserver" + url, "GET"))
     assert_answered_with_reason(response)
 
 
