@@ -12,7 +12,7 @@ import pytest
 from tests.serve.helpers import API_KEY
 
 from stillhouse.errors import InvalidInputError
-from stillhouse.serve.launch import open_jobs, open_listener
+from stillhouse.serve.launch import check_log_dir, open_jobs, open_listener
 
 
 def _serve(tmp_path: Path, *args: str) -> subprocess.CompletedProcess[str]:
@@ -64,3 +64,15 @@ def test_open_jobs_refuses_a_db_under_a_file(tmp_path: Path) -> None:
     (tmp_path / "f").write_text("x")
     with pytest.raises(InvalidInputError, match="cannot open the job database"):
         open_jobs(tmp_path / "f" / "jobs.db")
+
+
+def test_unwritable_log_folder_is_one_line_error(tmp_path: Path) -> None:
+    home = tmp_path / "home"
+    home.mkdir()
+    (home / "serve").write_text("a file where the log folder goes")
+    _assert_one_line_error(_serve(tmp_path, "--port", "0"), "cannot write invocation logs")
+
+
+def test_check_log_dir_creates_the_folder(tmp_path: Path) -> None:
+    check_log_dir(tmp_path / "a" / "b")
+    assert (tmp_path / "a" / "b").is_dir() and list((tmp_path / "a" / "b").iterdir()) == []

@@ -62,12 +62,10 @@ def build_context(
         max_queue=settings.max_queue,
         catalog_names=catalog_chat_models() if catalog_names is None else catalog_names,
     )
-    from stillhouse import paths
-
     logs = InvocationLogWriter(
         store_factory or _default_store,
         settings.invocation_log_uri,
-        wal_dir=settings.invocation_log_wal_dir or paths.home() / "serve" / "invocation-log-wal",
+        wal_dir=settings.log_wal_dir,
         flush_records=settings.log_flush_records,
         flush_seconds=settings.log_flush_seconds,
     )

@@ -61,6 +61,20 @@ def open_jobs(db: Path | None) -> JobService:
         raise InvalidInputError(f"cannot open the job database {where}: {reason}", field="db") from exc
 
 
+def check_log_dir(folder: Path) -> None:
+    """The invocation log's write-ahead folder exists and takes files (every call writes there)."""
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        probe = folder / ".write-check"
+        probe.write_bytes(b"")
+        probe.unlink()
+    except OSError as exc:
+        reason = exc.strerror or str(exc)
+        raise InvalidInputError(
+            f"cannot write invocation logs under {folder}: {reason}", field="invocation_log_wal_dir"
+        ) from exc
+
+
 def run_server(settings: ServerSettings, config: LaunchConfig, *, on_ready: Callable[[str], None]) -> None:
     """Bind, open the database, start the job workers, call ``on_ready(url)``, serve until stopped."""
     import uvicorn
@@ -70,6 +84,7 @@ def run_server(settings: ServerSettings, config: LaunchConfig, *, on_ready: Call
     sock = open_listener(settings.host, settings.port)
     try:
         jobs = open_jobs(config.db)
+        check_log_dir(settings.log_wal_dir)
         pool = jobs.start_workers(config.job_workers) if config.job_workers > 0 else None
         try:
             port = sock.getsockname()[1]

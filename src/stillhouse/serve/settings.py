@@ -63,6 +63,13 @@ class ServerSettings(BaseModel):
         return self.model_threads or max(1, (os.cpu_count() or 1) // self.workers)
 
     @property
+    def log_wal_dir(self) -> Path:
+        """Where invocation-log records are made durable (``$STILLHOUSE_HOME/serve/...`` unless set)."""
+        from stillhouse import paths
+
+        return self.invocation_log_wal_dir or paths.home() / "serve" / "invocation-log-wal"
+
+    @property
     def base_url(self) -> str:
         return f"http://{self.host}:{self.port}"
 
