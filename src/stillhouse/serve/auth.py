@@ -190,7 +190,7 @@ class SigV4Verifier:
             raise AccessDeniedError("credential scope date does not match X-Amz-Date")
         if "x-amz-date" not in auth.signed_headers:
             raise AccessDeniedError("the x-amz-date header must be signed")
-        _check_skew(signed_at, self._clock(), self._max_skew)
+        _check_skew(signed_at, values[0], self._clock(), self._max_skew)
         return values[0]
 
     @staticmethod
@@ -211,7 +211,7 @@ def _same(given: str, expected: str) -> bool:
     )
 
 
-def _check_skew(signed_at: datetime, now: datetime, max_skew_s: int) -> None:
+def _check_skew(signed_at: datetime, amz_date: str, now: datetime, max_skew_s: int) -> None:
     """Refuse a signature outside the window, in AWS's words (``InvalidSignatureException``)."""
     window = timedelta(seconds=max_skew_s)
     minutes = f"{max_skew_s // 60} min." if max_skew_s % 60 == 0 else f"{max_skew_s} s"
@@ -221,12 +221,12 @@ def _check_skew(signed_at: datetime, now: datetime, max_skew_s: int) -> None:
 
     if signed_at < now - window:
         raise InvalidSignatureError(
-            f"Signature expired: {stamp(signed_at)} is now earlier than {stamp(now - window)} "
+            f"Signature expired: {amz_date} is now earlier than {stamp(now - window)} "
             f"({stamp(now)} - {minutes})"
         )
     if signed_at > now + window:
         raise InvalidSignatureError(
-            f"Signature not yet current: {stamp(signed_at)} is still later than {stamp(now + window)} "
+            f"Signature not yet current: {amz_date} is still later than {stamp(now + window)} "
             f"({stamp(now)} + {minutes})"
         )
 
