@@ -48,10 +48,22 @@ class ConflictError(StillhouseError):
 
 
 class AccessDeniedError(StillhouseError):
-    """Missing, wrong, stale or replayed credentials."""
+    """Missing, wrong or malformed credentials."""
 
     code = "AccessDeniedException"
     http_status = 403
+
+
+class InvalidSignatureError(AccessDeniedError):
+    """A SigV4 signature outside the clock-skew window (AWS's own exception name for it)."""
+
+    code = "InvalidSignatureException"
+
+
+class InvalidApiKeyError(AccessDeniedError):
+    """A missing or wrong bearer key on the OpenAI API (OpenAI answers 401 ``invalid_api_key``)."""
+
+    http_status = 401
 
 
 class ThrottledError(StillhouseError):

@@ -83,11 +83,16 @@ def test_job_lifecycle_through_boto3(bedrock: Any) -> None:
 
     bedrock.stop_model_customization_job(jobIdentifier=arn)
     assert bedrock.get_model_customization_job(jobIdentifier=arn)["status"] in ("Stopping", "Stopped")
+    # A second stop in the same second carries the same signature: the job service answers it (the
+    # job is already stopped: a conflict), not a replay refusal.
+    with pytest.raises(ClientError) as second:
+        bedrock.stop_model_customization_job(jobIdentifier=arn)
+    assert second.value.response["Error"]["Code"] == "ConflictException"
 
 
 def test_idempotent_create_and_conflicts(bedrock: Any) -> None:
     first = bedrock.create_model_customization_job(**JOB, clientRequestToken="tok-1")["jobArn"]
-    time.sleep(1.05)  # a new X-Amz-Date second: within the same second the identical signature is a replay
+    # Same second, same signature (botocore signs with 1-second resolution): served, as Bedrock does.
     again = bedrock.create_model_customization_job(**JOB, clientRequestToken="tok-1")["jobArn"]
     assert first == again
     with pytest.raises(ClientError) as err:
@@ -157,7 +162,6 @@ def test_custom_models_and_deployments_through_boto3(
         bedrock.delete_custom_model(modelIdentifier=model_arn)
     assert err.value.response["Error"]["Code"] == "ConflictException"
     bedrock.delete_custom_model_deployment(customModelDeploymentIdentifier=dep_arn)
-    time.sleep(1.05)  # the retried DeleteCustomModel needs a new signature (same second = replay)
     with pytest.raises(ClientError) as err:
         runtime.converse(modelId=model_arn, messages=[{"role": "user", "content": [{"text": "x"}]}])
     assert err.value.response["Error"]["Code"] == "ResourceNotFoundException"

@@ -154,3 +154,40 @@ def test_requests_queued_on_an_undeployed_model_get_a_clean_error() -> None:
     assert all(isinstance(r, ServiceUnavailableError) for r in results[1:])
     with pytest.raises(ServiceUnavailableError):
         asyncio.run(pool.generate(MSG, PARAMS))
+
+
+class _SmallContextModel(FakeModel):
+    """A fake with a 64-token context that counts one token per word."""
+
+    n_ctx = 64
+
+    def __init__(self) -> None:
+        super().__init__(["ok"])
+        self.counted: list[str] = []
+
+    def count_tokens(self, text: str) -> int:
+        self.counted.append(text)
+        return len(text.split())
+
+
+def test_prompt_longer_than_the_context_is_refused_before_it_queues() -> None:
+    model = _SmallContextModel()
+    pool = ModelPool("m", "spec", lambda s: model, workers=1, max_queue=1)
+    pool.load()
+    long = [Message(role="user", content="word " * 100)]
+    with pytest.raises(InvalidInputError, match="Input is too long for requested model") as err:
+        asyncio.run(pool.generate(long, PARAMS))
+    assert err.value.code == "ValidationException" and err.value.field == "messages"
+    assert model.calls == [] and pool.pending == 0  # never reached a replica
+    # Short prompts are not even tokenized (fewer bytes than the context); a fitting one answers.
+    assert asyncio.run(pool.generate(MSG, PARAMS)).text == "ok" and model.counted == ["word " * 100]
+    fits = [Message(role="user", content="w " * 40)]
+    assert asyncio.run(pool.generate(fits, PARAMS)).text == "ok"
+    pool.close()
+
+
+def test_models_without_a_context_are_not_length_checked() -> None:
+    pool = ModelPool("m", "spec", lambda s: FakeModel(["ok"]), workers=1)
+    pool.load()
+    assert asyncio.run(pool.generate([Message(role="user", content="w " * 100_000)], PARAMS)).text == "ok"
+    pool.close()

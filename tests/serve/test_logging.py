@@ -103,3 +103,93 @@ def test_running_writer_flushes_full_batches_off_the_request_thread(tmp_path: Pa
     writer.add(_rec("3", "r", now))
     writer.close()
     assert writer.written == 3 and len(store.list("s3://logs/")) == 2
+
+
+def _read_back(store: LocalObjectStore) -> list[str]:
+    from stillhouse.sources.invocation_logs import read_invocation_logs
+
+    config = InvocationLogsConfig.model_validate(
+        {"usePromptResponse": True, "invocationLogSource": {"s3Uri": "s3://logs/inv/"}}
+    )
+    records, report = read_invocation_logs(config, teacher_model_id="m", store=store)
+    assert not report.problems
+    return [r.messages[0].text for r in records]
+
+
+def test_each_record_is_on_disk_when_add_returns(tmp_path: Path) -> None:
+    """A writer that dies before any flush (kill -9) loses nothing: the next one stores its records."""
+    store = LocalObjectStore(tmp_path / "s3")
+    wal = tmp_path / "wal"
+    crashed = InvocationLogWriter(lambda: store, "s3://logs/inv", wal_dir=wal, flush_records=100)
+    now = datetime.now(UTC)
+    for i in range(5):
+        crashed.add(_rec(f"q{i}", "r", now))
+    assert store.list("s3://logs/") == [] and len(list(wal.iterdir())) == 1
+    crashed._wal._file.close()  # type: ignore[union-attr]  # the process is gone: its lock with it
+
+    restarted = InvocationLogWriter(lambda: store, "s3://logs/inv", wal_dir=wal, flush_records=100)
+    restarted.start()
+    try:
+        assert restarted.written == 5 and list(wal.iterdir()) == []
+        assert _read_back(store) == [f"q{i}" for i in range(5)]
+    finally:
+        restarted.close()
+
+
+def test_flush_removes_the_segment_only_once_stored(tmp_path: Path) -> None:
+    class Flaky:
+        fail = True
+
+        def put_bytes(self, uri: str, data: bytes) -> None:
+            if Flaky.fail:
+                raise OSError("store down")
+
+    wal = tmp_path / "wal"
+    writer = InvocationLogWriter(Flaky, "s3://logs/inv", wal_dir=wal, flush_records=100)
+    writer.add(_rec("1", "r", datetime.now(UTC)))
+    with pytest.raises(OSError):
+        writer.flush()
+    assert len(list(wal.iterdir())) == 1  # still protected
+    writer.add(_rec("2", "r", datetime.now(UTC)))  # a new segment; the old one waits its turn
+    Flaky.fail = False
+    assert writer.flush() == 2 and list(wal.iterdir()) == []
+    writer.close()
+
+
+def test_recovering_a_segment_twice_writes_no_duplicates(tmp_path: Path) -> None:
+    """A crash between the store write and the segment's removal: the rewrite hits the same key."""
+    import shutil
+
+    store = LocalObjectStore(tmp_path / "s3")
+    wal, saved = tmp_path / "wal", tmp_path / "saved"
+    first = InvocationLogWriter(lambda: store, "s3://logs/inv", wal_dir=wal, flush_records=100)
+    first.add(_rec("once", "r", datetime.now(UTC)))
+    first._wal._file.close()  # type: ignore[union-attr]
+    shutil.copytree(wal, saved)
+    for _ in range(2):
+        again = InvocationLogWriter(lambda: store, "s3://logs/inv", wal_dir=wal, flush_records=100)
+        again.start()
+        again.close()
+        shutil.copytree(saved, wal, dirs_exist_ok=True)
+    assert _read_back(store) == ["once"]
+
+
+def test_a_torn_last_line_is_skipped(tmp_path: Path) -> None:
+    from stillhouse.serve.log_wal import read_segment
+
+    segment = tmp_path / "x.wal.jsonl"
+    segment.write_text(_rec("whole", "r", datetime.now(UTC)).to_json_line() + '\n{"schemaType": "Mo')
+    assert [r.input.inputBodyJson["messages"][0]["content"][0]["text"] for r in read_segment(segment)] == [
+        "whole"
+    ]
+
+
+def test_a_live_writers_segment_is_not_replayed_by_another(tmp_path: Path) -> None:
+    store = LocalObjectStore(tmp_path / "s3")
+    wal = tmp_path / "wal"
+    live = InvocationLogWriter(lambda: store, "s3://logs/inv", wal_dir=wal, flush_records=100)
+    live.add(_rec("mine", "r", datetime.now(UTC)))
+    other = InvocationLogWriter(lambda: store, "s3://logs/inv", wal_dir=wal, flush_records=100)
+    assert other.recover() == 0
+    live.close()
+    assert _read_back(store) == ["mine"]

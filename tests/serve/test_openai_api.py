@@ -51,11 +51,27 @@ def test_deployed_custom_model_by_arn(oai: openai.OpenAI, bedrock: Any, jobs: An
 
 def test_wrong_api_key_is_refused(server: str) -> None:
     bad = openai.OpenAI(base_url=server + "/v1", api_key="sk-wrong", max_retries=0)
-    with pytest.raises(openai.PermissionDeniedError) as err:
+    with pytest.raises(openai.AuthenticationError) as err:
         bad.chat.completions.create(model="fake-catalog", messages=[{"role": "user", "content": "x"}])
-    assert err.value.status_code == 403
-    with pytest.raises(openai.PermissionDeniedError):
+    assert err.value.status_code == 401
+    assert err.value.body == {  # OpenAI's own shape for a wrong key
+        "message": "Incorrect API key provided.",
+        "type": "invalid_request_error",
+        "param": None,
+        "code": "invalid_api_key",
+    }
+    with pytest.raises(openai.AuthenticationError):
         bad.models.list()
+
+
+@pytest.mark.parametrize("header", [None, "Bearer", "Bearer   ", "Basic sk-test-stillhouse", "Bearer sk-é"])
+def test_missing_or_malformed_bearer_is_401(client: Any, header: str | None) -> None:
+    headers = {} if header is None else {"Authorization": header.encode()}
+    r = client.get("/v1/models", headers=headers)
+    assert r.status_code == 401
+    error = r.json()["error"]
+    assert error["code"] == "invalid_api_key" and error["type"] == "invalid_request_error"
+    assert error["param"] is None and "API key" in error["message"]
 
 
 def test_unknown_model_and_unsupported_fields(oai: openai.OpenAI) -> None:

@@ -257,3 +257,60 @@ def test_unknown_routes_and_methods_keep_the_dialect(client: Any) -> None:
     assert r.status_code == 405 and "message" in r.json()
     r = client.get("/v1/nothing", headers={"authorization": "Bearer sk-test-stillhouse"})
     assert r.status_code == 404 and r.json()["error"]["type"] == "not_found_error"
+
+
+@pytest.mark.parametrize(
+    ("messages", "reason"),
+    [
+        ([{"role": "user", "content": [{"text": ""}]}], "messages.0.content.0 is blank"),
+        ([{"role": "user", "content": [{"text": " \n\t"}]}], "messages.0.content.0 is blank"),
+        (
+            [
+                {"role": "user", "content": [{"text": "a"}]},
+                {"role": "assistant", "content": [{"text": "b"}]},
+                {"role": "user", "content": [{"text": "c"}, {"text": ""}]},
+            ],
+            "messages.2.content.1 is blank",
+        ),
+        (
+            [{"role": "user", "content": [{"text": "a"}]}, {"role": "user", "content": [{"text": "b"}]}],
+            "must alternate between user and assistant roles",
+        ),
+        ([{"role": "assistant", "content": [{"text": "a"}]}], "must start with a user message"),
+    ],
+)
+def test_converse_refuses_what_bedrock_refuses(runtime: Any, messages: list[Any], reason: str) -> None:
+    """Blank text and consecutive same-role turns are Bedrock ValidationExceptions, in its words."""
+    with pytest.raises(ClientError) as err:
+        runtime.converse(modelId="fake-catalog", messages=messages)
+    assert err.value.response["Error"]["Code"] == "ValidationException"
+    assert reason in err.value.response["Error"]["Message"]
+
+
+def test_fifty_concurrent_identical_converse_calls_all_succeed(server: str, app: Any) -> None:
+    """botocore signs with 1-second resolution, so these share one signature: Bedrock serves all."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    import boto3
+    from botocore.config import Config
+    from tests.serve.helpers import KEY_ID, REGION, SECRET
+
+    client = boto3.client(
+        "bedrock-runtime",
+        endpoint_url=server,
+        region_name=REGION,
+        aws_access_key_id=KEY_ID,
+        aws_secret_access_key=SECRET,
+        config=Config(retries={"max_attempts": 1}, max_pool_connections=50),
+    )
+
+    def call(_: int) -> str:
+        out = client.converse(
+            modelId="fake-catalog", messages=[{"role": "user", "content": [{"text": "same"}]}]
+        )
+        return str(out["output"]["message"]["content"][0]["text"])
+
+    with ThreadPoolExecutor(50) as pool:
+        answers = list(pool.map(call, range(50)))
+    assert answers == ["echo: same"] * 50
+    assert app.state.ctx.logs.flush() == 50  # and every one of them was logged

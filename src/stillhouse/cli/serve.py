@@ -42,11 +42,8 @@ def serve(
     """
     import os
 
-    import uvicorn
-
     from stillhouse.jobs import arns
-    from stillhouse.jobs.service import JobService
-    from stillhouse.serve.app import create_app
+    from stillhouse.serve.launch import LaunchConfig, run_server
     from stillhouse.serve.settings import settings_from_env
 
     if region:  # ARNs are minted by the job service and its worker processes, which read the env
@@ -62,18 +59,10 @@ def serve(
         region=arns.region(),
         invocation_log_uri=invocation_log_uri,
     )
-    jobs = JobService(db)
-    pool = jobs.start_workers(job_workers) if job_workers > 0 else None
-    typer.secho(f"stillhouse serving on {settings.base_url} ({job_workers} job worker(s))", err=True)
-    try:
-        # A bounded graceful shutdown: queued generations could otherwise hold the exit for minutes.
-        uvicorn.run(
-            create_app(settings, jobs=jobs),
-            host=host,
-            port=port,
-            log_level="warning",
-            timeout_graceful_shutdown=10,
-        )
-    finally:
-        if pool is not None:
-            pool.stop()
+    run_server(
+        settings,
+        LaunchConfig(db=db, job_workers=job_workers),
+        on_ready=lambda url: typer.secho(
+            f"stillhouse serving on {url} ({job_workers} job worker(s))", err=True
+        ),
+    )

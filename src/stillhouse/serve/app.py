@@ -55,7 +55,6 @@ def build_context(
             settings.access_key_id,
             settings.secret_access_key.get_secret_value(),
             max_skew_s=settings.max_clock_skew_s,
-            replay_cache_size=settings.replay_cache_size,
         )
     registry = ModelRegistry(
         model_loader or default_loader(settings.threads_per_worker),
@@ -66,6 +65,7 @@ def build_context(
     logs = InvocationLogWriter(
         store_factory or _default_store,
         settings.invocation_log_uri,
+        wal_dir=settings.log_wal_dir,
         flush_records=settings.log_flush_records,
         flush_seconds=settings.log_flush_seconds,
     )
@@ -92,7 +92,15 @@ def create_app(settings: ServerSettings, **collaborators: object) -> "FastAPI":
             ctx.logs.close()
             ctx.registry.close()
 
-    app = FastAPI(title="stillhouse", version="0.1.0", lifespan=lifespan, docs_url=None, redoc_url=None)
+    # No public schema: /openapi.json below is served to authenticated callers only.
+    app = FastAPI(
+        title="stillhouse",
+        version="0.1.0",
+        lifespan=lifespan,
+        docs_url=None,
+        redoc_url=None,
+        openapi_url=None,
+    )
     app.state.ctx = ctx
     install_error_handlers(app)
     app.include_router(control.router())
@@ -105,4 +113,20 @@ def create_app(settings: ServerSettings, **collaborators: object) -> "FastAPI":
         pools = {p.name: {"status": p.status, "pending": p.pending} for p in ctx.registry.pools()}
         return {"status": "ok", "models": pools, "invocationLogs": ctx.logs.uri, "logged": ctx.logs.written}
 
+    _openapi_route(app)
     return app
+
+
+def _openapi_route(app: "FastAPI") -> None:
+    from fastapi import Request
+    from fastapi.responses import JSONResponse
+
+    from stillhouse.serve.context import read_body, verify_any
+    from stillhouse.serve.openapi import build_openapi
+
+    @app.get("/openapi.json", include_in_schema=False)
+    async def openapi(request: Request) -> JSONResponse:
+        verify_any(request, await read_body(request))
+        if app.openapi_schema is None:
+            app.openapi_schema = build_openapi(app)
+        return JSONResponse(app.openapi_schema)

@@ -2,10 +2,12 @@
 
 SigV4 verification rebuilds the canonical request exactly as AWS documents it (and as botocore signs
 it), derives the signing key from the configured secret, and compares signatures in constant time.
-It also refuses stale requests (``X-Amz-Date`` further than the allowed skew from the server clock)
-and replays of state-changing requests (a POST/DELETE signature already accepted inside that window;
-a legitimate retry in the same second therefore needs a fresh signature). Pure apart from the clock and the
-replay cache, so it is tested against botocore's own signer without a server.
+It also refuses requests signed further than the allowed skew from the server clock, and nothing
+else: AWS bounds replays by that window only, and botocore signs with one-second resolution, so
+identical requests in the same second (concurrent calls, retries) carry the same signature and are
+all served; idempotency comes from ``clientRequestToken``. Pure apart from the clock, so it is tested
+against botocore's own signer without a server. Every comparison is on bytes: a header may carry
+any character, and a malformed one is a refusal naming why, never a crash.
 """
 
 from __future__ import annotations
@@ -13,14 +15,12 @@ from __future__ import annotations
 import hashlib
 import hmac
 import re
-import threading
-from collections import OrderedDict
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from urllib.parse import quote, unquote
 
-from stillhouse.errors import AccessDeniedError
+from stillhouse.errors import AccessDeniedError, InvalidApiKeyError, InvalidSignatureError
 
 ALGORITHM = "AWS4-HMAC-SHA256"
 _AUTH_RE = re.compile(
@@ -28,10 +28,6 @@ _AUTH_RE = re.compile(
     r"SignedHeaders=(?P<signed>[^,\s]+)\s*,\s*Signature=(?P<sig>[0-9a-f]{64})\s*$"
 )
 _AMZ_DATE_FORMAT = "%Y%m%dT%H%M%SZ"
-# Reads are exempt from replay refusal: botocore signs with one-second resolution and does not sign
-# its per-call id, so a poll loop or a retry legitimately resends a byte-identical signed GET within
-# the same second, and replaying a read gives an eavesdropper nothing they did not already see.
-_SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 
 
 @dataclass(frozen=True)
@@ -147,26 +143,6 @@ def signature(secret: str, amz_date: str, region: str, service: str, canonical: 
     return hmac.new(key, string_to_sign.encode("utf-8"), hashlib.sha256).hexdigest()
 
 
-class ReplayCache:
-    """Signatures accepted recently. Bounded: the oldest are forgotten first (they go stale anyway)."""
-
-    def __init__(self, capacity: int) -> None:
-        self._seen: OrderedDict[str, float] = OrderedDict()
-        self._capacity = capacity
-        self._lock = threading.Lock()
-
-    def add_or_refuse(self, sig: str, now: float, ttl: float) -> None:
-        """Remember ``sig``; raise if it was already used within ``ttl`` seconds."""
-        with self._lock:
-            seen_at = self._seen.get(sig)
-            if seen_at is not None and now - seen_at <= ttl:
-                raise AccessDeniedError("replayed request: this signature was already used")
-            self._seen[sig] = now
-            self._seen.move_to_end(sig)
-            while len(self._seen) > self._capacity:
-                self._seen.popitem(last=False)
-
-
 class SigV4Verifier:
     """Verifies requests signed with one configured key pair (any region, services ``bedrock``)."""
 
@@ -176,7 +152,6 @@ class SigV4Verifier:
         secret_access_key: str,
         *,
         max_skew_s: int = 300,
-        replay_cache_size: int = 100_000,
         services: tuple[str, ...] = ("bedrock",),
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
     ) -> None:
@@ -185,12 +160,11 @@ class SigV4Verifier:
         self._max_skew = max_skew_s
         self._services = services
         self._clock = clock
-        self._replays = ReplayCache(replay_cache_size)
 
     def verify(self, request: SignedRequest) -> str:
-        """Return the access key id of a correctly signed, fresh, first-seen request, else raise."""
+        """Return the access key id of a correctly signed request inside the skew window, else raise."""
         auth = _parse_authorization(next(iter(_header_values(request.headers, "authorization")), None))
-        if not hmac.compare_digest(auth.access_key_id, self._key_id):
+        if not _same(auth.access_key_id, self._key_id):
             raise AccessDeniedError("the access key id is not recognised")
         if auth.service not in self._services:
             raise AccessDeniedError(f"credential scope names service {auth.service!r}, expected bedrock")
@@ -198,13 +172,10 @@ class SigV4Verifier:
         payload_hash = self._payload_hash(request)
         canonical = canonical_request(request, auth.signed_headers, payload_hash)
         expected = signature(self._secret, amz_date, auth.region, auth.service, canonical)
-        if not hmac.compare_digest(expected, auth.signature):
+        if not _same(expected, auth.signature):
             raise AccessDeniedError(
                 "the request signature does not match: check the secret access key and signing method"
             )
-        if request.method.upper() not in _SAFE_METHODS:
-            now = self._clock().timestamp()
-            self._replays.add_or_refuse(auth.signature, now, float(2 * self._max_skew))
         return auth.access_key_id
 
     def _fresh_date(self, request: SignedRequest, auth: _AuthHeader) -> str:
@@ -219,12 +190,7 @@ class SigV4Verifier:
             raise AccessDeniedError("credential scope date does not match X-Amz-Date")
         if "x-amz-date" not in auth.signed_headers:
             raise AccessDeniedError("the x-amz-date header must be signed")
-        skew = abs((self._clock() - signed_at).total_seconds())
-        if skew > self._max_skew:
-            raise AccessDeniedError(
-                f"signature expired: X-Amz-Date is {int(skew)} s from the server time "
-                f"(more than {self._max_skew} s)"
-            )
+        _check_skew(signed_at, values[0], self._clock(), self._max_skew)
         return values[0]
 
     @staticmethod
@@ -237,10 +203,43 @@ class SigV4Verifier:
         return actual
 
 
+def _same(given: str, expected: str) -> bool:
+    """Constant-time equality of two strings of any characters (``compare_digest`` on ``str``
+    raises TypeError for non-ASCII ones, which an unauthenticated caller controls)."""
+    return hmac.compare_digest(
+        given.encode("utf-8", "surrogatepass"), expected.encode("utf-8", "surrogatepass")
+    )
+
+
+def _check_skew(signed_at: datetime, amz_date: str, now: datetime, max_skew_s: int) -> None:
+    """Refuse a signature outside the window, in AWS's words (``InvalidSignatureException``)."""
+    window = timedelta(seconds=max_skew_s)
+    minutes = f"{max_skew_s // 60} min." if max_skew_s % 60 == 0 else f"{max_skew_s} s"
+
+    def stamp(at: datetime) -> str:
+        return at.strftime(_AMZ_DATE_FORMAT)
+
+    if signed_at < now - window:
+        raise InvalidSignatureError(
+            f"Signature expired: {amz_date} is now earlier than {stamp(now - window)} "
+            f"({stamp(now)} - {minutes})"
+        )
+    if signed_at > now + window:
+        raise InvalidSignatureError(
+            f"Signature not yet current: {amz_date} is still later than {stamp(now + window)} "
+            f"({stamp(now)} + {minutes})"
+        )
+
+
 def check_bearer(authorization: str | None, api_key: str) -> None:
-    """Accept ``Authorization: Bearer <api_key>`` only (constant-time comparison)."""
-    if not authorization or not authorization.lower().startswith("bearer "):
-        raise AccessDeniedError("missing bearer token: send 'Authorization: Bearer <api key>'")
-    token = authorization[7:].strip()
-    if not hmac.compare_digest(token.encode(), api_key.encode()):
-        raise AccessDeniedError("invalid API key")
+    """Accept ``Authorization: Bearer <api_key>`` only (constant-time comparison).
+
+    Refusals are OpenAI's: 401 ``invalid_api_key``, the key itself never echoed back.
+    """
+    if not authorization or not authorization.lower().startswith("bearer ") or not authorization[7:].strip():
+        raise InvalidApiKeyError(
+            "You didn't provide an API key. You need to provide your API key in an Authorization "
+            "header using Bearer auth (i.e. Authorization: Bearer YOUR_KEY)."
+        )
+    if not _same(authorization[7:].strip(), api_key):
+        raise InvalidApiKeyError("Incorrect API key provided.")

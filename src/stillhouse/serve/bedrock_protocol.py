@@ -85,8 +85,27 @@ class ConverseRequest(_Wire):
 
     @model_validator(mode="after")
     def _alternating(self) -> ConverseRequest:
-        if self.messages[0].role != "user" or self.messages[-1].role != "user":
+        # Bedrock's own refusals, in its words: the first turn is the user's, roles alternate, and
+        # no text block is blank.
+        if self.messages[0].role != "user":
+            raise ValueError(
+                "A conversation must start with a user message. Try again with a conversation that "
+                "starts with a user message."
+            )
+        if any(a.role == b.role for a, b in zip(self.messages, self.messages[1:], strict=False)):
+            raise ValueError(
+                "A conversation must alternate between user and assistant roles. Make sure the "
+                "conversation alternates between user and assistant roles and try again."
+            )
+        if self.messages[-1].role != "user":
             raise ValueError("messages must start and end with a 'user' turn")
+        for i, m in enumerate(self.messages):
+            for j, block in enumerate(m.content):
+                if block.text is not None and not block.text.strip():
+                    raise ValueError(
+                        f"The text field in the ContentBlock object at messages.{i}.content.{j} is "
+                        "blank. Add text to the text field, and try again."
+                    )
         return self
 
 

@@ -79,7 +79,7 @@ def signed_request(request: Request, body: bytes) -> SignedRequest:
 
 
 def verify_sigv4(request: Request, body: bytes) -> None:
-    """Raise AccessDenied unless the request carries a valid, fresh, unreplayed SigV4 signature."""
+    """Raise AccessDenied unless the request carries a valid SigV4 signature inside the skew window."""
     verifier = context(request).verifier
     if verifier is None:
         raise AccessDeniedError("the Bedrock API is disabled: the server has no access key configured")
@@ -92,6 +92,14 @@ def verify_bearer(request: Request) -> None:
     if key is None:
         raise AccessDeniedError("the OpenAI API is disabled: the server has no API key configured")
     check_bearer(request.headers.get("authorization"), key.get_secret_value())
+
+
+def verify_any(request: Request, body: bytes) -> None:
+    """Either credential: a bearer key (the OpenAI API's) or a SigV4 signature (the Bedrock API's)."""
+    if (request.headers.get("authorization") or "").lower().startswith("bearer "):
+        verify_bearer(request)
+    else:
+        verify_sigv4(request, body)
 
 
 def parse_json(model: type[M], body: bytes, *, prefix: str = "") -> M:

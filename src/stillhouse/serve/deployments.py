@@ -31,6 +31,8 @@ from stillhouse.errors import (
 log = logging.getLogger(__name__)
 ModelLoader = Callable[[str], ChatModel]
 PoolStatus = Literal["Creating", "Active", "Failed"]
+# Tokens a chat template adds around the messages (role markers, separators), kept free of the count.
+_TEMPLATE_SLACK = 16
 
 
 def default_loader(threads: int | None = None) -> ModelLoader:
@@ -46,6 +48,39 @@ def default_loader(threads: int | None = None) -> ModelLoader:
         return load_model(spec, n_threads=threads)
 
     return load
+
+
+class LengthCheck:
+    """Refuses a prompt longer than the model's context before it waits for a replica.
+
+    Only models that say their context (``n_ctx``) and count tokens (``count_tokens``) are checked.
+    A token is at least one byte, so a prompt with fewer bytes than the context fits and is never
+    tokenized; a longer one is counted off the event loop.
+    """
+
+    def __init__(self, context: int | None = None, count: Callable[[str], int] | None = None) -> None:
+        self.context, self._count = context, count
+
+    @classmethod
+    def of(cls, model: ChatModel) -> LengthCheck:
+        context, count = getattr(model, "n_ctx", None), getattr(model, "count_tokens", None)
+        if isinstance(context, int) and context > 0 and callable(count):
+            return cls(context, count)
+        return cls()
+
+    async def check(self, messages: list[Message]) -> None:
+        if self.context is None or self._count is None:
+            return
+        text = "\n".join(m.content for m in messages)
+        if len(text.encode("utf-8", "surrogatepass")) < self.context - _TEMPLATE_SLACK:
+            return
+        tokens = await asyncio.get_running_loop().run_in_executor(None, self._count, text)
+        if tokens + _TEMPLATE_SLACK >= self.context:
+            raise InvalidInputError(
+                f"Input is too long for requested model. The input is {tokens} tokens; the model's "
+                f"context window is {self.context}.",
+                field="messages",
+            )
 
 
 class ModelPool:
@@ -67,6 +102,7 @@ class ModelPool:
         self._pending = 0
         self._closed = False
         self._lock = threading.Lock()
+        self._length = LengthCheck()
 
     def load(self) -> None:
         """Build every replica (blocking). Sets ``status`` and resolves ``loaded`` either way."""
@@ -78,6 +114,9 @@ class ModelPool:
             log.warning("loading %s from %s failed: %s", self.name, self.spec, self.failure)
             self.loaded.set_exception(exc)
             return
+        model = self._replicas.get()
+        self._length = LengthCheck.of(model)
+        self._replicas.put(model)
         self.status = "Active"
         self.loaded.set_result(None)
 
@@ -105,6 +144,7 @@ class ModelPool:
             if not wait_load:
                 raise ModelNotReadyError(f"model {self.name} is still loading; retry shortly")
             await asyncio.wrap_future(self.loaded)
+        await self._length.check(messages)  # before the request takes a place in the queue
         with self._lock:
             if self._pending >= self._max_queue + self._workers:
                 raise ThrottledError(f"model {self.name} has {self._pending} requests in flight; retry later")

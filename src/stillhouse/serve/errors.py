@@ -25,7 +25,7 @@ log = logging.getLogger(__name__)
 _CORAL = "http://internal.amazon.com/coral/com.amazon.bedrock/"
 _OPENAI_TYPES = {
     400: "invalid_request_error",
-    401: "authentication_error",
+    401: "invalid_request_error",  # what OpenAI answers for a missing or wrong key
     403: "permission_error",
     404: "not_found_error",
     408: "timeout_error",
@@ -79,7 +79,8 @@ def openai_error(exc: Exception) -> JSONResponse:
     err = as_stillhouse_error(exc)
     status = err.http_status
     error_type = _OPENAI_TYPES.get(status, "server_error" if status >= 500 else "invalid_request_error")
-    body: dict[str, Any] = {"message": str(err), "type": error_type, "code": err.code, "param": err.field}
+    code = "invalid_api_key" if status == 401 else err.code
+    body: dict[str, Any] = {"message": str(err), "type": error_type, "code": code, "param": err.field}
     return JSONResponse({"error": body}, status_code=status)
 
 

@@ -1,9 +1,11 @@
 """The invocation-log writer: every runtime call becomes one Bedrock-shaped ``ModelInvocationLog``.
 
-Records are buffered and written as gzipped JSON-lines objects under
+Records are batched and written as gzipped JSON-lines objects under
 ``<prefix>/YYYY/MM/DD/HH/<time>_<id>.json.gz`` in the object store (Bedrock's layout), flushed when
-``flush_records`` are waiting, every ``flush_seconds``, and on shutdown. Building and encoding a
-batch is pure; only :meth:`InvocationLogWriter.flush` touches the store. The record type and the
+``flush_records`` are waiting, every ``flush_seconds``, and on shutdown. With a write-ahead folder
+(the server always has one) each record is also appended and fsynced there before :meth:`add`
+returns, so a call's log survives a crash; start-up stores what a crashed process left
+(:mod:`stillhouse.serve.log_wal`). Building and encoding a batch is pure. The record type and the
 reader belong to :mod:`stillhouse.sources.invocation_logs`.
 """
 
@@ -16,8 +18,10 @@ import uuid
 from collections import defaultdict
 from collections.abc import Callable
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any, Protocol
 
+from stillhouse.serve.log_wal import WriteAheadLog, read_segment, segment_batch_id
 from stillhouse.sources.invocation_logs import InvocationLogRecord, LogIdentity, LogInput, LogOutput
 
 log = logging.getLogger(__name__)
@@ -82,13 +86,18 @@ def encode_batch(records: list[InvocationLogRecord], prefix: str, *, batch_id: s
 
 
 class InvocationLogWriter:
-    """Buffers records and writes them to ``s3://bucket/prefix`` in the object store."""
+    """Batches records and writes them to ``s3://bucket/prefix`` in the object store.
+
+    ``wal_dir``: where each record is made durable before :meth:`add` returns (None: memory only,
+    for tests and tools that accept losing a batch on a crash).
+    """
 
     def __init__(
         self,
         store_factory: Callable[[], PutStore],
         uri: str,
         *,
+        wal_dir: Path | None = None,
         flush_records: int = 64,
         flush_seconds: float = 5.0,
     ) -> None:
@@ -99,7 +108,10 @@ class InvocationLogWriter:
         self._store: PutStore | None = None
         self._flush_records = flush_records
         self._flush_seconds = flush_seconds
+        self._wal = WriteAheadLog(wal_dir) if wal_dir is not None else None
         self._buffer: list[InvocationLogRecord] = []
+        # Closed batches waiting for the store, oldest first, each with its write-ahead segment.
+        self._pending: list[tuple[Path | None, list[InvocationLogRecord]]] = []
         self._lock = threading.Lock()
         self._write_lock = threading.Lock()
         self._stop = threading.Event()
@@ -112,40 +124,77 @@ class InvocationLogWriter:
         return f"s3://{self._bucket}/{self._prefix}"
 
     def add(self, record: InvocationLogRecord) -> None:
-        """Queue one record. A full batch wakes the flush thread (the request never waits on the
-        store); without a running thread, the caller's thread writes it."""
+        """Queue one record, durable on the write-ahead file when this returns. A full batch wakes
+        the flush thread (the request never waits on the store); without a running thread, the
+        caller's thread writes it."""
         with self._lock:
+            number = self._wal.append(record) if self._wal is not None else 0
             self._buffer.append(record)
             full = len(self._buffer) >= self._flush_records
+        if self._wal is not None:
+            self._wal.sync(number)
         if full and self._thread is not None:
             self._wake.set()
         elif full:
             self.flush()
 
     def flush(self) -> int:
-        """Write everything buffered; returns how many records were written."""
+        """Write everything buffered (and anything a failed flush left); returns how many records
+        were written. On a store failure the records stay queued and the error propagates."""
         with self._lock:
             batch, self._buffer = self._buffer, []
-        if not batch:
-            return 0
+            if batch:
+                segment = self._wal.rotate() if self._wal is not None else None
+                self._pending.append((segment, batch))
         with self._write_lock:
+            return self._store_pending()
+
+    def recover(self) -> int:
+        """Queue the records of segments a previous process left (it died before storing them)."""
+        if self._wal is None:
+            return 0
+        found = 0
+        for path in self._wal.leftovers():
+            records = read_segment(path)
+            if not records:
+                path.unlink(missing_ok=True)
+                continue
+            with self._lock:
+                self._pending.append((path, records))
+            found += len(records)
+        return found
+
+    def _store_pending(self) -> int:
+        written = 0
+        while True:
+            with self._lock:
+                if not self._pending:
+                    return written
+                segment, batch = self._pending[0]
             if self._store is None:
                 self._store = self._store_factory()
-            objects = encode_batch(batch, self._prefix, batch_id=uuid.uuid4().hex[:12])
-            try:
-                for key, data in objects.items():
-                    self._store.put_bytes(f"s3://{self._bucket}/{key}", data)
-            except Exception:
-                with self._lock:  # keep the records: the next flush tries again
-                    self._buffer = batch + self._buffer
-                raise
+            batch_id = segment_batch_id(segment) if segment is not None else uuid.uuid4().hex[:12]
+            for key, data in encode_batch(batch, self._prefix, batch_id=batch_id).items():
+                self._store.put_bytes(f"s3://{self._bucket}/{key}", data)
+            if segment is not None:  # only once stored: the store now holds what it protected
+                segment.unlink(missing_ok=True)
+            with self._lock:
+                self._pending.pop(0)
             self.written += len(batch)
-        return len(batch)
+            written += len(batch)
 
     def start(self) -> None:
-        """Flush every ``flush_seconds`` on a daemon thread until :meth:`close`."""
+        """Store what a crashed process left, then flush every ``flush_seconds`` on a daemon thread
+        until :meth:`close`."""
         if self._thread is not None:
             return
+        recovered = self.recover()
+        if recovered:
+            log.info("storing %d invocation-log record(s) left by an earlier process", recovered)
+            try:
+                self.flush()
+            except Exception:  # the store may be briefly unavailable; the thread retries
+                log.exception("storing recovered invocation logs failed; will retry")
 
         def loop() -> None:
             while not self._stop.is_set():
@@ -166,3 +215,6 @@ class InvocationLogWriter:
         if self._thread is not None:
             self._thread.join(timeout=self._flush_seconds + 1)
         self.flush()
+        with self._lock:
+            if self._wal is not None:
+                self._wal.close()

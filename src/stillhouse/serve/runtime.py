@@ -3,7 +3,7 @@
 ``modelId`` may be a custom model ARN or name, a deployment ARN or name, or a catalog model name
 (URL-encoded by botocore; Starlette decodes it, and the ``:path`` converter keeps the slashes that
 ARNs contain). Every call, failed or not, is written to the invocation log with its
-``requestMetadata``.
+``requestMetadata``, durably before the response returns.
 """
 
 import time
@@ -53,10 +53,17 @@ async def run_logged(
         body = render(completion, latency_ms)
     except Exception as exc:
         err = as_stillhouse_error(exc)
-        ctx.logs.add(_record(ctx, operation, model_id, metadata, input_body, None, error=err))
+        await _log(ctx, _record(ctx, operation, model_id, metadata, input_body, None, error=err))
         raise err from exc
-    ctx.logs.add(_record(ctx, operation, model_id, metadata, input_body, body, completion=completion))
+    await _log(ctx, _record(ctx, operation, model_id, metadata, input_body, body, completion=completion))
     return body, completion, latency_ms
+
+
+async def _log(ctx: ServeContext, record: InvocationLogRecord) -> None:
+    """Make the record durable before the call answers, off the event loop (``add`` fsyncs)."""
+    from starlette.concurrency import run_in_threadpool
+
+    await run_in_threadpool(ctx.logs.add, record)
 
 
 def _record(

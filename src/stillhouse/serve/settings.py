@@ -7,8 +7,9 @@ Credentials come from flags or the environment (``STILLHOUSE_ACCESS_KEY_ID``,
 from __future__ import annotations
 
 import os
+from pathlib import Path
 
-from pydantic import BaseModel, ConfigDict, Field, SecretStr, model_validator
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, model_validator
 
 from stillhouse.errors import InvalidInputError
 from stillhouse.jobs import arns
@@ -32,8 +33,6 @@ class ServerSettings(BaseModel):
     api_key: SecretStr | None = None
     # SigV4: requests signed further than this from the server clock are refused (AWS uses 5 min).
     max_clock_skew_s: int = Field(default=300, ge=1)
-    # Signatures seen within the skew window; a repeat is a replay.
-    replay_cache_size: int = Field(default=100_000, ge=1)
     max_body_bytes: int = Field(default=20 * 1024 * 1024, ge=1024)
     # Inference threads per deployed model; each holds its own model instance.
     workers: int = Field(default=1, ge=1, le=64)
@@ -43,6 +42,8 @@ class ServerSettings(BaseModel):
     max_queue: int = Field(default=1024, ge=1)
     max_tokens_default: int = Field(default=512, ge=1)
     invocation_log_uri: str = "s3://stillhouse-logs/invocation-logs"
+    # Where each call's log record is fsynced before it answers (default $STILLHOUSE_HOME/serve/...).
+    invocation_log_wal_dir: Path | None = None
     log_flush_records: int = Field(default=64, ge=1)
     log_flush_seconds: float = Field(default=5.0, gt=0)
     start_job_workers: bool = True
@@ -60,6 +61,13 @@ class ServerSettings(BaseModel):
     @property
     def threads_per_worker(self) -> int:
         return self.model_threads or max(1, (os.cpu_count() or 1) // self.workers)
+
+    @property
+    def log_wal_dir(self) -> Path:
+        """Where invocation-log records are made durable (``$STILLHOUSE_HOME/serve/...`` unless set)."""
+        from stillhouse import paths
+
+        return self.invocation_log_wal_dir or paths.home() / "serve" / "invocation-log-wal"
 
     @property
     def base_url(self) -> str:
@@ -85,5 +93,7 @@ def settings_from_env(**overrides: object) -> ServerSettings:
         )
     try:
         return ServerSettings(**values)  # type: ignore[arg-type]
-    except ValueError as exc:
-        raise InvalidInputError(str(exc), field="settings") from exc
+    except ValidationError as exc:  # one line naming the setting, e.g. "port: ... <= 65535"
+        from stillhouse.serve.errors import describe_validation_error
+
+        raise describe_validation_error(exc) from exc
