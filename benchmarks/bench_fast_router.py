@@ -75,9 +75,9 @@ def main() -> None:
         return
 
     from stillhouse.records.jsonl import read_valid_records
-    from stillhouse.tasks.video_router.fast_router import FastRouter, teacher_targets, training_pairs
+    from stillhouse.router.fast_router import FastRouter, teacher_targets, training_pairs
+    from stillhouse.router.intents import intent_index, intent_prior, verify_labels, weak_targets
     from stillhouse.tasks.video_router.golden import load_dev, load_golden
-    from stillhouse.tasks.video_router.intents import intent_index, intent_prior, verify_labels, weak_targets
     from stillhouse.tasks.video_router.synth import SynthConfig, normalise_text, synthesize
 
     records = read_valid_records(args.train)

@@ -53,8 +53,8 @@ def main() -> None:
 
     from stillhouse.chat import GenerationParams, Message
     from stillhouse.evaluate import evaluate_models
+    from stillhouse.router.fast_router import FastRouter, FastRouterModel, training_pairs
     from stillhouse.tasks import get_task
-    from stillhouse.tasks.video_router.fast_router import FastRouter, FastRouterModel, training_pairs
     from stillhouse.tasks.video_router.golden import load_dev, load_golden
 
     torch.set_num_threads(args.threads)

@@ -8,7 +8,7 @@ import pytest
 from stillhouse.errors import DatasetError, InvalidInputError
 from stillhouse.evaluate.inputs import labelled_models, load_heldout, resolve_model, split_model_option
 from stillhouse.models.embeddings import HashingEmbedder
-from stillhouse.tasks.video_router.fast_router import FastRouter, FastRouterModel
+from stillhouse.router.fast_router import FastRouter, FastRouterModel
 
 from .conftest import HELDOUT, reference_text
 

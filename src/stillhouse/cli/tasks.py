@@ -52,7 +52,7 @@ def generate_queries(
     )
     written = write_records(out, to_records(queries))
     if intents is not None:
-        from stillhouse.tasks.video_router.intents import write_intents
+        from stillhouse.router.intents import write_intents
 
         write_intents(intents, queries)
     summary = {
@@ -89,7 +89,7 @@ def verify_labels(
     Only single-modality intents are checked; mixed queries, golden pairs and queries the intents
     file does not know pass unchanged. The rejected answers are written beside the output.
     """
-    from stillhouse.tasks.video_router.intents import verify_label_file
+    from stillhouse.router.intents import verify_label_file
 
     rejected = rejected or out.with_name(out.name + ".rejected.jsonl")
     outcome = verify_label_file(source, intents, out, rejected)
@@ -112,7 +112,7 @@ def plot_weights(
     """Plot the modality weight distribution of a labelled video-router set (histograms, box plot)."""
     from stillhouse.records.jsonl import read_records
     from stillhouse.records.schema import ConversationRecord
-    from stillhouse.tasks.video_router.figures import plot_weight_distribution, weights_from_records
+    from stillhouse.router.figures import plot_weight_distribution, weights_from_records
 
     lines = [parsed for _, parsed in read_records(source)]
     records = [parsed for parsed in lines if isinstance(parsed, ConversationRecord)]

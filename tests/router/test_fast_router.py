@@ -9,8 +9,7 @@ from stillhouse.chat import GenerationParams, Message
 from stillhouse.errors import InvalidInputError, ModelError, ModelNotReadyError, NotFoundError
 from stillhouse.models.embeddings import HashingEmbedder
 from stillhouse.models.fake import FakeModel
-from stillhouse.tasks import get_task
-from stillhouse.tasks.video_router.fast_router import (
+from stillhouse.router.fast_router import (
     CONFIG_FILE,
     FastRouter,
     FastRouterModel,
@@ -20,6 +19,7 @@ from stillhouse.tasks.video_router.fast_router import (
     teacher_targets,
     training_pairs,
 )
+from stillhouse.tasks import get_task
 from stillhouse.tasks.video_router.prompt import MODALITIES
 
 # Keyword families a hashing embedder can separate; the teacher's weights lean on the family's modality.
