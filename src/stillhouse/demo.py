@@ -259,16 +259,17 @@ def train_fast_router(config: DemoConfig, layout: Layout) -> Any:
     """The embedding router on the verified labels plus the weakly labelled router queries."""
     import numpy as np
 
-    from stillhouse.router.fast_router import FastRouter, teacher_targets, training_pairs
+    from stillhouse.router.fast_router import FastRouter
     from stillhouse.router.intents import intent_prior, read_intents, weak_targets
+    from stillhouse.router.trainer import fit, teacher_targets, training_pairs
 
     queries, weights, _skipped = training_pairs(read_valid_records(layout.verified))
     targets = teacher_targets(weights)
     extra = read_intents(layout.intents)[config.train_queries :][: config.router_queries]
     weak_queries, weak_rows = weak_targets(extra, intent_prior(targets))
     router = FastRouter.from_spec(config.router_embedder)
-    report = router.fit(
-        [*queries, *weak_queries], np.vstack([targets, weak_rows]), show_progress=config.progress
+    report = fit(
+        router, [*queries, *weak_queries], np.vstack([targets, weak_rows]), show_progress=config.progress
     )
     router.save(layout.fast_router)
     return report
