@@ -39,17 +39,15 @@ def generate_queries(
     """
     from collections import Counter
 
+    from stillhouse.progress import track
     from stillhouse.records.jsonl import write_records
     from stillhouse.tasks.video_router.golden import load_dev, load_golden
-    from stillhouse.tasks.video_router.synth import SynthConfig, synthesize, to_records
+    from stillhouse.tasks.video_router.synth import SynthConfig, iter_synthesize, to_records
 
     started = time.perf_counter()
     exclude = [] if include_eval else [r.messages[0].text for r in load_golden() + load_dev()]
-    queries = synthesize(
-        SynthConfig(n=n, seed=seed, edge_rate=edge_rate),
-        exclude=exclude,
-        show_progress=not as_json and sys.stderr.isatty(),
-    )
+    drawn = iter_synthesize(SynthConfig(n=n, seed=seed, edge_rate=edge_rate), exclude=exclude)
+    queries = list(track(drawn, "synthesizing queries", n, disable=as_json or not sys.stderr.isatty()))
     written = write_records(out, to_records(queries))
     if intents is not None:
         from stillhouse.router.intents import write_intents
