@@ -25,7 +25,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field
 
-from stillhouse.chat import ChatModel, Completion, GenerationParams, Message
+from stillhouse.chat import ChatModel, Completion, GenerationParams, Message, last_user_text
 from stillhouse.errors import InvalidInputError, ModelNotReadyError, NotFoundError, StillhouseError
 from stillhouse.progress import progress_bar
 from stillhouse.tasks.video_router.prompt import MODALITIES
@@ -219,7 +219,7 @@ class FastRouterModel(ChatModel):
 
     def generate(self, messages: list[Message], params: GenerationParams) -> Completion:
         started = time.perf_counter()
-        query = next((m.content for m in reversed(messages) if m.role == "user"), None)
+        query = last_user_text(messages)
         if query is None:
             raise InvalidInputError("the conversation has no user turn to route", field="messages")
         row = self.router.predict([query])[0]

@@ -36,7 +36,12 @@ class GoldenExample(BaseModel):
 
 
 def query_text(record: ConversationRecord) -> str:
-    """The text a record is retrieved by: its last user turn before any final answer."""
+    """The text a record is retrieved by: its last user turn before any final answer.
+
+    :func:`stillhouse.chat.last_user_text` is the same rule over domain messages; a record's wire
+    turns are read directly because converting them (``to_messages``) decodes or fetches every image
+    only to keep the text.
+    """
     users = [turn for turn in record.prompt_turns if turn.role == "user"]
     return users[-1].text if users else ""
 
