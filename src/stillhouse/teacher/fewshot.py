@@ -11,9 +11,10 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from stillhouse.chat import ChatModel, Completion, GenerationParams, Message, last_user_text
+from stillhouse.models.embeddings import Embedder
 from stillhouse.records.schema import ConversationRecord
 from stillhouse.teacher.cache import RequestCache, cached_generate
-from stillhouse.teacher.golden import Embedder, GoldenIndex, ShotSteering, few_shot_turns, golden_examples
+from stillhouse.teacher.golden import GoldenIndex, ShotSteering, few_shot_turns, golden_examples
 
 
 class FewShotTeacher(ChatModel):

@@ -7,23 +7,18 @@ query become user/assistant turns before it. Similarity is the cosine of L2-norm
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from typing import TYPE_CHECKING, Protocol
+from typing import TYPE_CHECKING
 
 import numpy as np
 from pydantic import BaseModel, ConfigDict
 
 from stillhouse.chat import Message
 from stillhouse.errors import InvalidInputError
+from stillhouse.models.embeddings import Embedder
 from stillhouse.records.schema import ConversationRecord
 
 if TYPE_CHECKING:
     from stillhouse.tasks.base import Task
-
-
-class Embedder(Protocol):
-    """What retrieval needs from :mod:`stillhouse.models.embeddings`: rows L2-normalised."""
-
-    def embed(self, texts: list[str]) -> np.ndarray: ...
 
 
 class GoldenExample(BaseModel):
