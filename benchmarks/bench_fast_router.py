@@ -74,10 +74,11 @@ def main() -> None:
         print(f"skipped: {args.train} does not exist (run `make demo` first or pass --train)")
         return
 
+    from stillhouse.router.fast_router import FastRouter
+    from stillhouse.router.intents import intent_index, intent_prior, verify_labels, weak_targets
+    from stillhouse.router.trainer import fit, teacher_targets, training_pairs
     from stillhouse.sources.dataset import read_dataset
-    from stillhouse.tasks.video_router.fast_router import FastRouter, teacher_targets, training_pairs
     from stillhouse.tasks.video_router.golden import load_dev, load_golden
-    from stillhouse.tasks.video_router.intents import intent_index, intent_prior, verify_labels, weak_targets
     from stillhouse.tasks.video_router.synth import SynthConfig, normalise_text, synthesize
 
     records, _ = read_dataset(args.train, "none", "skip")
@@ -95,7 +96,7 @@ def main() -> None:
     dev_x = router.embed(dev_queries)
 
     def fit_and_score(queries: list[str], rows: np.ndarray) -> tuple[float, float, float]:
-        router.fit(queries, rows)
+        fit(router, queries, rows)
         return _score(router.predict_embeddings(dev_x), refs)
 
     conditions = {"golden": load_golden(), "teacher": records, "verified": verified.kept}

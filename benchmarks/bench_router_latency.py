@@ -53,8 +53,9 @@ def main() -> None:
 
     from stillhouse.chat import GenerationParams, Message
     from stillhouse.evaluate import evaluate_models
+    from stillhouse.router.fast_router import FastRouter, FastRouterModel
+    from stillhouse.router.trainer import fit, training_pairs
     from stillhouse.tasks import get_task
-    from stillhouse.tasks.video_router.fast_router import FastRouter, FastRouterModel, training_pairs
     from stillhouse.tasks.video_router.golden import load_dev, load_golden
 
     torch.set_num_threads(args.threads)
@@ -65,9 +66,9 @@ def main() -> None:
     print(
         f"encoder {router.embedder.name} loaded in {time.perf_counter() - started:.1f} s; threads {args.threads}"
     )
-    fit = router.fit(*training_pairs(golden)[:2])
+    report = fit(router, *training_pairs(golden)[:2])
     print(
-        f"head fitted on {fit.examples} golden records in {fit.seconds:.2f} s (final KL {fit.final_kl:.3f})"
+        f"head fitted on {report.examples} golden records in {report.seconds:.2f} s (final KL {report.final_kl:.3f})"
     )
 
     queries = [r.prompt_turns[-1].text for r in dev]

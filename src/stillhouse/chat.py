@@ -7,6 +7,7 @@ and :class:`Completion`.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any, Literal, Protocol, runtime_checkable
 
 from pydantic import BaseModel, ConfigDict, Field
@@ -83,3 +84,9 @@ def system_text(messages: list[Message]) -> str:
 def without_system(messages: list[Message]) -> list[Message]:
     """The user/assistant turns of a conversation, in order."""
     return [m for m in messages if m.role != "system"]
+
+
+def last_user_text(messages: Sequence[Message]) -> str | None:
+    """The text of the conversation's last user turn (what a router routes, a retriever looks up),
+    or ``None`` when it has no user turn."""
+    return next((m.content for m in reversed(messages) if m.role == "user"), None)

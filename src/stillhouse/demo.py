@@ -162,8 +162,8 @@ def prepare_data(
     The first ``train_queries`` synthesized queries go to the teacher; the next ``router_queries``
     only to the fast router, weakly labelled. Returns (golden, held-out) records.
     """
+    from stillhouse.router.intents import write_intents
     from stillhouse.tasks.video_router.golden import load_dev, load_golden
-    from stillhouse.tasks.video_router.intents import write_intents
     from stillhouse.tasks.video_router.synth import SynthConfig, normalise_text, synthesize, to_records
 
     golden, dev = load_golden(), load_dev()
@@ -212,7 +212,7 @@ def verify_training_set(config: DemoConfig, layout: Layout) -> dict[str, int]:
     The dropped answers go to ``rejected.jsonl`` (query, intent, the teacher's dominant, its answer).
     With ``verify`` off every pair is kept.
     """
-    from stillhouse.tasks.video_router.intents import verify_label_file
+    from stillhouse.router.intents import verify_label_file
 
     intents = layout.intents if config.verify else None
     return verify_label_file(layout.train, intents, layout.verified, layout.rejected).counts()
@@ -260,16 +260,17 @@ def train_fast_router(config: DemoConfig, layout: Layout) -> Any:
     """The embedding router on the verified labels plus the weakly labelled router queries."""
     import numpy as np
 
-    from stillhouse.tasks.video_router.fast_router import FastRouter, teacher_targets, training_pairs
-    from stillhouse.tasks.video_router.intents import intent_prior, read_intents, weak_targets
+    from stillhouse.router.fast_router import FastRouter
+    from stillhouse.router.intents import intent_prior, read_intents, weak_targets
+    from stillhouse.router.trainer import fit, teacher_targets, training_pairs
 
     queries, weights, _skipped = training_pairs(read_dataset(layout.verified, "none", "skip")[0])
     targets = teacher_targets(weights)
     extra = read_intents(layout.intents)[config.train_queries :][: config.router_queries]
     weak_queries, weak_rows = weak_targets(extra, intent_prior(targets))
     router = FastRouter.from_spec(config.router_embedder)
-    report = router.fit(
-        [*queries, *weak_queries], np.vstack([targets, weak_rows]), show_progress=config.progress
+    report = fit(
+        router, [*queries, *weak_queries], np.vstack([targets, weak_rows]), show_progress=config.progress
     )
     router.save(layout.fast_router)
     return report
@@ -281,8 +282,8 @@ def candidate_models(
     """The four models compared: the teacher as it labels, the base and distilled students, the router."""
     from stillhouse.models import load_model
     from stillhouse.models.embeddings import load_embedder
+    from stillhouse.router.fast_router import FastRouterModel
     from stillhouse.tasks import get_task
-    from stillhouse.tasks.video_router.fast_router import FastRouterModel
     from stillhouse.teacher.cache import RequestCache
     from stillhouse.teacher.fewshot import FewShotTeacher
     from stillhouse.teacher.golden import task_steering
@@ -339,7 +340,7 @@ def evaluate_all(
 
 def write_outputs(layout: Layout, human: Any, versus_teacher: Any, loss_curve: Path) -> Path:
     """``report.html`` + ``results.json`` (human labels), the same under ``vs-teacher/``."""
-    from stillhouse.tasks.video_router.figures import plot_weight_distribution, weights_from_records
+    from stillhouse.router.figures import plot_weight_distribution, weights_from_records
 
     train = read_dataset(layout.verified, "none", "skip")[0]
     weights, _ = weights_from_records(train)

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
+from typing import TypeVar
 
 from rich.console import Console
 from rich.progress import (
@@ -15,6 +16,8 @@ from rich.progress import (
     TimeElapsedColumn,
     TimeRemainingColumn,
 )
+
+T = TypeVar("T")
 
 
 @contextmanager
@@ -37,3 +40,12 @@ def progress_bar(
     with progress:
         task = progress.add_task(description, total=total, info="")
         yield progress, task
+
+
+def track(items: Iterable[T], description: str, total: int | None, *, disable: bool = False) -> Iterator[T]:
+    """``items`` passed through unchanged, the bar advancing by one for each (for pure generators,
+    whose callers at the edge decide whether a bar is shown)."""
+    with progress_bar(description, total, disable=disable) as (bar, task):
+        for item in items:
+            yield item
+            bar.update(task, advance=1)

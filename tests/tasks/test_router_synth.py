@@ -11,7 +11,13 @@ from stillhouse.records.schema import ConversationRecord
 from stillhouse.records.validate import check_line, get_profile
 from stillhouse.tasks.video_router import synth
 from stillhouse.tasks.video_router.prompt import SYSTEM_PROMPT
-from stillhouse.tasks.video_router.synth import SynthConfig, normalise_text, synthesize, to_records
+from stillhouse.tasks.video_router.synth import (
+    SynthConfig,
+    iter_synthesize,
+    normalise_text,
+    synthesize,
+    to_records,
+)
 from stillhouse.tasks.video_router.weights import INTENTS
 
 
@@ -66,6 +72,28 @@ def test_no_edge_cases_when_rate_is_zero() -> None:
 def test_bad_configs_are_refused(config: SynthConfig) -> None:
     with pytest.raises(InvalidInputError):
         synthesize(config)
+
+
+def test_bad_configs_are_refused_before_the_first_query_is_drawn() -> None:
+    with pytest.raises(InvalidInputError):
+        iter_synthesize(SynthConfig(n=0))  # no next(): the check is not deferred to iteration
+
+
+def test_one_at_a_time_gives_the_same_queries() -> None:
+    banned = ["a red car"]
+    assert list(iter_synthesize(SynthConfig(n=40, seed=9), exclude=banned)) == synthesize(
+        SynthConfig(n=40, seed=9), exclude=banned
+    )
+
+
+def test_the_synthesizer_imports_no_progress_display() -> None:
+    """The task contract is pure: a progress bar (rich, stderr) is the caller's choice at the edge."""
+    import subprocess
+    import sys
+
+    code = "import sys, stillhouse.tasks.video_router.synth; assert 'rich' not in sys.modules, 'rich'"
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=False)
+    assert result.returncode == 0, result.stderr
 
 
 def test_impossible_requests_fail_instead_of_spinning(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -39,20 +39,18 @@ def generate_queries(
     """
     from collections import Counter
 
+    from stillhouse.progress import track
     from stillhouse.records.jsonl import write_records
     from stillhouse.tasks.video_router.golden import load_dev, load_golden
-    from stillhouse.tasks.video_router.synth import SynthConfig, synthesize, to_records
+    from stillhouse.tasks.video_router.synth import SynthConfig, iter_synthesize, to_records
 
     started = time.perf_counter()
     exclude = [] if include_eval else [r.messages[0].text for r in load_golden() + load_dev()]
-    queries = synthesize(
-        SynthConfig(n=n, seed=seed, edge_rate=edge_rate),
-        exclude=exclude,
-        show_progress=not as_json and sys.stderr.isatty(),
-    )
+    drawn = iter_synthesize(SynthConfig(n=n, seed=seed, edge_rate=edge_rate), exclude=exclude)
+    queries = list(track(drawn, "synthesizing queries", n, disable=as_json or not sys.stderr.isatty()))
     written = write_records(out, to_records(queries))
     if intents is not None:
-        from stillhouse.tasks.video_router.intents import write_intents
+        from stillhouse.router.intents import write_intents
 
         write_intents(intents, queries)
     summary = {
@@ -89,7 +87,7 @@ def verify_labels(
     Only single-modality intents are checked; mixed queries, golden pairs and queries the intents
     file does not know pass unchanged. The rejected answers are written beside the output.
     """
-    from stillhouse.tasks.video_router.intents import verify_label_file
+    from stillhouse.router.intents import verify_label_file
 
     rejected = rejected or out.with_name(out.name + ".rejected.jsonl")
     outcome = verify_label_file(source, intents, out, rejected)
@@ -110,8 +108,8 @@ def plot_weights(
     as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object instead of text.")] = False,
 ) -> None:
     """Plot the modality weight distribution of a labelled video-router set (histograms, box plot)."""
+    from stillhouse.router.figures import plot_weight_distribution, weights_from_records
     from stillhouse.sources.dataset import read_dataset
-    from stillhouse.tasks.video_router.figures import plot_weight_distribution, weights_from_records
 
     records, read = read_dataset(source, "none", "skip")
     weights, unreadable = weights_from_records(records)

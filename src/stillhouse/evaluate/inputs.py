@@ -43,7 +43,7 @@ def labelled_models(options: list[str]) -> dict[str, str]:
 def resolve_model(spec: str) -> ChatModel:
     """A model for ``spec``: a fast-router folder (``fast-router:DIR`` or a folder holding its config)
     loads the embedding router; anything else goes to :func:`stillhouse.models.load_model`."""
-    from stillhouse.tasks.video_router.fast_router import CONFIG_FILE, FastRouterModel
+    from stillhouse.router.fast_router import CONFIG_FILE, FastRouterModel
 
     path = Path(spec.removeprefix(FAST_ROUTER_PREFIX)).expanduser()
     if spec.startswith(FAST_ROUTER_PREFIX) or (path / CONFIG_FILE).is_file():

@@ -14,7 +14,7 @@ from datetime import UTC, datetime
 
 from pydantic import BaseModel, ConfigDict
 
-from stillhouse.chat import ChatModel, GenerationParams, Message
+from stillhouse.chat import ChatModel, GenerationParams, Message, last_user_text
 from stillhouse.errors import DatasetError, StillhouseError
 from stillhouse.evaluate.judge import Judge, builtin_rubric
 from stillhouse.evaluate.metrics import exact_match, field_errors, fuzzy_match
@@ -72,7 +72,7 @@ def build_cases(
             continue
         if not record.system_text and task.system_prompt:
             messages = [Message(role="system", content=task.system_prompt), *messages]
-        query = next((m.content for m in reversed(messages) if m.role == "user"), "")
+        query = last_user_text(messages) or ""
         cases.append(EvalCase(index=index, query=query, messages=messages, reference=reference))
     return cases, skipped
 

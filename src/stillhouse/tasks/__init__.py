@@ -1,4 +1,7 @@
-"""Tasks: the video search router and image keyword labelling. ``get_task(name)`` finds one."""
+"""Tasks: the video search router (``video-router``); image keyword labelling comes with a later issue.
+
+``get_task(name)`` finds one.
+"""
 
 from __future__ import annotations
 

@@ -10,10 +10,11 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from stillhouse.chat import ChatModel, Completion, GenerationParams, Message
+from stillhouse.chat import ChatModel, Completion, GenerationParams, Message, last_user_text
+from stillhouse.models.embeddings import Embedder
 from stillhouse.records.schema import ConversationRecord
 from stillhouse.teacher.cache import RequestCache, cached_generate
-from stillhouse.teacher.golden import Embedder, GoldenIndex, ShotSteering, few_shot_turns, golden_examples
+from stillhouse.teacher.golden import GoldenIndex, ShotSteering, few_shot_turns, golden_examples
 
 
 class FewShotTeacher(ChatModel):
@@ -45,7 +46,7 @@ class FewShotTeacher(ChatModel):
 
     def with_shots(self, messages: list[Message]) -> list[Message]:
         """``messages`` with the retrieved examples inserted after the system prompt."""
-        query = next((m.content for m in reversed(messages) if m.role == "user"), "")
+        query = last_user_text(messages) or ""
         shots = few_shot_turns(self._index.nearest([query], self.k)[0])
         system = [m for m in messages if m.role == "system"]
         rest = [m for m in messages if m.role != "system"]

@@ -7,23 +7,18 @@ query become user/assistant turns before it. Similarity is the cosine of L2-norm
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from typing import TYPE_CHECKING, Protocol
+from typing import TYPE_CHECKING
 
 import numpy as np
 from pydantic import BaseModel, ConfigDict
 
 from stillhouse.chat import Message
 from stillhouse.errors import InvalidInputError
+from stillhouse.models.embeddings import Embedder
 from stillhouse.records.schema import ConversationRecord
 
 if TYPE_CHECKING:
     from stillhouse.tasks.base import Task
-
-
-class Embedder(Protocol):
-    """What retrieval needs from :mod:`stillhouse.models.embeddings`: rows L2-normalised."""
-
-    def embed(self, texts: list[str]) -> np.ndarray: ...
 
 
 class GoldenExample(BaseModel):
@@ -36,7 +31,12 @@ class GoldenExample(BaseModel):
 
 
 def query_text(record: ConversationRecord) -> str:
-    """The text a record is retrieved by: its last user turn before any final answer."""
+    """The text a record is retrieved by: its last user turn before any final answer.
+
+    :func:`stillhouse.chat.last_user_text` is the same rule over domain messages; a record's wire
+    turns are read directly because converting them (``to_messages``) decodes or fetches every image
+    only to keep the text.
+    """
     users = [turn for turn in record.prompt_turns if turn.role == "user"]
     return users[-1].text if users else ""
 

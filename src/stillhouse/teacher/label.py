@@ -23,13 +23,13 @@ from pydantic import BaseModel, ConfigDict
 
 from stillhouse.chat import ChatModel, Message
 from stillhouse.errors import InvalidInputError
+from stillhouse.models.embeddings import Embedder
 from stillhouse.progress import progress_bar
 from stillhouse.records.schema import ConversationRecord, ImageLoader, Turn, to_messages
 from stillhouse.tasks.base import Task
 from stillhouse.teacher.cache import RequestCache
 from stillhouse.teacher.consensus import Outcome, SamplingPlan, ask_teacher
 from stillhouse.teacher.golden import (
-    Embedder,
     GoldenIndex,
     few_shot_turns,
     golden_examples,

@@ -21,13 +21,14 @@ from pydantic import BaseModel, ConfigDict
 
 from stillhouse.chat import ChatModel, GenerationParams, Message
 from stillhouse.errors import InvalidInputError
+from stillhouse.models.embeddings import Embedder
 from stillhouse.progress import progress_bar
 from stillhouse.records.rules import RESERVED_STRINGS
 from stillhouse.records.schema import ConversationRecord
 from stillhouse.tasks.base import Task
 from stillhouse.teacher.cache import RequestCache, cached_generate
 from stillhouse.teacher.consensus import RECORD_ERRORS
-from stillhouse.teacher.golden import Embedder, query_text
+from stillhouse.teacher.golden import query_text
 from stillhouse.teacher.retry import RetryExhausted, RetryPolicy, Sleep, call_with_retry
 
 MAX_PROMPTS = 15_000  # SPEC §1.4: synthesis tops a dataset up to at most 15,000 prompts

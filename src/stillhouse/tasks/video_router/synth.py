@@ -7,6 +7,9 @@ context; hard: implicit phrasing or a distractor). Edge-case transforms then add
 Japanese). Output is balanced by intent, deduplicated on normalised text, and fully determined by the
 seed. The intent attached to each query is the *design* intent of its template, a balancing and
 plotting aid, never a label: the teacher labels the weights.
+
+Pure, as the rest of the task contract: no files, no models, no progress display (an edge that wants
+one wraps :func:`iter_synthesize`). The steering pool (``VideoRouterTask.steering_pool``) is made here.
 """
 
 from __future__ import annotations
@@ -14,14 +17,13 @@ from __future__ import annotations
 import random
 import re
 import string
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from functools import cache
 from typing import Literal
 
 from pydantic import BaseModel, ConfigDict
 
 from stillhouse.errors import InvalidInputError
-from stillhouse.progress import progress_bar
 from stillhouse.records.schema import ContentBlock, ConversationRecord, SystemBlock, Turn
 from stillhouse.tasks.video_router import vocab
 from stillhouse.tasks.video_router.prompt import SYSTEM_PROMPT
@@ -72,33 +74,37 @@ def normalise_text(text: str) -> str:
     return " ".join(stripped.split())
 
 
-def synthesize(
-    config: SynthConfig, *, exclude: Iterable[str] = (), show_progress: bool = False
-) -> list[SyntheticQuery]:
+def synthesize(config: SynthConfig, *, exclude: Iterable[str] = ()) -> list[SyntheticQuery]:
     """``config.n`` distinct queries, intents taking turns so counts differ by at most one.
 
     ``exclude`` lists queries never to produce (compared after :func:`normalise_text`), e.g. the
     held-out evaluation set, so synthetic training prompts cannot leak into it.
     """
+    return list(iter_synthesize(config, exclude=exclude))
+
+
+def iter_synthesize(config: SynthConfig, *, exclude: Iterable[str] = ()) -> Iterator[SyntheticQuery]:
+    """The queries of :func:`synthesize`, one at a time, so an edge (the CLI) can show progress.
+
+    The config is checked before the first query is drawn.
+    """
     _check(config)
+    return _queries(config, {normalise_text(text) for text in exclude})
+
+
+def _queries(config: SynthConfig, seen: set[str]) -> Iterator[SyntheticQuery]:
     rng = random.Random(config.seed)
-    seen: set[str] = {normalise_text(text) for text in exclude}
-    out: list[SyntheticQuery] = []
-    draws = 0
-    with progress_bar("synthesizing queries", config.n, disable=not show_progress) as (bar, task):
-        while len(out) < config.n:
-            if draws > _MAX_DRAWS_PER_QUERY * config.n:
-                raise InvalidInputError(
-                    f"only {len(out)} distinct queries could be made; ask for fewer", field="n"
-                )
-            draws += 1
-            query = _draw(rng, config.intents[len(out) % len(config.intents)], config.edge_rate)
-            key = normalise_text(query.text)
-            if key and key not in seen:
-                seen.add(key)
-                out.append(query)
-                bar.update(task, advance=1)
-    return out
+    made = draws = 0
+    while made < config.n:
+        if draws > _MAX_DRAWS_PER_QUERY * config.n:
+            raise InvalidInputError(f"only {made} distinct queries could be made; ask for fewer", field="n")
+        draws += 1
+        query = _draw(rng, config.intents[made % len(config.intents)], config.edge_rate)
+        key = normalise_text(query.text)
+        if key and key not in seen:
+            seen.add(key)
+            made += 1
+            yield query
 
 
 def to_records(queries: Iterable[SyntheticQuery], *, system: str = SYSTEM_PROMPT) -> list[ConversationRecord]:

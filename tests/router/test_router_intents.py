@@ -5,8 +5,7 @@ import json
 import numpy as np
 import pytest
 
-from stillhouse.tasks.video_router.golden import labelled_record
-from stillhouse.tasks.video_router.intents import (
+from stillhouse.router.intents import (
     contradiction,
     intent_index,
     intent_prior,
@@ -15,6 +14,7 @@ from stillhouse.tasks.video_router.intents import (
     weak_targets,
     write_intents,
 )
+from stillhouse.tasks.video_router.golden import labelled_record
 from stillhouse.tasks.video_router.synth import SynthConfig, SyntheticQuery, synthesize, to_records
 
 

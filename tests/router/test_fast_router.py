@@ -9,17 +9,9 @@ from stillhouse.chat import GenerationParams, Message
 from stillhouse.errors import InvalidInputError, ModelError, ModelNotReadyError, NotFoundError
 from stillhouse.models.embeddings import HashingEmbedder
 from stillhouse.models.fake import FakeModel
+from stillhouse.router.fast_router import CONFIG_FILE, FastRouter, FastRouterModel, HeadConfig, softmax
+from stillhouse.router.trainer import fit, fit_embeddings, kl_divergence, teacher_targets, training_pairs
 from stillhouse.tasks import get_task
-from stillhouse.tasks.video_router.fast_router import (
-    CONFIG_FILE,
-    FastRouter,
-    FastRouterModel,
-    HeadConfig,
-    kl_divergence,
-    softmax,
-    teacher_targets,
-    training_pairs,
-)
 from stillhouse.tasks.video_router.prompt import MODALITIES
 
 # Keyword families a hashing embedder can separate; the teacher's weights lean on the family's modality.
@@ -51,7 +43,7 @@ def synthetic(n_per_family: int = 6) -> tuple[list[str], np.ndarray]:
 @pytest.fixture(scope="module")
 def trained() -> FastRouter:
     router = FastRouter(HashingEmbedder(128), embedder_name="hashing:128", head=HeadConfig(epochs=300))
-    router.fit(*synthetic())
+    fit(router, *synthetic())
     return router
 
 
@@ -79,7 +71,7 @@ def test_head_reproduces_distributions_it_can_represent():
     rng = np.random.default_rng(1)
     targets = rng.dirichlet(np.ones(4), size=8)
     router = FastRouter(HashingEmbedder(16), embedder_name="hashing:16", head=HeadConfig(epochs=1500, l2=0.0))
-    report = router.fit_embeddings(np.eye(8), targets)
+    report = fit_embeddings(router, np.eye(8), targets)
     assert report.losses[-1] < report.losses[0]
     assert report.final_kl < 1e-3
     assert np.abs(router.predict_embeddings(np.eye(8)) - targets).max() < 0.02
@@ -96,7 +88,7 @@ def test_fit_learns_the_teachers_dominant_modality(trained):
 
 def test_fit_checks_lengths_and_input_types(trained):
     with pytest.raises(InvalidInputError):
-        trained.fit(["a", "b"], [[1, 0, 0, 0]])
+        fit(trained, ["a", "b"], [[1, 0, 0, 0]])
     with pytest.raises(InvalidInputError):
         trained.predict("one string")
 
@@ -104,10 +96,10 @@ def test_fit_checks_lengths_and_input_types(trained):
 def test_warm_start_fine_tunes_the_existing_head(trained):
     queries, weights = synthetic()
     fresh_start = FastRouter(HashingEmbedder(128), embedder_name="hashing:128", head=HeadConfig(epochs=5))
-    cold = fresh_start.fit(queries, weights)
+    cold = fit(fresh_start, queries, weights)
     warm_router = FastRouter(trained.embedder, embedder_name="hashing:128", head=HeadConfig(epochs=5))
     warm_router.W, warm_router.b = trained.W.copy(), trained.b.copy()
-    warm = warm_router.fit(queries, weights, warm_start=True)
+    warm = fit(warm_router, queries, weights, warm_start=True)
     assert warm.losses[0] < cold.losses[0]
 
 
@@ -217,7 +209,7 @@ def test_minilm_router_trained_on_golden_routes_the_dev_set():
     queries, weights, skipped = training_pairs(golden)
     assert len(queries) == len(golden) and not skipped
     router = FastRouter.from_spec("minilm")
-    router.fit(queries, weights)
+    fit(router, queries, weights)
     task = get_task("video-router")
     summary = (
         evaluate_models(task, dev, {"fast": FastRouterModel(router)}, show_progress=False)

@@ -4,12 +4,11 @@ An LLM router (teacher or distilled student) spends hundreds of milliseconds to 
 a CPU. Most of that buys the reasoning sentence; the four weights are a smooth function of what the
 query is about. So this router embeds the query with a small encoder (all-MiniLM-L6-v2 by default,
 384-d, frozen) and maps the embedding to four logits with one linear layer; a softmax turns them into
-weights that sum to 1.0. The head is trained with soft-target cross-entropy to the teacher's weight
-distributions (equivalently, KL(teacher || head)), in numpy, full batch, with Adam.
+weights that sum to 1.0. This module is the model and its inference (embed, predict, save, load);
+:mod:`stillhouse.router.trainer` fits the head to the teacher's weight distributions.
 
-Only the head is ever trained; the encoder stays frozen (``fit(..., warm_start=True)`` fine-tunes an
-already-trained head on new teacher labels). :class:`FastRouterModel` wraps the router as a
-``ChatModel`` answering the router JSON. Honest limits: its weights come from the head, and its
+Only the head is ever trained; the encoder stays frozen. :class:`FastRouterModel` wraps the router as
+a ``ChatModel`` answering the router JSON. Honest limits: its weights come from the head, and its
 reasoning is either taken from an optional generative ``reasoner`` model the caller supplies (which
 costs that model's full latency) or, by default, a templated sentence naming the dominant modality:
 it explains nothing the head did.
@@ -26,10 +25,9 @@ from typing import TYPE_CHECKING
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field
 
-from stillhouse.chat import ChatModel, Completion, GenerationParams, Message
+from stillhouse.chat import ChatModel, Completion, GenerationParams, Message, last_user_text
 from stillhouse.errors import InvalidInputError, ModelNotReadyError, NotFoundError, StillhouseError
 from stillhouse.progress import progress_bar
-from stillhouse.records.schema import ConversationRecord
 from stillhouse.tasks.video_router.prompt import MODALITIES
 from stillhouse.tasks.video_router.weights import round_hundredths
 
@@ -42,7 +40,10 @@ if TYPE_CHECKING:
 
 
 class HeadConfig(BaseModel):
-    """Training settings of the softmax head (full-batch Adam on soft-target cross-entropy)."""
+    """Training settings of the softmax head (full-batch Adam on soft-target cross-entropy).
+
+    Saved with the head in ``fast_router.json``, so a loaded router says how it was trained.
+    """
 
     model_config = ConfigDict(extra="forbid")
 
@@ -50,19 +51,6 @@ class HeadConfig(BaseModel):
     learning_rate: float = Field(default=0.05, gt=0.0, le=10.0)
     l2: float = Field(default=1e-3, ge=0.0)  # 125 golden examples in 384 dims overfit without it
     seed: int = 0
-
-
-class FitReport(BaseModel):
-    """What a fit did: examples, epochs, the objective per epoch (soft cross-entropy + L2) and the
-    final KL(teacher || head) on the training rows."""
-
-    model_config = ConfigDict(extra="forbid")
-
-    examples: int
-    epochs: int
-    seconds: float
-    losses: list[float]
-    final_kl: float
 
 
 class FastRouterConfig(BaseModel):
@@ -86,51 +74,11 @@ def softmax(logits: np.ndarray) -> np.ndarray:
     return exp / exp.sum(axis=1, keepdims=True)
 
 
-def kl_divergence(targets: np.ndarray, predicted: np.ndarray) -> float:
-    """Mean KL(teacher || head) over rows (0 where the teacher gives a modality no weight)."""
-    p, q = np.asarray(targets, dtype=np.float64), np.clip(predicted, 1e-12, None)
-    terms = np.where(p > 0, p * (np.log(np.clip(p, 1e-12, None)) - np.log(q)), 0.0)
-    return float(terms.sum(axis=1).mean())
-
-
-def teacher_targets(weights: np.ndarray | Sequence[Sequence[float]]) -> np.ndarray:
-    """The teacher's weights as probability rows (renormalised); refuses shapes and values that are not."""
-    targets = np.asarray(weights, dtype=np.float64)
-    if targets.ndim != 2 or targets.shape[1] != len(MODALITIES):
-        raise InvalidInputError(
-            f"weights must be (n, {len(MODALITIES)}), got {targets.shape}", field="weights"
-        )
-    if not np.isfinite(targets).all() or (targets < 0).any():
-        raise InvalidInputError("weights must be finite and non-negative", field="weights")
-    sums = targets.sum(axis=1, keepdims=True)
-    if (sums <= 0).any():
-        raise InvalidInputError(f"row {int(np.argmin(sums))} of weights sums to zero", field="weights")
-    return targets / sums
-
-
-def training_pairs(records: Sequence[ConversationRecord]) -> tuple[list[str], np.ndarray, list[str]]:
-    """(queries, teacher weight rows, reasons for records left out) from labelled router records.
-
-    The query is the last user turn; the weights are read from the assistant answer as the rubric
-    reads them (renormalised). Prompt-only records and answers without four weights are reported.
-    """
-    from stillhouse.tasks.video_router.parse import parse_answer
-
-    queries: list[str] = []
-    rows: list[list[float]] = []
-    skipped: list[str] = []
-    for index, record in enumerate(records):
-        value = parse_answer(record.answer, normalize=True).value if record.answer else None
-        if value is None:
-            skipped.append(f"record {index}: no assistant answer with four weights")
-            continue
-        queries.append(record.prompt_turns[-1].text)
-        rows.append([float(value[m]) for m in MODALITIES])
-    return queries, np.array(rows, dtype=np.float64).reshape(-1, len(MODALITIES)), skipped
-
-
 class FastRouter:
-    """Frozen encoder + linear softmax head over the four modalities (see the module docstring)."""
+    """Frozen encoder + linear softmax head over the four modalities (see the module docstring).
+
+    Untrained until :func:`stillhouse.router.trainer.fit` sets ``W`` and ``b``, or :meth:`load` reads them.
+    """
 
     def __init__(self, embedder: Embedder, *, embedder_name: str, head: HeadConfig | None = None) -> None:
         """``embedder_name`` is the ``load_embedder`` spec that rebuilds ``embedder`` when loading."""
@@ -170,54 +118,12 @@ class FastRouter:
             advance(len(batch))
         return np.vstack(rows) if rows else np.zeros((0, self.W.shape[0] if self.W is not None else 0))
 
-    def fit(
-        self,
-        queries: Sequence[str],
-        weights: np.ndarray | Sequence[Sequence[float]],
-        *,
-        warm_start: bool = False,
-        show_progress: bool = False,
-    ) -> FitReport:
-        """Train the head on the teacher's weights for ``queries`` (rows in :data:`MODALITIES` order)."""
-        targets = teacher_targets(weights)
-        if len(queries) != len(targets):
-            raise InvalidInputError(f"{len(queries)} queries but {len(targets)} weight rows", field="weights")
-        if not len(queries):
-            raise InvalidInputError("nothing to train on", field="queries")
-        return self.fit_embeddings(
-            self.embed(queries, show_progress=show_progress), targets, warm_start=warm_start
-        )
-
-    def fit_embeddings(
-        self, features: np.ndarray, targets: np.ndarray, *, warm_start: bool = False
-    ) -> FitReport:
-        """Train the head on precomputed embeddings (pure numpy; ``fit`` embeds and calls this)."""
-        started = time.perf_counter()
-        x, y = np.asarray(features, dtype=np.float64), teacher_targets(targets)
-        if warm_start and self.is_trained:
-            if self.W.shape[0] != x.shape[1]:
-                raise InvalidInputError(
-                    f"embeddings are {x.shape[1]}-d, the head {self.W.shape[0]}-d", field="weights"
-                )
-            params = [self.W.copy(), self.b.copy()]
-        else:
-            rng = np.random.default_rng(self.head.seed)
-            params = [rng.normal(0.0, 0.01, (x.shape[1], y.shape[1])), np.zeros(y.shape[1])]
-        losses = _adam(params, x, y, self.head)
-        self.W, self.b = params
-        self.trained_examples, self.final_kl = len(x), kl_divergence(y, self.predict_embeddings(x))
-        return FitReport(
-            examples=len(x),
-            epochs=self.head.epochs,
-            seconds=time.perf_counter() - started,
-            losses=losses,
-            final_kl=self.final_kl,
-        )
-
     def predict_embeddings(self, features: np.ndarray) -> np.ndarray:
         """Weights (rows summing to 1) for precomputed embeddings."""
         if not self.is_trained:
-            raise ModelNotReadyError("the fast router's head is not trained; call fit() or load()")
+            raise ModelNotReadyError(
+                "the fast router's head is not trained; fit it (stillhouse.router.trainer) or load() one"
+            )
         x = np.asarray(features, dtype=np.float64)
         if x.ndim != 2 or x.shape[1] != self.W.shape[0]:
             raise InvalidInputError(
@@ -271,30 +177,6 @@ class FastRouter:
         return router
 
 
-def _adam(params: list[np.ndarray], x: np.ndarray, y: np.ndarray, cfg: HeadConfig) -> list[float]:
-    """Full-batch Adam on mean soft-target cross-entropy + L2 on W; updates ``params`` in place."""
-    beta1, beta2, eps = 0.9, 0.999, 1e-8
-    moments = [np.zeros_like(p) for p in params]
-    velocities = [np.zeros_like(p) for p in params]
-    losses: list[float] = []
-    for step in range(1, cfg.epochs + 1):
-        w, b = params
-        probs = softmax(x @ w + b)
-        loss = -(y * np.log(np.clip(probs, 1e-12, None))).sum(axis=1).mean() + 0.5 * cfg.l2 * float(
-            (w * w).sum()
-        )
-        losses.append(float(loss))
-        delta = (probs - y) / len(x)  # d(mean CE)/d(logits) for softmax with soft targets
-        grads = [x.T @ delta + cfg.l2 * w, delta.sum(axis=0)]
-        for p, g, m, v in zip(params, grads, moments, velocities, strict=True):
-            m *= beta1
-            m += (1 - beta1) * g
-            v *= beta2
-            v += (1 - beta2) * g * g
-            p -= cfg.learning_rate * (m / (1 - beta1**step)) / (np.sqrt(v / (1 - beta2**step)) + eps)
-    return losses
-
-
 def templated_reasoning(weights: dict[str, float]) -> str:
     """One sentence naming the two heaviest modalities, and saying it is not a generated explanation."""
     first, second = sorted(MODALITIES, key=lambda m: -weights[m])[:2]
@@ -337,7 +219,7 @@ class FastRouterModel(ChatModel):
 
     def generate(self, messages: list[Message], params: GenerationParams) -> Completion:
         started = time.perf_counter()
-        query = next((m.content for m in reversed(messages) if m.role == "user"), None)
+        query = last_user_text(messages)
         if query is None:
             raise InvalidInputError("the conversation has no user turn to route", field="messages")
         row = self.router.predict([query])[0]

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from stillhouse.errors import InvalidInputError
-from stillhouse.tasks.video_router.figures import plot_weight_distribution, weights_from_records
+from stillhouse.router.figures import plot_weight_distribution, weights_from_records
 from stillhouse.tasks.video_router.golden import labelled_record, load_dev
 from stillhouse.tasks.video_router.synth import SynthConfig, synthesize, to_records
 
