@@ -46,6 +46,7 @@ def serve(
 
     from stillhouse.jobs import arns
     from stillhouse.jobs.service import JobService
+    from stillhouse.jobs.worker import start_workers
     from stillhouse.serve.app import create_app
     from stillhouse.serve.settings import settings_from_env
 
@@ -63,7 +64,7 @@ def serve(
         invocation_log_uri=invocation_log_uri,
     )
     jobs = JobService(db)
-    pool = jobs.start_workers(job_workers) if job_workers > 0 else None
+    pool = start_workers(jobs, job_workers) if job_workers > 0 else None
     typer.secho(f"stillhouse serving on {settings.base_url} ({job_workers} job worker(s))", err=True)
     try:
         # A bounded graceful shutdown: queued generations could otherwise hold the exit for minutes.
