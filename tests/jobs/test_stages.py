@@ -12,7 +12,7 @@ from stillhouse.jobs import JobService
 from stillhouse.jobs.pipeline import run_job
 from stillhouse.jobs.stages import DefaultStages
 from stillhouse.models.fake import FakeModel
-from stillhouse.models.student import MANIFEST, read_manifest
+from stillhouse.models.manifest import MANIFEST, read_manifest
 from stillhouse.tasks.video_router.prompt import SYSTEM_PROMPT
 
 from .helpers import build_tiny_student, job_request, prompt_line, router_prompts, teacher_answer

@@ -82,8 +82,9 @@ def evaluate(
         load_prices,
         load_rubric,
     )
-    from stillhouse.evaluate.inputs import labelled_models, load_heldout, resolve_model
+    from stillhouse.evaluate.inputs import labelled_models, load_heldout
     from stillhouse.evaluate.report import write_report
+    from stillhouse.models import load_model
     from stillhouse.tasks import get_task
 
     the_task = get_task(task)
@@ -95,8 +96,8 @@ def evaluate(
     the_judge = None
     if judge:
         the_rubric = load_rubric(rubric) if rubric else builtin_rubric(the_task.name)
-        the_judge = Judge(resolve_model(judge), the_rubric)
-    models = {label: resolve_model(spec) for label, spec in specs.items()}
+        the_judge = Judge(load_model(judge), the_rubric)
+    models = {label: load_model(spec) for label, spec in specs.items()}
     results = evaluate_models(
         the_task,
         records,
