@@ -28,7 +28,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import shutil
 import tempfile
 import time
 from pathlib import Path
@@ -79,9 +78,8 @@ VARIANTS = [
 
 def train_and_publish(variant: Variant, train: Path, work: Path, seed: int = 0) -> tuple[Path, float]:
     """Train ``variant``; return its published folder (model + model.gguf) and training seconds."""
-    from stillhouse.models.catalog import resolve_gguf
-    from stillhouse.models.gguf_export import export_gguf
     from stillhouse.train import TrainConfig, run_training
+    from stillhouse.train.publish import PublishConfig, publish_student
 
     started = time.perf_counter()
     result = run_training(
@@ -100,9 +98,9 @@ def train_and_publish(variant: Variant, train: Path, work: Path, seed: int = 0) 
         )
     )
     seconds = time.perf_counter() - started
-    published = work / f"{variant.name}-published"
-    shutil.copytree(result.model_dir, published)
-    export_gguf(result.model_dir, resolve_gguf("smollm2-135m"), published / "model.gguf", weight_type="q8_0")
+    published = publish_student(
+        result.model_dir, work / f"{variant.name}-published", PublishConfig(base="smollm2-135m")
+    )
     return published, seconds
 
 

@@ -55,3 +55,55 @@ def save_tiny_llama(folder: Path, tokenizer: Any, *, max_positions: int = 128, s
     LlamaForCausalLM(config).save_pretrained(folder)
     tokenizer.save_pretrained(folder)
     return folder
+
+
+def write_tiny_gguf(folder: Path) -> Path:
+    """``folder/model.gguf``: the tiny Llama saved in ``folder`` as a GGUF that llama.cpp loads (its
+    vocabulary written as a merge-less BPE one, so words it knows are single tokens).
+
+    The packaged GGUFs are what real students start from; this gives the model-tier tests a base
+    model with a GGUF of its own, seconds to write, so that a published student gets ``model.gguf``.
+    """
+    import json
+
+    from stillhouse.models.gguf_export import _load_state_dict, export_gguf, write_gguf
+
+    config = json.loads((folder / "config.json").read_text())
+    vocab = json.loads((folder / "tokenizer.json").read_text())["model"]["vocab"]
+    tokens = [token for token, _ in sorted(vocab.items(), key=lambda item: item[1])]
+    state = _load_state_dict(folder)
+
+    def fill(writer: Any) -> None:
+        writer.add_context_length(config["max_position_embeddings"])
+        writer.add_embedding_length(config["hidden_size"])
+        writer.add_block_count(config["num_hidden_layers"])
+        writer.add_feed_forward_length(config["intermediate_size"])
+        writer.add_head_count(config["num_attention_heads"])
+        writer.add_head_count_kv(config["num_key_value_heads"])
+        writer.add_rope_dimension_count(config["hidden_size"] // config["num_attention_heads"])
+        writer.add_layer_norm_rms_eps(config["rms_norm_eps"])
+        writer.add_tokenizer_model("gpt2")
+        writer.add_tokenizer_pre("default")
+        writer.add_token_list(tokens)
+        writer.add_token_types([3 if token.startswith("<") else 1 for token in tokens])
+        writer.add_token_merges(["a b"])  # llama.cpp refuses a BPE vocabulary with no merges key
+        writer.add_bos_token_id(config["bos_token_id"])
+        writer.add_eos_token_id(config["eos_token_id"])
+        writer.add_pad_token_id(config["pad_token_id"])
+        writer.add_chat_template(CHAT_TEMPLATE)
+        for name, shape in _gguf_shapes(state, config["num_hidden_layers"]).items():
+            writer.add_tensor(name, np.zeros(shape, dtype=np.float32))
+
+    import numpy as np
+
+    template = write_gguf(folder / "template.gguf", "llama", fill)
+    out = export_gguf(folder, template, folder / "model.gguf", weight_type="f32")
+    template.unlink()
+    return out
+
+
+def _gguf_shapes(state: dict[str, Any], n_layers: int) -> dict[str, tuple[int, ...]]:
+    from stillhouse.models.gguf_export import _hf_to_gguf_names
+
+    names = _hf_to_gguf_names(list(state), "llama", n_layers)
+    return {gguf_name: tuple(state[hf_name].shape) for hf_name, gguf_name in names.items()}

@@ -240,22 +240,6 @@ def train_student(config: DemoConfig, layout: Layout) -> Any:
     )
 
 
-def publish_student(config: DemoConfig, layout: Layout, model_dir: Path) -> Path:
-    """``models/student``: the merged transformers model plus ``model.gguf`` for llama.cpp serving."""
-    import shutil
-
-    from stillhouse.models.catalog import resolve_gguf
-    from stillhouse.models.gguf_export import export_gguf
-
-    target = layout.student
-    shutil.rmtree(target, ignore_errors=True)
-    shutil.copytree(model_dir, target)
-    export_gguf(
-        model_dir, resolve_gguf(config.student), target / "model.gguf", weight_type=config.student_weights
-    )  # type: ignore[arg-type]
-    return target
-
-
 def train_fast_router(config: DemoConfig, layout: Layout) -> Any:
     """The embedding router on the verified labels plus the weakly labelled router queries."""
     import numpy as np
@@ -380,6 +364,7 @@ def run_demo(config: DemoConfig, log: Callable[[str], None] = print) -> dict[str
     from stillhouse.models import load_model
     from stillhouse.train.artifacts import LOSS_CURVE
     from stillhouse.train.export import MODEL_DIR
+    from stillhouse.train.publish import PublishConfig, publish_student
 
     layout = Layout(root=config.out)
     timer = StageTimer(log)
@@ -390,7 +375,8 @@ def run_demo(config: DemoConfig, log: Callable[[str], None] = print) -> dict[str
     log(f"   kept {verified['kept']} pairs, rejected {verified['rejected']} of {verified['checked']} checked")
     if not (layout.student / "model.gguf").is_file():
         timer.run("train", lambda: train_student(config, layout))
-        timer.run("export", lambda: publish_student(config, layout, layout.student_run / MODEL_DIR))
+        publish = PublishConfig(base=config.student, weight_type=config.student_weights)  # type: ignore[arg-type]
+        timer.run("export", lambda: publish_student(layout.student_run / MODEL_DIR, layout.student, publish))
     router = timer.run("fast-router", lambda: train_fast_router(config, layout))
     models = candidate_models(config, layout, teacher, golden)
     human, versus_teacher = timer.run("evaluate", lambda: evaluate_all(config, layout, models, heldout))

@@ -2,15 +2,11 @@ from __future__ import annotations
 
 import json
 
-import numpy as np
 import pytest
 
 from stillhouse.errors import DatasetError, InvalidInputError
-from stillhouse.evaluate.inputs import labelled_models, resolve_model, split_model_option
-from stillhouse.models.embeddings import HashingEmbedder
+from stillhouse.evaluate.inputs import labelled_models, split_model_option
 from stillhouse.records.validate import require_records
-from stillhouse.router.fast_router import FastRouter, FastRouterModel
-from stillhouse.router.trainer import fit_embeddings
 from stillhouse.sources.dataset import read_dataset
 
 from .conftest import HELDOUT, reference_text
@@ -79,12 +75,3 @@ def test_heldout_reads_folders_and_refuses_nothing_readable(tmp_path):
     bad.mkdir()
     with pytest.raises(DatasetError):
         _heldout(_write(bad / "c.jsonl", ["nope"]))
-
-
-def test_resolve_model_loads_a_fast_router_folder(tmp_path):
-    router = FastRouter(HashingEmbedder(32), embedder_name="hashing:32")
-    fit_embeddings(router, np.eye(32)[:4], np.eye(4) * 0.7 + 0.075)
-    router.save(tmp_path / "fr")
-    for spec in (str(tmp_path / "fr"), f"fast-router:{tmp_path / 'fr'}"):
-        model = resolve_model(spec)
-        assert isinstance(model, FastRouterModel) and model.name == "fast-router:fr"

@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 
 from stillhouse.jobs import JobService
+from stillhouse.jobs.worker import start_workers
 from stillhouse.sources.objectstore import open_store
 
 from .helpers import build_tiny_student, job_request, prompt_line, router_prompts
@@ -49,7 +50,7 @@ def test_killed_worker_job_resumes_without_paying_twice(
     )
     job_id = service.job_id(service.create_job(body).jobArn)
 
-    first = service.start_workers(1, stages="jobs.crash_stages:make", lease_seconds=2.0)
+    first = start_workers(service, 1, stages="jobs.crash_stages:make", lease_seconds=2.0)
     try:
         wait_for(lambda: len(answered(teacher_log)) >= 30, 120, "the teacher to answer 30 prompts")
         os.kill(first.pids[0], signal.SIGKILL)
@@ -61,7 +62,7 @@ def test_killed_worker_job_resumes_without_paying_twice(
     assert job.status == "InProgress" and job.statusDetails.dataProcessingDetails.status == "InProgress"
     assert len(before_kill) < N_PROMPTS
 
-    with service.start_workers(1, stages="jobs.crash_stages:make", lease_seconds=2.0):
+    with start_workers(service, 1, stages="jobs.crash_stages:make", lease_seconds=2.0):
         wait_for(lambda: service.get_job(job_id).status != "InProgress", 180, "the resumed job to finish")
     job = service.get_job(job_id)
     assert job.status == "Completed", job.failureMessage

@@ -12,7 +12,7 @@ from stillhouse.jobs import JobService
 from stillhouse.jobs.pipeline import run_job
 from stillhouse.jobs.stages import DefaultStages
 from stillhouse.models.fake import FakeModel
-from stillhouse.models.student import MANIFEST, read_manifest
+from stillhouse.models.manifest import MANIFEST, read_manifest
 from stillhouse.tasks.video_router.prompt import SYSTEM_PROMPT
 
 from .helpers import build_tiny_student, job_request, prompt_line, router_prompts, teacher_answer
@@ -23,6 +23,16 @@ pytestmark = pytest.mark.model
 @pytest.fixture(scope="module")
 def tiny_student(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return build_tiny_student(tmp_path_factory.mktemp("student"))
+
+
+@pytest.fixture(scope="module")
+def tiny_gguf_student(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The tiny student with a ``model.gguf`` of its own, as a packaged base model has."""
+    from tests.tiny_llama import write_tiny_gguf
+
+    folder = build_tiny_student(tmp_path_factory.mktemp("gguf-student"))
+    write_tiny_gguf(folder)
+    return folder
 
 
 @pytest.fixture
@@ -161,3 +171,30 @@ def test_a_job_on_a_tasks_records_trains_and_publishes_its_student_format(
     assert job.status == "Completed", job.failureMessage
     manifest = read_manifest(service.custom_model_dir(job.outputModelArn))
     assert manifest is not None and manifest.task == "video-router"
+
+
+def test_a_job_on_a_gguf_base_publishes_a_student_that_llama_cpp_serves(
+    service: JobService, store, tiny_gguf_student: Path
+) -> None:
+    from stillhouse.models import load_model, resolve
+    from stillhouse.models.llamacpp import LlamaCppModel
+    from stillhouse.tasks.student_model import StudentFormatModel
+
+    answer = '{"visual": 0.7, "audio": 0.1, "transcription": 0.1, "metadata": 0.1, "reasoning": "red"}'
+    pairs = [prompt_line(p, answer, system=SYSTEM_PROMPT) for p in router_prompts(12)]
+    store.put_bytes("s3://data/router.jsonl", "\n".join(pairs).encode())
+    body = job_request(
+        customizationType="FINE_TUNING",
+        customizationConfig=None,
+        baseModelIdentifier=str(tiny_gguf_student),
+        trainingDataConfig={"s3Uri": "s3://data/router.jsonl"},
+        hyperParameters={"epochCount": "1", "batchSize": "4"},
+    )
+    _, job = run(service, body, teacher(), store)
+    assert job.status == "Completed", job.failureMessage
+    folder = service.custom_model_dir(job.outputModelArn)
+    assert (folder / "model.gguf").is_file() and (folder / MANIFEST).is_file()
+    resolved = resolve(str(folder))
+    assert resolved.backend == "llamacpp" and resolved.path == folder / "model.gguf"
+    model = load_model(str(folder), n_ctx=128, n_threads=1)
+    assert isinstance(model, StudentFormatModel) and isinstance(model.inner, LlamaCppModel)

@@ -97,25 +97,6 @@ def test_check_rehashes_and_catches_same_size_corruption(fake_entry, models_home
 def test_unknown_names_are_not_found(models_home):
     with pytest.raises(NotFoundError, match="smollm2-135m"):
         catalog.pull("gpt-5")
-    with pytest.raises(NotFoundError):
-        catalog.resolve_gguf("gpt-5")
-
-
-def test_resolve_gguf_accepts_a_local_file(tmp_path):
-    path = tmp_path / "mine.gguf"
-    path.write_bytes(b"GGUF")
-    assert catalog.resolve_gguf(str(path)) == path
-
-
-def test_training_dir_returns_hf_folders_as_they_are(tmp_path):
-    full = tmp_path / "full"
-    full.mkdir()
-    (full / "config.json").write_text("{}")
-    adapter = tmp_path / "adapter"
-    adapter.mkdir()
-    (adapter / "adapter_config.json").write_text("{}")
-    assert catalog.training_dir(str(full)) == full
-    assert catalog.training_dir(str(adapter)) == adapter
 
 
 def test_shipped_entries_are_complete():

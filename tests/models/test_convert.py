@@ -12,6 +12,7 @@ import pytest
 
 from stillhouse.chat import GenerationParams, Message
 from stillhouse.models import catalog, convert
+from stillhouse.models.registry import resolve
 
 
 class _FakeLoaded:
@@ -45,26 +46,27 @@ def test_convert_is_atomic_and_replaces_half_written_folders(tmp_path, monkeypat
     assert [p.name for p in tmp_path.iterdir()] == ["hf"]  # no temporary folder left
 
 
-def test_training_dir_converts_local_gguf_once(tmp_path, models_home, monkeypatch):
+def test_an_hf_spec_of_a_local_gguf_converts_it_once(tmp_path, models_home, monkeypatch):
     calls = []
     monkeypatch.setattr(
         convert, "_load_from_gguf", lambda gguf: calls.append(gguf) or (_FakeLoaded(), _FakeTokenizer())
     )
     gguf = tmp_path / "student.gguf"
     gguf.write_bytes(b"GGUF")
-    first = catalog.training_dir(str(gguf))
+    first = resolve(f"hf:{gguf}").path
     assert first.parent == models_home / "converted" and first.name.startswith("student-")
-    assert catalog.training_dir(str(gguf)) == first and len(calls) == 1
+    assert resolve(f"hf:{gguf}").path == first and len(calls) == 1
 
 
 @pytest.mark.integration
 def test_smollm2_converted_once_and_reused(monkeypatch):
     pytest.importorskip("torch")
-    folder = catalog.training_dir("smollm2-135m")
+    folder = resolve("hf:smollm2-135m").path
+    assert folder is not None
     assert {"config.json", "model.safetensors", "tokenizer.json"} <= {p.name for p in folder.iterdir()}
     monkeypatch.setattr(convert, "convert_gguf", lambda *a: pytest.fail("must reuse the cached conversion"))
     started = time.perf_counter()
-    assert catalog.training_dir("smollm2-135m") == folder
+    assert resolve("hf:smollm2-135m").path == folder
     assert time.perf_counter() - started < 1.0
     assert json.loads((folder / "config.json").read_text())["architectures"] == ["LlamaForCausalLM"]
 

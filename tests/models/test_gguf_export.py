@@ -24,11 +24,12 @@ def test_smollm2_round_trip_matches_original(tmp_path):
     llama_cpp = pytest.importorskip("llama_cpp")
     from stillhouse.models import catalog
     from stillhouse.models.gguf_export import export_gguf
+    from stillhouse.models.registry import resolve
 
     original = catalog.pull("smollm2-135m")
-    exported = export_gguf(
-        catalog.training_dir("smollm2-135m"), original, tmp_path / "s.gguf", weight_type="f16"
-    )
+    converted = resolve("hf:smollm2-135m").path
+    assert converted is not None
+    exported = export_gguf(converted, original, tmp_path / "s.gguf", weight_type="f16")
     messages = [
         {"role": "system", "content": "You route video search queries."},
         {"role": "user", "content": "guitar solo at a rock concert"},

@@ -211,7 +211,7 @@ def test_training_in_a_task_student_format_rewrites_records_and_writes_the_manif
 ) -> None:
     import json as json_module
 
-    from stillhouse.models.student import read_manifest
+    from stillhouse.models.manifest import read_manifest
     from stillhouse.records.jsonl import write_records
     from stillhouse.tasks.video_router.golden import load_golden
 

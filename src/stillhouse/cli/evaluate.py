@@ -82,8 +82,9 @@ def evaluate(
         load_prices,
         load_rubric,
     )
-    from stillhouse.evaluate.inputs import labelled_models, resolve_model
+    from stillhouse.evaluate.inputs import labelled_models
     from stillhouse.evaluate.report import write_report
+    from stillhouse.models import load_model
     from stillhouse.records.validate import require_records
     from stillhouse.sources.dataset import read_dataset
     from stillhouse.tasks import get_task
@@ -99,8 +100,8 @@ def evaluate(
     the_judge = None
     if judge:
         the_rubric = load_rubric(rubric) if rubric else builtin_rubric(the_task.name)
-        the_judge = Judge(resolve_model(judge), the_rubric)
-    models = {label: resolve_model(spec) for label, spec in specs.items()}
+        the_judge = Judge(load_model(judge), the_rubric)
+    models = {label: load_model(spec) for label, spec in specs.items()}
     results = evaluate_models(
         the_task,
         records,

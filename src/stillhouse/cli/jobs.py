@@ -128,7 +128,7 @@ def worker(
     import logging
     import time
 
-    from stillhouse.jobs.worker import run_worker
+    from stillhouse.jobs.worker import run_worker, start_workers
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
     service = _service(db)
@@ -138,7 +138,7 @@ def worker(
         except KeyboardInterrupt:
             typer.echo("worker stopped; its job will be resumed", err=True)
         return
-    pool = service.start_workers(workers, lease_seconds=lease_seconds)
+    pool = start_workers(service, workers, lease_seconds=lease_seconds)
     typer.echo(
         f"{workers} workers running (pids {', '.join(map(str, pool.pids))}); Ctrl-C stops them", err=True
     )

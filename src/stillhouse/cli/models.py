@@ -57,7 +57,7 @@ def pull(
     path = catalog.pull(name, progress=not json_out)
     result = {"name": name, "path": str(path)}
     if hf:
-        result["hf_dir"] = str(catalog.training_dir(name))
+        result["hf_dir"] = str(catalog.converted_dir(path, name))
     if json_out:
         emit_json(result)
     else:

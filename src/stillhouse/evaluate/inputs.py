@@ -1,14 +1,14 @@
-"""The edges of an evaluation run: turning model options into models."""
+"""The edges of an evaluation run: labelling the ``--model`` options (each spec is then loaded by
+:func:`stillhouse.models.load_model`, which knows every form)."""
 
 from __future__ import annotations
 
 import re
 from pathlib import Path
 
-from stillhouse.chat import ChatModel
 from stillhouse.errors import InvalidInputError
+from stillhouse.models.registry import FAST_ROUTER_PREFIX
 
-FAST_ROUTER_PREFIX = "fast-router:"
 _LABEL = re.compile(r"^[A-Za-z0-9_.\-]+$")
 
 
@@ -38,16 +38,3 @@ def labelled_models(options: list[str]) -> dict[str, str]:
             raise InvalidInputError(f"two models are labelled {label!r}; name them LABEL=SPEC", field="model")
         out[label] = spec
     return out
-
-
-def resolve_model(spec: str) -> ChatModel:
-    """A model for ``spec``: a fast-router folder (``fast-router:DIR`` or a folder holding its config)
-    loads the embedding router; anything else goes to :func:`stillhouse.models.load_model`."""
-    from stillhouse.router.fast_router import CONFIG_FILE, FastRouterModel
-
-    path = Path(spec.removeprefix(FAST_ROUTER_PREFIX)).expanduser()
-    if spec.startswith(FAST_ROUTER_PREFIX) or (path / CONFIG_FILE).is_file():
-        return FastRouterModel.load(path)
-    from stillhouse.models import load_model
-
-    return load_model(spec)

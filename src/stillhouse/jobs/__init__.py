@@ -12,7 +12,8 @@ Public API (what the HTTP server and the CLI use)::
     service.custom_model_dir(arn_or_name)        # the weights folder to load for inference
     service.create_deployment({...}) / get_deployment / list_deployments / delete_deployment
     service.mark_deployment(arn_or_name, "Active" | "Failed", failure=None)   # the server reports loading
-    pool = service.start_workers(2)              # background worker processes; pool.stop()
+    from stillhouse.jobs.worker import start_workers
+    pool = start_workers(service, 2)             # background worker processes; pool.stop()
 
 Every response is a pydantic model in Bedrock's field names: serialise with
 ``model.model_dump(mode="json", exclude_none=True)``. Errors are :mod:`stillhouse.errors` types

@@ -13,7 +13,7 @@ import secrets
 import shutil
 from collections.abc import Callable
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from stillhouse import paths
 from stillhouse.errors import ConflictError, NotFoundError
@@ -35,9 +35,6 @@ from stillhouse.jobs.schema import (
     parse_wire,
 )
 from stillhouse.jobs.store import Page, Store, epoch, like, time_filters
-
-if TYPE_CHECKING:
-    from stillhouse.jobs.worker import WorkerPool
 
 JobChange = Callable[[ModelCustomizationJob], ModelCustomizationJob]
 
@@ -251,15 +248,6 @@ class JobService(DeploymentsMixin):
                 (done.model_dump_json(), done.status, job_id),
             )
         return model
-
-    def start_workers(
-        self, n: int = 1, *, stages: str | None = None, lease_seconds: float = 30.0
-    ) -> WorkerPool:
-        """Start ``n`` background worker processes on this database; ``stages`` is an optional
-        ``module:factory`` path of the stage runner (tests inject fakes this way)."""
-        from stillhouse.jobs.worker import WorkerPool
-
-        return WorkerPool.start(self, n, stages=stages, lease_seconds=lease_seconds)
 
     # --------------------------------------------------------------------------- custom models
 

@@ -7,7 +7,9 @@
   request cache into an append-only output (a restarted job continues where it stopped and never pays
   twice); FINE_TUNING uses the labelled records as they are;
 - training: :func:`stillhouse.train.run_training` with checkpoints, resumed on restart;
-- publish: the metrics CSVs (and loss curve) to ``outputDataConfig.s3Uri``.
+- publish: the custom model's serving folder (:func:`stillhouse.train.publish.publish_student`: the
+  merged model, its manifest, and ``model.gguf`` when the base model is a GGUF, so llama.cpp serves
+  it as it serves the demo's student) and the metrics CSVs (and loss curve) to ``outputDataConfig.s3Uri``.
 
 Heavy modules (teacher models, torch) are imported inside the methods that need them.
 """
@@ -232,9 +234,17 @@ class DefaultStages:
     # --------------------------------------------------------------------------------- publish
 
     def publish(self, ctx: JobContext) -> None:
-        """Copy the run's artifacts to ``<outputDataConfig.s3Uri>/model-customization-job-<id>/``."""
+        """Publish the custom model's folder (``<job>/model``, what it is registered and served from)
+        and copy the run's artifacts to ``<outputDataConfig.s3Uri>/model-customization-job-<id>/``."""
+        from stillhouse.train.export import MODEL_DIR
+        from stillhouse.train.publish import PublishConfig, publish_student
+
         assert ctx.progress.train_out is not None
         out = Path(ctx.progress.train_out)
+        published = publish_student(
+            out / MODEL_DIR, ctx.job_dir / "model", PublishConfig(base=ctx.request.baseModelIdentifier)
+        )
+        ctx.progress.model_dir = str(published)
         base = ctx.request.outputDataConfig.s3Uri.rstrip("/") + f"/model-customization-job-{ctx.job_id}"
         for folder in ("training_artifacts", "validation_artifacts"):
             for path in sorted((out / folder).rglob("*")) if (out / folder).is_dir() else []:

@@ -154,7 +154,7 @@ def _watch_parent(parent_pid: int, shutdown: threading.Event) -> None:
 
 
 class WorkerPool:
-    """Worker subprocesses started by :meth:`JobService.start_workers`; ``stop()`` ends them."""
+    """Worker subprocesses started by :func:`start_workers`; ``stop()`` ends them."""
 
     def __init__(self, processes: list[subprocess.Popen[bytes]]) -> None:
         self.processes = processes
@@ -205,6 +205,18 @@ class WorkerPool:
 
     def __exit__(self, *exc: object) -> None:
         self.stop()
+
+
+def start_workers(
+    service: JobService, n: int = 1, *, stages: str | None = None, lease_seconds: float = 30.0
+) -> WorkerPool:
+    """Start ``n`` background worker processes on ``service``'s database; ``stages`` is an optional
+    ``module:factory`` path of the stage runner (tests inject fakes this way).
+
+    The service stores jobs and knows nothing of workers; whoever composes the two (the CLI, the
+    server) starts them here, so the worker depends on the service and never the other way round.
+    """
+    return WorkerPool.start(service, n, stages=stages, lease_seconds=lease_seconds)
 
 
 def main(argv: list[str] | None = None) -> None:

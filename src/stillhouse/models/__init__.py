@@ -1,8 +1,25 @@
-"""Model backends behind :class:`stillhouse.chat.ChatModel`, the offline catalog, embeddings.
+"""Model backends behind :class:`stillhouse.chat.ChatModel`.
 
-``load_model(spec)`` is the entry point; backends import their heavy libraries only when loaded.
+``load_model(spec)`` is the entry point (``resolve(spec)`` + ``load_resolved`` when the resolved
+artifact is wanted first); backends import their heavy libraries only when loaded.
 """
 
-from stillhouse.models.registry import ModelSpec, load_model, parse_spec
+from stillhouse.models.registry import (
+    LoadOptions,
+    ModelSpec,
+    ResolvedModel,
+    load_model,
+    load_resolved,
+    parse_spec,
+    resolve,
+)
 
-__all__ = ["ModelSpec", "load_model", "parse_spec"]
+__all__ = [
+    "LoadOptions",
+    "ModelSpec",
+    "ResolvedModel",
+    "load_model",
+    "load_resolved",
+    "parse_spec",
+    "resolve",
+]

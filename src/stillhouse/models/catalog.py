@@ -37,10 +37,9 @@ __all__ = [
     "check",
     "get_entry",
     "list_status",
+    "converted_dir",
     "pull",
-    "resolve_gguf",
     "status",
-    "training_dir",
 ]
 
 
@@ -235,30 +234,17 @@ def list_status() -> list[EntryStatus]:
     return [status(name) for name in CATALOG]
 
 
-def resolve_gguf(name_or_path: str, *, progress: bool = False) -> Path:
-    """A GGUF file for a catalog name (pulled on demand) or an existing ``.gguf`` path."""
-    path = Path(name_or_path).expanduser()
-    if path.suffix == ".gguf" and path.is_file():
-        return path
-    if name_or_path in CATALOG and CATALOG[name_or_path].kind == "gguf":
-        return pull(name_or_path, progress=progress)
-    raise NotFoundError(f"{name_or_path!r} is neither a GGUF catalog model nor a .gguf file", field="model")
+def converted_dir(gguf: Path, name: str | None = None) -> Path:
+    """A transformers-loadable safetensors folder for the GGUF file ``gguf`` (catalog model ``name``
+    when it is one), de-quantized to fp32 once and cached (``<models>/<name>/hf/``).
 
-
-def training_dir(name_or_path: str, *, progress: bool = False) -> Path:
-    """A transformers-loadable safetensors folder for a catalog name, a ``.gguf`` path or an HF folder.
-
-    GGUF weights are de-quantized to fp32 once and cached (``<models>/<name>/hf/``); an existing HF
-    folder (``config.json`` or a LoRA ``adapter_config.json``) is returned as it is.
+    Which file a spec means is the registry's decision (``stillhouse.models.registry.resolve``);
+    this only converts and caches the file it is given.
     """
     from stillhouse.models.convert import convert_gguf, is_converted
 
-    path = Path(name_or_path).expanduser()
-    if path.is_dir() and ((path / "config.json").is_file() or (path / "adapter_config.json").is_file()):
-        return path
-    gguf = resolve_gguf(name_or_path, progress=progress)
-    if name_or_path in CATALOG:
-        out = paths.models_dir() / name_or_path / "hf"
+    if name is not None:
+        out = paths.models_dir() / name / "hf"
     else:
         # Key local files by location and identity so an edited file converts again.
         stat = gguf.stat()

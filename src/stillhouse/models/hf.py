@@ -45,10 +45,13 @@ def _resolve_base(adapter_dir: Path) -> Path:
         candidate = (adapter_dir / candidate) if (adapter_dir / candidate).is_dir() else candidate
     if (candidate / "config.json").is_file():
         return candidate
-    from stillhouse.models.catalog import CATALOG, training_dir
+    from stillhouse.models.catalog import CATALOG
+    from stillhouse.models.registry import resolve
 
     if base in CATALOG:
-        return training_dir(base)
+        path = resolve(f"hf:{base}").path
+        assert path is not None  # a resolved hf model always names its folder
+        return path
     raise NotFoundError(f"base model {base!r} of adapter {adapter_dir} is not a local folder or catalog name")
 
 

@@ -27,11 +27,12 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from stillhouse.chat import ChatModel, Completion, GenerationParams, Message, last_user_text
 from stillhouse.errors import InvalidInputError, ModelNotReadyError, NotFoundError, StillhouseError
+from stillhouse.models.registry import FAST_ROUTER_CONFIG
 from stillhouse.progress import progress_bar
 from stillhouse.tasks.video_router.prompt import MODALITIES
 from stillhouse.tasks.video_router.weights import round_hundredths
 
-CONFIG_FILE = "fast_router.json"
+CONFIG_FILE = FAST_ROUTER_CONFIG  # the registry recognises a fast router's folder by this file
 HEAD_FILE = "head.npz"
 _EMBED_BATCH = 64
 

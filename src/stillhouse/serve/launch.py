@@ -79,13 +79,14 @@ def run_server(settings: ServerSettings, config: LaunchConfig, *, on_ready: Call
     """Bind, open the database, start the job workers, call ``on_ready(url)``, serve until stopped."""
     import uvicorn
 
+    from stillhouse.jobs.worker import start_workers
     from stillhouse.serve.app import create_app
 
     sock = open_listener(settings.host, settings.port)
     try:
         jobs = open_jobs(config.db)
         check_log_dir(settings.log_wal_dir)
-        pool = jobs.start_workers(config.job_workers) if config.job_workers > 0 else None
+        pool = start_workers(jobs, config.job_workers) if config.job_workers > 0 else None
         try:
             port = sock.getsockname()[1]
             on_ready(f"http://{settings.host}:{port}")

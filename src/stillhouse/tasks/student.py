@@ -3,7 +3,7 @@
 A task may give its student a compact prompt and its own answer order (see ``Task.student_prompt``).
 Records written for the task (its system prompt, a valid answer) are rewritten into that format
 before training; the same swap is applied to each request when the student is served
-(:class:`stillhouse.models.student.StudentFormatModel`), and its answers are read back into the
+(:class:`stillhouse.tasks.student_model.StudentFormatModel`), and its answers are read back into the
 task's canonical form (:func:`from_student_answer`). Records for anything else pass unchanged,
 so a mixed dataset never has its other prompts rewritten. Pure functions, no I/O.
 """

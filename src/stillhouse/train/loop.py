@@ -335,10 +335,10 @@ class Run:
             self.model, prepared.tokenizer, config.out, method=config.method, merge=config.merge
         )
         if config.task is not None:
-            from stillhouse.models.student import write_manifest
+            from stillhouse.models.manifest import write_manifest
             from stillhouse.tasks import get_task
 
-            write_manifest(model_dir, get_task(config.task))
+            write_manifest(model_dir, get_task(config.task).name)
         self.write_metrics()
         curve = artifacts.plot_loss_curve(
             config.out / artifacts.LOSS_CURVE, progress.training, progress.validation

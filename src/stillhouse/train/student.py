@@ -15,7 +15,8 @@ if TYPE_CHECKING:
 
 
 def resolve_student(student: str) -> Path:
-    """A local transformers directory as is, else a catalog name via ``catalog.training_dir``."""
+    """A local transformers directory as is, else a catalog name or ``.gguf`` file, converted once
+    (the model registry resolves it)."""
     path = Path(student).expanduser()
     if path.is_dir():
         if not (path / "config.json").is_file():
@@ -24,10 +25,12 @@ def resolve_student(student: str) -> Path:
             )
         return path
     try:
-        from stillhouse.models.catalog import training_dir
-    except ImportError as exc:  # the catalog ships with the package; this guards a broken install
-        raise MissingDependencyError(f"the model catalog is unavailable: {exc}", field="student") from exc
-    return Path(training_dir(student))
+        from stillhouse.models.registry import resolve
+    except ImportError as exc:  # the registry ships with the package; this guards a broken install
+        raise MissingDependencyError(f"the model registry is unavailable: {exc}", field="student") from exc
+    folder = resolve(f"hf:{student}").path
+    assert folder is not None  # a resolved hf model always names its folder
+    return folder
 
 
 def load_tokenizer(student_dir: Path) -> Any:

@@ -1,0 +1,55 @@
+"""A published student that was trained in its task's student format, served in the same format.
+
+Training rewrites the task's records into the student format (:mod:`stillhouse.tasks.student`):
+a compact prompt and the student's answer order. The published model folder records that in
+``stillhouse.json`` (:mod:`stillhouse.models.manifest`); the model registry reads it when it resolves
+the folder and hands it to :func:`wrap_student`, registered here as its manifest hook, which wraps
+the backend in :class:`StudentFormatModel`. Callers keep sending the task's own prompt and schema
+(as they would to the teacher, or to a Bedrock custom model) and the student still sees what it
+was trained on; its answer comes back in the task's canonical form.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from stillhouse.chat import ChatModel, Completion, GenerationParams, Message
+from stillhouse.models.manifest import StudentManifest, read_manifest
+from stillhouse.models.registry import register_manifest_hook
+from stillhouse.tasks.base import Task
+
+
+class StudentFormatModel(ChatModel):
+    """``inner`` answering requests written for ``task`` as its student was trained to read them."""
+
+    def __init__(self, inner: ChatModel, task: Task) -> None:
+        self.inner, self.task = inner, task
+        self.name = inner.name
+        self.supports_json_schema = inner.supports_json_schema
+
+    def generate(self, messages: list[Message], params: GenerationParams) -> Completion:
+        from stillhouse.tasks.student import from_student_answer, to_student_request
+
+        swapped, swapped_params = to_student_request(self.task, messages, params)
+        completion = self.inner.generate(swapped, swapped_params)
+        if swapped is messages:  # not a request for the task: the answer is not the task's either
+            return completion
+        return completion.model_copy(update={"text": from_student_answer(self.task, completion.text)})
+
+
+def wrap_student(model: ChatModel, manifest: StudentManifest) -> ChatModel:
+    """``model`` wrapped in its task's student format when ``manifest`` says it was trained in one."""
+    if not manifest.student_format:
+        return model
+    from stillhouse.tasks import get_task
+
+    return StudentFormatModel(model, get_task(manifest.task))
+
+
+def wrap_if_student(model: ChatModel, folder: Path) -> ChatModel:
+    """``model`` wrapped in its task's student format when ``folder`` holds a manifest."""
+    manifest = read_manifest(folder)
+    return model if manifest is None else wrap_student(model, manifest)
+
+
+register_manifest_hook(wrap_student)
