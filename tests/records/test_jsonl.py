@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import inspect
 import json
+import os
+import stat
 import tracemalloc
 
 import pytest
@@ -126,3 +128,15 @@ def test_reader_streams_a_15000_record_file(tmp_path):
     assert count == 15_000
     # Holding the records would take several MB (and the file itself is ~3 MB); streaming stays tiny.
     assert peak < path.stat().st_size / 10, f"peak {peak} bytes for a {path.stat().st_size}-byte file"
+
+
+def test_written_files_get_the_umask_permissions_not_owner_only(tmp_path):
+    """mkstemp creates 0600; a generated prompts.jsonl must be as readable as every other file."""
+    old = os.umask(0o022)
+    try:
+        write_records(tmp_path / "prompts.jsonl", [ConversationRecord.model_validate(_labelled(0))])
+        (tmp_path / "plain.txt").write_text("x")
+    finally:
+        os.umask(old)
+    mode = stat.S_IMODE((tmp_path / "prompts.jsonl").stat().st_mode)
+    assert mode == stat.S_IMODE((tmp_path / "plain.txt").stat().st_mode) == 0o644

@@ -9,8 +9,6 @@ keys), never an exception. Blank lines are not records: the reader skips them, a
 
 from __future__ import annotations
 
-import os
-import tempfile
 from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import IO, Any
@@ -18,6 +16,7 @@ from typing import IO, Any
 from pydantic import ValidationError
 
 from stillhouse.errors import InvalidInputError, NotFoundError
+from stillhouse.outputs import atomic_file
 from stillhouse.records.rules import RecordProblem
 from stillhouse.records.schema import SCHEMA_VERSION, ConversationRecord
 
@@ -132,16 +131,10 @@ def write_records(path: str | Path, records: Iterable[ConversationRecord]) -> in
     """Write records as JSONL, streaming, atomically (a reader never sees half a file). Returns the count."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     count = 0
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8", newline="\n") as out:
-            for record in records:
-                out.write(record.to_json())
-                out.write("\n")
-                count += 1
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    with atomic_file(path, "w", encoding="utf-8", newline="\n") as out:
+        for record in records:
+            out.write(record.to_json())
+            out.write("\n")
+            count += 1
     return count
