@@ -23,6 +23,8 @@ def test_an_existing_file_is_not_a_folder(tmp_path: Path) -> None:
     (tmp_path / "file").write_text("x")
     with pytest.raises(OutputPathError, match="is a file, not a folder"):
         check_output_dir(tmp_path / "file")
+    with pytest.raises(OutputPathError, match="is a file, not a folder"):
+        check_output_dir(tmp_path / "file" / "a" / "b")
 
 
 def test_an_output_file_under_a_file_or_that_is_a_folder_is_refused(tmp_path: Path) -> None:
@@ -39,10 +41,12 @@ def test_a_read_only_filesystem_is_refused() -> None:
         check_output_dir("/proc/stillhouse-out")
 
 
-def test_good_locations_are_made_and_left_clean(tmp_path: Path) -> None:
+def test_good_locations_are_accepted_and_nothing_is_left(tmp_path: Path) -> None:
+    (tmp_path / "a").mkdir()
     assert check_output_dir(tmp_path / "a" / "b") == tmp_path / "a" / "b"
     assert check_output_file(tmp_path / "c" / "out.jsonl") == tmp_path / "c" / "out.jsonl"
-    assert sorted(p.name for p in tmp_path.rglob("*")) == ["a", "b", "c"]  # no probe file left
+    assert check_output_dir("relative-folder").name == "relative-folder"
+    assert sorted(p.name for p in tmp_path.rglob("*")) == ["a"]  # no probe file, no folder made
 
 
 def test_atomic_file_leaves_the_old_file_when_writing_fails(tmp_path: Path) -> None:

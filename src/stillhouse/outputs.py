@@ -2,8 +2,7 @@
 
 A run that labels, trains or evaluates for minutes must not discover at the end that its output
 folder sits under a file or on a read-only disk; :func:`check_output_file` and
-:func:`check_output_dir` find out first, by doing what the run will do (create the folder, create a
-file in it). :func:`atomic_file` is the one temporary-file-then-rename writer, so every generated
+:func:`check_output_dir` find out first, by doing what the run will do (create a file there). :func:`atomic_file` is the one temporary-file-then-rename writer, so every generated
 file gets the same permissions (the umask's, not ``mkstemp``'s owner-only 0600).
 """
 
@@ -24,13 +23,18 @@ T = TypeVar("T")
 
 
 def check_output_dir(path: str | Path, *, field: str = "out") -> Path:
-    """Make sure ``path`` is (or can become) a folder this process can create files in."""
+    """Make sure ``path`` is, or can become, a folder this process can create files in.
+
+    Nothing is left behind: the nearest existing folder on the way gets a probe file, then loses it.
+    """
     folder = Path(path)
-    if folder.exists() and not folder.is_dir():
-        raise OutputPathError(f"{folder} is a file, not a folder", field=field)
+    existing = folder
+    while not existing.exists() and existing != existing.parent:
+        existing = existing.parent
+    if not existing.is_dir():
+        raise OutputPathError(f"cannot write to {folder}: {existing} is a file, not a folder", field=field)
     try:
-        folder.mkdir(parents=True, exist_ok=True)
-        _probe(folder)
+        _probe(existing)
     except OSError as exc:
         raise OutputPathError(f"cannot write to {folder}: {exc.strerror or exc}", field=field) from exc
     return folder
