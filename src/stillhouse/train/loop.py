@@ -168,8 +168,7 @@ def _check_out_dir(config: TrainConfig) -> None:
     finished = checkpoint.finished_run(config.out) is not None
     if not config.resume and (finished or checkpoint.list_checkpoints(config.out)):
         raise ConflictError(
-            f"{config.out} already holds a run; pass resume to continue it, "
-            "or choose another output folder",
+            f"{config.out} already holds a run; pass resume to continue it, or choose another output folder",
             field="out",
         )
 
