@@ -2,8 +2,10 @@
 
 A run that labels, trains or evaluates for minutes must not discover at the end that its output
 folder sits under a file or on a read-only disk; :func:`check_output_file` and
-:func:`check_output_dir` find out first, by doing what the run will do (create a file there). :func:`atomic_file` is the one temporary-file-then-rename writer, so every generated
-file gets the same permissions (the umask's, not ``mkstemp``'s owner-only 0600).
+:func:`check_output_dir` find out first, by doing what the run will do (create a file there).
+:func:`atomic_file` writes a temporary file and renames it into place with the umask's permissions,
+not ``mkstemp``'s owner-only 0600 (``records.jsonl.write_records`` does the same in place, since
+records/ imports nothing but errors and chat).
 """
 
 from __future__ import annotations
