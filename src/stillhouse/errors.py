@@ -33,6 +33,10 @@ class DatasetError(InvalidInputError):
     """A dataset is unusable as a whole (too few valid records, too many, unreadable)."""
 
 
+class OutputPathError(InvalidInputError):
+    """An output location cannot be written: under a file, read-only, no permission."""
+
+
 class NotFoundError(StillhouseError):
     """A named resource (job, model, deployment, object, file) does not exist."""
 

@@ -10,6 +10,7 @@ from typer.testing import CliRunner
 
 from stillhouse.chat import GenerationParams, Message
 from stillhouse.cli import app
+from stillhouse.errors import OutputPathError
 from stillhouse.models.fake import FakeModel
 
 QUERIES = [
@@ -176,3 +177,92 @@ def test_synthesize_writes_new_prompts(tmp_path: Path, monkeypatch) -> None:
     assert summary["generated"] == 4 and summary["teacher_calls"] == 2
     texts = [json.loads(line)["messages"][0]["content"][0]["text"] for line in out.read_text().splitlines()]
     assert texts == ["new query 0 a", "new query 0 b", "new query 1 a", "new query 1 b"]
+
+
+def _label_args(prompts: Path, tmp_path: Path, *extra: str) -> list[str]:
+    return [
+        "label",
+        str(prompts),
+        "--teacher",
+        "fake",
+        "--task",
+        "video-router",
+        "--out",
+        str(tmp_path / "out.jsonl"),
+        "--cache",
+        str(tmp_path / "c.sqlite"),
+        *extra,
+    ]
+
+
+@pytest.mark.parametrize("as_json", [False, True])
+def test_nothing_usable_exits_1_and_says_where_the_failures_are(
+    tmp_path: Path, teacher: FakeModel, as_json: bool
+) -> None:
+    prompts = tmp_path / "prompts.jsonl"
+    prompts.write_text("\n".join(["{garbage"] * 18) + "\n")
+    result = CliRunner().invoke(app, _label_args(prompts, tmp_path, *(["--json"] if as_json else [])))
+    assert result.exit_code == 1, result.output
+    report = tmp_path / "out.jsonl.failures.jsonl"
+    assert f"18 records failed or were invalid: see {report}" in result.output
+    assert len(report.read_text().splitlines()) == 18
+    if as_json:
+        assert json.loads(result.stdout)["failed"] == 18  # stdout stays one JSON object
+
+
+def test_an_unreachable_teacher_exits_1(tmp_path: Path, monkeypatch) -> None:
+    from stillhouse.errors import ModelError
+
+    down = FakeModel(lambda messages, params: ModelError("connection refused"))
+    monkeypatch.setattr("stillhouse.models.load_model", lambda spec: down)
+    prompts = tmp_path / "prompts.jsonl"
+    prompts.write_text("\n".join(_record(q) for q in QUERIES) + "\n")
+    result = CliRunner().invoke(app, _label_args(prompts, tmp_path))
+    assert result.exit_code == 1, result.output
+    assert "labelled 0" in result.stdout and "5 records failed or were invalid: see" in result.stdout
+
+
+def test_the_failure_report_is_named_even_when_nothing_failed(tmp_path: Path, teacher: FakeModel) -> None:
+    prompts = tmp_path / "prompts.jsonl"
+    prompts.write_text(_record("guitar solo") + "\n")
+    result = CliRunner().invoke(app, _label_args(prompts, tmp_path))
+    assert result.exit_code == 0, result.output
+    assert f"0 records failed or were invalid: see {tmp_path / 'out.jsonl.failures.jsonl'}" in result.stdout
+
+
+def test_without_a_terminal_progress_lines_go_to_stderr(tmp_path: Path, teacher: FakeModel) -> None:
+    prompts = tmp_path / "prompts.jsonl"
+    prompts.write_text("\n".join(_record(q) for q in QUERIES) + "\n")
+    result = CliRunner().invoke(app, _label_args(prompts, tmp_path, "--json"))
+    assert result.exit_code == 0, result.output
+    assert "labelling: 5/5 (100%)" in result.stderr
+    json.loads(result.stdout)
+
+
+@pytest.mark.parametrize("flag", ["--out", "--failures"])
+def test_an_output_under_a_file_is_refused_before_the_teacher_loads(
+    tmp_path: Path, monkeypatch, flag: str
+) -> None:
+    def no_teacher(spec: str) -> FakeModel:
+        raise AssertionError("the teacher was loaded before the output was checked")
+
+    monkeypatch.setattr("stillhouse.models.load_model", no_teacher)
+    prompts = tmp_path / "prompts.jsonl"
+    prompts.write_text(_record("guitar solo") + "\n")
+    (tmp_path / "file").write_text("x")
+    args = _label_args(prompts, tmp_path, flag, str(tmp_path / "file" / "o.jsonl"))
+    result = CliRunner().invoke(app, args)
+    assert isinstance(result.exception, OutputPathError), result.output
+    assert result.exception.field == flag.removeprefix("--")
+
+
+def test_synthesize_checks_its_output_first(tmp_path: Path, monkeypatch) -> None:
+    monkeypatch.setattr("stillhouse.models.load_model", lambda spec: pytest.fail("teacher loaded"))
+    prompts = tmp_path / "prompts.jsonl"
+    prompts.write_text(_record("guitar solo") + "\n")
+    (tmp_path / "file").write_text("x")
+    result = CliRunner().invoke(
+        app,
+        ["synthesize", str(prompts), "--teacher", "fake", "--n", "2", "--out", str(tmp_path / "file" / "o")],
+    )
+    assert isinstance(result.exception, OutputPathError), result.output

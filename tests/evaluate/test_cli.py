@@ -1,12 +1,14 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import pytest
 from typer.testing import CliRunner
 
 import stillhouse.models
 from stillhouse.cli import app
+from stillhouse.errors import OutputPathError
 from stillhouse.models.fake import FakeModel
 
 from .conftest import HELDOUT, reference_text
@@ -154,3 +156,38 @@ def test_a_heldout_file_with_no_readable_record_is_refused(fake_models, tmp_path
     result = CliRunner().invoke(app, args)
     assert result.exit_code != 0 and not (tmp_path / "o").exists()
     assert "holds no readable record (2 bad lines)" in str(result.exception)
+
+
+def test_an_out_under_a_file_is_refused_before_any_model_runs(heldout_file, fake_models, tmp_path):
+    (tmp_path / "file").write_text("x")
+    args = [
+        "evaluate",
+        "--data",
+        str(heldout_file),
+        "--model",
+        "perfect",
+        "--out",
+        str(tmp_path / "file" / "o"),
+    ]
+    result = CliRunner().invoke(app, args)
+    assert isinstance(result.exception, OutputPathError), result.output
+    assert fake_models == {}  # no model was even loaded
+
+
+def test_results_survive_a_write_that_fails_at_the_end(heldout_file, fake_models, tmp_path, monkeypatch):
+    import stillhouse.evaluate.report as report
+
+    def full_disk(*args, **kwargs):
+        raise OSError(28, "No space left on device", str(tmp_path / "o" / "results.json"))
+
+    monkeypatch.setattr(report, "write_report", full_disk)
+    args = ["evaluate", "--data", str(heldout_file), "--model", "perfect", "--out", str(tmp_path / "o")]
+    result = CliRunner().invoke(app, args)
+    assert isinstance(result.exception, OutputPathError), result.output
+    message = str(result.exception)
+    assert "No space left on device" in message
+    saved = Path(message.rsplit("saved in ", 1)[1])
+    try:
+        assert json.loads(saved.read_text())["models"]["perfect"]["summary"]["n"] == len(HELDOUT)
+    finally:
+        saved.unlink()

@@ -194,3 +194,36 @@ def test_deploying_an_unknown_model_is_not_found(service: JobService) -> None:
         service.create_deployment(
             {"modelDeploymentName": "x", "modelArn": "arn:aws:bedrock:r:a:custom-model/n"}
         )
+
+
+_STORE_REFUSES = ["s3://out/../x/", "s3://out//x/", "s3://out/./x", "s3://out/%2e%2e/x", "s3://out/a b"]
+
+
+@pytest.mark.parametrize("uri", _STORE_REFUSES)
+@pytest.mark.parametrize(
+    ("where", "field"),
+    [
+        (lambda uri: {"outputDataConfig": {"s3Uri": uri}}, "outputDataConfig.s3Uri"),
+        (lambda uri: {"trainingDataConfig": {"s3Uri": uri}}, "trainingDataConfig.s3Uri"),
+        (
+            lambda uri: {"validationDataConfig": {"validators": [{"s3Uri": uri}]}},
+            "validationDataConfig.validators.0.s3Uri",
+        ),
+        (
+            lambda uri: {
+                "trainingDataConfig": {"invocationLogsConfig": {"invocationLogSource": {"s3Uri": uri}}}
+            },
+            "trainingDataConfig.invocationLogsConfig.invocationLogSource.s3Uri",
+        ),
+    ],
+    ids=["output", "training", "validation", "invocation-logs"],
+)
+def test_uris_the_store_would_refuse_are_refused_at_create(
+    service: JobService, uri: str, where, field: str
+) -> None:
+    """Refused synchronously (ValidationException), not accepted and then failed in the background."""
+    with pytest.raises(InvalidInputError) as err:
+        service.create_job(job_request(**where(uri)))
+    assert err.value.code == "ValidationException"
+    assert err.value.field == field
+    assert service.list_jobs().modelCustomizationJobSummaries == []

@@ -162,9 +162,10 @@ def test_a_fast_router_folder_loads_the_embedding_router(tmp_path):
 
     from stillhouse.models.embeddings import HashingEmbedder
     from stillhouse.router.fast_router import FastRouter, FastRouterModel
+    from stillhouse.router.trainer import fit_embeddings
 
     router = FastRouter(HashingEmbedder(32), embedder_name="hashing:32")
-    router.fit_embeddings(np.eye(32)[:4], np.eye(4) * 0.7 + 0.075)
+    fit_embeddings(router, np.eye(32)[:4], np.eye(4) * 0.7 + 0.075)
     router.save(tmp_path / "fr")
     for spec in (str(tmp_path / "fr"), f"fast-router:{tmp_path / 'fr'}"):
         assert resolve(spec).backend == "fast-router"

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import os
+import stat
 
 import pytest
 
@@ -76,3 +78,15 @@ def test_write_is_atomic_when_the_input_fails(tmp_path):
         write_records(path, records())
     assert path.read_text() == "old\n"
     assert sorted(p.name for p in tmp_path.iterdir()) == ["out.jsonl"]  # no temporary left behind
+
+
+def test_written_files_get_the_umask_permissions_not_owner_only(tmp_path):
+    """mkstemp creates 0600; a generated prompts.jsonl must be as readable as every other file."""
+    old = os.umask(0o022)
+    try:
+        write_records(tmp_path / "prompts.jsonl", [ConversationRecord.model_validate(_labelled(0))])
+        (tmp_path / "plain.txt").write_text("x")
+    finally:
+        os.umask(old)
+    mode = stat.S_IMODE((tmp_path / "prompts.jsonl").stat().st_mode)
+    assert mode == stat.S_IMODE((tmp_path / "plain.txt").stat().st_mode) == 0o644

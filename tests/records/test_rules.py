@@ -113,6 +113,12 @@ def test_distillation_is_text_only():
         ("s3://bucket/../etc/passwd", False),
         ("s3://bucket//abs", False),
         ("s3:///key", False),
+        ("s3://../key.png", False),  # the local store maps buckets onto folders too
+        ("s3://./key.png", False),
+        ("s3://-bucket/key.png", False),
+        ("s3://Bucket/key.png", False),
+        ("s3://a..b/key.png", False),
+        ("s3://my.bucket-1/key.png", True),
     ],
 )
 def test_s3_uri_rule(uri, ok):

@@ -35,10 +35,11 @@ def app(settings: ServerSettings, jobs: Any, home: Path) -> Any:
 
 def _save_tiny_router(folder: Path) -> None:
     from stillhouse.models.embeddings import HashingEmbedder
-    from stillhouse.tasks.video_router.fast_router import FastRouter
+    from stillhouse.router.fast_router import FastRouter
+    from stillhouse.router.trainer import fit_embeddings
 
     router = FastRouter(HashingEmbedder(32), embedder_name="hashing:32")
-    router.fit_embeddings(np.eye(32)[:4], np.eye(4) * 0.7 + 0.075)
+    fit_embeddings(router, np.eye(32)[:4], np.eye(4) * 0.7 + 0.075)
     router.save(folder)
 
 

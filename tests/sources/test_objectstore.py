@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import base64
+import os
+import stat
 
 import pytest
 
@@ -15,6 +17,7 @@ from stillhouse.sources.objectstore import (
     S3ObjectStore,
     image_loader,
     open_store,
+    parse_s3_prefix,
     parse_s3_uri,
 )
 
@@ -89,6 +92,21 @@ def test_local_store_contract(tmp_path):
     _exercise(store)
     assert (tmp_path / "bucket" / "data" / "a.jsonl").read_bytes() == b"one again\n"
     assert not [p for p in tmp_path.rglob("*.tmp-put")]  # atomic writes leave no temporaries
+
+
+def test_stored_objects_get_the_umask_permissions(tmp_path):
+    old = os.umask(0o022)
+    try:
+        LocalObjectStore(tmp_path).put_bytes("s3://bucket/k.txt", b"x")
+    finally:
+        os.umask(old)
+    assert stat.S_IMODE((tmp_path / "bucket" / "k.txt").stat().st_mode) == 0o644
+
+
+@pytest.mark.parametrize("prefix", ["s3://bucket//", "s3://bucket/a//", "s3://../", "s3://bucket/%2e%2e/"])
+def test_bad_prefixes_are_refused(prefix):
+    with pytest.raises(InvalidInputError, match="bad S3 URI prefix"):
+        parse_s3_prefix(prefix)
 
 
 def test_local_store_key_prefix_collision_is_a_conflict(tmp_path):

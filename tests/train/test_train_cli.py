@@ -9,7 +9,7 @@ import pytest
 from typer.testing import CliRunner
 
 from stillhouse.cli import app
-from stillhouse.errors import InvalidInputError
+from stillhouse.errors import InvalidInputError, OutputPathError
 
 pytestmark = pytest.mark.model
 
@@ -33,3 +33,19 @@ def test_train_command_refuses_unknown_hyperparameter(
     result = CliRunner().invoke(app, _args(tiny_student, router_file, tmp_path / "out", "--hp", "epochs=2"))
     assert isinstance(result.exception, InvalidInputError)  # main() prints it as `error: ...`, exit 2
     assert "epochs" in str(result.exception)
+
+
+def test_keep_checkpoints_flag_reaches_the_run(tiny_student: Path, router_file: Path, tmp_path: Path) -> None:
+    extra = ["--hp", "epochCount=1", "--max-steps", "1", "--keep-checkpoints", "--json"]
+    result = CliRunner().invoke(app, _args(tiny_student, router_file, tmp_path / "out", *extra))
+    assert result.exit_code == 0, result.output
+    assert (tmp_path / "out" / "checkpoints" / "step-000001" / "tensors.pt").is_file()
+    assert "training: 1/1 (100%)" in result.stderr  # progress without a terminal, beside pure JSON
+    json.loads(result.stdout)
+
+
+def test_train_refuses_an_out_under_a_file(tiny_student: Path, router_file: Path, tmp_path: Path) -> None:
+    (tmp_path / "file").write_text("x")
+    result = CliRunner().invoke(app, _args(tiny_student, router_file, tmp_path / "file" / "out"))
+    assert isinstance(result.exception, OutputPathError)
+    assert result.exception.field == "out"

@@ -9,7 +9,13 @@ from pathlib import Path
 
 import pytest
 
-from stillhouse.errors import ConflictError, DatasetError, InvalidInputError, JobStoppedError
+from stillhouse.errors import (
+    ConflictError,
+    DatasetError,
+    InvalidInputError,
+    JobStoppedError,
+    OutputPathError,
+)
 from stillhouse.train import TrainConfig, TrainResult, run_training
 
 from .router_records import write_router_records
@@ -228,3 +234,51 @@ def test_training_in_a_task_student_format_rewrites_records_and_writes_the_manif
     # The compact prompt is what makes student steps cheap: far fewer tokens for the same records.
     assert student.trained_tokens * 2 < plain.trained_tokens
     assert json_module.loads((student.model_dir / "config.json").read_text())
+
+
+def test_a_completed_run_keeps_no_checkpoint_unless_asked(
+    tiny_student: Path, router_file: Path, tmp_path: Path
+) -> None:
+    """The final checkpoint (model, optimizer state) was most of the folder; resume needs none of it."""
+    result = run_training(_config(tiny_student, router_file, tmp_path / "out", method="full"))
+    assert sorted(p.name for p in (tmp_path / "out" / "checkpoints").iterdir()) == ["finished.json"]
+    assert (result.model_dir / "config.json").is_file()
+    kept = run_training(
+        _config(tiny_student, router_file, tmp_path / "kept", method="full", retain_checkpoints=True)
+    )
+    assert sorted(p.name for p in (kept.out_dir / "checkpoints").iterdir()) == [
+        "finished.json",
+        "step-000004",
+    ]
+
+
+def test_resuming_a_completed_run_whose_model_is_gone_is_a_conflict(
+    tiny_student: Path, router_file: Path, tmp_path: Path
+) -> None:
+    import shutil
+
+    out = tmp_path / "out"
+    shutil.rmtree(run_training(_config(tiny_student, router_file, out)).model_dir)
+    with pytest.raises(ConflictError, match="is gone"):
+        run_training(_config(tiny_student, router_file, out, resume=True))
+
+
+def test_an_out_dir_under_a_file_fails_before_the_model_loads(
+    tiny_student: Path, router_file: Path, tmp_path: Path, monkeypatch
+) -> None:
+    from stillhouse.train import student
+
+    monkeypatch.setattr(student, "load_tokenizer", lambda *a: pytest.fail("loaded before the check"))
+    monkeypatch.setattr(student, "build_model", lambda *a: pytest.fail("loaded before the check"))
+    (tmp_path / "file").write_text("x")
+    with pytest.raises(OutputPathError, match="file is a file"):
+        run_training(_config(tiny_student, router_file, tmp_path / "file" / "out"))
+
+
+def test_start_up_says_what_it_is_doing(
+    tiny_student: Path, router_file: Path, tmp_path: Path, capsys
+) -> None:
+    run_training(_config(tiny_student, router_file, tmp_path / "out", progress=True))
+    err = capsys.readouterr().err
+    for step in ("reading", "tokenizing 8 records", "loading", "training: 4/4 (100%)", "writing the model"):
+        assert step in err

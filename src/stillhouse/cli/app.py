@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import sys
+from typing import Annotated, Any
 
 import typer
+from typer.core import TyperArgument, TyperOption
 
 app = typer.Typer(
     name="stillhouse",
@@ -19,6 +21,60 @@ models_app = typer.Typer(
 jobs_app = typer.Typer(help="Model customization jobs (distillation, fine-tuning).", no_args_is_help=True)
 app.add_typer(models_app, name="models")
 app.add_typer(jobs_app, name="jobs")
+
+# click's names for the types typer's help shows as ``<int range>``, ``<path>``, ``<str>``.
+_HELP_TYPES = {
+    "int": "INTEGER",
+    "int range": "INTEGER",  # the range itself is shown beside it, e.g. [x>=1]
+    "float": "FLOAT",
+    "float range": "FLOAT",
+    "str": "TEXT",
+    "path": "PATH",
+    "list[str]": "TEXT",
+    "list[Path]": "PATH",
+}
+
+
+def _help_type(param: Any, ctx: Any) -> str | None:
+    """The type column of ``--help``: click's names, and none for an on/off flag (typer shows ``<bool>``)."""
+    if getattr(param, "is_flag", False) or getattr(param, "count", False):
+        return None
+    if param.metavar is not None:
+        return param.metavar
+    label = str(param.display_type(ctx)).strip("<>")
+    return _HELP_TYPES.get(label) or (f"[{label}]" if "|" in label else label.upper())
+
+
+TyperOption.display_type_rich = _help_type  # type: ignore[method-assign]
+TyperArgument.display_type_rich = _help_type  # type: ignore[method-assign]
+
+
+def _print_version(value: bool) -> None:
+    if value:
+        typer.echo(f"stillhouse {package_version()}")
+        raise typer.Exit()
+
+
+def package_version() -> str:
+    """The installed package's version (its metadata), or the source tree's when not installed."""
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version("stillhouse")
+    except PackageNotFoundError:
+        from stillhouse import __version__
+
+        return __version__
+
+
+@app.callback()
+def _root(
+    version: Annotated[
+        bool,
+        typer.Option("--version", is_eager=True, callback=_print_version, help="Print the version and exit."),
+    ] = False,
+) -> None:
+    """Self-hosted model distillation: label with a teacher, train a student, serve, evaluate."""
 
 
 def main() -> None:

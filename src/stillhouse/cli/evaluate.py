@@ -85,10 +85,12 @@ def evaluate(
     from stillhouse.evaluate.inputs import labelled_models
     from stillhouse.evaluate.report import write_report
     from stillhouse.models import load_model
+    from stillhouse.outputs import check_output_dir, write_or_rescue
     from stillhouse.records.validate import require_records
     from stillhouse.sources.dataset import read_dataset
     from stillhouse.tasks import get_task
 
+    check_output_dir(out, field="out")  # before any model runs, not after all of them
     the_task = get_task(task)
     specs = labelled_models(model)
     loss_curves = _loss_curves(training_dir or [])  # checked before any model runs
@@ -111,7 +113,11 @@ def evaluate(
         params=default_params(the_task, max_tokens=max_tokens, constrained=schema),
         warmup=warmup,
     ).model_copy(update={"unreadable": problems})
-    files = write_report(results, out, extra_figures=loss_curves)
+    files = write_or_rescue(
+        lambda: write_report(results, out, extra_figures=loss_curves),
+        dump=lambda: results.model_dump_json(indent=2),
+        name="results.json",
+    )
     if as_json:
         emit_json(
             {

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import sys
 from pathlib import Path
 from typing import Annotated
 
@@ -77,10 +76,14 @@ def label(
     that are invalid) are listed in the failure report with their line and reason.
     """
     from stillhouse.models import load_model
+    from stillhouse.outputs import check_output_file
     from stillhouse.teacher.golden import golden_examples
     from stillhouse.teacher.label import label_records
     from stillhouse.teacher.records_io import input_failures
 
+    report = failures or out.with_name(out.name + ".failures.jsonl")
+    check_output_file(out, field="out")
+    check_output_file(report, field="failures")
     records, read = _read_prompts(prompts)
     guides = _read_golden(golden)
     the_task = _task(task)
@@ -99,24 +102,27 @@ def label(
             failures_path=failures,
             workers=workers,
             embedder=_embedder(embedder) if pool and k else None,
-            progress=not as_json and sys.stderr.isatty(),
+            progress=True,  # on stderr: a bar on a terminal, periodic lines otherwise
             line_numbers=read.kept_lines,
             invalid=input_failures(read.invalid),
             repair=repair,
             steer=steer,
             anchored=anchored,
         )
+    failed = f"{summary.failed} records failed or were invalid: see {report}"
     if as_json:
         emit_json(summary.public())
-        return
-    report = failures or out.with_name(out.name + ".failures.jsonl")
-    typer.echo(
-        f"labelled {summary.labelled} ({summary.from_cache} from cache, {summary.resumed} already in {out}), "
-        f"kept {summary.golden_kept} golden pairs, {summary.teacher_calls} teacher calls, "
-        f"{summary.input_tokens}+{summary.output_tokens} tokens, {summary.seconds:.1f} s"
-    )
-    if summary.failed:
-        typer.echo(f"{summary.failed} records failed or were invalid: see {report}")
+        typer.echo(failed, err=True)
+    else:
+        typer.echo(
+            f"labelled {summary.labelled} ({summary.from_cache} from cache, {summary.resumed} already in "
+            f"{out}), kept {summary.golden_kept} golden pairs, {summary.teacher_calls} teacher calls, "
+            f"{summary.input_tokens}+{summary.output_tokens} tokens, {summary.seconds:.1f} s"
+        )
+        typer.echo(failed)
+    if summary.labelled + summary.golden_kept == 0:  # nothing usable: a script must not carry on
+        typer.secho(f"error: no record was labelled; {failed}", fg=typer.colors.RED, err=True)
+        raise typer.Exit(1)
 
 
 def _read_prompts(path: Path):  # -> (records, ValidationReport)
@@ -180,9 +186,11 @@ def synthesize(
     15,000 prompts. Invalid seed lines are reported on stderr and not used.
     """
     from stillhouse.models import load_model
+    from stillhouse.outputs import check_output_file
     from stillhouse.records.jsonl import write_records
     from stillhouse.teacher.synthesize import run_synthesis
 
+    check_output_file(out, field="out")
     seeds, read = _read_prompts(prompts)
     _warn_unused(prompts, read)
     with _open_cache(cache) as request_cache:
@@ -194,7 +202,7 @@ def synthesize(
             task=_task(task),
             seed=seed,
             cache=request_cache,
-            progress=not as_json and sys.stderr.isatty(),
+            progress=True,
         )
     write_records(out, result.records)
     if as_json:

@@ -18,31 +18,36 @@ def list_models(
     json_out: Annotated[bool, typer.Option("--json", help="Print JSON instead of a table.")] = False,
 ) -> None:
     """List the packaged models: role, licence, size, whether installed and pulled, and where."""
-    from rich.console import Console
-    from rich.table import Table
-
     from stillhouse.models.catalog import list_status
 
     entries = list_status()
     if json_out:
         emit_json([e.model_dump() for e in entries])
         return
-    table = Table()
+    _print_catalog(entries)
+
+
+def _print_catalog(entries: list) -> None:
+    """The catalog as a table that fits 80 columns; paths (long) go on their own lines below it."""
+    from rich import box
+    from rich.console import Console
+    from rich.table import Table
+
+    table = Table(box=box.SIMPLE_HEAD, pad_edge=False)
     table.add_column("name", no_wrap=True)
-    for column in ("role", "licence", "size", "installed", "pulled", "path"):
-        table.add_column(column, overflow="fold")
+    table.add_column("role", overflow="fold")
+    table.add_column("licence", overflow="fold")
+    table.add_column("size", justify="right", no_wrap=True)
+    table.add_column("installed", no_wrap=True)
+    table.add_column("pulled", no_wrap=True)
     for e in entries:
-        installed = "yes" if e.installed else f"no ({len(e.missing_packages)} missing)"
-        table.add_row(
-            e.name,
-            e.role,
-            e.license,
-            _size(e.size_bytes),
-            installed,
-            "yes" if e.pulled else "no",
-            e.path or "",
-        )
-    Console().print(table)
+        installed = "yes" if e.installed else f"{len(e.missing_packages)} missing"
+        table.add_row(e.name, e.role, e.license, _size(e.size_bytes), installed, "yes" if e.pulled else "no")
+    console = Console()
+    console.print(table)
+    for e in entries:
+        if e.path:
+            console.print(f"{e.name}: {e.path}", overflow="fold", highlight=False)
 
 
 @models_app.command()

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import sys
 import time
 from pathlib import Path
 from typing import Annotated
@@ -41,13 +40,22 @@ def generate_queries(
 
     from stillhouse.progress import track
     from stillhouse.records.jsonl import write_records
+    from stillhouse.records.rules import PROFILES
     from stillhouse.tasks.video_router.golden import load_dev, load_golden
     from stillhouse.tasks.video_router.synth import SynthConfig, iter_synthesize, to_records
 
+    cap = PROFILES["distillation"].max_records
+    if n > cap:
+        typer.secho(
+            f"warning: --n {n} is above the {cap:,} records a distillation job accepts; "
+            "split the file or pass fewer",
+            fg=typer.colors.YELLOW,
+            err=True,
+        )
     started = time.perf_counter()
     exclude = [] if include_eval else [r.messages[0].text for r in load_golden() + load_dev()]
     drawn = iter_synthesize(SynthConfig(n=n, seed=seed, edge_rate=edge_rate), exclude=exclude)
-    queries = list(track(drawn, "synthesizing queries", n, disable=as_json or not sys.stderr.isatty()))
+    queries = list(track(drawn, "synthesizing queries", n))
     written = write_records(out, to_records(queries))
     if intents is not None:
         from stillhouse.router.intents import write_intents

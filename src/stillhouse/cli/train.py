@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import sys
 from pathlib import Path
 from typing import Annotated, Literal
 
@@ -36,6 +35,9 @@ def train(
     seed: Annotated[int, typer.Option(help="Seed for weights init, dropout and data order.")] = 42,
     checkpoint_every: Annotated[int, typer.Option(min=1, help="Steps between checkpoints.")] = 50,
     merge: Annotated[bool, typer.Option(help="Merge the LoRA adapter into the saved weights.")] = True,
+    keep_checkpoints: Annotated[
+        bool, typer.Option(help="Keep the checkpoints after the run completes (they are removed by default).")
+    ] = False,
     task: Annotated[
         str | None,
         typer.Option(help="Train in this task's student format (compact prompt; served the same way)."),
@@ -71,7 +73,8 @@ def train(
         checkpoint_every=checkpoint_every,
         merge=merge,
         task=task,
-        progress=sys.stderr.isatty(),
+        retain_checkpoints=keep_checkpoints,
+        progress=True,  # on stderr: a bar on a terminal, periodic lines otherwise
     )
     result = run_training(config)
     if as_json:

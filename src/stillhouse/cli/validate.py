@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import sys
 from typing import Annotated, Literal
 
 import typer
@@ -26,7 +25,7 @@ def validate(
     """
     from stillhouse.sources.dataset import read_dataset
 
-    _, report = read_dataset(source, profile, "report", show_progress=not as_json and sys.stderr.isatty())
+    _, report = read_dataset(source, profile, "report", show_progress=True)
     if as_json:
         emit_json(report.to_json())
     else:

@@ -4,7 +4,6 @@
 from __future__ import annotations
 
 import re
-from pathlib import Path
 
 from stillhouse.errors import InvalidInputError
 from stillhouse.models.registry import FAST_ROUTER_PREFIX

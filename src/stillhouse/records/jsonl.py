@@ -8,7 +8,7 @@ a folder or an ``s3://`` location is :func:`stillhouse.sources.dataset.read_data
 from __future__ import annotations
 
 import os
-import tempfile
+import secrets
 from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
@@ -83,9 +83,12 @@ def write_records(path: str | Path, records: Iterable[ConversationRecord]) -> in
     """Write records as JSONL, streaming, atomically (a reader never sees half a file). Returns the count."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    # As stillhouse.outputs.atomic_file does (records imports nothing but errors and chat): a temporary
+    # made with mode 0666 less the umask, not mkstemp's owner-only 0600, then renamed into place.
+    tmp = path.with_name(f".{path.name}.{secrets.token_hex(4)}.tmp")
     count = 0
     try:
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)
         with os.fdopen(fd, "w", encoding="utf-8", newline="\n") as out:
             for record in records:
                 out.write(record.to_json())
@@ -93,6 +96,6 @@ def write_records(path: str | Path, records: Iterable[ConversationRecord]) -> in
                 count += 1
         os.replace(tmp, path)
     except BaseException:
-        Path(tmp).unlink(missing_ok=True)
+        tmp.unlink(missing_ok=True)
         raise
     return count

@@ -35,6 +35,8 @@ RESERVED_STRINGS = (
 )
 _RESERVED_LOWER = tuple(s.lower() for s in RESERVED_STRINGS)
 _S3_URI_RE = re.compile(r"s3://[\w\-/.]+")
+# S3's bucket naming rule without its length limits (the local store takes short names).
+_BUCKET_RE = re.compile(r"[a-z0-9](?:[a-z0-9.\-]*[a-z0-9])?")
 
 
 class RecordProblem(BaseModel):
@@ -89,6 +91,8 @@ def s3_uri_problem(uri: str) -> str | None:
     bucket, _, key = uri[5:].partition("/")
     if not bucket or not key:
         return "needs a bucket and a key (s3://bucket/key)"
+    if not _BUCKET_RE.fullmatch(bucket) or ".." in bucket:
+        return "bucket must be lowercase letters, digits, '.' and '-', beginning and ending with a letter or digit"
     parts = key.split("/")
     if any(part in ("", ".", "..") for part in parts):
         return "key may not contain empty, '.' or '..' parts"

@@ -37,18 +37,24 @@ from stillhouse.records.schema import (
     SystemBlock,
     Turn,
 )
+from stillhouse.sources.objectstore import parse_s3_prefix
 
 SCHEMA_TYPE = "ModelInvocationLog"
 SCHEMA_VERSION = "1.0"
 MAX_BASE_FILTERS = 16
-# Bedrock's shape without its bucket-length rule (the local object store takes short bucket names);
-# the object store checks the key itself when the job reads it.
+# Bedrock's shape without its bucket-length rule (the local object store takes short bucket names).
 _S3_URI = re.compile(r"^s3://[a-z0-9][\.\-a-z0-9]*(/.*)?$")
 
 
 def _s3_uri(value: str) -> str:
+    """Bedrock's pattern, then the object store's own key rule, so a request the store would refuse
+    later (``..``, ``//``, ``./``, ``%2e``) is refused when it arrives."""
     if len(value) > 1024 or not _S3_URI.match(value):
         raise ValueError(f"{value!r} is not an S3 location; expected s3://bucket/key")
+    try:
+        parse_s3_prefix(value)
+    except InvalidInputError as exc:
+        raise ValueError(exc.message) from exc
     return value
 
 
@@ -316,7 +322,7 @@ def read_invocation_logs(
 ) -> tuple[list[ConversationRecord], LogReadReport]:
     """Read every log object under ``invocationLogSource.s3Uri`` from the object store, in key order
     (which is time order, given the ``YYYY/MM/DD/HH`` layout)."""
-    from stillhouse.sources.objectstore import open_store, parse_s3_prefix
+    from stillhouse.sources.objectstore import open_store
 
     store = store or open_store()
     prefix = config.invocationLogSource.s3Uri

@@ -15,7 +15,6 @@ from __future__ import annotations
 import base64
 import io
 import os
-import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -30,6 +29,7 @@ from stillhouse.errors import (
     NotFoundError,
     ServiceUnavailableError,
 )
+from stillhouse.outputs import atomic_file
 from stillhouse.records.rules import s3_uri_problem
 from stillhouse.records.schema import ImageBlock, ImageLoader
 
@@ -46,7 +46,7 @@ def parse_s3_uri(uri: str) -> tuple[str, str]:
 def parse_s3_prefix(uri: str) -> tuple[str, str]:
     """Like :func:`parse_s3_uri` but for listing: the key may be empty or end with ``/``."""
     bucket, _, key = uri.removeprefix("s3://").partition("/")
-    stem = key.removesuffix("/") or "_"  # check the prefix as if it were a key
+    stem = key.removesuffix("/") if key else "_"  # check the prefix as if it were a key ('//' is not one)
     why = s3_uri_problem(f"s3://{bucket}/{stem}") if uri.startswith("s3://") else "must start with 's3://'"
     if why:
         raise InvalidInputError(f"bad S3 URI prefix {uri!r}: {why}", field="uri")
@@ -88,16 +88,10 @@ class LocalObjectStore:
             path.parent.mkdir(parents=True, exist_ok=True)
             if path.is_dir():
                 raise IsADirectoryError(str(path))
-            fd, tmp = tempfile.mkstemp(prefix=".", suffix=".tmp-put", dir=path.parent)
+            with atomic_file(path, "wb", suffix=".tmp-put") as out:
+                out.write(data)
         except (FileExistsError, NotADirectoryError, IsADirectoryError) as exc:
             raise ConflictError(f"cannot store {uri}: a key and a key prefix collide", field="uri") from exc
-        try:
-            with os.fdopen(fd, "wb") as out:
-                out.write(data)
-            os.replace(tmp, path)
-        except BaseException:
-            Path(tmp).unlink(missing_ok=True)
-            raise
 
     def get_bytes(self, uri: str) -> bytes:
         with self.open_read(uri) as stream:

@@ -96,6 +96,61 @@ def save_checkpoint(out: Path, state: CheckpointState, tensors: dict[str, Any], 
     return final
 
 
+FINISHED = "finished.json"
+
+
+class FinishedRun(BaseModel):
+    """What a completed run leaves in place of its checkpoints: enough to answer a resume of it."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    fingerprint: dict[str, Any]
+    result: dict[str, Any]
+
+
+def finish(out: Path, fingerprint: dict[str, Any], result: dict[str, Any], *, retain: bool) -> None:
+    """Record the completed run and delete its checkpoints (most of the folder's size) unless ``retain``.
+
+    Only a resume of a run with steps left needs a checkpoint; a resume of this one is answered from
+    the record (see :func:`finished_run`).
+    """
+    root = checkpoint_root(out)
+    root.mkdir(parents=True, exist_ok=True)
+    tmp = root / f".{FINISHED}.tmp"
+    tmp.write_text(FinishedRun(fingerprint=fingerprint, result=result).model_dump_json())
+    os.replace(tmp, root / FINISHED)
+    if not retain:
+        for folder in list_checkpoints(out):
+            shutil.rmtree(folder, ignore_errors=True)
+
+
+def finished_result(out: Path, fingerprint: dict[str, Any]) -> dict[str, Any] | None:
+    """The result of the completed run in ``out`` (``None`` if there is none), if made from the same
+    inputs and its model is still there."""
+    record = finished_run(out)
+    if record is None:
+        return None
+    check_fingerprint(record.fingerprint, fingerprint, checkpoint_root(out) / FINISHED)
+    model_dir = Path(record.result["model_dir"])
+    if not model_dir.is_dir():
+        raise ConflictError(
+            f"the run in {out} completed but its model {model_dir} is gone; train into another folder",
+            field="resume",
+        )
+    return record.result
+
+
+def finished_run(out: Path) -> FinishedRun | None:
+    """The record of a completed run in ``out``, if there is one."""
+    path = checkpoint_root(out) / FINISHED
+    if not path.is_file():
+        return None
+    try:
+        return FinishedRun.model_validate_json(path.read_text())
+    except (OSError, ValueError) as exc:
+        raise CorruptModelError(f"{path} is unreadable: {exc}", field="resume") from exc
+
+
 def load_checkpoint(path: Path) -> tuple[CheckpointState, dict[str, Any]]:
     """Read a checkpoint folder back (tensors stay on CPU)."""
     import torch

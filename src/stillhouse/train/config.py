@@ -45,6 +45,9 @@ class TrainConfig(BaseModel):
     seed: int = 42
     checkpoint_every: int = Field(default=50, ge=1)
     keep_checkpoints: int = Field(default=1, ge=1)
+    # A finished run's checkpoint is only good for resuming a run that has nothing left to do (it is
+    # most of the output folder's size), so it is removed unless asked for.
+    retain_checkpoints: bool = False
     max_length: int | None = Field(default=None, ge=8)
     overflow: Overflow = "error"
     batching: Batching = "bucketed"

@@ -16,6 +16,8 @@ from pathlib import Path
 from typing import Any
 
 from stillhouse.errors import ConflictError, JobStoppedError
+from stillhouse.outputs import check_output_dir
+from stillhouse.progress import note
 from stillhouse.train import artifacts, checkpoint, data, export, student
 from stillhouse.train.checkpoint import CheckpointState, MetricRow
 from stillhouse.train.config import TrainConfig, TrainResult
@@ -75,6 +77,9 @@ def run_training(
 
     started = time.monotonic()
     prepared = prepare(config)
+    done = _finished(config, prepared)
+    if done is not None:
+        return done
     threads_before = torch.get_num_threads()
     torch.set_num_threads(student.cpu_threads(config.threads))
     try:
@@ -84,15 +89,21 @@ def run_training(
         with stop.catching_ctrl_c():
             run.train(stop)
         run.finish_validation()
-        run.save()
-        return run.export(time.monotonic() - started)
+        run.save()  # until the export is written, a crash can still resume from here
+        result = run.export(time.monotonic() - started)
+        checkpoint.finish(
+            config.out, prepared.fingerprint, result.model_dump(mode="json"), retain=config.retain_checkpoints
+        )
+        return result
     finally:
         torch.set_num_threads(threads_before)
 
 
 def prepare(config: TrainConfig) -> Prepared:
     """Validate and tokenize everything; raise on bad input before any weights load."""
+    check_output_dir(config.out, field="out")  # before minutes of loading, not after
     hp = parse_hyperparameters(config.hyperparameters, config.method)
+    note(f"reading {config.data}", enabled=config.progress)
     records = _student_format(config, data.training_records(config.data))
     val_records = (
         _student_format(config, data.training_records(config.validation, what="validation data"))
@@ -101,6 +112,7 @@ def prepare(config: TrainConfig) -> Prepared:
     )
     _check_out_dir(config)
     student_dir = student.resolve_student(config.student)
+    note(f"tokenizing {len(records)} records for {student_dir.name}", enabled=config.progress)
     tokenizer = student.load_tokenizer(student_dir)
     max_length = config.max_length or student.context_length(student_dir)
     encode = dict(tokenizer=tokenizer, max_length=max_length, overflow=config.overflow)
@@ -142,11 +154,21 @@ def _fingerprint(config: TrainConfig, hp: Hyperparameters, student_dir: Path) ->
     }
 
 
+def _finished(config: TrainConfig, prepared: Prepared) -> TrainResult | None:
+    """A resume of a run that already completed: nothing is left to train, its model is in place."""
+    done = checkpoint.finished_result(config.out, prepared.fingerprint) if config.resume else None
+    if done is None:
+        return None
+    note(f"{config.out} holds a completed run; nothing left to train", enabled=config.progress)
+    result = TrainResult.model_validate(done)
+    return result.model_copy(update={"resumed_from_step": result.steps, "seconds": 0.0})
+
+
 def _check_out_dir(config: TrainConfig) -> None:
-    if not config.resume and checkpoint.list_checkpoints(config.out):
+    finished = checkpoint.finished_run(config.out) is not None
+    if not config.resume and (finished or checkpoint.list_checkpoints(config.out)):
         raise ConflictError(
-            f"{config.out} already holds checkpoints of a run; pass resume to continue it, "
-            "or choose another output folder",
+            f"{config.out} already holds a run; pass resume to continue it, or choose another output folder",
             field="out",
         )
 
@@ -168,6 +190,7 @@ class Run:
         """Load the student, set up AdamW and the LR schedule, and resume if asked."""
         import torch
 
+        note(f"loading {prepared.student_dir} ({config.method})", enabled=config.progress)
         model = student.build_model(prepared.student_dir, config)
         params = list(student.trainable_parameters(model).values())
         optimizer = torch.optim.AdamW(params, lr=prepared.hp.learningRate, weight_decay=0.0)
@@ -331,6 +354,7 @@ class Run:
     def export(self, seconds: float) -> TrainResult:
         """Write the model directory, CSVs and loss curve; summarise the run."""
         config, prepared, progress = self.config, self.prepared, self.progress
+        note(f"writing the model to {config.out}", enabled=config.progress)
         model_dir, adapter_dir = export.export_model(
             self.model, prepared.tokenizer, config.out, method=config.method, merge=config.merge
         )
