@@ -100,7 +100,7 @@ def label(
 
     source = read_prompt_file(prompts)
     config = TeacherConfig(
-        model=teacher, shots=k, anchored=anchored, steer=steer, embedder=embedder, cache=cache
+        model=teacher, shots=k, anchored=anchored, steer=steer, embedder=embedder, cache=cache or "default"
     )
     run = LabelConfig(
         max_tokens=max_tokens,

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -42,7 +42,9 @@ class TeacherConfig(BaseModel):
     steer: bool = True
     # Similarity retrieval: minilm, hashing[:DIM] or a model folder; None shows the first shots to all.
     embedder: str | None = "minilm"
-    cache: Path | None = None  # the request cache; None: STILLHOUSE_HOME/cache/teacher.sqlite
+    # The request cache: a SQLite file, "default" (STILLHOUSE_HOME/cache/teacher.sqlite) or "off"
+    # (every request really answered: latency benchmarks).
+    cache: Path | Literal["default", "off"] = "default"
 
     def anchors_with(self, steering: ShotSteering | None) -> int:
         """The anchored shots the teacher gets: none without steering (the class to anchor)."""
@@ -76,11 +78,17 @@ def build_teacher(
         golden,
         k=config.shots,
         embedder=embedder,
-        cache=RequestCache(config.cache),
+        cache=_open_cache(config.cache),
         steering=steering,
         anchored=config.anchors_with(steering),
         task=task,
     )
+
+
+def _open_cache(cache: Path | str) -> RequestCache | None:
+    if cache == "off":
+        return None
+    return RequestCache(None if cache == "default" else cache)
 
 
 class _LazyEmbedder:
