@@ -192,6 +192,8 @@ def label_training_set(
         progress=config.progress,
         seed=config.seed,
     )
+    # The golden pairs are also the teacher's own golden examples, so labelling retrieves from each
+    # of them twice (as before build_teacher; deduplicating would change every label's cache key).
     return label_records([*golden, *prompts], teacher, run, out_path=layout.train)
 
 
