@@ -30,8 +30,8 @@ class TeacherConfig(BaseModel):
     query's predicted class, all 4 that class's fixed anchors, so queries of a class share the prompt
     prefix and llama.cpp restores its evaluated state instead of paying for the shots again.
 
-    Anchors are a kind of steering: without a steering pool (the task has none, or there is no
-    embedder or no golden example) the teacher simply gets no anchors (:meth:`anchors_with`).
+    Anchors are a kind of steering: without steering (``steer`` off, a task with no steering pool,
+    or no embedder) the teacher simply gets no anchors (:meth:`anchors_with`), not an error.
     """
 
     model_config = ConfigDict(extra="forbid")
@@ -64,7 +64,8 @@ def build_teacher(
     ``model`` is an already-loaded chat model (a fake in tests, a lazy one in jobs) instead of
     loading ``config.model``; ``embedder`` likewise replaces loading ``config.embedder``. The
     embedder is loaded (and the task's steering pool embedded) on the first retrieval, so a run with
-    no golden example or no prompt left to label never pays for it. The caller closes the teacher (its request cache) when done.
+    no golden example or no prompt left to label never pays for it. The caller closes the teacher
+    (its request cache) when done.
     """
     if model is None:
         from stillhouse.models import load_model
