@@ -100,17 +100,14 @@ def main() -> None:
 
 
 def with_shots(model: Any, k: int, task: Any) -> Any:
-    """``model`` as a few-shot teacher with ``k`` steered golden examples, or unchanged for 0."""
+    """``model`` as a few-shot teacher with ``k`` steered golden examples (unanchored, uncached, as
+    these figures were first taken), or unchanged for 0."""
     if k == 0:
         return model
-    from stillhouse.models.embeddings import load_embedder
     from stillhouse.tasks.video_router.golden import load_golden
-    from stillhouse.teacher.fewshot import FewShotTeacher
-    from stillhouse.teacher.golden import task_steering
+    from stillhouse.teacher.build import TeacherConfig, build_teacher
 
-    return FewShotTeacher(
-        model, load_golden(), k=k, embedder=load_embedder("minilm"), steering=task_steering(task)
-    )
+    return build_teacher(TeacherConfig(shots=k, anchored=0, cache="off"), load_golden(), task, model=model)
 
 
 if __name__ == "__main__":

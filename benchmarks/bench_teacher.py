@@ -43,7 +43,8 @@ def main() -> None:
     from stillhouse.models.embeddings import load_embedder
     from stillhouse.sources.dataset import read_dataset
     from stillhouse.tasks import get_task
-    from stillhouse.teacher.label import label_records
+    from stillhouse.teacher.build import TeacherConfig, build_teacher
+    from stillhouse.teacher.label import LabelConfig, label_records
 
     prompts = load_prompts(DATA / "dev.jsonl", args.n)
     golden = read_dataset(DATA / "golden.jsonl", "distillation", "report")[0]
@@ -56,19 +57,16 @@ def main() -> None:
         f"teacher {teacher.name}: loaded in {load_s:.1f} s; {len(prompts)} prompts, {len(golden)} golden, k={args.k}"
     )
     with tempfile.TemporaryDirectory() as tmp:
+        # Unanchored, as these figures were first taken.
+        config = TeacherConfig(shots=args.k, anchored=0, cache=Path(tmp) / "cache.sqlite")
         for run in ("cold", "cached"):
-            summary = label_records(
-                prompts,
-                teacher,
-                out_path=Path(tmp) / f"{run}.jsonl",
-                task=task,
-                golden=golden,
-                k=args.k,
-                max_tokens=args.max_tokens,
-                cache=Path(tmp) / "cache.sqlite",
-                embedder=embedder,
-                progress=False,
-            )
+            with build_teacher(config, golden, task, model=teacher, embedder=embedder) as few_shot:
+                summary = label_records(
+                    prompts,
+                    few_shot,
+                    LabelConfig(max_tokens=args.max_tokens, progress=False),
+                    out_path=Path(tmp) / f"{run}.jsonl",
+                )
             seconds = max(summary.seconds, 1e-9)
             tokens = (
                 f", {summary.output_tokens / seconds:.1f} output tokens/s "

@@ -84,24 +84,19 @@ def score(out_path: Path, dev: list) -> dict:
 
 def run_condition(cond: Condition, dev: list, golden: list, teacher, task, embedder, args, tmp: Path) -> dict:
     """Label the prompts under ``cond`` and return its metrics with cost figures."""
-    from stillhouse.teacher.label import label_records
+    from stillhouse.teacher.build import TeacherConfig, build_teacher
+    from stillhouse.teacher.label import LabelConfig, label_records
 
     prompts = [r.model_copy(update={"messages": r.prompt_turns}) for r in dev]
     out = tmp / f"{cond.name.replace(' ', '_').replace('+', 'plus').replace('=', '')}.jsonl"
-    summary = label_records(
-        prompts,
-        teacher,
-        out_path=out,
-        task=task,
-        golden=golden,
-        k=args.k if cond.shots else 0,
-        samples=cond.samples,
-        max_tokens=args.max_tokens,
-        cache=args.cache or tmp / "cache.sqlite",
-        embedder=embedder if cond.retrieve else None,
-        repair=cond.repair,
-        progress=True,
+    # Unanchored and without an embedder unless the condition retrieves, as these figures were first taken.
+    config = TeacherConfig(
+        shots=args.k if cond.shots else 0, anchored=0, embedder=None, cache=args.cache or tmp / "cache.sqlite"
     )
+    run = LabelConfig(samples=cond.samples, max_tokens=args.max_tokens, repair=cond.repair, progress=True)
+    shown = embedder if cond.retrieve else None
+    with build_teacher(config, golden, task, model=teacher, embedder=shown) as few_shot:
+        summary = label_records(prompts, few_shot, run, out_path=out)
     return {**score(out, dev), "teacher_calls": summary.teacher_calls, "seconds": summary.seconds}
 
 

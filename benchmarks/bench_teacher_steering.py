@@ -83,26 +83,24 @@ def main() -> None:
     from stillhouse.models.embeddings import load_embedder
     from stillhouse.tasks import get_task
     from stillhouse.tasks.video_router.golden import load_dev, load_golden
-    from stillhouse.teacher.cache import RequestCache
-    from stillhouse.teacher.fewshot import FewShotTeacher
+    from stillhouse.teacher.build import TeacherConfig, build_teacher
     from stillhouse.teacher.golden import task_steering
 
     task = get_task("video-router")
     dev, golden = load_dev()[: args.n], load_golden()
-    model, embedder, cache = load_model(args.teacher), load_embedder("minilm"), RequestCache(args.cache)
-    steering = task_steering(task)
-    voted, nearest = vote_accuracy(dev, golden, task, embedder, steering)
+    model, embedder = load_model(args.teacher), load_embedder("minilm")
+    voted, nearest = vote_accuracy(dev, golden, task, embedder, task_steering(task))
     print(f"teacher {model.name}; {len(dev)} held-out queries; {len(golden)} golden; k={args.k}")
     print(f"right modality: steering vote {voted}/{len(dev)}, nearest golden shot {nearest}/{len(dev)}")
     print(f"{'shots':<10}{'dominant':>10}{'MAE':>8}{'valid':>8}{'rubric':>8}{'s/answer':>10}")
     for label in args.conditions.split(","):
         anchored = int(label.removeprefix("anchored-")) if label.startswith("anchored-") else 0
-        steer = None if label == "nearest" else steering
-        teacher = FewShotTeacher(
-            model, golden, k=args.k, embedder=embedder, cache=cache, steering=steer, anchored=anchored
+        config = TeacherConfig(
+            shots=args.k, anchored=anchored, steer=label != "nearest", cache=args.cache or "default"
         )
-        teacher.label = label
-        m = run_condition(teacher, dev, task, args.max_tokens)
+        with build_teacher(config, golden, task, model=model, embedder=embedder) as teacher:
+            teacher.label = label
+            m = run_condition(teacher, dev, task, args.max_tokens)
         print(
             f"{label:<10}{m['dominant_accuracy']:>10.1%}{m['mae']:>8.3f}{m['validity_rate']:>8.1%}"
             f"{m['mean_score']:>8.2f}{m['seconds'] / len(dev):>10.1f}",

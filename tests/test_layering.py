@@ -16,7 +16,6 @@ import pytest
 SRC = Path(__file__).resolve().parents[1] / "src" / "stillhouse"
 
 
-
 def _imported(node: ast.AST, package: list[str]) -> list[list[str]]:
     """The dotted names an import statement brings in (``from a import b`` gives ``a`` and ``a.b``)."""
     if isinstance(node, ast.Import):

@@ -33,7 +33,10 @@ from pydantic import BaseModel, ConfigDict, Field
 from stillhouse.records.jsonl import write_records
 from stillhouse.records.schema import ConversationRecord
 from stillhouse.sources.dataset import read_dataset
+from stillhouse.teacher.build import TeacherConfig
 from stillhouse.train.hparams import Method
+
+_TEACHER = TeacherConfig()  # the teacher's defaults live there once
 
 
 class DemoConfig(BaseModel):
@@ -44,9 +47,9 @@ class DemoConfig(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     out: Path = Path("runs/demo")
-    teacher: str = "qwen2.5-coder-1.5b"
+    teacher: str = _TEACHER.model
     student: str = "smollm2-135m"
-    embedder: str = "minilm"
+    embedder: str = _TEACHER.embedder or "minilm"
     # The fast router's encoder: the same all-MiniLM-L6-v2 run by llama.cpp, about 3x faster than torch
     # for one query (benchmarks/bench_router_latency.py --embedder).
     router_embedder: str = "minilm-gguf"
@@ -58,18 +61,10 @@ class DemoConfig(BaseModel):
     # Drops answers that contradict the query's design intent: 24 of 120 from the unsteered teacher,
     # 0 of 96 checked from the steered one, whose shots are voted from the same synthesizer's intents.
     verify: bool = True
-    # The teacher's golden shots taken from the modality a vote of 1,600 intent-labelled synthesized
-    # queries predicts: 84% -> 87% dominant and rubric 3.62 -> 3.98 on the held-out set
-    # (benchmarks/bench_teacher_steering.py).
-    steer: bool = True
+    steer: bool = _TEACHER.steer  # see TeacherConfig for why the teacher's defaults are these
     heldout: int = Field(default=100, ge=1)
-    shots: int = Field(default=4, ge=0, le=16)
-    # How many of the shots are the predicted modality's fixed anchors, shared by every query of it so
-    # llama.cpp restores their evaluated prefix instead of paying for ~400 prompt tokens per answer.
-    # On the 100 held-out queries (bench_teacher_steering.py, slow 2-core machine): all 4 anchored
-    # 5.1 s/answer (4.2 s p50 in the demo since the snapshot copy fix), 87% dominant, rubric 3.87;
-    # 3 anchored + the nearest 7.1 s, 87%, 3.93; all 4 nearest of the class ~12 s, 87%, 3.98.
-    anchored: int = Field(default=4, ge=0, le=16)
+    shots: int = Field(default=_TEACHER.shots, ge=0, le=16)
+    anchored: int = Field(default=_TEACHER.anchored, ge=0, le=16)
     samples: int = Field(default=1, ge=1, le=9)
     teacher_max_tokens: int = Field(default=128, ge=16)
     student_max_tokens: int = Field(default=96, ge=16)
@@ -84,10 +79,15 @@ class DemoConfig(BaseModel):
     seed: int = 0
     progress: bool = True
 
-    @property
-    def teacher_anchored(self) -> int:
-        """The anchored shots the teacher gets: anchors are a kind of steering, so none unsteered."""
-        return self.anchored if self.steer else 0
+    def teacher_config(self) -> TeacherConfig:
+        """The teacher labelling and evaluation share (default request cache)."""
+        return TeacherConfig(
+            model=self.teacher,
+            shots=self.shots,
+            anchored=self.anchored,
+            steer=self.steer,
+            embedder=self.embedder,
+        )
 
 
 class StageTimer:
@@ -184,26 +184,18 @@ def label_training_set(
     config: DemoConfig, layout: Layout, teacher: Any, golden: list[ConversationRecord]
 ) -> Any:
     """Teacher answers for the synthesized prompts; golden pairs pass through as training pairs."""
-    from stillhouse.models.embeddings import load_embedder
-    from stillhouse.tasks import get_task
-    from stillhouse.teacher.label import label_records
+    from stillhouse.teacher.label import LabelConfig, label_records
 
     prompts = read_dataset(layout.prompts, "none", "skip")[0]
-    return label_records(
-        [*golden, *prompts],
-        teacher,
-        out_path=layout.train,
-        task=get_task("video-router"),
-        golden=golden,
-        k=config.shots,
+    run = LabelConfig(
         samples=config.samples,
         max_tokens=config.teacher_max_tokens,
-        embedder=load_embedder(config.embedder),
         progress=config.progress,
         seed=config.seed,
-        steer=config.steer,
-        anchored=config.teacher_anchored,
     )
+    # The golden pairs are also the teacher's own golden examples, so labelling retrieves from each
+    # of them twice (as before build_teacher; deduplicating would change every label's cache key).
+    return label_records([*golden, *prompts], teacher, run, out_path=layout.train)
 
 
 def verify_training_set(config: DemoConfig, layout: Layout) -> dict[str, int]:
@@ -260,33 +252,15 @@ def train_fast_router(config: DemoConfig, layout: Layout) -> Any:
     return report
 
 
-def candidate_models(
-    config: DemoConfig, layout: Layout, teacher: Any, golden: list[ConversationRecord]
-) -> dict[str, Any]:
+def candidate_models(config: DemoConfig, layout: Layout, teacher: Any) -> dict[str, Any]:
     """The four models compared: the teacher as it labels, the base and distilled students, the router."""
     from stillhouse.models import load_model
-    from stillhouse.models.embeddings import load_embedder
-    from stillhouse.router.fast_router import FastRouterModel
-    from stillhouse.tasks import get_task
-    from stillhouse.teacher.cache import RequestCache
-    from stillhouse.teacher.fewshot import FewShotTeacher
-    from stillhouse.teacher.golden import task_steering
 
-    embedder = load_embedder(config.embedder)
-    steering = task_steering(get_task("video-router")) if config.steer else None
     return {
-        "teacher": FewShotTeacher(
-            teacher,
-            golden,
-            k=config.shots,
-            embedder=embedder,
-            cache=RequestCache(),
-            steering=steering,
-            anchored=config.teacher_anchored,
-        ),
+        "teacher": teacher,
         "base-student": load_model(config.student),
         "distilled-student": load_model(str(layout.student)),
-        "fast-router": FastRouterModel.load(layout.fast_router),  # with the encoder it was trained on
+        "fast-router": load_model(str(layout.fast_router)),  # with the encoder it was trained on
     }
 
 
@@ -361,7 +335,8 @@ def print_table(results: Any, title: str, log: Callable[[str], None]) -> None:
 
 def run_demo(config: DemoConfig, log: Callable[[str], None] = print) -> dict[str, Any]:
     """Run every stage; returns the summary also written to ``out/summary.json``."""
-    from stillhouse.models import load_model
+    from stillhouse.tasks import get_task
+    from stillhouse.teacher.build import build_teacher
     from stillhouse.train.artifacts import LOSS_CURVE
     from stillhouse.train.export import MODEL_DIR
     from stillhouse.train.publish import PublishConfig, publish_student
@@ -369,7 +344,8 @@ def run_demo(config: DemoConfig, log: Callable[[str], None] = print) -> dict[str
     layout = Layout(root=config.out)
     timer = StageTimer(log)
     golden, heldout = timer.run("data", lambda: prepare_data(config, layout))
-    teacher = load_model(config.teacher)
+    # One teacher for labelling and evaluation: one embedder, one steering pool, one request cache.
+    teacher = build_teacher(config.teacher_config(), golden, get_task("video-router"))
     labels = timer.run("label", lambda: label_training_set(config, layout, teacher, golden))
     verified = timer.run("verify", lambda: verify_training_set(config, layout))
     log(f"   kept {verified['kept']} pairs, rejected {verified['rejected']} of {verified['checked']} checked")
@@ -378,8 +354,9 @@ def run_demo(config: DemoConfig, log: Callable[[str], None] = print) -> dict[str
         publish = PublishConfig(base=config.student, weight_type=config.student_weights)  # type: ignore[arg-type]
         timer.run("export", lambda: publish_student(layout.student_run / MODEL_DIR, layout.student, publish))
     router = timer.run("fast-router", lambda: train_fast_router(config, layout))
-    models = candidate_models(config, layout, teacher, golden)
-    human, versus_teacher = timer.run("evaluate", lambda: evaluate_all(config, layout, models, heldout))
+    models = candidate_models(config, layout, teacher)
+    with teacher:
+        human, versus_teacher = timer.run("evaluate", lambda: evaluate_all(config, layout, models, heldout))
     loss_curve = layout.student_run / LOSS_CURVE
     report = timer.run("report", lambda: write_outputs(layout, human, versus_teacher, loss_curve))
     print_table(

@@ -266,3 +266,27 @@ def test_synthesize_checks_its_output_first(tmp_path: Path, monkeypatch) -> None
         ["synthesize", str(prompts), "--teacher", "fake", "--n", "2", "--out", str(tmp_path / "file" / "o")],
     )
     assert isinstance(result.exception, OutputPathError), result.output
+
+
+def test_label_with_no_teacher_options_uses_the_teacher_defaults(tmp_path: Path, monkeypatch) -> None:
+    import stillhouse.teacher.build as build
+    from stillhouse.models.embeddings import HashingEmbedder
+
+    real, seen, fake = build.build_teacher, [], FakeModel(_router_answer, name="fake-teacher")
+
+    def spy(config, golden, task, **_):
+        seen.append((config, task))
+        return real(config, golden, task, model=fake, embedder=HashingEmbedder())
+
+    monkeypatch.setattr(build, "build_teacher", spy)
+    monkeypatch.setenv("STILLHOUSE_HOME", str(tmp_path / "home"))
+    golden = tmp_path / "golden.jsonl"
+    golden.write_text(_record("drum solo", _router_answer([Message(role="user", content="x")], None)) + "\n")
+    prompts = tmp_path / "prompts.jsonl"
+    prompts.write_text(_record(QUERIES[0]) + "\n")
+    args = ["label", str(prompts), "--task", "video-router", "--golden", str(golden)]
+    summary = _run([*args, "--out", str(tmp_path / "out.jsonl"), "--json"])
+    config, task = seen[0]
+    assert config == build.TeacherConfig() and task is not None and task.name == "video-router"
+    assert (config.model, config.shots, config.anchored, config.steer) == ("qwen2.5-coder-1.5b", 4, 4, True)
+    assert summary["labelled"] == 1 and fake.calls[0][0][1].content == "drum solo"  # the golden shot

@@ -17,7 +17,8 @@ from stillhouse.chat import GenerationParams, Message
 from stillhouse.models.fake import FakeModel
 from stillhouse.records.schema import ConversationRecord
 from stillhouse.tasks.base import ParseResult, Task
-from stillhouse.teacher.label import label_records
+from stillhouse.teacher.build import TeacherConfig, build_teacher
+from stillhouse.teacher.label import LabelConfig, label_records
 
 
 class TextTask(Task):
@@ -50,9 +51,9 @@ def main(out: str, cache: str, calls_log: str, delay: str, count: str) -> None:
         )
         for i in range(int(count))
     ]
-    summary = label_records(
-        records, FakeModel(slow), out_path=out, task=TextTask(), cache=cache, progress=False
-    )
+    config = TeacherConfig(embedder=None, cache=Path(cache))
+    with build_teacher(config, [], TextTask(), model=FakeModel(slow)) as teacher:
+        summary = label_records(records, teacher, LabelConfig(progress=False), out_path=out)
     print(summary.model_dump_json())
 
 

@@ -21,18 +21,29 @@ from stillhouse.chat import GenerationParams, Message
 from stillhouse.errors import InvalidInputError, ModelTimeoutError
 from stillhouse.models.fake import FakeModel
 from stillhouse.records.schema import ConversationRecord
-from stillhouse.teacher.label import SUMMARY_KEYS, label_records
+from stillhouse.teacher.build import TeacherConfig, build_teacher
+from stillhouse.teacher.label import SUMMARY_KEYS, LabelConfig, label_records
 from stillhouse.teacher.records_io import Failure, assign_ids
 from stillhouse.teacher.retry import RetryPolicy
 
 
-def _label(records, teacher, tmp_path: Path, out: str = "out.jsonl", **kwargs):
-    kwargs.setdefault("task", MixTask())
-    kwargs.setdefault("cache", tmp_path / "cache.sqlite")
+def _label(records, model, tmp_path: Path, out: str = "out.jsonl", **kwargs):
+    """``label_records`` with ``model`` as the teacher; ``task``, ``golden``, ``k`` and ``embedder``
+    build the teacher, ``invalid``, ``line_numbers`` and ``sleep`` go to the run, the rest to
+    :class:`LabelConfig`."""
+    teacher_config = TeacherConfig(
+        shots=kwargs.pop("k", 4), embedder=None, cache=kwargs.pop("cache", tmp_path / "cache.sqlite")
+    )
+    task = kwargs.pop("task", MixTask())
+    golden, embedder = kwargs.pop("golden", ()), kwargs.pop("embedder", None)
+    run = {key: kwargs.pop(key) for key in ("invalid", "line_numbers") if key in kwargs}
+    sleep = kwargs.pop("sleep", lambda s: None)
     kwargs.setdefault("progress", False)
-    kwargs.setdefault("sleep", lambda s: None)
     kwargs.setdefault("retry", RetryPolicy(max_attempts=3))
-    return label_records(records, teacher, out_path=tmp_path / out, **kwargs)
+    with build_teacher(teacher_config, golden, task, model=model, embedder=embedder) as teacher:
+        return label_records(
+            records, teacher, LabelConfig(**kwargs), out_path=tmp_path / out, sleep=sleep, **run
+        )
 
 
 def test_second_run_is_served_from_the_cache(tmp_path, prompts) -> None:

@@ -8,6 +8,8 @@ from typing import Annotated
 import typer
 
 from stillhouse.cli.app import app, emit_json
+from stillhouse.teacher.build import TeacherConfig
+from stillhouse.teacher.label import LabelConfig
 
 _Teacher = Annotated[
     str,
@@ -33,40 +35,56 @@ def _open_cache(path: Path | None):  # -> RequestCache
     return RequestCache(path)
 
 
+_T = TeacherConfig()  # the teacher's defaults have one home; the options show them
+_L = LabelConfig()
+
+
 @app.command()
 def label(
     prompts: Annotated[Path, typer.Argument(help="JSONL of bedrock-conversation-2024 records.")],
-    teacher: _Teacher,
     out: Annotated[Path, typer.Option("--out", help="Output JSONL (appended to; a rerun resumes it).")],
+    teacher: Annotated[
+        str,
+        typer.Option(
+            "--teacher",
+            help="Model spec: catalog name, llamacpp:PATH, hf:DIR, openai:MODEL@URL, bedrock:ID.",
+        ),
+    ] = _T.model,
     golden: Annotated[
         Path | None, typer.Option(help="JSONL of labelled examples shown as few-shot turns.")
     ] = None,
     task: _Task = None,
     samples: Annotated[
         int, typer.Option(min=1, max=32, help="Answers per prompt, combined (self-consistency).")
-    ] = 1,
+    ] = _L.samples,
     max_tokens: Annotated[
         int, typer.Option(min=1, help="maxResponseLengthForInference: cap on answer tokens.")
-    ] = 512,
-    k: Annotated[int, typer.Option("--k", min=0, help="Golden examples retrieved per prompt.")] = 4,
-    workers: Annotated[int, typer.Option(min=1, help="Parallel requests (for remote teachers).")] = 1,
+    ] = _L.max_tokens,
+    k: Annotated[
+        int, typer.Option("--k", min=0, max=16, help="Golden examples retrieved per prompt.")
+    ] = _T.shots,
+    workers: Annotated[
+        int, typer.Option(min=1, help="Parallel requests (for remote teachers).")
+    ] = _L.workers,
     cache: _Cache = None,
     failures: Annotated[
         Path | None, typer.Option(help="Failure report JSONL; default <out>.failures.jsonl.")
     ] = None,
-    embedder: _Embedder = "minilm",
+    embedder: _Embedder = _T.embedder or "minilm",
     repair: Annotated[
         bool, typer.Option(help="Accept answers the task can fix (renormalised weights).")
-    ] = True,
+    ] = _L.repair,
     steer: Annotated[
         bool, typer.Option(help="Take each prompt's golden examples from its likely class (the task's pool).")
-    ] = True,
+    ] = _T.steer,
     anchored: Annotated[
         int,
         typer.Option(
-            min=0, help="Of the --k examples, how many are the likely class's fixed anchors (needs --steer)."
+            min=0,
+            max=16,
+            help="Of the --k examples, how many are the likely class's fixed anchors (none without steering).",
         ),
-    ] = 0,
+    ] = _T.anchored,
     as_json: _Json = False,
 ) -> None:
     """Label prompts with a teacher model; labelled input records are kept and guide the teacher.
@@ -75,9 +93,8 @@ def label(
     record, so a killed run resumes where it stopped. Records that fail after retries (and input lines
     that are invalid) are listed in the failure report with their line and reason.
     """
-    from stillhouse.models import load_model
     from stillhouse.outputs import check_output_file
-    from stillhouse.teacher.golden import golden_examples
+    from stillhouse.teacher.build import build_teacher
     from stillhouse.teacher.label import label_records
     from stillhouse.teacher.records_io import input_failures
 
@@ -85,29 +102,25 @@ def label(
     check_output_file(out, field="out")
     check_output_file(report, field="failures")
     records, read = _read_prompts(prompts)
-    guides = _read_golden(golden)
-    the_task = _task(task)
-    pool = len(golden_examples([*guides, *records]))
-    with _open_cache(cache) as request_cache:
+    config = TeacherConfig(
+        model=teacher, shots=k, anchored=anchored, steer=steer, embedder=embedder, cache=cache or "default"
+    )
+    run = LabelConfig(
+        max_tokens=max_tokens,
+        samples=samples,
+        workers=workers,
+        repair=repair,
+        progress=True,  # on stderr: a bar on a terminal, periodic lines otherwise
+        failures_path=failures,
+    )
+    with build_teacher(config, _read_golden(golden), _task(task)) as the_teacher:
         summary = label_records(
             records,
-            load_model(teacher),
+            the_teacher,
+            run,
             out_path=out,
-            task=the_task,
-            golden=guides,
-            k=k,
-            samples=samples,
-            max_tokens=max_tokens,
-            cache=request_cache,
-            failures_path=failures,
-            workers=workers,
-            embedder=_embedder(embedder) if pool and k else None,
-            progress=True,  # on stderr: a bar on a terminal, periodic lines otherwise
             line_numbers=read.kept_lines,
             invalid=input_failures(read.invalid),
-            repair=repair,
-            steer=steer,
-            anchored=anchored,
         )
     failed = f"{summary.failed} records failed or were invalid: see {report}"
     if as_json:

@@ -173,25 +173,29 @@ class DefaultStages:
             progress.labelled_validation_file = str(out)
 
     def _label(self, ctx: JobContext, source: Path, out: Path) -> dict[str, Any]:
+        """The teacher (with the request's labelled records as its golden examples) answers the rest."""
         from stillhouse.tasks import detect_task
-        from stillhouse.teacher.label import label_records
+        from stillhouse.teacher.build import TeacherConfig, build_teacher
+        from stillhouse.teacher.label import LabelConfig, label_records
 
         teacher_config = ctx.request.teacher
         assert teacher_config is not None
         records = _read(source)
-        teacher = LazyTeacher(teacher_config.teacherModelIdentifier, self.load_teacher, ctx.should_stop)
+        model = LazyTeacher(teacher_config.teacherModelIdentifier, self.load_teacher, ctx.should_stop)
+        config = TeacherConfig(
+            model=teacher_config.teacherModelIdentifier,
+            embedder=self.embedder_spec,
+            cache=ctx.job_dir / "teacher_cache.sqlite",
+        )
+        run = LabelConfig(
+            max_tokens=teacher_config.maxResponseLengthForInference or DEFAULT_MAX_RESPONSE_TOKENS,
+            workers=self.label_workers,
+            progress=False,
+        )
+        task = detect_task(r.system_text for r in records)
         try:
-            summary = label_records(
-                records,
-                teacher,
-                out_path=out,
-                cache=ctx.job_dir / "teacher_cache.sqlite",
-                task=detect_task(r.system_text for r in records),
-                max_tokens=teacher_config.maxResponseLengthForInference or DEFAULT_MAX_RESPONSE_TOKENS,
-                embedder=self._embedder(records),
-                workers=self.label_workers,
-                progress=False,
-            )
+            with build_teacher(config, [], task, model=model) as teacher:
+                summary = label_records(records, teacher, run, out_path=out)
         except _Interrupted as exc:  # every answer given so far is already flushed to ``out``
             raise JobStoppedError(
                 f"job {ctx.request.jobName} stopped during labelling", field="status"
@@ -199,15 +203,6 @@ class DefaultStages:
         except _TeacherUnavailable as exc:
             raise exc.cause from exc
         return summary.model_dump(mode="json")
-
-    def _embedder(self, records: list[ConversationRecord]) -> Any:
-        """Similarity retrieval is only worth loading when there are golden examples and prompts."""
-        labelled = sum(r.is_labelled for r in records)
-        if self.embedder_spec is None or labelled in (0, len(records)):
-            return None
-        from stillhouse.models.embeddings import load_embedder
-
-        return load_embedder(self.embedder_spec)
 
     # -------------------------------------------------------------------------------- training
 

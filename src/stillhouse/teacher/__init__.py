@@ -1,5 +1,7 @@
 """Teacher labelling and data synthesis (SPEC §1.4).
 
+- :mod:`.build`       ``TeacherConfig`` + ``build_teacher``: the one place the teacher is assembled
+- :mod:`.fewshot`     ``FewShotTeacher``: the model with its golden shots and cache, as a ChatModel
 - :mod:`.label`       ``label_records``: prompts in, labelled pairs out; crash-safe, resumable
 - :mod:`.consensus`   one record: samples, validation against the task, retries, self-consistency
 - :mod:`.golden`      golden examples retrieved by similarity as few-shot turns

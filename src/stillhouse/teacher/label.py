@@ -1,7 +1,9 @@
 """Teacher labelling: prompt-only records in, labelled training pairs out, crash-safe and resumable.
 
 - Labelled input records are golden examples: written to the output as training pairs and, with the
-  ``golden`` list, retrieved by similarity as few-shot turns for every prompt.
+  teacher's own golden examples, retrieved by similarity as few-shot turns for every prompt.
+- The teacher is the :class:`FewShotTeacher` of :func:`~stillhouse.teacher.build.build_teacher`; its
+  shots for every pending prompt are retrieved in one batch, and its request cache is used.
 - Every request goes through the persistent :class:`RequestCache`, so a rerun pays for nothing twice.
 - The output JSONL is append-only with flush+fsync per record. A record's id is the hash of its prompt,
   so on restart the records already in the output are skipped: a SIGKILL loses no finished answer and
@@ -19,23 +21,17 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
 from typing import TypeVar
 
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, Field
 
 from stillhouse.chat import ChatModel, Message
 from stillhouse.errors import InvalidInputError
-from stillhouse.models.embeddings import Embedder
 from stillhouse.progress import progress_bar
 from stillhouse.records.schema import ConversationRecord, ImageLoader, Turn, to_messages
 from stillhouse.tasks.base import Task
 from stillhouse.teacher.cache import RequestCache
 from stillhouse.teacher.consensus import Outcome, SamplingPlan, ask_teacher
-from stillhouse.teacher.golden import (
-    GoldenIndex,
-    few_shot_turns,
-    golden_examples,
-    query_text,
-    task_steering,
-)
+from stillhouse.teacher.fewshot import FewShotTeacher
+from stillhouse.teacher.golden import query_text
 from stillhouse.teacher.records_io import Failure, JsonlAppender, assign_ids, done_ids
 from stillhouse.teacher.retry import RetryPolicy, Sleep
 
@@ -51,6 +47,26 @@ SUMMARY_KEYS = (
     "output_tokens",
     "seconds",
 )
+
+
+class LabelConfig(BaseModel):
+    """How a labelling run asks the teacher and reports.
+
+    ``samples`` > 1 draws that many answers per prompt and combines them (self-consistency; needs a
+    task). ``repair`` accepts answers the task can fix (e.g. renormalised weights). ``failures_path``
+    defaults to ``<out>.failures.jsonl``. ``retry`` is the backoff on transient errors.
+    """
+
+    model_config = ConfigDict(extra="forbid")
+
+    max_tokens: int = Field(default=512, ge=1)
+    samples: int = Field(default=1, ge=1, le=32)
+    workers: int = Field(default=1, ge=1)
+    repair: bool = True
+    seed: int = 0
+    progress: bool = True
+    failures_path: Path | None = None
+    retry: RetryPolicy = RetryPolicy()
 
 
 class LabelSummary(BaseModel):
@@ -150,81 +166,52 @@ def _plan_jobs(
     return jobs, LabelSummary(resumed=resumed, labelled=resumed, from_cache=resumed, golden_kept=golden)
 
 
-def _attach_shots(jobs: list[_Job], index: GoldenIndex, k: int) -> None:
+def _attach_shots(jobs: list[_Job], teacher: FewShotTeacher) -> None:
     """Retrieve the few-shot turns of every pending prompt in one batch."""
     prompts = [job for job in jobs if not job.record.is_labelled]
-    for job, examples in zip(prompts, index.nearest([query_text(j.record) for j in prompts], k), strict=True):
-        job.shots = few_shot_turns(examples)
+    for job, shots in zip(prompts, teacher.shots_for([query_text(j.record) for j in prompts]), strict=True):
+        job.shots = shots
 
 
 def label_records(
     records: Sequence[ConversationRecord],
-    teacher: ChatModel,
+    teacher: FewShotTeacher,
+    config: LabelConfig | None = None,
     *,
     out_path: Path | str,
-    task: Task | None = None,
-    golden: Sequence[ConversationRecord] = (),
-    k: int = 4,
-    samples: int = 1,
-    max_tokens: int = 512,
-    cache: RequestCache | Path | str | None = None,
-    failures_path: Path | str | None = None,
-    workers: int = 1,
-    embedder: Embedder | None = None,
-    progress: bool = True,
     line_numbers: Sequence[int] | None = None,
     invalid: Sequence[Failure] = (),
-    retry: RetryPolicy | None = None,
     sleep: Sleep = time.sleep,
-    seed: int = 0,
-    repair: bool = True,
     load_image: ImageLoader | None = None,
-    steer: bool = True,
-    anchored: int = 0,
 ) -> LabelSummary:
     """Label ``records`` with ``teacher`` into ``out_path`` (JSONL), resuming what is already there.
 
-    ``golden`` (plus the labelled records among ``records``) are retrieved with ``embedder`` as ``k``
-    few-shot turns per prompt (without an embedder, the first ``k`` are shown to every prompt).
+    The labelled records among ``records`` join the teacher's golden examples for this run.
     ``invalid`` are records rejected before labelling (e.g. by validation); they are written to the
-    failure report (default ``<out>.failures.jsonl``) with this run's own failures. ``cache`` is a
-    :class:`RequestCache`, a path to one, or ``None`` for the default under ``paths.cache_dir()``.
-    ``repair`` accepts answers the task can fix (e.g. renormalised weights); ``sleep`` is the backoff
-    sleep (injectable for tests). ``steer`` takes the shots from the class the task's steering pool
-    predicts for each prompt (:class:`~stillhouse.teacher.golden.ShotSteering`; needs an embedder);
-    ``anchored`` of the ``k`` are then the class's fixed anchors (:class:`GoldenIndex`).
+    failure report with this run's own failures. ``line_numbers`` are the input lines of ``records``
+    (default 1..n); ``sleep`` is the backoff sleep (injectable for tests).
     """
     started = time.monotonic()
-    if samples > 1 and task is None:
+    config = config or LabelConfig()
+    task = teacher.task
+    if config.samples > 1 and task is None:
         raise InvalidInputError(
             "self-consistency (samples > 1) needs a task to combine answers", field="samples"
         )
-    if workers < 1 or k < 0:
-        raise InvalidInputError("workers must be >= 1 and k >= 0", field="workers" if workers < 1 else "k")
     out_path = Path(out_path)
-    failures_path = (
-        Path(failures_path) if failures_path else out_path.with_name(out_path.name + ".failures.jsonl")
-    )
-    owned_cache = not isinstance(cache, RequestCache)
-    request_cache = cache if isinstance(cache, RequestCache) else RequestCache(cache)
+    failures_path = config.failures_path or out_path.with_name(out_path.name + ".failures.jsonl")
     lines = list(line_numbers) if line_numbers is not None else list(range(1, len(records) + 1))
     jobs, summary = _plan_jobs(records, lines, out_path)
-    steering = task_steering(task) if steer and embedder is not None else None
-    index = GoldenIndex(golden_examples([*golden, *records]), embedder, steering, anchored)
-    _attach_shots(jobs, index, k)
+    _attach_shots(jobs, teacher.with_golden(records))
     plan = SamplingPlan(
-        samples=samples,
-        max_tokens=max_tokens,
-        seed=seed,
-        repair=repair,
+        samples=config.samples,
+        max_tokens=config.max_tokens,
+        seed=config.seed,
+        repair=config.repair,
         json_schema=task.json_schema if task else None,
     )
-    runner = _Runner(teacher, task, plan, request_cache, retry or RetryPolicy(), sleep, load_image)
-    try:
-        _run(jobs, runner, summary, out_path, failures_path, invalid, workers, progress)
-    finally:
-        if owned_cache:
-            request_cache.close()
+    runner = _Runner(teacher.model, task, plan, teacher.cache, config.retry, sleep, load_image)
+    _run(jobs, runner, summary, out_path, failures_path, invalid, config.workers, config.progress)
     summary.seconds = round(time.monotonic() - started, 3)
     return summary
 
@@ -237,7 +224,7 @@ class _Runner:
         teacher: ChatModel,
         task: Task | None,
         plan: SamplingPlan,
-        cache: RequestCache,
+        cache: RequestCache | None,
         retry: RetryPolicy,
         sleep: Sleep,
         load_image: ImageLoader | None,
