@@ -13,10 +13,11 @@ from typing import TYPE_CHECKING, Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 from stillhouse.chat import ChatModel
+from stillhouse.models.embeddings import Embedder
 from stillhouse.records.schema import ConversationRecord
 from stillhouse.teacher.cache import RequestCache
 from stillhouse.teacher.fewshot import FewShotTeacher
-from stillhouse.teacher.golden import Embedder, ShotSteering, task_steering
+from stillhouse.teacher.golden import ShotSteering, task_steering
 
 if TYPE_CHECKING:
     import numpy as np
