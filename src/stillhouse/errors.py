@@ -59,9 +59,15 @@ class AccessDeniedError(StillhouseError):
 
 
 class InvalidSignatureError(AccessDeniedError):
-    """A SigV4 signature outside the clock-skew window (AWS's own exception name for it)."""
+    """A SigV4 signature that does not match, or is outside the clock-skew window (AWS's name)."""
 
     code = "InvalidSignatureException"
+
+
+class UnrecognizedClientError(AccessDeniedError):
+    """A SigV4 request whose access key id the server does not know (AWS's name for it)."""
+
+    code = "UnrecognizedClientException"
 
 
 class InvalidApiKeyError(AccessDeniedError):

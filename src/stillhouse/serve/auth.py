@@ -7,7 +7,9 @@ else: AWS bounds replays by that window only, and botocore signs with one-second
 identical requests in the same second (concurrent calls, retries) carry the same signature and are
 all served; idempotency comes from ``clientRequestToken``. Pure apart from the clock, so it is tested
 against botocore's own signer without a server. Every comparison is on bytes: a header may carry
-any character, and a malformed one is a refusal naming why, never a crash.
+any character, and a malformed one is a refusal naming why, never a crash. The refusals AWS names
+are answered with its names and words: an unknown access key id is ``UnrecognizedClientException``,
+a signature that does not match or is out of the window ``InvalidSignatureException``.
 """
 
 from __future__ import annotations
@@ -20,7 +22,12 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from urllib.parse import quote, unquote
 
-from stillhouse.errors import AccessDeniedError, InvalidApiKeyError, InvalidSignatureError
+from stillhouse.errors import (
+    AccessDeniedError,
+    InvalidApiKeyError,
+    InvalidSignatureError,
+    UnrecognizedClientError,
+)
 
 ALGORITHM = "AWS4-HMAC-SHA256"
 _AUTH_RE = re.compile(
@@ -28,6 +35,13 @@ _AUTH_RE = re.compile(
     r"SignedHeaders=(?P<signed>[^,\s]+)\s*,\s*Signature=(?P<sig>[0-9a-f]{64})\s*$"
 )
 _AMZ_DATE_FORMAT = "%Y%m%dT%H%M%SZ"
+# AWS's own words (bedrock and bedrock-runtime alike), so a client's error handling and a search
+# for the message lead where they would for AWS.
+UNRECOGNIZED_CLIENT = "The security token included in the request is invalid."
+SIGNATURE_MISMATCH = (
+    "The request signature we calculated does not match the signature you provided. Check your AWS "
+    "Secret Access Key and signing method. Consult the service documentation for details."
+)
 
 
 @dataclass(frozen=True)
@@ -131,16 +145,30 @@ def _hmac(key: bytes, msg: str) -> bytes:
     return hmac.new(key, msg.encode("utf-8"), hashlib.sha256).digest()
 
 
+def string_to_sign(amz_date: str, region: str, service: str, canonical: str) -> str:
+    """The SigV4 string to sign: algorithm, date, credential scope and the canonical request's hash."""
+    scope = f"{amz_date[:8]}/{region}/{service}/aws4_request"
+    return "\n".join([ALGORITHM, amz_date, scope, hashlib.sha256(canonical.encode("utf-8")).hexdigest()])
+
+
 def signature(secret: str, amz_date: str, region: str, service: str, canonical: str) -> str:
     """Hex signature of a canonical request (AWS4 key derivation: date, region, service)."""
-    scope = f"{amz_date[:8]}/{region}/{service}/aws4_request"
-    string_to_sign = "\n".join(
-        [ALGORITHM, amz_date, scope, hashlib.sha256(canonical.encode("utf-8")).hexdigest()]
-    )
     key = _hmac(f"AWS4{secret}".encode(), amz_date[:8])
     for part in (region, service, "aws4_request"):
         key = _hmac(key, part)
-    return hmac.new(key, string_to_sign.encode("utf-8"), hashlib.sha256).hexdigest()
+    to_sign = string_to_sign(amz_date, region, service, canonical)
+    return hmac.new(key, to_sign.encode("utf-8"), hashlib.sha256).hexdigest()
+
+
+def signature_mismatch(amz_date: str, region: str, service: str, canonical: str) -> InvalidSignatureError:
+    """AWS's refusal of a signature that does not match: its sentence, then what the server computed
+    (both derived from the request alone, no secret), which is how a caller finds a proxy that
+    rewrote a signed header."""
+    return InvalidSignatureError(
+        f"{SIGNATURE_MISMATCH}\n\nThe Canonical String for this request should have been\n"
+        f"'{canonical}'\n\nThe String-to-Sign should have been\n"
+        f"'{string_to_sign(amz_date, region, service, canonical)}'\n"
+    )
 
 
 class SigV4Verifier:
@@ -165,7 +193,7 @@ class SigV4Verifier:
         """Return the access key id of a correctly signed request inside the skew window, else raise."""
         auth = _parse_authorization(next(iter(_header_values(request.headers, "authorization")), None))
         if not _same(auth.access_key_id, self._key_id):
-            raise AccessDeniedError("the access key id is not recognised")
+            raise UnrecognizedClientError(UNRECOGNIZED_CLIENT)
         if auth.service not in self._services:
             raise AccessDeniedError(f"credential scope names service {auth.service!r}, expected bedrock")
         amz_date = self._fresh_date(request, auth)
@@ -173,9 +201,7 @@ class SigV4Verifier:
         canonical = canonical_request(request, auth.signed_headers, payload_hash)
         expected = signature(self._secret, amz_date, auth.region, auth.service, canonical)
         if not _same(expected, auth.signature):
-            raise AccessDeniedError(
-                "the request signature does not match: check the secret access key and signing method"
-            )
+            raise signature_mismatch(amz_date, auth.region, auth.service, canonical)
         return auth.access_key_id
 
     def _fresh_date(self, request: SignedRequest, auth: _AuthHeader) -> str:
