@@ -71,9 +71,13 @@ class UnrecognizedClientError(AccessDeniedError):
 
 
 class InvalidApiKeyError(AccessDeniedError):
-    """A missing or wrong bearer key on the OpenAI API (OpenAI answers 401 ``invalid_api_key``)."""
+    """A wrong bearer key on the OpenAI API (OpenAI answers 401, code ``invalid_api_key``)."""
 
     http_status = 401
+
+
+class MissingApiKeyError(InvalidApiKeyError):
+    """No bearer key on the OpenAI API at all (OpenAI answers 401 with code null)."""
 
 
 class ThrottledError(StillhouseError):

@@ -15,6 +15,7 @@ from stillhouse.errors import (
     AccessDeniedError,
     InvalidApiKeyError,
     InvalidSignatureError,
+    MissingApiKeyError,
     UnrecognizedClientError,
 )
 from stillhouse.serve.auth import (
@@ -25,6 +26,7 @@ from stillhouse.serve.auth import (
     canonical_query,
     canonical_uri,
     check_bearer,
+    masked_key,
 )
 
 KEY, SECRET = "AKIDEXAMPLE", "wJalrXUtnFEMI/K7MDENG+bPxRfiCYEXAMPLEKEY"
@@ -171,7 +173,7 @@ def test_non_ascii_access_key_id_is_refused_not_a_crash(key_id: str) -> None:
 
 
 def test_non_ascii_bearer_is_refused_not_a_crash() -> None:
-    with pytest.raises(InvalidApiKeyError, match="Incorrect API key"):
+    with pytest.raises(InvalidApiKeyError, match=r"^Incorrect API key provided: \*{5}\. "):
         check_bearer("Bearer sk-é\udcff", "sk-1")
 
 
@@ -204,6 +206,35 @@ def test_bearer() -> None:
         with pytest.raises(InvalidApiKeyError) as err:
             check_bearer(bad, "sk-1")
         assert err.value.http_status == 401
+
+
+@pytest.mark.parametrize("header", [None, "", "Basic sk-1", "Bearer ", "Bearer", "Bearer \t ", "bearer"])
+def test_no_bearer_key_is_openais_you_didnt_provide(header: str | None) -> None:
+    with pytest.raises(MissingApiKeyError) as err:
+        check_bearer(header, "sk-1")
+    assert str(err.value).startswith(
+        "You didn't provide an API key. You need to provide your API key in an Authorization header "
+        "using Bearer auth (i.e. Authorization: Bearer YOUR_KEY). "
+    )
+    assert "STILLHOUSE_API_KEY" in str(err.value)
+
+
+@pytest.mark.parametrize("scheme", ["Bearer", "bearer", "BEARER"])
+def test_wrong_bearer_key_is_openais_incorrect_key_masked(scheme: str) -> None:
+    wrong = "sk-proj-abcdefghijklmnopqrstuvwxyz0123456789MxYA"
+    with pytest.raises(InvalidApiKeyError) as err:
+        check_bearer(f"{scheme} {wrong}", "sk-1")
+    assert type(err.value) is InvalidApiKeyError
+    assert str(err.value).startswith(f"Incorrect API key provided: sk-proj-{'*' * 36}MxYA. ")
+    assert wrong not in str(err.value) and "STILLHOUSE_API_KEY" in str(err.value)
+
+
+def test_masked_key_hides_at_least_half_of_any_key() -> None:
+    assert masked_key("sk-PMafP" + "x" * 39 + "E873") == "sk-PMafP" + "*" * 39 + "E873"  # OpenAI's form
+    assert masked_key("sk-wrong") == "********"
+    assert masked_key("a" * 24) == "*" * 24
+    assert masked_key("b" * 25) == "b" * 8 + "*" * 13 + "b" * 4
+    assert masked_key("") == ""
 
 
 def test_identical_reads_are_not_replays() -> None:

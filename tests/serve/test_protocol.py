@@ -11,8 +11,10 @@ from pydantic import ValidationError
 from stillhouse.chat import Completion
 from stillhouse.errors import (
     AccessDeniedError,
+    InvalidApiKeyError,
     InvalidInputError,
     InvalidSignatureError,
+    MissingApiKeyError,
     ModelNotReadyError,
     StillhouseError,
     UnrecognizedClientError,
@@ -186,6 +188,16 @@ def test_one_translation_two_dialects(exc: Exception, status: int, code: str, oa
     o = openai_error(exc)
     body = json.loads(o.body)["error"]
     assert o.status_code == status and body["type"] == oai_type and body["code"] == code
+
+
+@pytest.mark.parametrize(
+    ("exc", "code"), [(MissingApiKeyError("none"), None), (InvalidApiKeyError("wrong"), "invalid_api_key")]
+)
+def test_openai_key_refusals_carry_openais_codes(exc: Exception, code: str | None) -> None:
+    """OpenAI: no key at all is code null, a wrong key ``invalid_api_key``; both 401."""
+    o = openai_error(exc)
+    body = json.loads(o.body)["error"]
+    assert o.status_code == 401 and body["code"] == code and body["type"] == "invalid_request_error"
 
 
 @pytest.mark.parametrize("exc", [InvalidSignatureError("a"), UnrecognizedClientError("b")])

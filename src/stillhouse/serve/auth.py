@@ -26,8 +26,10 @@ from stillhouse.errors import (
     AccessDeniedError,
     InvalidApiKeyError,
     InvalidSignatureError,
+    MissingApiKeyError,
     UnrecognizedClientError,
 )
+from stillhouse.serve.settings import ENV_API_KEY
 
 ALGORITHM = "AWS4-HMAC-SHA256"
 _AUTH_RE = re.compile(
@@ -257,15 +259,32 @@ def _check_skew(signed_at: datetime, amz_date: str, now: datetime, max_skew_s: i
         )
 
 
+# OpenAI's sentences, except that where OpenAI points at its dashboard this says where the key of a
+# stillhouse server comes from.
+_WHERE_THE_KEY_IS = f"You can find your API key in the server's {ENV_API_KEY} (stillhouse serve --api-key)."
+NO_API_KEY = (
+    "You didn't provide an API key. You need to provide your API key in an Authorization header "
+    f"using Bearer auth (i.e. Authorization: Bearer YOUR_KEY). {_WHERE_THE_KEY_IS}"
+)
+
+
+def masked_key(key: str) -> str:
+    """A wrong key as OpenAI quotes it, its first 8 and last 4 characters with '*' between. Keys of
+    24 characters or fewer are all '*' (OpenAI quotes a short key whole; here at least half of any
+    key stays hidden, so a message never carries most of a secret the caller mistyped)."""
+    if len(key) <= 24:
+        return "*" * len(key)
+    return key[:8] + "*" * (len(key) - 12) + key[-4:]
+
+
 def check_bearer(authorization: str | None, api_key: str) -> None:
     """Accept ``Authorization: Bearer <api_key>`` only (constant-time comparison).
 
-    Refusals are OpenAI's: 401 ``invalid_api_key``, the key itself never echoed back.
+    Refusals are OpenAI's 401s: no key is code null ("You didn't provide an API key"), a wrong one
+    ``invalid_api_key`` ("Incorrect API key provided: <masked key>").
     """
-    if not authorization or not authorization.lower().startswith("bearer ") or not authorization[7:].strip():
-        raise InvalidApiKeyError(
-            "You didn't provide an API key. You need to provide your API key in an Authorization "
-            "header using Bearer auth (i.e. Authorization: Bearer YOUR_KEY)."
-        )
-    if not _same(authorization[7:].strip(), api_key):
-        raise InvalidApiKeyError("Incorrect API key provided.")
+    given = authorization[7:].strip() if authorization else ""
+    if not authorization or not authorization.lower().startswith("bearer ") or not given:
+        raise MissingApiKeyError(NO_API_KEY)
+    if not _same(given, api_key):
+        raise InvalidApiKeyError(f"Incorrect API key provided: {masked_key(given)}. {_WHERE_THE_KEY_IS}")
