@@ -59,15 +59,25 @@ class AccessDeniedError(StillhouseError):
 
 
 class InvalidSignatureError(AccessDeniedError):
-    """A SigV4 signature outside the clock-skew window (AWS's own exception name for it)."""
+    """A SigV4 signature that does not match, or is outside the clock-skew window (AWS's name)."""
 
     code = "InvalidSignatureException"
 
 
+class UnrecognizedClientError(AccessDeniedError):
+    """A SigV4 request whose access key id the server does not know (AWS's name for it)."""
+
+    code = "UnrecognizedClientException"
+
+
 class InvalidApiKeyError(AccessDeniedError):
-    """A missing or wrong bearer key on the OpenAI API (OpenAI answers 401 ``invalid_api_key``)."""
+    """A wrong bearer key on the OpenAI API (OpenAI answers 401, code ``invalid_api_key``)."""
 
     http_status = 401
+
+
+class MissingApiKeyError(InvalidApiKeyError):
+    """No bearer key on the OpenAI API at all (OpenAI answers 401 with code null)."""
 
 
 class ThrottledError(StillhouseError):

@@ -13,12 +13,14 @@ from stillhouse.errors import (
     RETRYABLE,
     AccessDeniedError,
     InvalidInputError,
+    InvalidSignatureError,
     ModelError,
     ModelNotReadyError,
     ModelTimeoutError,
     NotFoundError,
     ServiceUnavailableError,
     ThrottledError,
+    UnrecognizedClientError,
 )
 from stillhouse.models.bedrock import BedrockModel, make_client
 
@@ -90,6 +92,8 @@ def test_max_tokens_stop_reason(stubbed):
         ("InternalServerException", 500, ServiceUnavailableError),
         ("ValidationException", 400, InvalidInputError),
         ("AccessDeniedException", 403, AccessDeniedError),
+        ("UnrecognizedClientException", 403, UnrecognizedClientError),
+        ("InvalidSignatureException", 403, InvalidSignatureError),
         ("ResourceNotFoundException", 404, NotFoundError),
         ("ModelNotReadyException", 429, ModelNotReadyError),
         ("ModelErrorException", 424, ModelError),

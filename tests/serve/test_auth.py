@@ -11,8 +11,23 @@ from botocore.auth import SigV4Auth
 from botocore.awsrequest import AWSRequest
 from botocore.credentials import Credentials
 
-from stillhouse.errors import AccessDeniedError, InvalidApiKeyError, InvalidSignatureError
-from stillhouse.serve.auth import SignedRequest, SigV4Verifier, canonical_query, canonical_uri, check_bearer
+from stillhouse.errors import (
+    AccessDeniedError,
+    InvalidApiKeyError,
+    InvalidSignatureError,
+    MissingApiKeyError,
+    UnrecognizedClientError,
+)
+from stillhouse.serve.auth import (
+    SIGNATURE_MISMATCH,
+    UNRECOGNIZED_CLIENT,
+    SignedRequest,
+    SigV4Verifier,
+    canonical_query,
+    canonical_uri,
+    check_bearer,
+    masked_key,
+)
 
 KEY, SECRET = "AKIDEXAMPLE", "wJalrXUtnFEMI/K7MDENG+bPxRfiCYEXAMPLEKEY"
 ARN_PATH = "/model/arn%3Aaws%3Abedrock%3Aus-east-1%3A000000000000%3Acustom-model%2Frouter-abc/converse"
@@ -51,28 +66,62 @@ def test_botocore_signed_get_with_query_verifies() -> None:
     assert verifier().verify(sign("GET", url)) == KEY
 
 
-def test_wrong_secret_is_refused() -> None:
-    req = sign("POST", "http://h" + ARN_PATH, b"{}", secret="not-the-secret")
-    with pytest.raises(AccessDeniedError, match="signature does not match"):
+def sign_seeing_strings(method: str, url: str, body: bytes, *, secret: str) -> tuple[SignedRequest, str, str]:
+    """A request signed as ``sign`` does, with the canonical request and string to sign botocore
+    computed for it (the ones AWS quotes back when a signature does not match)."""
+    req = AWSRequest(method=method, url=url, data=body, headers={"Content-Type": "application/json"})
+    auth = SigV4Auth(Credentials(KEY, secret), "bedrock", "us-east-1")
+    auth.add_auth(req)
+    parts = urlsplit(url)
+    wire = [(k, v) for k, v in req.headers.items()] + [("host", parts.netloc)]
+    del req.headers["Authorization"]  # botocore computes its strings before adding this header
+    canonical = auth.canonical_request(req)
+    signed = SignedRequest(method=method, raw_path=parts.path, raw_query=parts.query, headers=wire, body=body)
+    return signed, canonical, auth.string_to_sign(req, canonical)
+
+
+def test_wrong_secret_is_invalid_signature_in_aws_words() -> None:
+    """AWS's answer: InvalidSignatureException, its sentence, then the canonical string and string
+    to sign it computed, which for a wrong secret are botocore's own."""
+    req, canonical, to_sign = sign_seeing_strings("POST", "http://h" + ARN_PATH, b"{}", secret="wrong")
+    with pytest.raises(InvalidSignatureError) as err:
         verifier().verify(req)
+    assert err.value.code == "InvalidSignatureException" and err.value.http_status == 403
+    assert str(err.value) == (
+        "The request signature we calculated does not match the signature you provided. Check your AWS "
+        "Secret Access Key and signing method. Consult the service documentation for details.\n\n"
+        f"The Canonical String for this request should have been\n'{canonical}'\n\n"
+        f"The String-to-Sign should have been\n'{to_sign}'\n"
+    )
 
 
-def test_unknown_key_id_is_refused() -> None:
-    with pytest.raises(AccessDeniedError, match="access key id"):
+def test_unknown_key_id_is_unrecognized_client_in_aws_words() -> None:
+    with pytest.raises(UnrecognizedClientError) as err:
         SigV4Verifier("OTHERKEY", SECRET).verify(sign("GET", "http://h/custom-models"))
+    assert str(err.value) == "The security token included in the request is invalid."
+    assert err.value.code == "UnrecognizedClientException" and err.value.http_status == 403
+
+
+def test_unknown_key_id_is_refused_before_the_signature_is_checked() -> None:
+    """AWS names the unknown key, not the signature, when both are wrong."""
+    req = sign("GET", "http://h/custom-models", secret="not-the-secret")
+    with pytest.raises(UnrecognizedClientError):
+        SigV4Verifier("OTHERKEY", SECRET).verify(req)
 
 
 def test_tampered_body_is_refused() -> None:
     req = sign("POST", "http://h" + ARN_PATH, b'{"a": 1}')
     forged = SignedRequest(req.method, req.raw_path, req.raw_query, req.headers, b'{"a": 2}')
-    with pytest.raises(AccessDeniedError):
+    with pytest.raises(InvalidSignatureError, match=f"^{SIGNATURE_MISMATCH}"):
         verifier().verify(forged)
 
 
-def test_tampered_path_is_refused() -> None:
+def test_tampered_path_is_refused_quoting_the_path_the_server_saw() -> None:
     req = sign("GET", "http://h/custom-models/a")
-    with pytest.raises(AccessDeniedError):
+    with pytest.raises(InvalidSignatureError) as err:
         verifier().verify(SignedRequest(req.method, "/custom-models/b", "", req.headers, b""))
+    assert str(err.value).startswith(SIGNATURE_MISMATCH)
+    assert "should have been\n'GET\n/custom-models/b\n" in str(err.value)
 
 
 def test_unsigned_request_is_refused() -> None:
@@ -119,12 +168,12 @@ def test_non_ascii_access_key_id_is_refused_not_a_crash(key_id: str) -> None:
     auth = dict(req.headers)["Authorization"].replace(f"Credential={KEY}/", f"Credential={key_id}/")
     headers = [(k, auth if k == "Authorization" else v) for k, v in req.headers]
     forged = SignedRequest(req.method, req.raw_path, req.raw_query, headers, b"")
-    with pytest.raises(AccessDeniedError, match="access key id is not recognised"):
+    with pytest.raises(UnrecognizedClientError, match=f"^{UNRECOGNIZED_CLIENT}$"):
         verifier().verify(forged)
 
 
 def test_non_ascii_bearer_is_refused_not_a_crash() -> None:
-    with pytest.raises(InvalidApiKeyError, match="Incorrect API key"):
+    with pytest.raises(InvalidApiKeyError, match=r"^Incorrect API key provided: \*{5}\. "):
         check_bearer("Bearer sk-é\udcff", "sk-1")
 
 
@@ -157,6 +206,35 @@ def test_bearer() -> None:
         with pytest.raises(InvalidApiKeyError) as err:
             check_bearer(bad, "sk-1")
         assert err.value.http_status == 401
+
+
+@pytest.mark.parametrize("header", [None, "", "Basic sk-1", "Bearer ", "Bearer", "Bearer \t ", "bearer"])
+def test_no_bearer_key_is_openais_you_didnt_provide(header: str | None) -> None:
+    with pytest.raises(MissingApiKeyError) as err:
+        check_bearer(header, "sk-1")
+    assert str(err.value).startswith(
+        "You didn't provide an API key. You need to provide your API key in an Authorization header "
+        "using Bearer auth (i.e. Authorization: Bearer YOUR_KEY). "
+    )
+    assert "STILLHOUSE_API_KEY" in str(err.value)
+
+
+@pytest.mark.parametrize("scheme", ["Bearer", "bearer", "BEARER"])
+def test_wrong_bearer_key_is_openais_incorrect_key_masked(scheme: str) -> None:
+    wrong = "sk-proj-abcdefghijklmnopqrstuvwxyz0123456789MxYA"
+    with pytest.raises(InvalidApiKeyError) as err:
+        check_bearer(f"{scheme} {wrong}", "sk-1")
+    assert type(err.value) is InvalidApiKeyError
+    assert str(err.value).startswith(f"Incorrect API key provided: sk-proj-{'*' * 36}MxYA. ")
+    assert wrong not in str(err.value) and "STILLHOUSE_API_KEY" in str(err.value)
+
+
+def test_masked_key_hides_at_least_half_of_any_key() -> None:
+    assert masked_key("sk-PMafP" + "x" * 39 + "E873") == "sk-PMafP" + "*" * 39 + "E873"  # OpenAI's form
+    assert masked_key("sk-wrong") == "********"
+    assert masked_key("a" * 24) == "*" * 24
+    assert masked_key("b" * 25) == "b" * 8 + "*" * 13 + "b" * 4
+    assert masked_key("") == ""
 
 
 def test_identical_reads_are_not_replays() -> None:

@@ -101,11 +101,11 @@ def test_idempotent_create_and_conflicts(bedrock: Any) -> None:
     assert err.value.response["ResponseMetadata"]["HTTPStatusCode"] == 409
 
 
-def test_wrong_secret_is_access_denied_and_creates_nothing(server: str, bedrock: Any) -> None:
+def test_wrong_secret_is_invalid_signature_and_creates_nothing(server: str, bedrock: Any) -> None:
     intruder = boto_client("bedrock", server, secret="wrong-secret")
     with pytest.raises(ClientError) as err:
         intruder.create_model_customization_job(**JOB)
-    assert err.value.response["Error"]["Code"] == "AccessDeniedException"
+    assert err.value.response["Error"]["Code"] == "InvalidSignatureException"  # AWS's code for it
     assert err.value.response["ResponseMetadata"]["HTTPStatusCode"] == 403
     assert bedrock.list_model_customization_jobs()["modelCustomizationJobSummaries"] == []
 

@@ -175,7 +175,7 @@ def test_real_process_auth_and_catalog_model(served: tuple[str, Path]) -> None:
             trainingDataConfig={"s3Uri": "s3://b/k.jsonl"},
             outputDataConfig={"s3Uri": "s3://b/o/"},
         )
-    assert denied.value.response["Error"]["Code"] == "AccessDeniedException"
+    assert denied.value.response["Error"]["Code"] == "InvalidSignatureException"
     assert boto_client("bedrock", url).list_model_customization_jobs()["modelCustomizationJobSummaries"] == []
 
     out = boto_client("bedrock-runtime", url).converse(
@@ -249,7 +249,7 @@ def test_seed_notebook_flow_against_a_real_server(served: tuple[str, Path], tmp_
 
     with pytest.raises(ClientError) as denied:
         intruder.get_model_customization_job(jobIdentifier=job_arn)
-    assert denied.value.response["Error"]["Code"] == "AccessDeniedException"
+    assert denied.value.response["Error"]["Code"] == "InvalidSignatureException"
 
     job = _finished_job(bedrock_client, job_arn)
     print(

@@ -49,13 +49,16 @@ def test_deployed_custom_model_by_arn(oai: openai.OpenAI, bedrock: Any, jobs: An
     assert model_arn in ids and "router-dep" in ids and "fake-catalog" in ids
 
 
+WHERE = "You can find your API key in the server's STILLHOUSE_API_KEY (stillhouse serve --api-key)."
+
+
 def test_wrong_api_key_is_refused(server: str) -> None:
-    bad = openai.OpenAI(base_url=server + "/v1", api_key="sk-wrong", max_retries=0)
+    bad = openai.OpenAI(base_url=server + "/v1", api_key="sk-wrong-but-long-enough-to-quote", max_retries=0)
     with pytest.raises(openai.AuthenticationError) as err:
         bad.chat.completions.create(model="fake-catalog", messages=[{"role": "user", "content": "x"}])
-    assert err.value.status_code == 401
-    assert err.value.body == {  # OpenAI's own shape for a wrong key
-        "message": "Incorrect API key provided.",
+    assert err.value.status_code == 401 and err.value.code == "invalid_api_key"
+    assert err.value.body == {  # OpenAI's own shape for a wrong key, the key masked as OpenAI does
+        "message": f"Incorrect API key provided: sk-wrong{'*' * 21}uote. {WHERE}",
         "type": "invalid_request_error",
         "param": None,
         "code": "invalid_api_key",
@@ -64,14 +67,46 @@ def test_wrong_api_key_is_refused(server: str) -> None:
         bad.models.list()
 
 
-@pytest.mark.parametrize("header", [None, "Bearer", "Bearer   ", "Basic sk-test-stillhouse", "Bearer sk-é"])
-def test_missing_or_malformed_bearer_is_401(client: Any, header: str | None) -> None:
+def test_missing_api_key_is_openais_401_with_code_null(oai: openai.OpenAI) -> None:
+    """No Authorization header at all: OpenAI's 'You didn't provide an API key', code null, which
+    the openai client raises as AuthenticationError like a wrong key."""
+    no_key = {"Authorization": openai.Omit()}
+    with pytest.raises(openai.AuthenticationError) as err:
+        oai.chat.completions.create(
+            model="fake-catalog", messages=[{"role": "user", "content": "x"}], extra_headers=no_key
+        )
+    assert err.value.status_code == 401 and err.value.code is None
+    assert err.value.body == {
+        "message": "You didn't provide an API key. You need to provide your API key in an Authorization "
+        f"header using Bearer auth (i.e. Authorization: Bearer YOUR_KEY). {WHERE}",
+        "type": "invalid_request_error",
+        "param": None,
+        "code": None,
+    }
+    with pytest.raises(openai.AuthenticationError):
+        oai.models.list(extra_headers=no_key)
+
+
+@pytest.mark.parametrize(
+    ("header", "code", "start"),
+    [
+        (None, None, "You didn't provide an API key."),
+        ("Bearer", None, "You didn't provide an API key."),
+        ("Bearer   ", None, "You didn't provide an API key."),
+        ("Basic sk-test-stillhouse", None, "You didn't provide an API key."),
+        ("Bearer sk-é", "invalid_api_key", "Incorrect API key provided: *****. "),  # 5 bytes
+        ("bearer sk-test-stillhousE", "invalid_api_key", "Incorrect API key provided: ******************. "),
+    ],
+)
+def test_missing_or_malformed_bearer_is_401(
+    client: Any, header: str | None, code: str | None, start: str
+) -> None:
     headers = {} if header is None else {"Authorization": header.encode()}
     r = client.get("/v1/models", headers=headers)
     assert r.status_code == 401
     error = r.json()["error"]
-    assert error["code"] == "invalid_api_key" and error["type"] == "invalid_request_error"
-    assert error["param"] is None and "API key" in error["message"]
+    assert error["code"] == code and error["type"] == "invalid_request_error"
+    assert error["param"] is None and error["message"].startswith(start)
 
 
 def test_unknown_model_and_unsupported_fields(oai: openai.OpenAI) -> None:

@@ -9,7 +9,16 @@ import pytest
 from pydantic import ValidationError
 
 from stillhouse.chat import Completion
-from stillhouse.errors import AccessDeniedError, InvalidInputError, ModelNotReadyError, StillhouseError
+from stillhouse.errors import (
+    AccessDeniedError,
+    InvalidApiKeyError,
+    InvalidInputError,
+    InvalidSignatureError,
+    MissingApiKeyError,
+    ModelNotReadyError,
+    StillhouseError,
+    UnrecognizedClientError,
+)
 from stillhouse.serve import bedrock_protocol as bp
 from stillhouse.serve import openai_protocol as op
 from stillhouse.serve.errors import bedrock_error, describe_validation_error, openai_error
@@ -164,6 +173,8 @@ def test_openai_response_shape() -> None:
     ("exc", "status", "code", "oai_type"),
     [
         (AccessDeniedError("no"), 403, "AccessDeniedException", "permission_error"),
+        (InvalidSignatureError("no"), 403, "InvalidSignatureException", "permission_error"),
+        (UnrecognizedClientError("no"), 403, "UnrecognizedClientException", "permission_error"),
         (InvalidInputError("bad", field="x"), 400, "ValidationException", "invalid_request_error"),
         (ModelNotReadyError("wait"), 429, "ModelNotReadyException", "rate_limit_error"),
         (RuntimeError("secret internals"), 500, "InternalServerException", "server_error"),
@@ -177,6 +188,21 @@ def test_one_translation_two_dialects(exc: Exception, status: int, code: str, oa
     o = openai_error(exc)
     body = json.loads(o.body)["error"]
     assert o.status_code == status and body["type"] == oai_type and body["code"] == code
+
+
+@pytest.mark.parametrize(
+    ("exc", "code"), [(MissingApiKeyError("none"), None), (InvalidApiKeyError("wrong"), "invalid_api_key")]
+)
+def test_openai_key_refusals_carry_openais_codes(exc: Exception, code: str | None) -> None:
+    """OpenAI: no key at all is code null, a wrong key ``invalid_api_key``; both 401."""
+    o = openai_error(exc)
+    body = json.loads(o.body)["error"]
+    assert o.status_code == 401 and body["code"] == code and body["type"] == "invalid_request_error"
+
+
+@pytest.mark.parametrize("exc", [InvalidSignatureError("a"), UnrecognizedClientError("b")])
+def test_sigv4_refusals_have_the_bedrock_body(exc: Exception) -> None:
+    assert json.loads(bedrock_error(exc).body) == {"message": str(exc)}
 
 
 def test_validation_errors_name_the_field() -> None:

@@ -17,6 +17,7 @@ from stillhouse.errors import (
     AccessDeniedError,
     ConflictError,
     InvalidInputError,
+    InvalidSignatureError,
     MissingDependencyError,
     ModelError,
     ModelNotReadyError,
@@ -25,6 +26,7 @@ from stillhouse.errors import (
     ServiceUnavailableError,
     StillhouseError,
     ThrottledError,
+    UnrecognizedClientError,
 )
 
 ENDPOINT_ENV = "STILLHOUSE_BEDROCK_ENDPOINT"
@@ -39,7 +41,8 @@ _ERRORS: dict[str, type[StillhouseError]] = {
     "InternalServerException": ServiceUnavailableError,
     "ValidationException": InvalidInputError,
     "AccessDeniedException": AccessDeniedError,
-    "UnrecognizedClientException": AccessDeniedError,
+    "UnrecognizedClientException": UnrecognizedClientError,
+    "InvalidSignatureException": InvalidSignatureError,
     "ExpiredTokenException": AccessDeniedError,
     "ResourceNotFoundException": NotFoundError,
     "ConflictException": ConflictError,

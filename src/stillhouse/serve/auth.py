@@ -7,7 +7,9 @@ else: AWS bounds replays by that window only, and botocore signs with one-second
 identical requests in the same second (concurrent calls, retries) carry the same signature and are
 all served; idempotency comes from ``clientRequestToken``. Pure apart from the clock, so it is tested
 against botocore's own signer without a server. Every comparison is on bytes: a header may carry
-any character, and a malformed one is a refusal naming why, never a crash.
+any character, and a malformed one is a refusal naming why, never a crash. The refusals AWS names
+are answered with its names and words: an unknown access key id is ``UnrecognizedClientException``,
+a signature that does not match or is out of the window ``InvalidSignatureException``.
 """
 
 from __future__ import annotations
@@ -20,7 +22,14 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from urllib.parse import quote, unquote
 
-from stillhouse.errors import AccessDeniedError, InvalidApiKeyError, InvalidSignatureError
+from stillhouse.errors import (
+    AccessDeniedError,
+    InvalidApiKeyError,
+    InvalidSignatureError,
+    MissingApiKeyError,
+    UnrecognizedClientError,
+)
+from stillhouse.serve.settings import ENV_API_KEY
 
 ALGORITHM = "AWS4-HMAC-SHA256"
 _AUTH_RE = re.compile(
@@ -28,6 +37,13 @@ _AUTH_RE = re.compile(
     r"SignedHeaders=(?P<signed>[^,\s]+)\s*,\s*Signature=(?P<sig>[0-9a-f]{64})\s*$"
 )
 _AMZ_DATE_FORMAT = "%Y%m%dT%H%M%SZ"
+# AWS's own words (bedrock and bedrock-runtime alike), so a client's error handling and a search
+# for the message lead where they would for AWS.
+UNRECOGNIZED_CLIENT = "The security token included in the request is invalid."
+SIGNATURE_MISMATCH = (
+    "The request signature we calculated does not match the signature you provided. Check your AWS "
+    "Secret Access Key and signing method. Consult the service documentation for details."
+)
 
 
 @dataclass(frozen=True)
@@ -131,16 +147,30 @@ def _hmac(key: bytes, msg: str) -> bytes:
     return hmac.new(key, msg.encode("utf-8"), hashlib.sha256).digest()
 
 
+def string_to_sign(amz_date: str, region: str, service: str, canonical: str) -> str:
+    """The SigV4 string to sign: algorithm, date, credential scope and the canonical request's hash."""
+    scope = f"{amz_date[:8]}/{region}/{service}/aws4_request"
+    return "\n".join([ALGORITHM, amz_date, scope, hashlib.sha256(canonical.encode("utf-8")).hexdigest()])
+
+
 def signature(secret: str, amz_date: str, region: str, service: str, canonical: str) -> str:
     """Hex signature of a canonical request (AWS4 key derivation: date, region, service)."""
-    scope = f"{amz_date[:8]}/{region}/{service}/aws4_request"
-    string_to_sign = "\n".join(
-        [ALGORITHM, amz_date, scope, hashlib.sha256(canonical.encode("utf-8")).hexdigest()]
-    )
     key = _hmac(f"AWS4{secret}".encode(), amz_date[:8])
     for part in (region, service, "aws4_request"):
         key = _hmac(key, part)
-    return hmac.new(key, string_to_sign.encode("utf-8"), hashlib.sha256).hexdigest()
+    to_sign = string_to_sign(amz_date, region, service, canonical)
+    return hmac.new(key, to_sign.encode("utf-8"), hashlib.sha256).hexdigest()
+
+
+def signature_mismatch(amz_date: str, region: str, service: str, canonical: str) -> InvalidSignatureError:
+    """AWS's refusal of a signature that does not match: its sentence, then what the server computed
+    (both derived from the request alone, no secret), which is how a caller finds a proxy that
+    rewrote a signed header."""
+    return InvalidSignatureError(
+        f"{SIGNATURE_MISMATCH}\n\nThe Canonical String for this request should have been\n"
+        f"'{canonical}'\n\nThe String-to-Sign should have been\n"
+        f"'{string_to_sign(amz_date, region, service, canonical)}'\n"
+    )
 
 
 class SigV4Verifier:
@@ -165,7 +195,7 @@ class SigV4Verifier:
         """Return the access key id of a correctly signed request inside the skew window, else raise."""
         auth = _parse_authorization(next(iter(_header_values(request.headers, "authorization")), None))
         if not _same(auth.access_key_id, self._key_id):
-            raise AccessDeniedError("the access key id is not recognised")
+            raise UnrecognizedClientError(UNRECOGNIZED_CLIENT)
         if auth.service not in self._services:
             raise AccessDeniedError(f"credential scope names service {auth.service!r}, expected bedrock")
         amz_date = self._fresh_date(request, auth)
@@ -173,9 +203,7 @@ class SigV4Verifier:
         canonical = canonical_request(request, auth.signed_headers, payload_hash)
         expected = signature(self._secret, amz_date, auth.region, auth.service, canonical)
         if not _same(expected, auth.signature):
-            raise AccessDeniedError(
-                "the request signature does not match: check the secret access key and signing method"
-            )
+            raise signature_mismatch(amz_date, auth.region, auth.service, canonical)
         return auth.access_key_id
 
     def _fresh_date(self, request: SignedRequest, auth: _AuthHeader) -> str:
@@ -231,15 +259,32 @@ def _check_skew(signed_at: datetime, amz_date: str, now: datetime, max_skew_s: i
         )
 
 
+# OpenAI's sentences, except that where OpenAI points at its dashboard this says where the key of a
+# stillhouse server comes from.
+_WHERE_THE_KEY_IS = f"You can find your API key in the server's {ENV_API_KEY} (stillhouse serve --api-key)."
+NO_API_KEY = (
+    "You didn't provide an API key. You need to provide your API key in an Authorization header "
+    f"using Bearer auth (i.e. Authorization: Bearer YOUR_KEY). {_WHERE_THE_KEY_IS}"
+)
+
+
+def masked_key(key: str) -> str:
+    """A wrong key as OpenAI quotes it, its first 8 and last 4 characters with '*' between. Keys of
+    24 characters or fewer are all '*' (OpenAI quotes a short key whole; here at least half of any
+    key stays hidden, so a message never carries most of a secret the caller mistyped)."""
+    if len(key) <= 24:
+        return "*" * len(key)
+    return key[:8] + "*" * (len(key) - 12) + key[-4:]
+
+
 def check_bearer(authorization: str | None, api_key: str) -> None:
     """Accept ``Authorization: Bearer <api_key>`` only (constant-time comparison).
 
-    Refusals are OpenAI's: 401 ``invalid_api_key``, the key itself never echoed back.
+    Refusals are OpenAI's 401s: no key is code null ("You didn't provide an API key"), a wrong one
+    ``invalid_api_key`` ("Incorrect API key provided: <masked key>").
     """
-    if not authorization or not authorization.lower().startswith("bearer ") or not authorization[7:].strip():
-        raise InvalidApiKeyError(
-            "You didn't provide an API key. You need to provide your API key in an Authorization "
-            "header using Bearer auth (i.e. Authorization: Bearer YOUR_KEY)."
-        )
-    if not _same(authorization[7:].strip(), api_key):
-        raise InvalidApiKeyError("Incorrect API key provided.")
+    given = authorization[7:].strip() if authorization else ""
+    if not authorization or not authorization.lower().startswith("bearer ") or not given:
+        raise MissingApiKeyError(NO_API_KEY)
+    if not _same(given, api_key):
+        raise InvalidApiKeyError(f"Incorrect API key provided: {masked_key(given)}. {_WHERE_THE_KEY_IS}")

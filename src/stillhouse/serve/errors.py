@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any
 
 from pydantic import ValidationError
 
-from stillhouse.errors import InvalidInputError, StillhouseError
+from stillhouse.errors import InvalidInputError, MissingApiKeyError, StillhouseError
 
 if TYPE_CHECKING:
     from fastapi import FastAPI, Request
@@ -79,9 +79,16 @@ def openai_error(exc: Exception) -> JSONResponse:
     err = as_stillhouse_error(exc)
     status = err.http_status
     error_type = _OPENAI_TYPES.get(status, "server_error" if status >= 500 else "invalid_request_error")
-    code = "invalid_api_key" if status == 401 else err.code
+    code = _openai_code(err)
     body: dict[str, Any] = {"message": str(err), "type": error_type, "code": code, "param": err.field}
     return JSONResponse({"error": body}, status_code=status)
+
+
+def _openai_code(err: StillhouseError) -> str | None:
+    """OpenAI's ``code``: null when no key was sent, ``invalid_api_key`` for a wrong one."""
+    if isinstance(err, MissingApiKeyError):
+        return None
+    return "invalid_api_key" if err.http_status == 401 else err.code
 
 
 def error_response(request: Request, exc: Exception) -> JSONResponse:
