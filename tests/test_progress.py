@@ -80,3 +80,25 @@ def test_track_is_lazy_like_the_generator_it_wraps():
 
     tracked = track(numbers(), "numbers", None, disable=True)
     assert next(tracked) == 0 and pulled == [0]
+
+
+def test_stage_timer_logs_each_stage_and_keeps_its_seconds() -> None:
+    from stillhouse.progress import StageTimer
+
+    lines: list[str] = []
+    timer = StageTimer(lines.append)
+    assert timer.run("data", lambda: 42) == 42
+    assert list(timer.seconds) == ["data"] and timer.seconds["data"] >= 0
+    assert lines[0] == "== data" and lines[1].startswith("   data: ") and lines[1].endswith(" s")
+
+
+def test_stage_timer_records_no_seconds_for_a_stage_that_raised() -> None:
+    from stillhouse.progress import StageTimer
+
+    def fail() -> None:
+        raise ValueError("boom")
+
+    timer = StageTimer(lambda _: None)
+    with pytest.raises(ValueError, match="boom"):
+        timer.run("train", fail)
+    assert timer.seconds == {}

@@ -2,7 +2,8 @@
 
 On a terminal it is a rich progress bar. Without one (a pipe, ``nohup``, CI) a bar would print
 nothing until the end, so the same calls print a plain line every ``STILLHOUSE_PROGRESS_INTERVAL``
-seconds (default 10) and one at the end. :func:`note` says what a silent stretch of start-up is doing.
+seconds (default 10) and one at the end. :func:`note` says what a silent stretch of start-up is doing,
+and :class:`StageTimer` times the stages of a multi-stage run (a recipe).
 """
 
 from __future__ import annotations
@@ -11,7 +12,7 @@ import os
 import sys
 import threading
 import time
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any, TextIO, TypeVar
@@ -87,6 +88,23 @@ def note(message: str, *, enabled: bool = True) -> None:
     """One status line on stderr for work that has no count yet (loading, tokenizing)."""
     if enabled:
         print(message, file=sys.stderr, flush=True)
+
+
+class StageTimer:
+    """Wall-clock seconds per named stage: a line as each starts and ends, and ``seconds`` for a
+    summary file (the stages a rerun skipped are absent, which is how a caller tells them apart)."""
+
+    def __init__(self, log: Callable[[str], None]) -> None:
+        self.seconds: dict[str, float] = {}
+        self._log = log
+
+    def run(self, name: str, fn: Callable[[], T]) -> T:
+        self._log(f"== {name}")
+        started = time.monotonic()
+        value = fn()
+        self.seconds[name] = round(time.monotonic() - started, 1)
+        self._log(f"   {name}: {self.seconds[name]:.1f} s")
+        return value
 
 
 @dataclass

@@ -7,9 +7,9 @@ from pathlib import Path
 import typer
 
 from stillhouse.cli.app import app
-from stillhouse.demo import DemoConfig
+from stillhouse.recipes.video_router import DemoConfig
 
-# One source of truth for the defaults: the library's config (stillhouse.demo imports no torch).
+# One source of truth for the defaults: the library's config (stillhouse.recipes.video_router imports no torch).
 _D = DemoConfig()
 
 
@@ -56,7 +56,7 @@ def demo(
 
     A rerun reuses the teacher cache and the trained models under OUT.
     """
-    from stillhouse.demo import run_demo
+    from stillhouse.recipes.video_router import run_demo
 
     config = DemoConfig(
         out=out,

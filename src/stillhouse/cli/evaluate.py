@@ -3,14 +3,11 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated
+from typing import Annotated
 
 import typer
 
 from stillhouse.cli.app import app, emit_json
-
-if TYPE_CHECKING:
-    from stillhouse.evaluate.results import EvaluationResults
 
 
 @app.command()
@@ -84,6 +81,7 @@ def evaluate(
     )
     from stillhouse.evaluate.inputs import labelled_models
     from stillhouse.evaluate.report import write_report
+    from stillhouse.evaluate.table import render_text, summary_table
     from stillhouse.models import load_model
     from stillhouse.outputs import check_output_dir, write_or_rescue
     from stillhouse.records.validate import require_records
@@ -131,7 +129,8 @@ def evaluate(
             }
         )
         return
-    _print_table(results)
+    title = f"{results.task}: {results.n_records} records, {len(results.skipped)} skipped"
+    typer.echo(render_text(summary_table(results), title))
     typer.echo(f"wrote {files.results_json} and {files.report_html}")
 
 
@@ -146,21 +145,3 @@ def _loss_curves(folders: list[Path]) -> list[tuple[Path, str]]:
             raise NotFoundError(f"{folder} has no {LOSS_CURVE}", field="training-dir")
         figures.append((folder / LOSS_CURVE, f"Training loss: {folder.name}"))
     return figures
-
-
-def _print_table(results: EvaluationResults) -> None:
-    """The comparison table on stdout: one row per metric, one column per model (fits narrow terminals)."""
-    from rich.console import Console
-    from rich.table import Table
-
-    from stillhouse.evaluate.report import COLUMNS, fmt
-
-    table = Table(title=f"{results.task}: {results.n_records} records, {len(results.skipped)} skipped")
-    table.add_column("metric")
-    for label in results.models:
-        table.add_column(label, justify="right")
-    for key, title, pattern in COLUMNS:
-        if key == "judge_mean" and results.judge is None:
-            continue
-        table.add_row(title, *(fmt(getattr(r.summary, key), pattern) for r in results.models.values()))
-    Console().print(table)

@@ -16,6 +16,7 @@ from pydantic import BaseModel, ConfigDict
 
 from stillhouse.errors import NotFoundError
 from stillhouse.evaluate.results import EvaluationResults, ModelResults
+from stillhouse.evaluate.table import fmt, summary_table
 
 
 class ExtraFigure(BaseModel):
@@ -70,25 +71,6 @@ figure{margin:1.5rem 0}img{max-width:100%}figcaption{color:#555}
 .bad{background:#fde8e8}
 """
 
-COLUMNS = (
-    ("rubric_mean", "rubric (1-5)", "{:.2f}"),
-    ("judge_mean", "judge", "{:.2f}"),
-    ("weight_mae", "weight MAE", "{:.3f}"),
-    ("dominant_accuracy", "dominant acc.", "{:.1%}"),
-    ("validity", "valid JSON", "{:.1%}"),
-    ("p50_ms", "p50 ms", "{:.1f}"),
-    ("p95_ms", "p95 ms", "{:.1f}"),
-    ("input_tokens_mean", "in tok/query", "{:.1f}"),
-    ("output_tokens_mean", "out tok/query", "{:.1f}"),
-    ("cost_per_1k_queries", "cost / 1K queries", "{:.4g}"),
-    ("failed_calls", "failed calls", "{}"),
-)
-
-
-def fmt(value: object, pattern: str) -> str:
-    """A table cell: ``n/a`` for what was not measured."""
-    return "n/a" if value is None else pattern.format(value)
-
 
 def render_html(results: EvaluationResults, figures: Sequence[tuple[str, bytes]]) -> str:
     """The report page (pure: results and PNG bytes in, HTML text out)."""
@@ -131,12 +113,12 @@ def _overview(results: EvaluationResults) -> str:
 
 
 def _summary_table(results: EvaluationResults) -> str:
-    columns = [c for c in COLUMNS if c[0] != "judge_mean" or results.judge is not None]
-    head = "".join(f"<th>{html.escape(title)}</th>" for _, title, _ in columns)
-    rows = []
-    for label, r in results.models.items():
-        cells = "".join(f"<td>{fmt(getattr(r.summary, key), pattern)}</td>" for key, _, pattern in columns)
-        rows.append(f"<tr><td>{html.escape(label)}</td>{cells}</tr>")
+    table = summary_table(results)
+    head = "".join(f"<th>{html.escape(title)}</th>" for title in table.columns)
+    rows = [
+        f"<tr><td>{html.escape(label)}</td>{''.join(f'<td>{html.escape(c)}</td>' for c in cells)}</tr>"
+        for label, cells in table.rows.items()
+    ]
     return f"<table><tr><th>model</th>{head}</tr>{''.join(rows)}</table>"
 
 

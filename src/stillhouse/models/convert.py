@@ -1,7 +1,7 @@
 """GGUF → fp32 safetensors, so a packaged GGUF can be fine-tuned with transformers.
 
-transformers de-quantizes a GGUF on load (15–60 s); saving the result once as safetensors makes every
-later load take seconds. transformers 5 refuses ``save_pretrained()`` on a model it loaded from a GGUF
+transformers de-quantizes a GGUF on every load, which is slow; saving the result once as safetensors
+makes every later load a plain read (figures in benchmarks/README.md). transformers 5 refuses ``save_pretrained()`` on a model it loaded from a GGUF
 (it looks quantized), so the quantizer marker is cleared first: the weights are plain fp32 by then.
 """
 

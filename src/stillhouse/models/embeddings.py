@@ -106,8 +106,8 @@ class GgufEmbedder:
     """A BERT GGUF (see :mod:`stillhouse.models.bert_gguf`) run by llama.cpp with its own pooling.
 
     The same all-MiniLM-L6-v2 as :class:`SentenceTransformerEmbedder` (cosine ≥ 0.99999 between the
-    two on the router's dev queries), in C instead of torch: for one short query, about 3x faster
-    (``benchmarks/bench_router_latency.py``).
+    two on the router's dev queries), in C instead of torch: one short query carries no torch
+    dispatch overhead, so it answers faster (``benchmarks/bench_router_latency.py``; README).
     """
 
     def __init__(self, path: str | Path, *, name: str | None = None, n_threads: int | None = None) -> None:

@@ -53,8 +53,8 @@ def default_threads() -> int:
     """``STILLHOUSE_LLAMA_THREADS`` or every core.
 
     On a machine whose cores are busy with other work, fewer threads are much faster: llama.cpp's
-    threads wait for each other at every layer, so one preempted thread stalls them all (measured on
-    2 shared cores: SmolLM2 at 91 tok/s with 1 thread, 8 tok/s with 2).
+    threads wait for each other at every layer, so one preempted thread stalls them all (figures in
+    benchmarks/README.md).
     """
     env = os.environ.get(THREADS_ENV, "").strip()
     if env:

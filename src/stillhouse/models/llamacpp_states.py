@@ -84,7 +84,8 @@ class PrefixStates:
         size = llama_cpp.llama_state_seq_get_size(ctx, SEQUENCE)
         buffer = (ctypes.c_uint8 * size)()
         written = llama_cpp.llama_state_seq_get_data(ctx, buffer, size, SEQUENCE)
-        # string_at copies in C; slicing a c_uint8 array builds a list of ints (0.5 s for 14 MB)
+        # string_at copies in C; slicing a c_uint8 array builds a Python int per byte of a snapshot
+        # megabytes long, which cost more than the prefix it saves (README, anchored shots)
         return ctypes.string_at(buffer, written)
 
     def _load(self, snapshot: Snapshot) -> None:

@@ -103,7 +103,8 @@ class FastRouter:
         return self.W is not None and self.b is not None
 
     def embed(self, queries: Sequence[str], *, show_progress: bool = False) -> np.ndarray:
-        """Embeddings of ``queries`` in batches (a bar when asked: 10k queries take ~20 s on 2 cores)."""
+        """Embeddings of ``queries`` in batches (a bar when asked: training embeds thousands of queries,
+        long enough to want one)."""
         if isinstance(queries, str):
             raise InvalidInputError("pass a list of queries, not one string", field="queries")
         if not show_progress:  # the per-query path: no progress machinery in the latency budget

@@ -70,9 +70,8 @@ def from_student_answer(task: Task, text: str) -> str:
     """A student's answer in the task's canonical form, repaired where the task can (e.g. weights
     renormalised to sum to 1.0); an answer the task cannot read is returned as written.
 
-    The schema makes the JSON well-formed, not its numbers consistent: in a run of the student
-    configuration in benchmarks/bench_student.py, 6 of 100 held-out answers broke the contract
-    before this step.
+    The schema makes the JSON well-formed, not its numbers consistent: the student configuration
+    in benchmarks/bench_student.py writes some weights that do not sum to 1 (benchmarks/README.md).
     """
     parsed = task.accept(text, repair=True)
     return task.render(parsed.value) if parsed.ok and parsed.value is not None else text

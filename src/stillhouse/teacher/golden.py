@@ -82,13 +82,12 @@ def few_shot_turns(examples: Sequence[GoldenExample]) -> list[Message]:
 class ShotSteering:
     """Takes a query's shots from the class it most likely belongs to, not only the nearest in topic.
 
-    A weak teacher copies its shots (models.md). Retrieved by topic alone from the router's 125 golden
-    examples, the nearest shot had the right dominant modality for only 59 of the 100 held-out
-    queries. A pool of cheap labelled queries (the synthesizer's, with the intent their template was
-    written for) covers far more wording: a similarity-weighted vote of the ``votes`` nearest pool and
-    golden entries named the right modality for 87 of them, and the teacher shown the nearest golden
-    examples *of that class* rose from 84% to 87% dominant accuracy and from 3.62 to 3.99 rubric
-    (benchmarks/bench_teacher_steering.py).
+    A weak teacher copies its shots (models.md), and retrieved by topic alone from a small golden
+    set the nearest shot often has the wrong dominant modality. A pool of cheap labelled queries
+    (the synthesizer's, with the intent their template was written for) covers far more wording: a
+    similarity-weighted vote of the ``votes`` nearest pool and golden entries names the class more
+    often, and a teacher shown the nearest golden examples *of that class* routes more queries right
+    (benchmarks/bench_teacher_steering.py; figures in README.md and benchmarks/README.md).
     """
 
     def __init__(

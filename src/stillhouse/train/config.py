@@ -54,8 +54,9 @@ class TrainConfig(BaseModel):
     max_steps: int | None = Field(default=None, ge=1)
     lora_r: int = Field(default=8, ge=1, le=256)
     lora_alpha: int = Field(default=16, ge=1)
-    # No LoRA dropout by default: on CPU it cost ~20% of a SmolLM2 step (a mask and a copy of the
-    # input for each of the 210 adapted projections), and short distillation runs rarely overfit.
+    # No LoRA dropout by default: on CPU it costs a mask and a copy of the input for each of the 210
+    # adapted projections of every step (benchmarks/README.md), and short distillation runs rarely
+    # overfit.
     lora_dropout: float = Field(default=0.0, ge=0.0, lt=1.0)
     lora_targets: tuple[str, ...] = DEFAULT_LORA_TARGETS
     resume: bool = False

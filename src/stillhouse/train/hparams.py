@@ -4,7 +4,8 @@ Bedrock's ``CreateModelCustomizationJob`` takes ``hyperParameters`` as a map of 
 same keys and ranges, parse each value, and refuse anything else with an error that names the key and
 the allowed range, before a single tensor is allocated.
 
-Defaults suit a 2-core CPU: ``batchSize`` 4 keeps a SmolLM2-135M LoRA step at ~2 s. ``learningRate``
+Defaults suit a 2-core CPU: ``batchSize`` 4 keeps a SmolLM2-135M LoRA step short enough for progress
+to show every few seconds (benchmarks/bench_train.py; benchmarks/README.md). ``learningRate``
 defaults to 1e-5 for full fine-tuning (Bedrock's default) and to 1e-4 for LoRA, the usual LoRA
 learning rate (LoRA trains a few fresh low-rank matrices that need larger steps) and also the top of
 Bedrock's allowed range.

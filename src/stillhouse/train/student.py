@@ -63,11 +63,10 @@ def context_length(student_dir: Path) -> int:
 def prefer_passive_openmp() -> None:
     """Let idle OpenMP threads sleep instead of spinning, in a process that only trains.
 
-    On a shared CPU, spinning threads wait for descheduled peers: measured here with load ~9 on 2
-    cores, one SmolLM2 LoRA backward pass took 24.7 s of CPU with 2 spinning threads and 1.4 s with
-    ``OMP_WAIT_POLICY=PASSIVE``; on a quiet machine the two are even (5.9 vs 6.2 s per full step).
-    But llama.cpp shares the process's OpenMP runtime and decodes token by token, and there PASSIVE
-    costs ~2x (SmolLM2 answer p50 736 → 1,609 ms; the 1.5B teacher 3.8 → 5.5 s). So only the
+    On a shared CPU, spinning threads burn the cores their descheduled peers need, so a training
+    step under load costs many times its CPU with ``OMP_WAIT_POLICY=PASSIVE``; on a quiet machine
+    the two are even. But llama.cpp shares the process's OpenMP runtime and decodes token by token,
+    and there PASSIVE makes every answer slower (figures for both in benchmarks/README.md). So only the
     training CLI calls this, never the library; it acts before OpenMP starts and a user's value wins.
     """
     if "torch" not in sys.modules and "llama_cpp" not in sys.modules:

@@ -20,8 +20,9 @@ from stillhouse.tasks.video_router.weights import dominant, normalise, round_hun
 
 __all__ = ["MODALITIES", "VideoRouterTask"]
 
-# The steering pool: 2,000 synthesized queries (1,600 single-intent), synthesized and embedded in about
-# 4 s. Its own seed, so it does not replay the demo's training queries (seed 0) with their intents.
+# The steering pool: 2,000 synthesized queries (1,600 single-intent), enough wording to vote a query's
+# class and cheap enough to synthesize and embed on the first retrieval (benchmarks/README.md). Its own
+# seed, so it does not replay the demo's training queries (seed 0) with their intents.
 STEERING_POOL_SIZE = 2000
 STEERING_POOL_SEED = 7
 

@@ -26,7 +26,8 @@ SYSTEM_PROMPT: Final[str] = (
 )
 
 # What the distilled student is trained and served with instead (see ``Task.student_prompt``): 24
-# tokens instead of 160, which makes a training step on CPU about 2.5x cheaper. The leading ``route``
+# tokens instead of 160, and a training step's cost grows with its tokens (benchmarks/bench_student.py;
+# benchmarks/README.md). The leading ``route``
 # word of the student's answer is imposed by the student schema and learnt from the training
 # answers; the prompt was measured as written (see ``STUDENT_JSON_SCHEMA``), so it was left alone.
 STUDENT_PROMPT: Final[str] = (

@@ -28,9 +28,9 @@ true when that argmax is among the reference's *top set* (every modality within 
 maximum). The asymmetry is deliberate: a flat, no-opinion prediction (0.25 each) must not match
 everything, so only the reference side gets the near-tie allowance.
 
-Calibration on the packaged dev set (125 queries): a constant uniform prediction (0.25 each) scores a
-mean of 2.94 (MAE 0.206, dominant accuracy 0.34) because the residual band gives it 3s; a constant
-0.55/0.15/0.15/0.15 prediction scores 2.55. Read the mean score together with MAE and dominant accuracy.
+A constant no-opinion prediction (0.25 each) scores near the middle of the scale on the packaged dev
+set, because the residual band gives it 3s (its calibration figures are in benchmarks/README.md), so
+read the mean score together with MAE and dominant accuracy.
 """
 
 from __future__ import annotations

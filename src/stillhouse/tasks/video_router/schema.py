@@ -33,9 +33,9 @@ JSON_SCHEMA: Final[dict[str, Any]] = {
 # The student's answer: a generative model writes left to right, so it first names the dominant
 # modality (``route``, one word out of four: a classification, which a 135M model learns far better
 # than the same decision spread over four numbers), then the reasoning, then weights conditioned on
-# both. With the weights first, SmolLM2-135M trained on ~250 examples learnt one constant answer;
-# reasoning first, it routed 70-78% of the held-out queries right; route first, 86% (same data and
-# seed; benchmarks/bench_student.py). ``route`` is dropped when the answer is read back into the
+# both. With the weights first, SmolLM2-135M trained on a few hundred examples learnt one constant
+# answer; reasoning first routed worse than route first (same data and seed; benchmarks/bench_student.py,
+# figures in benchmarks/README.md). ``route`` is dropped when the answer is read back into the
 # task's canonical form; the weights are the answer.
 STUDENT_JSON_SCHEMA: Final[dict[str, Any]] = {
     **JSON_SCHEMA,

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from stillhouse import paths
-from stillhouse.demo import DemoConfig, run_demo
+from stillhouse.recipes.video_router import DemoConfig, run_demo
 
 pytestmark = pytest.mark.integration
 

@@ -23,13 +23,13 @@ teacher answer twice, and finished stages are skipped when their outputs exist.
 from __future__ import annotations
 
 import json
-import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from stillhouse.progress import StageTimer
 from stillhouse.records.jsonl import write_records
 from stillhouse.records.schema import ConversationRecord
 from stillhouse.sources.dataset import read_dataset
@@ -40,9 +40,8 @@ _TEACHER = TeacherConfig()  # the teacher's defaults live there once
 
 
 class DemoConfig(BaseModel):
-    """Sizes and models of the main job. From a fresh clone the defaults took 40.3 minutes on a slow
-    2-core machine (1 h 18 min before anchored shots; 34.5 minutes on a machine 2.3x faster before
-    skeleton decoding); ``train_queries`` and ``heldout`` scale the teacher's share."""
+    """Sizes and models of the main job. Its wall time and scores are in README.md ("The main job");
+    ``train_queries`` and ``heldout`` scale the teacher's share of it, which is most of it."""
 
     model_config = ConfigDict(extra="forbid")
 
@@ -50,16 +49,17 @@ class DemoConfig(BaseModel):
     teacher: str = _TEACHER.model
     student: str = "smollm2-135m"
     embedder: str = _TEACHER.embedder or "minilm"
-    # The fast router's encoder: the same all-MiniLM-L6-v2 run by llama.cpp, about 3x faster than torch
-    # for one query (benchmarks/bench_router_latency.py --embedder).
+    # The fast router's encoder: the same all-MiniLM-L6-v2 run by llama.cpp, which answers one query
+    # faster than torch with the same embeddings (benchmarks/bench_router_latency.py --embedder).
     router_embedder: str = "minilm-gguf"
     train_queries: int = Field(default=120, ge=0, le=15000)
-    # Synthesized queries the fast router also learns from, weakly labelled by design intent. They cost
-    # no teacher call and ~2 ms each to embed; 2,000 lifted its held-out dominant accuracy from 82% to
-    # 85-88% over three draws (500: 80-86%, 5,000: 86-87%; benchmarks/bench_fast_router.py).
+    # Synthesized queries the fast router also learns from, weakly labelled by design intent: they
+    # cost no teacher call, and 2,000 is where more stopped lifting its held-out dominant accuracy
+    # (benchmarks/bench_fast_router.py; figures in benchmarks/README.md).
     router_queries: int = Field(default=2000, ge=0, le=50000)
-    # Drops answers that contradict the query's design intent: 24 of 120 from the unsteered teacher,
-    # 0 of 96 checked from the steered one, whose shots are voted from the same synthesizer's intents.
+    # Drops answers that contradict the query's design intent: the unsteered teacher writes such
+    # answers, the steered one (whose shots are voted from the same synthesizer's intents) seldom,
+    # so the check is cheap insurance (benchmarks/README.md).
     verify: bool = True
     steer: bool = _TEACHER.steer  # see TeacherConfig for why the teacher's defaults are these
     heldout: int = Field(default=100, ge=1)
@@ -68,9 +68,9 @@ class DemoConfig(BaseModel):
     samples: int = Field(default=1, ge=1, le=9)
     teacher_max_tokens: int = Field(default=128, ge=16)
     student_max_tokens: int = Field(default=96, ge=16)
-    # Full fine-tuning at Bedrock's largest learning rate: on ~250 examples a rank-8 LoRA at 1e-4
-    # left SmolLM2 answering 0.5 for every weight, and 5 epochs at batch 4 overfitted (loss 0.05)
-    # without scoring better than 4 at batch 8 (see benchmarks/bench_student.py).
+    # Full fine-tuning at Bedrock's largest learning rate: on a few hundred examples a rank-8 LoRA
+    # learnt a constant answer, and a fifth epoch at a smaller batch overfitted without scoring
+    # better (benchmarks/bench_student.py; figures in benchmarks/README.md).
     method: Method = "full"
     hyperparameters: dict[str, str] = Field(
         default_factory=lambda: {"epochCount": "4", "learningRate": "0.0001", "batchSize": "8"}
@@ -88,22 +88,6 @@ class DemoConfig(BaseModel):
             steer=self.steer,
             embedder=self.embedder,
         )
-
-
-class StageTimer:
-    """Wall-clock seconds per stage, printed at the end and kept in ``timings.json``."""
-
-    def __init__(self, log: Callable[[str], None]) -> None:
-        self.seconds: dict[str, float] = {}
-        self._log = log
-
-    def run(self, name: str, fn: Callable[[], Any]) -> Any:
-        self._log(f"== {name}")
-        started = time.monotonic()
-        value = fn()
-        self.seconds[name] = round(time.monotonic() - started, 1)
-        self._log(f"   {name}: {self.seconds[name]:.1f} s")
-        return value
 
 
 class Layout(BaseModel):
@@ -316,21 +300,11 @@ def write_outputs(layout: Layout, human: Any, versus_teacher: Any, loss_curve: P
     return files.report_html
 
 
-def print_table(results: Any, title: str, log: Callable[[str], None]) -> None:
-    """The headline comparison, one row per model."""
-    log(f"\n{title}")
-    log(f"{'model':<20}{'rubric':>8}{'MAE':>8}{'dominant':>10}{'valid':>8}{'p50 ms':>10}{'p95 ms':>10}")
-    for label, model in results.models.items():
-        s = model.summary
+def print_results(results: Any, title: str, log: Callable[[str], None]) -> None:
+    """The headline comparison, in the one summary table ``stillhouse evaluate`` prints too."""
+    from stillhouse.evaluate.table import render_text, summary_table
 
-        def cell(value: float | None, pattern: str) -> str:
-            return "n/a" if value is None else pattern.format(value)
-
-        log(
-            f"{label:<20}{cell(s.rubric_mean, '{:.2f}'):>8}{cell(s.weight_mae, '{:.3f}'):>8}"
-            f"{cell(s.dominant_accuracy, '{:.1%}'):>10}{cell(s.validity, '{:.0%}'):>8}"
-            f"{cell(s.p50_ms, '{:.0f}'):>10}{cell(s.p95_ms, '{:.0f}'):>10}"
-        )
+    log("\n" + render_text(summary_table(results), title))
 
 
 def run_demo(config: DemoConfig, log: Callable[[str], None] = print) -> dict[str, Any]:
@@ -359,10 +333,10 @@ def run_demo(config: DemoConfig, log: Callable[[str], None] = print) -> dict[str
         human, versus_teacher = timer.run("evaluate", lambda: evaluate_all(config, layout, models, heldout))
     loss_curve = layout.student_run / LOSS_CURVE
     report = timer.run("report", lambda: write_outputs(layout, human, versus_teacher, loss_curve))
-    print_table(
+    print_results(
         human, f"Held-out set ({len(heldout)} hand-labelled queries): scored against the human labels", log
     )
-    print_table(versus_teacher, "Same answers scored against the teacher's answers", log)
+    print_results(versus_teacher, "Same answers scored against the teacher's answers", log)
     summary = {
         "config": config.model_dump(mode="json"),
         "labelling": labels.model_dump(),
