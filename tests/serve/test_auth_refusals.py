@@ -176,8 +176,9 @@ def test_another_service_is_named_the_correct_one(service: str) -> None:
     assert invalid(signed(service=service)) == "Credential should be scoped to correct service: 'bedrock'. "
 
 
-def test_another_region_is_refused_and_the_servers_own_accepted() -> None:
-    assert invalid(signed(region="us-west-2")) == (
+def test_any_region_is_accepted_unless_the_verifier_is_regional() -> None:
+    assert SigV4Verifier(KEY, SECRET).verify(signed(region="us-west-2")) == KEY
+    assert invalid(signed(region="us-west-2"), SigV4Verifier(KEY, SECRET, region="us-east-1")) == (
         "Credential should be scoped to a valid region, not 'us-west-2'. "
     )
     assert SigV4Verifier(KEY, SECRET, region="us-west-2").verify(signed(region="us-west-2")) == KEY
@@ -208,7 +209,7 @@ def test_a_scope_date_other_than_x_amz_date_is_refused() -> None:
 def test_every_wrong_scope_part_is_named_in_one_message() -> None:
     amz_date = header(signed(), "X-Amz-Date")
     req = forged_scope(f"/{amz_date[:8]}/us-east-1/bedrock/aws4_request", "/19990101/mars-1/sts/x")
-    assert invalid(req) == (
+    assert invalid(req, SigV4Verifier(KEY, SECRET, region="us-east-1")) == (
         "Credential should be scoped to a valid region, not 'mars-1'. "
         "Credential should be scoped to correct service: 'bedrock'. "
         "Credential should be scoped with a valid terminator: 'aws4_request', not 'x'. "

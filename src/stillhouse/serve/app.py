@@ -54,7 +54,6 @@ def build_context(
         verifier = SigV4Verifier(
             settings.access_key_id,
             settings.secret_access_key.get_secret_value(),
-            region=settings.region,
             max_skew_s=settings.max_clock_skew_s,
         )
     registry = ModelRegistry(

@@ -33,7 +33,6 @@ from stillhouse.errors import (
     MissingAuthenticationTokenError,
     UnrecognizedClientError,
 )
-from stillhouse.jobs.arns import DEFAULT_REGION
 from stillhouse.serve.settings import ENV_API_KEY
 
 ALGORITHM = "AWS4-HMAC-SHA256"
@@ -210,7 +209,10 @@ def signature_mismatch(amz_date: str, region: str, service: str, canonical: str)
 
 
 class SigV4Verifier:
-    """Verifies requests signed with one configured key pair for one region and services ``bedrock``.
+    """Verifies requests signed with one configured key pair for services ``bedrock``; with a
+    ``region``, only credentials scoped to it (as one regional AWS endpoint does). Without one, any
+    region is accepted: one self-hosted server stands in for every regional endpoint, so a notebook
+    keeps its own region and needs only ``AWS_ENDPOINT_URL``.
 
     Refusals come in this order (AWS's, as far as its messages show it): the header's form
     (``IncompleteSignatureException``, 400), the signed headers, the clock and the credential scope
@@ -222,7 +224,7 @@ class SigV4Verifier:
         access_key_id: str,
         secret_access_key: str,
         *,
-        region: str = DEFAULT_REGION,
+        region: str | None = None,
         max_skew_s: int = 300,
         services: tuple[str, ...] = ("bedrock",),
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
@@ -255,7 +257,7 @@ class SigV4Verifier:
         """The credential scope names this server's region, a served service, SigV4's terminator and
         the request's date; AWS lists every clause that fails in one message."""
         wrong = []
-        if auth.region != self._region:
+        if self._region is not None and auth.region != self._region:
             wrong.append(f"Credential should be scoped to a valid region, not '{auth.region}'. ")
         if auth.service not in self._services:
             wrong.append(f"Credential should be scoped to correct service: '{self._services[0]}'. ")
