@@ -70,6 +70,21 @@ class UnrecognizedClientError(AccessDeniedError):
     code = "UnrecognizedClientException"
 
 
+class IncompleteSignatureError(AccessDeniedError):
+    """A SigV4 Authorization header AWS cannot read: a missing part, a pair without '=', another
+    algorithm, a credential without its five parts, a date not in ISO-8601 basic format (AWS's
+    name; Bedrock answers it with 400)."""
+
+    code = "IncompleteSignatureException"
+    http_status = 400
+
+
+class MissingAuthenticationTokenError(AccessDeniedError):
+    """A request to the Bedrock API that is not signed at all (AWS's name for it)."""
+
+    code = "MissingAuthenticationTokenException"
+
+
 class InvalidApiKeyError(AccessDeniedError):
     """A wrong bearer key on the OpenAI API (OpenAI answers 401, code ``invalid_api_key``)."""
 

@@ -38,14 +38,16 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
-def boto_client(service: str, url: str, *, secret: str = SECRET, key_id: str = KEY_ID) -> Any:
+def boto_client(
+    service: str, url: str, *, secret: str = SECRET, key_id: str = KEY_ID, region: str = REGION
+) -> Any:
     import boto3
     from botocore.config import Config
 
     return boto3.client(
         service,
         endpoint_url=url,
-        region_name=REGION,
+        region_name=region,
         aws_access_key_id=key_id,
         aws_secret_access_key=secret,
         config=Config(retries={"max_attempts": 1}),

@@ -16,6 +16,7 @@ from stillhouse.errors import (
     InvalidApiKeyError,
     InvalidSignatureError,
     MissingApiKeyError,
+    MissingAuthenticationTokenError,
     UnrecognizedClientError,
 )
 from stillhouse.serve.auth import (
@@ -124,10 +125,13 @@ def test_tampered_path_is_refused_quoting_the_path_the_server_saw() -> None:
     assert "should have been\n'GET\n/custom-models/b\n" in str(err.value)
 
 
-def test_unsigned_request_is_refused() -> None:
+def test_unsigned_request_is_missing_authentication_token() -> None:
+    """No Authorization header and no X-Amz-Date: AWS's MissingAuthenticationTokenException, 403."""
     req = SignedRequest("GET", "/custom-models", "", [("host", "h")], b"")
-    with pytest.raises(AccessDeniedError, match="not signed"):
+    with pytest.raises(MissingAuthenticationTokenError) as err:
         verifier().verify(req)
+    assert str(err.value) == "Missing Authentication Token"
+    assert err.value.code == "MissingAuthenticationTokenException" and err.value.http_status == 403
 
 
 def test_stale_request_is_refused() -> None:

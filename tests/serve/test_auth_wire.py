@@ -1,5 +1,6 @@
 """SigV4 refusals as boto3 sees them on loopback: AWS's exception names, statuses and words for a
-wrong secret and an unknown access key id, in the Bedrock error shape the rest of serve uses."""
+wrong secret, an unknown access key id, an unsigned call, a client configured for another region
+and a malformed Authorization header, in the Bedrock error shape the rest of serve uses."""
 
 from __future__ import annotations
 
@@ -25,6 +26,44 @@ def refused(server: str, service: str, **credentials: str) -> ClientError:
     with pytest.raises(ClientError) as err:
         CALLS[service](boto_client(service, server, **credentials))
     return err.value
+
+
+@pytest.mark.parametrize("service", sorted(CALLS))
+def test_unsigned_call_is_missing_authentication_token(server: str, service: str) -> None:
+    """boto3 with ``signature_version=UNSIGNED`` sends no Authorization and no X-Amz-Date."""
+    import boto3
+    from botocore import UNSIGNED
+    from botocore.config import Config
+
+    config = Config(signature_version=UNSIGNED, retries={"max_attempts": 1})
+    client = boto3.client(service, endpoint_url=server, region_name="us-east-1", config=config)
+    with pytest.raises(ClientError) as err:
+        CALLS[service](client)
+    assert err.value.response["Error"]["Code"] == "MissingAuthenticationTokenException"
+    assert err.value.response["ResponseMetadata"]["HTTPStatusCode"] == 403
+    assert err.value.response["Error"]["Message"] == "Missing Authentication Token"
+
+
+@pytest.mark.parametrize("service", sorted(CALLS))
+def test_a_client_in_any_region_is_served(server: str, service: str) -> None:
+    """One server stands in for every regional endpoint: a notebook keeps its own region."""
+    response = CALLS[service](boto_client(service, server, region="eu-west-1"))
+    assert response["ResponseMetadata"]["HTTPStatusCode"] in (200, 201)
+
+
+def test_malformed_authorization_is_incomplete_signature_400(server: str) -> None:
+    import httpx
+
+    value = "AWS4-HMAC-SHA256 Credential=AKIDSTILLHOUSETEST/20240101/us-east-1/bedrock/aws4_request"
+    r = httpx.get(
+        f"{server}/custom-models", headers={"Authorization": value, "X-Amz-Date": "20240101T000000Z"}
+    )
+    assert r.status_code == 400
+    assert r.headers["x-amzn-ErrorType"].startswith("IncompleteSignatureException:")
+    assert r.json() == {
+        "message": "Authorization header requires 'Signature' parameter. Authorization header requires "
+        f"'SignedHeaders' parameter. Authorization={value}"
+    }
 
 
 @pytest.mark.parametrize("service", sorted(CALLS))

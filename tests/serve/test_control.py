@@ -47,13 +47,14 @@ OPERATIONS = [
 @pytest.mark.parametrize("operation", OPERATIONS)
 def test_every_operation_has_a_route_matching_botocore(operation: str, client: Any) -> None:
     """botocore's own service model says where each call goes; the app must serve exactly that
-    (an unsigned call reaching the route is refused by auth, 403, not by routing, 404)."""
+    (an unsigned call reaching the route is refused by auth, 403 MissingAuthenticationTokenException
+    as AWS answers an unsigned call, not by routing, 404)."""
     model = botocore.session.get_session().get_service_model("bedrock").operation_model(operation)
     method, uri = model.http["method"], model.http["requestUri"]
     sample = re.sub(r"\{[^}]+\}", "arn%3Aaws%3Abedrock%3Aus-east-1%3A0%3Ax%2Fsample", uri)
     response = client.request(method, sample)
     assert response.status_code == 403, f"{operation}: {method} {uri} -> {response.status_code}"
-    assert response.headers["x-amzn-ErrorType"].startswith("AccessDeniedException")
+    assert response.headers["x-amzn-ErrorType"].startswith("MissingAuthenticationTokenException:")
     for name, member in model.input_shape.members.items():
         loc = member.serialization.get("location")
         assert loc in (None, "uri", "querystring"), f"{operation}.{name} is sent in {loc}"

@@ -18,7 +18,8 @@ def _sigv4_headers() -> dict[str, str]:
 
 def test_schema_needs_credentials(client: Any) -> None:
     r = client.get("/openapi.json")
-    assert r.status_code == 403 and "not signed" in r.json()["message"]
+    assert r.status_code == 403 and r.json()["message"] == "Missing Authentication Token"
+    assert r.headers["x-amzn-ErrorType"].startswith("MissingAuthenticationTokenException:")
     assert client.get("/openapi.json", headers={"Authorization": "Bearer sk-wrong"}).status_code == 401
     assert client.get("/docs").status_code == 404
     assert client.get("/openapi.json", headers={"Authorization": f"Bearer {API_KEY}"}).status_code == 200

@@ -11,10 +11,12 @@ from pydantic import ValidationError
 from stillhouse.chat import Completion
 from stillhouse.errors import (
     AccessDeniedError,
+    IncompleteSignatureError,
     InvalidApiKeyError,
     InvalidInputError,
     InvalidSignatureError,
     MissingApiKeyError,
+    MissingAuthenticationTokenError,
     ModelNotReadyError,
     StillhouseError,
     UnrecognizedClientError,
@@ -175,6 +177,13 @@ def test_openai_response_shape() -> None:
         (AccessDeniedError("no"), 403, "AccessDeniedException", "permission_error"),
         (InvalidSignatureError("no"), 403, "InvalidSignatureException", "permission_error"),
         (UnrecognizedClientError("no"), 403, "UnrecognizedClientException", "permission_error"),
+        (IncompleteSignatureError("no"), 400, "IncompleteSignatureException", "invalid_request_error"),
+        (
+            MissingAuthenticationTokenError("no"),
+            403,
+            "MissingAuthenticationTokenException",
+            "permission_error",
+        ),
         (InvalidInputError("bad", field="x"), 400, "ValidationException", "invalid_request_error"),
         (ModelNotReadyError("wait"), 429, "ModelNotReadyException", "rate_limit_error"),
         (RuntimeError("secret internals"), 500, "InternalServerException", "server_error"),
@@ -200,7 +209,15 @@ def test_openai_key_refusals_carry_openais_codes(exc: Exception, code: str | Non
     assert o.status_code == 401 and body["code"] == code and body["type"] == "invalid_request_error"
 
 
-@pytest.mark.parametrize("exc", [InvalidSignatureError("a"), UnrecognizedClientError("b")])
+@pytest.mark.parametrize(
+    "exc",
+    [
+        InvalidSignatureError("a"),
+        UnrecognizedClientError("b"),
+        IncompleteSignatureError("c"),
+        MissingAuthenticationTokenError("d"),
+    ],
+)
 def test_sigv4_refusals_have_the_bedrock_body(exc: Exception) -> None:
     assert json.loads(bedrock_error(exc).body) == {"message": str(exc)}
 

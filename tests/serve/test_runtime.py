@@ -180,7 +180,9 @@ def test_bad_signed_requests_are_400_naming_the_problem(
 def test_unsigned_runtime_calls_are_refused_before_parsing(client: Any) -> None:
     for path in ("/model/fake-catalog/converse", "/model/fake-catalog/invoke", "/model-customization-jobs"):
         r = client.post(path, content=b'{"messages": [', headers={"content-type": "application/json"})
-        assert r.status_code == 403 and r.headers["x-amzn-ErrorType"].startswith("AccessDeniedException")
+        assert r.status_code == 403, r.text
+        assert r.headers["x-amzn-ErrorType"].startswith("MissingAuthenticationTokenException:")
+        assert r.json() == {"message": "Missing Authentication Token"}
 
 
 def test_openai_malformed_json_is_400(client: Any) -> None:

@@ -28,7 +28,12 @@ def serve(
         str | None, typer.Option(help="Secret key for SigV4 (env STILLHOUSE_SECRET_ACCESS_KEY).")
     ] = None,
     api_key: Annotated[str | None, typer.Option(help="Bearer key for /v1 (env STILLHOUSE_API_KEY).")] = None,
-    region: Annotated[str | None, typer.Option(help="Region named in ARNs (env STILLHOUSE_REGION).")] = None,
+    region: Annotated[
+        str | None,
+        typer.Option(
+            help="Region named in ARNs and the one SigV4 clients must sign for (env STILLHOUSE_REGION)."
+        ),
+    ] = None,
     invocation_log_uri: Annotated[
         str, typer.Option(help="Where runtime calls are logged (s3:// in the object store).")
     ] = "s3://stillhouse-logs/invocation-logs",

@@ -1,7 +1,8 @@
 """Bedrock-shaped ARNs for jobs, custom models and deployments, and identifier resolution.
 
-Region and account are cosmetic here (one self-hosted account); ``STILLHOUSE_REGION`` and
-``STILLHOUSE_ACCOUNT_ID`` let a user make ARNs match the ones their tooling expects.
+The account is cosmetic here (one self-hosted account); ``STILLHOUSE_REGION`` and
+``STILLHOUSE_ACCOUNT_ID`` let a user make ARNs match the ones their tooling expects. The region is
+also the one ``stillhouse serve`` accepts in a SigV4 credential scope, as a regional AWS endpoint does.
 """
 
 from __future__ import annotations

@@ -7,9 +7,11 @@ else: AWS bounds replays by that window only, and botocore signs with one-second
 identical requests in the same second (concurrent calls, retries) carry the same signature and are
 all served; idempotency comes from ``clientRequestToken``. Pure apart from the clock, so it is tested
 against botocore's own signer without a server. Every comparison is on bytes: a header may carry
-any character, and a malformed one is a refusal naming why, never a crash. The refusals AWS names
-are answered with its names and words: an unknown access key id is ``UnrecognizedClientException``,
-a signature that does not match or is out of the window ``InvalidSignatureException``.
+any character, and a malformed one is a refusal naming why, never a crash. Refusals are AWS's, in
+its names and words: no signature at all is ``MissingAuthenticationTokenException``, a header AWS
+cannot read ``IncompleteSignatureException`` (400), a credential scoped to another region, service
+or date, a signature that does not match or one out of the window ``InvalidSignatureException``, an
+unknown access key id ``UnrecognizedClientException``.
 """
 
 from __future__ import annotations
@@ -24,19 +26,19 @@ from urllib.parse import quote, unquote
 
 from stillhouse.errors import (
     AccessDeniedError,
+    IncompleteSignatureError,
     InvalidApiKeyError,
     InvalidSignatureError,
     MissingApiKeyError,
+    MissingAuthenticationTokenError,
     UnrecognizedClientError,
 )
 from stillhouse.serve.settings import ENV_API_KEY
 
 ALGORITHM = "AWS4-HMAC-SHA256"
-_AUTH_RE = re.compile(
-    r"^AWS4-HMAC-SHA256\s+Credential=(?P<cred>[^,\s]+)\s*,\s*"
-    r"SignedHeaders=(?P<signed>[^,\s]+)\s*,\s*Signature=(?P<sig>[0-9a-f]{64})\s*$"
-)
+_TERMINATOR = "aws4_request"
 _AMZ_DATE_FORMAT = "%Y%m%dT%H%M%SZ"
+_BASIC_DATE = re.compile(r"[0-9]{8}T[0-9]{6}Z")
 # AWS's own words (bedrock and bedrock-runtime alike), so a client's error handling and a search
 # for the message lead where they would for AWS.
 UNRECOGNIZED_CLIENT = "The security token included in the request is invalid."
@@ -44,6 +46,9 @@ SIGNATURE_MISMATCH = (
     "The request signature we calculated does not match the signature you provided. Check your AWS "
     "Secret Access Key and signing method. Consult the service documentation for details."
 )
+MISSING_TOKEN = "Missing Authentication Token"
+_REQUIRED_PARAMS = ("Credential", "Signature", "SignedHeaders")
+_REQUIRES_DATE = "Authorization header requires existence of either a 'X-Amz-Date' or a 'Date' header. "
 
 
 @dataclass(frozen=True)
@@ -68,23 +73,51 @@ class _AuthHeader:
     date: str
     region: str
     service: str
+    terminator: str
     signed_headers: tuple[str, ...]
     signature: str
 
 
-def _parse_authorization(value: str | None) -> _AuthHeader:
-    if not value:
-        raise AccessDeniedError("request is not signed: missing Authorization header")
-    match = _AUTH_RE.match(value.strip())
-    if not match:
-        raise AccessDeniedError("Authorization header is not a valid AWS4-HMAC-SHA256 signature")
-    parts = match["cred"].split("/")
-    if len(parts) != 5 or parts[4] != "aws4_request":
-        raise AccessDeniedError("malformed credential scope in Authorization header")
-    signed = tuple(match["signed"].split(";"))
-    if "host" not in signed:
-        raise AccessDeniedError("the host header must be signed")
-    return _AuthHeader(parts[0], parts[1], parts[2], parts[3], signed, match["sig"])
+def _parse_authorization(value: str | None, *, has_date: bool) -> _AuthHeader:
+    """The Authorization header's parts, or AWS's refusal of it: no header at all is
+    ``MissingAuthenticationTokenException``, one AWS cannot read ``IncompleteSignatureException``.
+
+    AWS's order, as it shows in its messages: every token must be a key=value pair (tokens are split
+    at commas and blanks, which is why a stray space in a key id is reported as the half after it),
+    then the three parameters and a date header must be there, then the algorithm must be SigV4's,
+    then the credential must have its five parts."""
+    header = (value or "").strip()
+    if not header:
+        raise MissingAuthenticationTokenError(MISSING_TOKEN)
+    algorithm, _, rest = header.partition(" ")  # the value comes with its blanks collapsed
+    params: dict[str, str] = {}
+    for token in re.split(r"[,\s]+", rest):
+        if not token:
+            continue
+        key, eq, val = token.partition("=")
+        if not eq:
+            raise IncompleteSignatureError(
+                f"'{token}' not a valid key=value pair (missing equal-sign) in Authorization header: "
+                f"'{header}'."
+            )
+        params.setdefault(key, val)
+    missing = [
+        f"Authorization header requires '{p}' parameter. " for p in _REQUIRED_PARAMS if not params.get(p)
+    ]
+    if missing or not has_date:
+        raise IncompleteSignatureError(
+            "".join(missing) + ("" if has_date else _REQUIRES_DATE) + f"Authorization={header}"
+        )
+    if algorithm != ALGORITHM:
+        raise IncompleteSignatureError(f"Unsupported AWS 'algorithm': '{algorithm}'.")
+    parts = params["Credential"].split("/")
+    if len(parts) != 5:
+        raise IncompleteSignatureError(
+            "Credential must have exactly 5 slash-delimited elements, e.g. keyid/date/region/service/"
+            f"term, got '{params['Credential']}'"
+        )
+    signed = tuple(params["SignedHeaders"].split(";"))
+    return _AuthHeader(*parts, signed_headers=signed, signature=params["Signature"])
 
 
 def _remove_dot_segments(path: str) -> str:
@@ -129,7 +162,9 @@ def canonical_request(request: SignedRequest, signed_headers: Sequence[str], pay
     for name in signed_headers:
         values = _header_values(request.headers, name)
         if not values:
-            raise AccessDeniedError(f"signed header {name!r} is missing from the request")
+            raise IncompleteSignatureError(
+                f"'{name}' is named as a SignedHeader, but it does not exist in the HTTP request."
+            )
         lines.append(f"{name}:{','.join(values)}")
     return "\n".join(
         [
@@ -174,52 +209,70 @@ def signature_mismatch(amz_date: str, region: str, service: str, canonical: str)
 
 
 class SigV4Verifier:
-    """Verifies requests signed with one configured key pair (any region, services ``bedrock``)."""
+    """Verifies requests signed with one configured key pair for services ``bedrock``; with a
+    ``region``, only credentials scoped to it (as one regional AWS endpoint does). Without one, any
+    region is accepted: one self-hosted server stands in for every regional endpoint, so a notebook
+    keeps its own region and needs only ``AWS_ENDPOINT_URL``.
+
+    Refusals come in this order (AWS's, as far as its messages show it): the header's form
+    (``IncompleteSignatureException``, 400), the signed headers, the clock and the credential scope
+    (``InvalidSignatureException``), the key id (``UnrecognizedClientException``), the signature.
+    """
 
     def __init__(
         self,
         access_key_id: str,
         secret_access_key: str,
         *,
+        region: str | None = None,
         max_skew_s: int = 300,
         services: tuple[str, ...] = ("bedrock",),
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
     ) -> None:
         self._key_id = access_key_id
         self._secret = secret_access_key
+        self._region = region
         self._max_skew = max_skew_s
         self._services = services
         self._clock = clock
 
     def verify(self, request: SignedRequest) -> str:
         """Return the access key id of a correctly signed request inside the skew window, else raise."""
-        auth = _parse_authorization(next(iter(_header_values(request.headers, "authorization")), None))
+        amz_date = next(iter(_header_values(request.headers, "x-amz-date")), "")
+        authorization = next(iter(_header_values(request.headers, "authorization")), None)
+        auth = _parse_authorization(authorization, has_date=bool(amz_date))
+        signed_at = _parse_amz_date(amz_date)
+        _check_signed_headers(auth.signed_headers)
+        _check_skew(signed_at, amz_date, self._clock(), self._max_skew)
+        self._check_scope(auth, amz_date)
         if not _same(auth.access_key_id, self._key_id):
             raise UnrecognizedClientError(UNRECOGNIZED_CLIENT)
-        if auth.service not in self._services:
-            raise AccessDeniedError(f"credential scope names service {auth.service!r}, expected bedrock")
-        amz_date = self._fresh_date(request, auth)
-        payload_hash = self._payload_hash(request)
-        canonical = canonical_request(request, auth.signed_headers, payload_hash)
+        canonical = canonical_request(request, auth.signed_headers, self._payload_hash(request))
         expected = signature(self._secret, amz_date, auth.region, auth.service, canonical)
         if not _same(expected, auth.signature):
             raise signature_mismatch(amz_date, auth.region, auth.service, canonical)
         return auth.access_key_id
 
-    def _fresh_date(self, request: SignedRequest, auth: _AuthHeader) -> str:
-        values = _header_values(request.headers, "x-amz-date")
-        if not values:
-            raise AccessDeniedError("missing X-Amz-Date header")
-        try:
-            signed_at = datetime.strptime(values[0], _AMZ_DATE_FORMAT).replace(tzinfo=UTC)
-        except ValueError as exc:
-            raise AccessDeniedError("X-Amz-Date is not in the form YYYYMMDDTHHMMSSZ") from exc
-        if values[0][:8] != auth.date:
-            raise AccessDeniedError("credential scope date does not match X-Amz-Date")
-        if "x-amz-date" not in auth.signed_headers:
-            raise AccessDeniedError("the x-amz-date header must be signed")
-        _check_skew(signed_at, values[0], self._clock(), self._max_skew)
-        return values[0]
+    def _check_scope(self, auth: _AuthHeader, amz_date: str) -> None:
+        """The credential scope names this server's region, a served service, SigV4's terminator and
+        the request's date; AWS lists every clause that fails in one message."""
+        wrong = []
+        if self._region is not None and auth.region != self._region:
+            wrong.append(f"Credential should be scoped to a valid region, not '{auth.region}'. ")
+        if auth.service not in self._services:
+            wrong.append(f"Credential should be scoped to correct service: '{self._services[0]}'. ")
+        if auth.terminator != _TERMINATOR:
+            wrong.append(
+                f"Credential should be scoped with a valid terminator: '{_TERMINATOR}', "
+                f"not '{auth.terminator}'. "
+            )
+        if auth.date != amz_date[:8]:
+            wrong.append(
+                "Date in Credential scope does not match YYYYMMDD from ISO-8601 version of date from "
+                f"HTTP: '{auth.date}' != '{amz_date[:8]}', from '{amz_date}'."
+            )
+        if wrong:
+            raise InvalidSignatureError("".join(wrong))
 
     @staticmethod
     def _payload_hash(request: SignedRequest) -> str:
@@ -229,6 +282,26 @@ class SigV4Verifier:
             # Also refuses UNSIGNED-PAYLOAD: this server never accepts a body it cannot check.
             raise AccessDeniedError("X-Amz-Content-SHA256 does not match the request body")
         return actual
+
+
+def _parse_amz_date(amz_date: str) -> datetime:
+    """X-Amz-Date as a UTC time; exactly ``YYYYMMDDTHHMMSSZ`` (strptime alone takes one-digit fields)."""
+    refusal = IncompleteSignatureError(
+        f"Date must be in ISO-8601 'basic format'. Got '{amz_date}'. See http://en.wikipedia.org/wiki/ISO_8601"
+    )
+    if not _BASIC_DATE.fullmatch(amz_date):
+        raise refusal
+    try:
+        return datetime.strptime(amz_date, _AMZ_DATE_FORMAT).replace(tzinfo=UTC)
+    except ValueError as exc:
+        raise refusal from exc
+
+
+def _check_signed_headers(signed: Sequence[str]) -> None:
+    """Host and X-Amz-Date must be covered by the signature (AWS's wording for a header it requires)."""
+    for name, shown in (("host", "'Host' or ':authority'"), ("x-amz-date", "'X-Amz-Date'")):
+        if name not in signed:
+            raise InvalidSignatureError(f"{shown} must be a 'SignedHeader' in the AWS Authorization.")
 
 
 def _same(given: str, expected: str) -> bool:
