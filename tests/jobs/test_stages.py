@@ -154,20 +154,25 @@ def test_fine_tuning_trains_on_the_pairs_without_a_teacher(
     )
 
 
-def test_a_job_on_a_tasks_records_trains_and_publishes_its_student_format(
-    service: JobService, store, tiny_student: Path
-) -> None:
+def _router_fine_tuning_job(service: JobService, store, base: Path):
+    """A FINE_TUNING job on 12 video-router pairs (the task's system prompt), run to its end."""
     answer = '{"visual": 0.7, "audio": 0.1, "transcription": 0.1, "metadata": 0.1, "reasoning": "red"}'
     pairs = [prompt_line(p, answer, system=SYSTEM_PROMPT) for p in router_prompts(12)]
     store.put_bytes("s3://data/router.jsonl", "\n".join(pairs).encode())
     body = job_request(
         customizationType="FINE_TUNING",
         customizationConfig=None,
-        baseModelIdentifier=str(tiny_student),
+        baseModelIdentifier=str(base),
         trainingDataConfig={"s3Uri": "s3://data/router.jsonl"},
         hyperParameters={"epochCount": "1", "batchSize": "4"},
     )
-    _, job = run(service, body, teacher(), store)
+    return run(service, body, teacher(), store)[1]
+
+
+def test_a_job_on_a_tasks_records_trains_and_publishes_its_student_format(
+    service: JobService, store, tiny_student: Path
+) -> None:
+    job = _router_fine_tuning_job(service, store, tiny_student)
     assert job.status == "Completed", job.failureMessage
     manifest = read_manifest(service.custom_model_dir(job.outputModelArn))
     assert manifest is not None and manifest.task == "video-router"
@@ -180,17 +185,7 @@ def test_a_job_on_a_gguf_base_publishes_a_student_that_llama_cpp_serves(
     from stillhouse.models.llamacpp import LlamaCppModel
     from stillhouse.tasks.student_model import StudentFormatModel
 
-    answer = '{"visual": 0.7, "audio": 0.1, "transcription": 0.1, "metadata": 0.1, "reasoning": "red"}'
-    pairs = [prompt_line(p, answer, system=SYSTEM_PROMPT) for p in router_prompts(12)]
-    store.put_bytes("s3://data/router.jsonl", "\n".join(pairs).encode())
-    body = job_request(
-        customizationType="FINE_TUNING",
-        customizationConfig=None,
-        baseModelIdentifier=str(tiny_gguf_student),
-        trainingDataConfig={"s3Uri": "s3://data/router.jsonl"},
-        hyperParameters={"epochCount": "1", "batchSize": "4"},
-    )
-    _, job = run(service, body, teacher(), store)
+    job = _router_fine_tuning_job(service, store, tiny_gguf_student)
     assert job.status == "Completed", job.failureMessage
     folder = service.custom_model_dir(job.outputModelArn)
     assert (folder / "model.gguf").is_file() and (folder / MANIFEST).is_file()
