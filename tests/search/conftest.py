@@ -77,3 +77,21 @@ def write_segments(path: Path, rows: list) -> Path:
 @pytest.fixture
 def segment_file(tmp_path: Path) -> Path:
     return write_segments(tmp_path / "segments.jsonl", SEGMENTS)
+
+
+def tiny_router(folder: Path) -> Path:
+    """A fast router on the hashing embedder, trained in milliseconds on one query per modality."""
+    from stillhouse.tasks.video_router.fast_router import FastRouter, HeadConfig, teacher_targets
+
+    queries = [
+        "grand piano applause music",
+        "what did the lecturer say about earnings",
+        "red car on a beach",
+        "Ann Lee title",
+    ]
+    targets = teacher_targets(
+        [[0.1, 0.7, 0.1, 0.1], [0.1, 0.1, 0.7, 0.1], [0.7, 0.1, 0.1, 0.1], [0.1, 0.1, 0.1, 0.7]]
+    )
+    router = FastRouter.from_spec("hashing:64", head=HeadConfig(epochs=200, learning_rate=0.1))
+    router.fit(queries, targets)
+    return router.save(folder)
