@@ -210,7 +210,7 @@ def main() -> None:
 
     report = add_segments("bench", corpus, ingest=IngestConfig(embedder=args.embedder), engine=args.engine)
     manifest = require_manifest("bench")
-    size = store_for(manifest, manifest.current()).size_bytes(manifest.current().table)
+    size = store_for(manifest, manifest.current().config).size_bytes(manifest.current().table)
     print(
         f"add-segments ({args.engine}, {args.embedder}): {report.per_second:.0f} segments/s "
         f"({report.seconds:.1f} s); index {size / 1e6 if size else float('nan'):.1f} MB"

@@ -112,3 +112,21 @@ def test_an_index_cannot_change_engine_and_a_missing_one_is_not_found(home: Path
 def test_a_second_writer_is_refused(home: Path, segment_file: Path):
     with cfg.writer_lock("idx"), pytest.raises(ConflictError, match="another process"):
         add_segments("idx", segment_file, ingest=HASHING)
+
+
+def test_lancedb_builds_ivf_pq_past_its_threshold_and_still_finds_the_segment(home: Path, tmp_path: Path):
+    rows = [
+        {"video_id": f"v{i}", "start": 0, "end": 10, "visual": f"scene {i} with object{i} and colour{i % 7}"}
+        for i in range(300)
+    ]
+    path = write_segments(tmp_path / "many.jsonl", rows)
+    add_segments("big", path, ingest=cfg.IngestConfig(embedder="hashing:64", vector_index_min_rows=256))
+    from stillhouse.search.lance_store import LanceStore
+
+    manifest = cfg.require_manifest("big")
+    table = LanceStore(manifest.uri, vector_index_min_rows=256)._table(manifest.current().table)
+    kinds = {tuple(i.columns): i.index_type for i in table.list_indices()}
+    assert kinds[("visual_vec",)] == "IvfPq" and kinds[("combined_vec",)] == "IvfPq"
+    assert kinds[("visual_text",)] == "FTS"
+    out = search(SearchRequest(query="object123", index="big", weights="1,0,0,0", k=3))
+    assert out.results[0].video_id == "v123"

@@ -63,13 +63,16 @@ def add_segments(
 def rebuild(
     index: Annotated[str, _INDEX],
     embedder: Annotated[str, typer.Option(help="Text embedder of the new version.")] = "minilm",
-    vector_index_min_rows: Annotated[int, typer.Option(help="Rows from which LanceDB builds IVF_PQ.")] = 5000,
+    vector_index_min_rows: Annotated[
+        int | None, typer.Option(help="Rows from which LanceDB builds IVF_PQ (default 20,000).")
+    ] = None,
 ) -> None:
     """Build a new version of an index under another configuration (the old version stays)."""
     from stillhouse.search.config import IngestConfig
     from stillhouse.search.ingest import rebuild as run
 
-    ingest = IngestConfig(embedder=embedder, vector_index_min_rows=vector_index_min_rows)
+    given = {"vector_index_min_rows": vector_index_min_rows} if vector_index_min_rows is not None else {}
+    ingest = IngestConfig(embedder=embedder, **given)
     report = run(index, ingest, show_progress=sys.stderr.isatty())
     typer.echo(f"{index} v{report.version}: {report.total} segments ({report.per_second:.0f}/s)")
 

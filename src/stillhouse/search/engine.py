@@ -180,7 +180,7 @@ class SearchEngine:
         key = (manifest.engine, manifest.uri)
         with self._lock:
             if key not in self._stores:
-                self._stores[key] = store_for(manifest, version)
+                self._stores[key] = store_for(manifest, version.config)
             return self._stores[key]
 
     def _embedder(self, spec: str) -> Embedder:

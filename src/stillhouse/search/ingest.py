@@ -102,9 +102,9 @@ def open_or_create(name: str, engine: cfg.Engine | None, uri: str | None) -> cfg
     return manifest
 
 
-def store_for(manifest: cfg.Manifest, version: cfg.IndexVersion | None = None) -> Store:
-    threshold = version.config.vector_index_min_rows if version else cfg.IngestConfig().vector_index_min_rows
-    return open_store(manifest.engine, manifest.uri, vector_index_min_rows=threshold)
+def store_for(manifest: cfg.Manifest, config: cfg.IngestConfig) -> Store:
+    """The engine of an index, writing under ``config`` (its vector-index threshold)."""
+    return open_store(manifest.engine, manifest.uri, vector_index_min_rows=config.vector_index_min_rows)
 
 
 def add_segments(
@@ -134,7 +134,7 @@ def add_segments(
             )
         chosen = manifest.current().config if manifest.versions else (ingest or cfg.IngestConfig())
         embedder = load_embedder(chosen.embedder)
-        store = store_for(manifest, manifest.versions[-1] if manifest.versions else None)
+        store = store_for(manifest, chosen)
         if not manifest.versions:
             version = manifest.add_version(chosen, model_versions(embedder, store))
             store.create(version.table, embedder.dim)
@@ -175,6 +175,7 @@ def _ingest(
             next_id += len(batch)
             report.added += len(batch)
             bar.update(task, completed=report.added, info=f"{len(report.problems)} bad lines")
+    store.finish(version.table)
     report.total = store.count(version.table)
     report.seconds = time.perf_counter() - started
 
@@ -202,10 +203,10 @@ def rebuild(name: str, ingest: cfg.IngestConfig, *, show_progress: bool = False)
         manifest = cfg.require_manifest(name)
         source = manifest.current()
         embedder = load_embedder(ingest.embedder)
-        store = store_for(manifest, source)
+        store = store_for(manifest, source.config)
         rows = (segment_from_row(r) for r in store.scan(source.table))
         version = manifest.add_version(ingest, model_versions(embedder, store))
-        target = store_for(manifest, version)
+        target = store_for(manifest, ingest)
         target.create(version.table, embedder.dim)
         report = AddReport(index=name, version=version.version)
         _ingest(target, version, rows, embedder, report, show_progress=show_progress)

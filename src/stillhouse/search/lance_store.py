@@ -8,6 +8,7 @@ gets an IVF_PQ index, searched with a refine step that re-scores candidates exac
 from __future__ import annotations
 
 import math
+import os
 from collections.abc import Iterator
 from typing import Any
 
@@ -22,6 +23,8 @@ _REFINE = 5
 
 
 def _lancedb() -> Any:
+    # Lance's Rust log warns on every k-means it finds small; errors still show.
+    os.environ.setdefault("LANCE_LOG", "error")
     try:
         import lancedb
     except ImportError as exc:
@@ -32,7 +35,7 @@ def _lancedb() -> Any:
 class LanceStore:
     engine = "lancedb"
 
-    def __init__(self, uri: str, *, vector_index_min_rows: int = 5000) -> None:
+    def __init__(self, uri: str, *, vector_index_min_rows: int) -> None:
         self._db = _lancedb().connect(uri)
         self.uri = uri
         self.vector_index_min_rows = vector_index_min_rows
@@ -74,16 +77,18 @@ class LanceStore:
             vectors = np.ascontiguousarray(rows.vectors[c], dtype=np.float32)
             dim = vectors.shape[1]
             columns[f"{c}_vec"] = pa.FixedSizeListArray.from_arrays(pa.array(vectors.reshape(-1)), dim)
-        before = tbl.count_rows()
         tbl.add(pa.table(columns, schema=tbl.schema))
-        self._refresh_indexes(tbl, first=before == 0, dim=int(rows.vectors[COMBINED].shape[1]))
 
-    def _refresh_indexes(self, tbl: Any, *, first: bool, dim: int) -> None:
-        """FTS indexes on the first write, IVF_PQ when the table crosses the threshold, and an
-        incremental ``optimize`` otherwise (new rows join the existing indexes)."""
+    def finish(self, table: str) -> None:
+        """FTS indexes on the first ingest, IVF_PQ once the table crosses the threshold, and an
+        incremental ``optimize`` otherwise (new rows join the existing indexes). Once per ingest,
+        not per batch: each call writes index files and a table version."""
         from lancedb.index import FTS
 
+        tbl = self._table(table)
+        dim = int(tbl.schema.field(f"{COMBINED}_vec").type.list_size)
         indexed = {tuple(i.columns) for i in tbl.list_indices()}
+        first = not indexed
         for m in MODALITIES:
             if (f"{m}_text",) not in indexed:
                 # No stemming or stop words: the same analysis as Milvus's standard analyzer.

@@ -92,6 +92,9 @@ class MilvusStore:
             data.append(row)
         self._client.insert(table, data)
 
+    def finish(self, table: str) -> None:
+        """Nothing to do: Milvus indexes rows as they arrive (milvus-lite and servers alike)."""
+
     def dense(self, table: str, column: str, vector: np.ndarray, k: int) -> list[Hit]:
         self._require(table)
         result = self._client.search(

@@ -73,7 +73,10 @@ class Store(Protocol):
         """Create an empty table (an existing one of that name is an error)."""
 
     def add(self, table: str, rows: RowBatch) -> None:
-        """Append rows; lexical and vector indexes are brought up to date."""
+        """Append rows (searchable at once)."""
+
+    def finish(self, table: str) -> None:
+        """Bring the lexical and vector indexes up to date after an ingest."""
 
     def dense(self, table: str, column: str, vector: np.ndarray, k: int) -> list[Hit]:
         """Top-``k`` by cosine among rows that have ``column`` (every row has ``combined``)."""
@@ -96,7 +99,7 @@ class Store(Protocol):
     def exists(self, table: str) -> bool: ...
 
 
-def open_store(engine: Engine, uri: str, *, vector_index_min_rows: int = 5000) -> Store:
+def open_store(engine: Engine, uri: str, *, vector_index_min_rows: int) -> Store:
     """The engine at ``uri``: a LanceDB folder, or a milvus-lite ``.db`` file / Milvus server URI."""
     if engine == "lancedb":
         from stillhouse.search.lance_store import LanceStore
