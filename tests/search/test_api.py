@@ -94,15 +94,28 @@ def test_post_search_on_a_missing_index_is_not_found(client: Any, home: Path):
     assert response.status_code == 404
 
 
-def test_the_flywheel_logs_routing_calls_and_re_distils_the_router(client: Any, indexed: str, tmp_path: Path):
+def test_post_search_refuses_a_router_the_server_does_not_offer(
+    client: Any, indexed: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+):
+    folder = tiny_router(tmp_path / "router")
+    response = _post(client, {"query": "x", "index": indexed, "router": str(folder)})
+    assert response.status_code == 400 and "router" in response.json()["message"]
+    monkeypatch.setenv("STILLHOUSE_SEARCH_ROUTERS", f"other, {folder}")
+    assert _post(client, {"query": "x", "index": indexed, "router": str(folder)}).status_code == 200
+
+
+def test_the_flywheel_logs_routing_calls_and_re_distils_the_router(
+    client: Any, indexed: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+):
     from stillhouse.sources.invocation_logs import InvocationLogsConfig, read_invocation_logs
     from stillhouse.sources.objectstore import LocalObjectStore
     from stillhouse.tasks.video_router.fast_router import FastRouter, training_pairs
 
     folder = tiny_router(tmp_path / "router")
+    monkeypatch.setenv("STILLHOUSE_SEARCH_ROUTER", str(folder))  # the server's default router
     queries = ["grand piano applause", "quarterly earnings", "red car driving"]
     for q in queries:
-        response = _post(client, {"query": q, "index": indexed, "router": str(folder)})
+        response = _post(client, {"query": q, "index": indexed})
         assert response.status_code == 200, response.text
         assert response.json()["router"].startswith("fast-router:")
     _post(client, {"query": "not routed", "index": indexed, "weights": "1,1,1,1"})  # fixed weights: no call

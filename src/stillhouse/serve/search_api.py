@@ -9,9 +9,12 @@ The body is :class:`~stillhouse.search.engine.SearchRequest` and the answer
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
+from stillhouse.errors import InvalidInputError
 from stillhouse.search.routing import RouteCall, RouteLog
 from stillhouse.serve.context import context, parse_json, read_body, verify_bearer
 from stillhouse.serve.logging import PutStore, build_record
+
+ENV_ROUTERS = "STILLHOUSE_SEARCH_ROUTERS"
 
 if TYPE_CHECKING:
     from fastapi import APIRouter, Request
@@ -71,6 +74,19 @@ def local_log_writer(
     return InvocationLogWriter(store_factory or open_store, uri)
 
 
+def check_router(spec: str | None, catalog: frozenset[str]) -> None:
+    """A remote caller picks a router among the catalog models and ``$STILLHOUSE_SEARCH_ROUTERS``
+    (comma-separated specs) only: any other spec would load a file of the caller's choosing."""
+    import os
+
+    allowed = {s.strip() for s in os.environ.get(ENV_ROUTERS, "").split(",") if s.strip()} | set(catalog)
+    if spec is not None and spec not in allowed:
+        raise InvalidInputError(
+            f"router {spec!r} is not offered by this server (catalog models and ${ENV_ROUTERS} are)",
+            field="router",
+        )
+
+
 def _engine(request: "Request") -> "SearchEngine":
     """One engine per app, made on first use (opened stores, embedders and routers are kept)."""
     from stillhouse.search.engine import SearchEngine
@@ -93,6 +109,7 @@ async def search(request: "Request") -> "JSONResponse":
     verify_bearer(request)
     body = await read_body(request)
     req = parse_json(SearchRequest, body)
+    check_router(req.router, context(request).registry.catalog_names)
     out = await run_in_threadpool(_engine(request).search, req)  # CPU-bound: off the event loop
     return JSONResponse(out.model_dump(mode="json"))
 
