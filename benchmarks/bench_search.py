@@ -175,6 +175,20 @@ def run_strategy(
     return ranked, timings, weights
 
 
+def print_table(results: dict) -> None:
+    """Quality and latency per strategy, one line each."""
+    print(
+        f"\n{'strategy':<10} {'R@1':>6} {'R@5':>6} {'R@10':>6} {'MRR':>6} {'nDCG@10':>8}   "
+        f"{'route p50/p95':>14} {'retrieve p50/p95':>17} {'total p50/p95':>14}  (ms)"
+    )
+    for name, (m, t) in results.items():
+        cols = [[getattr(x, f) for x in t] for f in ("route", "retrieve", "total")]
+        lat = "  ".join(f"{pct(c, 50):>6.1f}/{pct(c, 95):<6.1f}" for c in cols)
+        print(
+            f"{name:<10} {m['R@1']:>6.1f} {m['R@5']:>6.1f} {m['R@10']:>6.1f} {m['MRR']:>6.3f} {m['nDCG@10']:>8.3f}   {lat}"
+        )
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--segments", type=int, default=10_000)
@@ -230,16 +244,7 @@ def main() -> None:
         routed = weights if name == "routed" else routed
         results[name] = (metrics(ranked, queries), timings)
 
-    print(
-        f"\n{'strategy':<10} {'R@1':>6} {'R@5':>6} {'R@10':>6} {'MRR':>6} {'nDCG@10':>8}   "
-        f"{'route p50/p95':>14} {'retrieve p50/p95':>17} {'total p50/p95':>14}  (ms)"
-    )
-    for name, (m, t) in results.items():
-        cols = [[getattr(x, f) for x in t] for f in ("route", "retrieve", "total")]
-        lat = "  ".join(f"{pct(c, 50):>6.1f}/{pct(c, 95):<6.1f}" for c in cols)
-        print(
-            f"{name:<10} {m['R@1']:>6.1f} {m['R@5']:>6.1f} {m['R@10']:>6.1f} {m['MRR']:>6.3f} {m['nDCG@10']:>8.3f}   {lat}"
-        )
+    print_table(results)
     print(f"\npeak memory (max RSS): {resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024:.0f} MB")
     if args.student:
         times = [

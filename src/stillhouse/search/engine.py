@@ -40,6 +40,8 @@ from stillhouse.search.store import COMBINED, Store
 from stillhouse.tasks.video_router.prompt import MODALITIES, Modality
 
 if TYPE_CHECKING:
+    import numpy as np
+
     from stillhouse.models.embeddings import Embedder
 
 
@@ -192,7 +194,9 @@ class SearchEngine:
             return self._embedders[spec]
 
 
-def _channel(store: Store, table: str, modality: Modality, request: SearchRequest, vector) -> ChannelHits:  # type: ignore[no-untyped-def]
+def _channel(
+    store: Store, table: str, modality: Modality, request: SearchRequest, vector: np.ndarray
+) -> ChannelHits:
     return ChannelHits(
         dense=store.dense(table, modality, vector, request.candidates),
         lexical=store.lexical(table, modality, request.query, request.candidates),
