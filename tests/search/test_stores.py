@@ -127,6 +127,6 @@ def test_lancedb_builds_ivf_pq_past_its_threshold_and_still_finds_the_segment(ho
     table = LanceStore(manifest.uri, vector_index_min_rows=256)._table(manifest.current().table)
     kinds = {tuple(i.columns): i.index_type for i in table.list_indices()}
     assert kinds[("visual_vec",)] == "IvfPq" and kinds[("combined_vec",)] == "IvfPq"
-    assert kinds[("visual_text",)] == "FTS"
+    assert kinds[("visual_text",)] == "FTS" and kinds[("id",)] == "BTree"
     out = search(SearchRequest(query="object123", index="big", weights="1,0,0,0", k=3))
     assert out.results[0].video_id == "v123"

@@ -93,6 +93,8 @@ class LanceStore:
             if (f"{m}_text",) not in indexed:
                 # No stemming or stop words: the same analysis as Milvus's standard analyzer.
                 tbl.create_index(f"{m}_text", config=FTS(stem=False, remove_stop_words=False), replace=True)
+        if ("id",) not in indexed:  # results are fetched by id: a B-tree instead of a scan
+            tbl.create_scalar_index("id")
         rows = tbl.count_rows()
         missing_vec = [c for c in DENSE_COLUMNS if (f"{c}_vec",) not in indexed]
         if rows >= self.vector_index_min_rows and missing_vec:
