@@ -81,12 +81,35 @@ def test_post_search_answers_the_query_object(client: Any, indexed: str):
         ({"query": "x", "index": "idx", "fusion": "best"}, "fusion"),
         ({"query": "x", "index": "idx", "colour": 1}, "colour"),
         ({"query": "x", "index": "idx", "weights": "1,2"}, "weights"),
+        ({"query": "x", "index": "idx", "weights": "1,-1,1,1"}, "weights"),
+        ({"query": "x", "index": "idx", "weights": "0,0,0,0"}, "weights"),
+        ({"query": "x", "index": "idx", "weights": {"visual": 1.0}}, "weights"),
+        (
+            {
+                "query": "x",
+                "index": "idx",
+                "weights": {"visual": "a", "audio": 0, "transcription": 0, "metadata": 0},
+            },
+            "weights",
+        ),
+        ({"query": "x", "index": "../etc", "weights": "1,1,1,1"}, "index"),
+        ({"query": "x", "index": "idx", "merge_gap": -1}, "merge_gap"),
     ],
 )
 def test_post_search_refuses_bad_options_naming_the_field(client: Any, indexed: str, body: dict, field: str):
     response = _post(client, body)
     assert response.status_code == 400, response.text
     assert field in response.json()["message"]
+
+
+def test_post_search_takes_weights_by_name_and_fills_k_for_the_baseline(client: Any, indexed: str):
+    named = {"visual": 1, "audio": 3, "transcription": 0, "metadata": 0}
+    body = _post(client, {"query": "piano", "index": indexed, "weights": named}).json()
+    assert body["weights"] == {"visual": 0.25, "audio": 0.75, "transcription": 0.0, "metadata": 0.0}
+    combined = _post(
+        client, {"query": "piano", "index": indexed, "fusion": "combined", "k": 6, "candidates": 2}
+    )
+    assert len(combined.json()["results"]) == 6
 
 
 def test_post_search_on_a_missing_index_is_not_found(client: Any, home: Path):

@@ -12,7 +12,7 @@ import threading
 import time
 from typing import TYPE_CHECKING, Annotated
 
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints, field_validator
 
 from stillhouse.search import config as cfg
 from stillhouse.search.evidence import evidence
@@ -54,12 +54,29 @@ class SearchRequest(BaseModel):
     index: str
     k: int = Field(default=10, ge=1, le=200)
     fusion: Strategy = "routed"
-    weights: str | dict[Modality, float] | None = None  # "V,A,T,M" or by name; replaces the router
+    # "V,A,T,M" or {"visual": ...} with all four; replaces the router. Read as normalised weights.
+    weights: str | dict[Modality, float] | None = None
     router: str | None = None
     version: int | None = Field(default=None, ge=1)
     merge_gap: float | None = Field(default=None, ge=0)  # seconds between segments merged into one range
     candidates: int = Field(default=50, ge=1, le=1000)  # top-K per list before fusion
     lexical_weight: float = Field(default=0.5, ge=0.0, le=1.0)
+
+    @field_validator("weights")
+    @classmethod
+    def _weights(cls, value: str | dict[Modality, float] | None) -> dict[Modality, float] | None:
+        if value is None:
+            return None
+        if isinstance(value, dict):
+            if set(value) != set(MODALITIES):
+                raise ValueError(f"weights need exactly {', '.join(MODALITIES)}")
+            value = ",".join(str(value[m]) for m in MODALITIES)
+        return parse_weights(value)
+
+    @property
+    def top_k(self) -> int:
+        """Each list's depth: at least ``k``, so the baseline can fill ``k`` results."""
+        return max(self.k, self.candidates)
 
 
 class SearchResult(BaseModel):
@@ -116,7 +133,7 @@ class SearchEngine:
         routed = time.perf_counter()
         vector = embedder.embed([request.query])[0]
         if request.fusion == "combined":
-            fused = fuse_combined(store.dense(version.table, COMBINED, vector, request.candidates))
+            fused = fuse_combined(store.dense(version.table, COMBINED, vector, request.top_k))
         else:
             channels = {m: _channel(store, version.table, m, request, vector) for m in MODALITIES}
             present = {h.id: h.has for c in channels.values() for h in (*c.dense, *c.lexical)}
@@ -169,8 +186,7 @@ class SearchEngine:
 
             return FixedRouter(UNIFORM)
         if request.weights is not None:
-            weights = parse_weights(request.weights) if isinstance(request.weights, str) else request.weights
-            return FixedRouter(weights)
+            return FixedRouter(request.weights)  # type: ignore[arg-type]  # normalised by the validator
         if request.router is None and self.default_router is not None:
             return self.default_router
         with self._lock:
@@ -198,8 +214,8 @@ def _channel(
     store: Store, table: str, modality: Modality, request: SearchRequest, vector: np.ndarray
 ) -> ChannelHits:
     return ChannelHits(
-        dense=store.dense(table, modality, vector, request.candidates),
-        lexical=store.lexical(table, modality, request.query, request.candidates),
+        dense=store.dense(table, modality, vector, request.top_k),
+        lexical=store.lexical(table, modality, request.query, request.top_k),
     )
 
 
