@@ -7,6 +7,7 @@ use a FLAT index on milvus-lite (exact, as LanceDB below its threshold) and HNSW
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator
 from typing import Any
 
@@ -17,6 +18,7 @@ from stillhouse.search.segments import MAX_CHANNEL_CHARS
 from stillhouse.search.store import COMBINED, DENSE_COLUMNS, HAS_COLUMNS, Hit, RowBatch, StoredRow, present
 from stillhouse.tasks.video_router.prompt import MODALITIES
 
+ENV_TOKEN = "STILLHOUSE_MILVUS_TOKEN"
 _VARCHAR_BYTES = 65_535
 _SCAN_BATCH = 1000
 
@@ -32,11 +34,13 @@ def _pymilvus() -> Any:
 class MilvusStore:
     engine = "milvus"
 
-    def __init__(self, uri: str, *, token: str = "") -> None:
+    def __init__(self, uri: str) -> None:
         pm = _pymilvus()
         self.uri = uri
         self._lite = uri.endswith(".db")
-        self._client = pm.MilvusClient(uri, token=token)
+        # A server's credentials ("user:password" or an API key) come from the environment, never
+        # from the manifest, which records the URI only.
+        self._client = pm.MilvusClient(uri, token=os.environ.get(ENV_TOKEN, ""))
         self._loaded: set[str] = set()
 
     def exists(self, table: str) -> bool:
@@ -74,7 +78,8 @@ class MilvusStore:
             params.add_index(field_name=f"{m}_sparse", index_type="SPARSE_INVERTED_INDEX", metric_type="BM25")
         for c in DENSE_COLUMNS:
             schema.add_field(f"{c}_vec", dt.FLOAT_VECTOR, dim=dim)
-            params.add_index(field_name=f"{c}_vec", index_type=dense_index, metric_type="COSINE")
+            extra = {} if self._lite else {"params": {"M": 16, "efConstruction": 200}}
+            params.add_index(field_name=f"{c}_vec", index_type=dense_index, metric_type="COSINE", **extra)
         # Strong: a search right after an insert sees it, as with LanceDB.
         self._client.create_collection(table, schema=schema, index_params=params, consistency_level="Strong")
 
@@ -104,7 +109,8 @@ class MilvusStore:
             limit=k,
             filter="" if column == COMBINED else f"has_{column} == true",
             output_fields=["id", *HAS_COLUMNS],
-            search_params={"metric_type": "COSINE"},
+            # HNSW explores ``ef`` candidates; at least the k asked for (FLAT ignores it).
+            search_params={"metric_type": "COSINE", "params": {"ef": max(64, k)}},
         )
         return [Hit(int(h["id"]), float(h["distance"]), present(h["entity"])) for h in result[0]]
 
