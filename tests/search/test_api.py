@@ -203,3 +203,27 @@ def test_the_cli_indexes_queries_and_logs_its_routing_call(home: Path, tmp_path:
 
     refused = runner.invoke(app, ["search", "query", "x", "--index", "cli", "--weights", "a,b,c,d"])
     assert isinstance(refused.exception, InvalidInputError) and refused.exception.field == "weights"
+
+
+def test_the_cli_rebuilds_a_new_version_and_shows_the_manifest(home: Path, segment_file: Path):
+    from typer.testing import CliRunner
+
+    from stillhouse.cli import app
+
+    runner = CliRunner()
+    assert (
+        runner.invoke(
+            app, ["search", "add-segments", str(segment_file), "--index", "v", "--embedder", "hashing"]
+        ).exit_code
+        == 0
+    )
+    rebuilt = runner.invoke(app, ["search", "rebuild", "--index", "v", "--embedder", "hashing:32"])
+    assert rebuilt.exit_code == 0, rebuilt.output
+    assert "v v2: 6 segments" in rebuilt.output
+    shown = runner.invoke(app, ["search", "info", "--index", "v"])
+    manifest = json.loads(shown.output)
+    assert [v["config"]["embedder"] for v in manifest["versions"]] == ["hashing", "hashing:32"]
+    old = runner.invoke(
+        app, ["search", "query", "piano", "--index", "v", "--version", "1", "--weights", "0,1,0,0", "--json"]
+    )
+    assert json.loads(old.output[old.output.index("{") :])["results"][0]["video_id"] == "concert"

@@ -79,8 +79,11 @@ def test_a_bad_line_is_reported_and_loses_nothing_already_indexed(
     assert videos >= {"new", "drive", "concert", "lecture"}
 
 
-def test_a_rebuild_with_another_config_is_a_new_version_and_the_old_one_stays(home: Path, segment_file: Path):
-    add_segments("idx", segment_file, ingest=HASHING)
+@pytest.mark.parametrize("engine", ["lancedb", "milvus"])
+def test_a_rebuild_with_another_config_is_a_new_version_and_the_old_one_stays(
+    home: Path, segment_file: Path, engine: str
+):
+    add_segments("idx", segment_file, ingest=HASHING, engine=engine)
     with pytest.raises(ConflictError, match="rebuild"):
         add_segments("idx", segment_file, ingest=cfg.IngestConfig(embedder="hashing:64"))
     report = rebuild("idx", cfg.IngestConfig(embedder="hashing:64"))
