@@ -96,20 +96,34 @@ def make_segment(rng: random.Random, n: int) -> tuple[dict, dict[str, tuple[str,
     return seg, {m: tuple(s[k] for k in KEYS[m]) for m in have}
 
 
-def make_queries(rng: random.Random, slots: list[dict], n: int) -> list[dict]:
-    """Queries with their relevant segment numbers and oracle weights."""
-    by_key: dict[tuple, set[int]] = {}
-    for i, have in enumerate(slots):
-        for m, values in have.items():
-            by_key.setdefault((m, values), set()).add(i)
+# Short queries name two slots of a modality (``SHORT_KEYS``) instead of three: less specific, so
+# more segments are relevant and the other channels' mentions compete harder.
+SHORT = {
+    "visual": lambda s: f"{s['subject']} {s['place']}",
+    "audio": lambda s: f"{s['sound']} and {s['instrument']}",
+    "transcription": lambda s: f'{s["speaker"]} says "{s["quote"]}"',
+    "metadata": lambda s: f"{s['genre']} from {s['channel']}",
+}
+SHORT_KEYS = {"visual": (0, 2), "audio": (0, 2), "transcription": (0, 2), "metadata": (2, 1)}
+
+
+def make_queries(rng: random.Random, slots: list[dict], n: int, short: float = 0.0) -> list[dict]:
+    """Queries with their relevant segment numbers and oracle weights; ``short`` of them short."""
     out = []
     while len(out) < n:
         target = rng.randrange(len(slots))
         have = list(slots[target])
         mods = rng.sample(have, 2) if len(have) > 1 and rng.random() < 0.2 else [rng.choice(have)]
         values = {m: dict(zip(KEYS[m], slots[target][m], strict=True)) for m in mods}
-        relevant = set.intersection(*(by_key[(m, slots[target][m])] for m in mods))
-        text = " and ".join(QUERY[m](values[m]) for m in mods)
+        brief = short > 0 and rng.random() < short  # no draw at 0: the default queries stay as they were
+        keys = {m: SHORT_KEYS[m] if brief else tuple(range(3)) for m in mods}
+        want = {m: tuple(slots[target][m][i] for i in keys[m]) for m in mods}
+        relevant = {
+            i
+            for i, seg in enumerate(slots)
+            if all(m in seg and tuple(seg[m][j] for j in keys[m]) == want[m] for m in mods)
+        }
+        text = " and ".join((SHORT if brief else QUERY)[m](values[m]) for m in mods)
         oracle = {m: (1.0 / len(mods) if m in mods else 0.0) for m in MODS}
         out.append({"text": text, "relevant": relevant, "oracle": oracle, "mods": mods})
     return out
@@ -200,6 +214,7 @@ def main() -> None:
         "--router-queries", type=int, default=1000, help="weakly labelled queries for that fit"
     )
     parser.add_argument("--student", help="also time this generative router on 10 queries")
+    parser.add_argument("--short", type=float, default=0.0, help="share of two-slot (short) queries")
     parser.add_argument("--seed", type=int, default=0)
     args = parser.parse_args()
 
@@ -216,7 +231,7 @@ def main() -> None:
             seg, have = make_segment(rng, n)
             slots.append(have)
             out.write(json.dumps(seg) + "\n")
-    queries = make_queries(rng, slots, args.queries)
+    queries = make_queries(rng, slots, args.queries, args.short)
     print(
         f"corpus: {args.segments} segments, {args.queries} queries ({sum(len(q['mods']) > 1 for q in queries)} mixed), "
         f"mean relevant per query {statistics.mean(len(q['relevant']) for q in queries):.1f}"
