@@ -33,7 +33,7 @@ def label_defaults(
     spec: str, dev: list, golden: list, task: Any, tmp: Path
 ) -> tuple[float, list[str | None]]:
     """Seconds per answer and the answers of ``stillhouse label``'s default teacher."""
-    from stillhouse.records.jsonl import read_valid_records
+    from stillhouse.sources.dataset import read_dataset
     from stillhouse.teacher.build import TeacherConfig, build_teacher
     from stillhouse.teacher.golden import query_text
     from stillhouse.teacher.label import LabelConfig, label_records
@@ -45,7 +45,7 @@ def label_defaults(
         summary = label_records(
             prompts, teacher, LabelConfig(progress=False), out_path=tmp / "labelled.jsonl"
         )
-    answers = {query_text(r): r.answer for r in read_valid_records(tmp / "labelled.jsonl")}
+    answers = {query_text(r): r.answer for r in read_dataset(tmp / "labelled.jsonl", "none", "skip")[0]}
     return summary.seconds / len(dev), [answers.get(query_text(r)) for r in dev]
 
 

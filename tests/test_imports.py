@@ -18,6 +18,9 @@ HEAVY = (
     "sentence_transformers",
     "matplotlib",
     "boto3",
+    "lancedb",
+    "pymilvus",
+    "pyarrow",
 )
 
 

@@ -9,6 +9,7 @@ from stillhouse.cli import (  # noqa: F401  (imported for their command registra
     jobs,
     label,
     models,
+    search,
     serve,
     tasks,
     train,

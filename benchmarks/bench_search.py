@@ -1,0 +1,274 @@
+"""Search quality and speed on a generated corpus with known ground truth per modality.
+
+    python benchmarks/bench_search.py [--segments 10000] [--queries 200] [--embedder hashing] \
+        [--router SPEC] [--engine lancedb] [--student SPEC]
+
+Each segment draws its visual, audio, transcription and metadata text from separate slots of the
+router synthesizer's vocabularies (``tasks/video_router/vocab.py``), each channel present with
+probability 0.85, and with probability 0.5 a channel also mentions a phrase of *another* modality's
+vocabulary (a poster of a person in the picture, a spoken "did you hear the piano"), so a query's
+words occur in the wrong channels of other segments and routing has something to decide. A query
+targets one segment through one modality (80%) or two (20%, oracle weights 0.5 / 0.5); every
+segment whose queried channels carry the same slot values is relevant.
+
+Strategies: routed (the router's weights, end to end), rrf (routed weights, weighted RRF), uniform,
+combined (one embedding of all channels, no routing) and oracle (the ground-truth modality weights).
+Printed: Recall@1/5/10 (share of queries with a relevant segment in the top k), MRR, nDCG@10 (binary
+relevance), latency p50/p95 split into route and retrieve (one query at a time), add-segments
+throughput, index size on disk and peak memory. Nothing is asserted.
+
+Without ``--router`` a fast router is fitted here on the packaged golden set plus synthesized
+queries weakly labelled by intent (as the demo does, MiniLM through torch). ``--embedder hashing``
+(default) keeps corpus generation to seconds on 2 shared cores; ``--embedder minilm`` embeds about
+100 texts/s there (45k texts at 10k segments). ``--student SPEC`` also times the generative student
+as router on 10 queries.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import os
+import random
+import resource
+import statistics
+import tempfile
+import time
+from pathlib import Path
+
+from stillhouse.tasks.video_router import vocab
+
+PER_VIDEO = 6
+SEG_S = 10.0
+PRESENT = 0.85
+CROSSOVER = 0.5
+MODS = ("visual", "audio", "transcription", "metadata")
+# The slots of each modality that a query names (and that decide relevance).
+KEYS = {
+    "visual": ("subject", "action", "place"),
+    "audio": ("sound", "style", "instrument"),
+    "transcription": ("speaker", "topic", "quote"),
+    "metadata": ("person", "channel", "genre"),
+}
+POOLS = {
+    "subject": vocab.SUBJECTS, "action": vocab.ACTIONS, "place": vocab.PLACES, "colour": vocab.COLOURS,
+    "object": vocab.OBJECTS, "sound": vocab.SOUNDS, "style": vocab.MUSIC_STYLES,
+    "instrument": vocab.INSTRUMENTS, "speaker": vocab.SPEAKERS, "topic": vocab.TOPICS,
+    "quote": vocab.QUOTES, "person": vocab.PEOPLE, "channel": vocab.CHANNELS, "genre": vocab.GENRES,
+    "mood": vocab.MOODS, "camera": vocab.CAMERA,
+}  # fmt: skip
+CROSS = {  # how a channel mentions another modality's words
+    "visual": lambda s: f"a poster of {s['person']} and a {s['instrument']} on the wall",
+    "audio": lambda s: f"muffled voice of {s['speaker']}",
+    "transcription": lambda s: f"did you hear {s['sound']}? look at {s['subject']} {s['place']}",
+    "metadata": lambda s: f"{s['subject']} {s['action']}",
+}
+QUERY = {
+    "visual": lambda s: f"{s['subject']} {s['action']} {s['place']}",
+    "audio": lambda s: f"the sound of {s['sound']} with {s['style']} {s['instrument']} music",
+    "transcription": lambda s: f'{s["speaker"]} says "{s["quote"]}" about {s["topic"]}',
+    "metadata": lambda s: f"{s['genre']} video from {s['channel']} featuring {s['person']}",
+}
+
+
+def make_segment(rng: random.Random, n: int) -> tuple[dict, dict[str, tuple[str, ...]]]:
+    """One segment (JSON-ready) and the slot values of the channels it has."""
+    s = {slot: rng.choice(pool) for slot, pool in POOLS.items()}
+    text = {
+        "visual": f"{s['subject']} {s['action']} {s['place']}, a {s['colour']} {s['object']}",
+        "audio": f"{s['sound']}, {s['style']} {s['instrument']} {rng.choice(vocab.MUSIC_VERBS)}",
+        "transcription": f'{s["speaker"]} talks about {s["topic"]}. "{s["quote"]}"',
+    }
+    meta = {"people": s["person"], "channel": s["channel"], "genre": s["genre"], "mood": s["mood"]}
+    have = [m for m in MODS if rng.random() < PRESENT] or [rng.choice(MODS)]
+    seg: dict = {
+        "video_id": f"v{n // PER_VIDEO}",
+        "start": (n % PER_VIDEO) * SEG_S,
+        "end": (n % PER_VIDEO + 1) * SEG_S,
+    }
+    for m in have:
+        extra = CROSS[m](s) if rng.random() < CROSSOVER else ""
+        if m == "metadata":
+            seg["metadata"] = {**meta, "title": extra or f"{s['camera']} shot"}
+        else:
+            seg[m] = f"{text[m]}. {extra}" if extra else text[m]
+    return seg, {m: tuple(s[k] for k in KEYS[m]) for m in have}
+
+
+# Short queries name two slots of a modality (``SHORT_KEYS``) instead of three: less specific, so
+# more segments are relevant and the other channels' mentions compete harder.
+SHORT = {
+    "visual": lambda s: f"{s['subject']} {s['place']}",
+    "audio": lambda s: f"{s['sound']} and {s['instrument']}",
+    "transcription": lambda s: f'{s["speaker"]} says "{s["quote"]}"',
+    "metadata": lambda s: f"{s['genre']} from {s['channel']}",
+}
+SHORT_KEYS = {"visual": (0, 2), "audio": (0, 2), "transcription": (0, 2), "metadata": (2, 1)}
+
+
+def make_queries(rng: random.Random, slots: list[dict], n: int, short: float = 0.0) -> list[dict]:
+    """Queries with their relevant segment numbers and oracle weights; ``short`` of them short."""
+    out = []
+    while len(out) < n:
+        target = rng.randrange(len(slots))
+        have = list(slots[target])
+        mods = rng.sample(have, 2) if len(have) > 1 and rng.random() < 0.2 else [rng.choice(have)]
+        values = {m: dict(zip(KEYS[m], slots[target][m], strict=True)) for m in mods}
+        brief = short > 0 and rng.random() < short  # no draw at 0: the default queries stay as they were
+        keys = {m: SHORT_KEYS[m] if brief else tuple(range(3)) for m in mods}
+        want = {m: tuple(slots[target][m][i] for i in keys[m]) for m in mods}
+        relevant = {
+            i
+            for i, seg in enumerate(slots)
+            if all(m in seg and tuple(seg[m][j] for j in keys[m]) == want[m] for m in mods)
+        }
+        text = " and ".join((SHORT if brief else QUERY)[m](values[m]) for m in mods)
+        oracle = {m: (1.0 / len(mods) if m in mods else 0.0) for m in MODS}
+        out.append({"text": text, "relevant": relevant, "oracle": oracle, "mods": mods})
+    return out
+
+
+def fit_router(folder: Path, n_weak: int) -> Path:
+    """A fast router on the golden set plus weakly labelled synthesized queries (as the demo fits it)."""
+    import numpy as np
+
+    from stillhouse.router.fast_router import FastRouter
+    from stillhouse.router.intents import intent_prior, weak_targets
+    from stillhouse.router.trainer import fit, teacher_targets, training_pairs
+    from stillhouse.tasks.video_router.golden import load_golden
+    from stillhouse.tasks.video_router.synth import SynthConfig, synthesize
+
+    queries, weights, _ = training_pairs(load_golden())
+    targets = teacher_targets(weights)
+    weak_q, weak_rows = weak_targets(synthesize(SynthConfig(n=n_weak, seed=11)), intent_prior(targets))
+    router = FastRouter.from_spec("minilm")
+    fit(router, [*queries, *weak_q], np.vstack([targets, weak_rows]))
+    return router.save(folder)
+
+
+def metrics(ranked: list[list[int]], queries: list[dict]) -> dict[str, float]:
+    out = {"R@1": 0.0, "R@5": 0.0, "R@10": 0.0, "MRR": 0.0, "nDCG@10": 0.0}
+    for ids, q in zip(ranked, queries, strict=True):
+        rel = q["relevant"]
+        hits = [i in rel for i in ids]
+        for k in (1, 5, 10):
+            out[f"R@{k}"] += any(hits[:k])
+        first = next((r for r, h in enumerate(hits, start=1) if h), None)
+        out["MRR"] += 1.0 / first if first else 0.0
+        dcg = sum(1.0 / math.log2(r + 2) for r, h in enumerate(hits[:10]) if h)
+        ideal = sum(1.0 / math.log2(r + 2) for r in range(min(10, len(rel))))
+        out["nDCG@10"] += dcg / ideal if ideal else 0.0
+    return {k: 100.0 * v / len(queries) if k.startswith("R@") else v / len(queries) for k, v in out.items()}
+
+
+def pct(values: list[float], q: float) -> float:
+    return (
+        statistics.quantiles(values, n=100, method="inclusive")[int(q) - 1] if len(values) > 1 else values[0]
+    )
+
+
+def run_strategy(
+    engine, index: str, queries: list[dict], name: str, routed: list[dict] | None, router: str | None
+):  # type: ignore[no-untyped-def]
+    from stillhouse.search.engine import SearchRequest
+
+    ranked, timings, weights = [], [], []
+    for n, q in enumerate(queries):
+        fusion, fixed, spec = {
+            "oracle": ("routed", q["oracle"], None),
+            "routed": ("routed", None, router),
+        }.get(name, (name, None, None))
+        if name == "rrf":
+            fixed = routed[n]  # type: ignore[index]  # the router's weights, routed once above
+        out = engine.search(
+            SearchRequest(query=q["text"], index=index, fusion=fusion, weights=fixed, router=spec)
+        )
+        ranked.append([int(r.video_id[1:]) * PER_VIDEO + int(r.start // SEG_S) for r in out.results])
+        timings.append(out.timings_ms)
+        weights.append(out.weights)
+    return ranked, timings, weights
+
+
+def print_table(results: dict) -> None:
+    """Quality and latency per strategy, one line each."""
+    print(
+        f"\n{'strategy':<10} {'R@1':>6} {'R@5':>6} {'R@10':>6} {'MRR':>6} {'nDCG@10':>8}   "
+        f"{'route p50/p95':>14} {'retrieve p50/p95':>17} {'total p50/p95':>14}  (ms)"
+    )
+    for name, (m, t) in results.items():
+        cols = [[getattr(x, f) for x in t] for f in ("route", "retrieve", "total")]
+        lat = "  ".join(f"{pct(c, 50):>6.1f}/{pct(c, 95):<6.1f}" for c in cols)
+        print(
+            f"{name:<10} {m['R@1']:>6.1f} {m['R@5']:>6.1f} {m['R@10']:>6.1f} {m['MRR']:>6.3f} {m['nDCG@10']:>8.3f}   {lat}"
+        )
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--segments", type=int, default=10_000)
+    parser.add_argument("--queries", type=int, default=200)
+    parser.add_argument("--embedder", default="hashing")
+    parser.add_argument("--engine", choices=["lancedb", "milvus"], default="lancedb")
+    parser.add_argument("--router", help="router spec; default: fit a fast router here")
+    parser.add_argument(
+        "--router-queries", type=int, default=1000, help="weakly labelled queries for that fit"
+    )
+    parser.add_argument("--student", help="also time this generative router on 10 queries")
+    parser.add_argument("--short", type=float, default=0.0, help="share of two-slot (short) queries")
+    parser.add_argument("--seed", type=int, default=0)
+    args = parser.parse_args()
+
+    work = Path(tempfile.mkdtemp(prefix="bench-search-"))
+    os.environ["STILLHOUSE_HOME"] = str(work / "home")
+    from stillhouse.search.config import IngestConfig, require_manifest
+    from stillhouse.search.engine import SearchEngine, SearchRequest
+    from stillhouse.search.ingest import add_segments, store_for
+
+    rng = random.Random(args.seed)
+    corpus, slots = work / "segments.jsonl", []
+    with corpus.open("w", encoding="utf-8") as out:
+        for n in range(args.segments):
+            seg, have = make_segment(rng, n)
+            slots.append(have)
+            out.write(json.dumps(seg) + "\n")
+    queries = make_queries(rng, slots, args.queries, args.short)
+    print(
+        f"corpus: {args.segments} segments, {args.queries} queries ({sum(len(q['mods']) > 1 for q in queries)} mixed), "
+        f"mean relevant per query {statistics.mean(len(q['relevant']) for q in queries):.1f}"
+    )
+
+    report = add_segments("bench", corpus, ingest=IngestConfig(embedder=args.embedder), engine=args.engine)
+    manifest = require_manifest("bench")
+    size = store_for(manifest, manifest.current().config).size_bytes(manifest.current().table)
+    print(
+        f"add-segments ({args.engine}, {args.embedder}): {report.per_second:.0f} segments/s "
+        f"({report.seconds:.1f} s); index {size / 1e6 if size else float('nan'):.1f} MB"
+    )
+
+    started = time.perf_counter()
+    router = args.router or str(fit_router(work / "router", args.router_queries))
+    print(
+        f"router: {router} ({'given' if args.router else f'fitted in {time.perf_counter() - started:.1f} s'})"
+    )
+
+    engine = SearchEngine()
+    engine.search(SearchRequest(query="warm up", index="bench", router=router))  # loads router and index once
+    results, routed = {}, None
+    for name in ("routed", "rrf", "uniform", "combined", "oracle"):
+        ranked, timings, weights = run_strategy(engine, "bench", queries, name, routed, router)
+        routed = weights if name == "routed" else routed
+        results[name] = (metrics(ranked, queries), timings)
+
+    print_table(results)
+    print(f"\npeak memory (max RSS): {resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024:.0f} MB")
+    if args.student:
+        times = [
+            engine.search(SearchRequest(query=q["text"], index="bench", router=args.student)).timings_ms.route
+            for q in queries[:10]
+        ]
+        print(f"generative router {args.student}: route p50 {pct(times, 50):.0f} ms over 10 queries")
+
+
+if __name__ == "__main__":
+    main()

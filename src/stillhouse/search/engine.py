@@ -1,0 +1,227 @@
+"""A query: route -> per-modality retrieval (dense and BM25) -> fusion -> results with evidence.
+
+:class:`SearchRequest` and :class:`SearchResponse` are the wire shapes of ``stillhouse search query
+--json`` and ``POST /search`` alike. :class:`SearchEngine` keeps opened stores, embedders and routers
+between queries (the server holds one; the CLI makes one per command).
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+from typing import TYPE_CHECKING, Annotated
+
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints, field_validator
+
+from stillhouse.search import config as cfg
+from stillhouse.search.evidence import evidence
+from stillhouse.search.fusion import (
+    ChannelHits,
+    Fused,
+    FusionConfig,
+    Span,
+    Strategy,
+    fuse,
+    fuse_combined,
+    merge_neighbours,
+)
+from stillhouse.search.ingest import store_for
+from stillhouse.search.routing import (
+    FixedRouter,
+    ModelRouter,
+    RouteLog,
+    Router,
+    Routing,
+    parse_weights,
+    resolve_router,
+)
+from stillhouse.search.store import COMBINED, Store
+from stillhouse.tasks.video_router.prompt import MODALITIES, Modality
+
+if TYPE_CHECKING:
+    import numpy as np
+
+    from stillhouse.models.embeddings import Embedder
+
+
+class SearchRequest(BaseModel):
+    """The options of one search."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    query: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=2000)]
+    index: str
+    k: int = Field(default=10, ge=1, le=200)
+    fusion: Strategy = "routed"
+    # "V,A,T,M" or {"visual": ...} with all four; replaces the router. Read as normalised weights.
+    weights: str | dict[Modality, float] | None = None
+    router: str | None = None
+    version: int | None = Field(default=None, ge=1)
+    merge_gap: float | None = Field(default=None, ge=0)  # seconds between segments merged into one range
+    candidates: int = Field(default=50, ge=1, le=1000)  # top-K per list before fusion
+    lexical_weight: float = Field(default=0.5, ge=0.0, le=1.0)
+
+    @field_validator("weights")
+    @classmethod
+    def _weights(cls, value: str | dict[Modality, float] | None) -> dict[Modality, float] | None:
+        if value is None:
+            return None
+        if isinstance(value, dict):
+            if set(value) != set(MODALITIES):
+                raise ValueError(f"weights need exactly {', '.join(MODALITIES)}")
+            value = ",".join(str(value[m]) for m in MODALITIES)
+        return parse_weights(value)
+
+    @property
+    def top_k(self) -> int:
+        """Each list's depth: at least ``k``, so the baseline can fill ``k`` results."""
+        return max(self.k, self.candidates)
+
+
+class SearchResult(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    video_id: str
+    start: float
+    end: float
+    score: float
+    scores: dict[Modality, float | None]
+    evidence: dict[str, str]
+
+
+class Timings(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    route: float
+    retrieve: float
+    total: float
+
+
+class SearchResponse(BaseModel):
+    """``{"weights", "router", "results", "timings_ms"}``; ``weights``/``router`` are null for the
+    ``combined`` baseline, which does not route."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    weights: dict[Modality, float] | None
+    router: str | None
+    results: list[SearchResult]
+    timings_ms: Timings
+
+
+class SearchEngine:
+    """Opened indexes, embedders and routers, reused across queries (thread-safe to share)."""
+
+    def __init__(self, *, log: RouteLog | None = None, default_router: Router | None = None) -> None:
+        self.log = log
+        self.default_router = default_router
+        self._lock = threading.Lock()
+        self._stores: dict[tuple[str, str], Store] = {}
+        self._embedders: dict[str, Embedder] = {}
+        self._routers: dict[str | None, Router] = {}
+
+    def search(self, request: SearchRequest) -> SearchResponse:
+        """One search. The timings count the query only: opening the index, the embedder and the
+        router happens once per engine and is left out of them."""
+        manifest = cfg.require_manifest(request.index)
+        version = manifest.get(request.version)
+        store, embedder = self._store(manifest, version), self._embedder(version.config.embedder)
+        router = None if request.fusion == "combined" else self._router(request)
+        started = time.perf_counter()
+        routing = router.route(request.query, index=request.index) if router else None
+        routed = time.perf_counter()
+        vector = embedder.embed([request.query])[0]
+        if request.fusion == "combined":
+            fused = fuse_combined(store.dense(version.table, COMBINED, vector, request.top_k))
+        else:
+            channels = {m: _channel(store, version.table, m, request, vector) for m in MODALITIES}
+            present = {h.id: h.has for c in channels.values() for h in (*c.dense, *c.lexical)}
+            config = FusionConfig(strategy=request.fusion, lexical_weight=request.lexical_weight)
+            fused = fuse(channels, routing.weights, present, config)  # type: ignore[union-attr, arg-type]
+        retrieved = time.perf_counter()
+        results = self._results(store, version.table, request, fused)
+        done = time.perf_counter()
+        return SearchResponse(
+            weights=routing.weights if routing else None,
+            router=routing.router if routing else None,
+            results=results,
+            timings_ms=Timings(
+                route=(routed - started) * 1000,
+                retrieve=(retrieved - routed) * 1000,
+                total=(done - started) * 1000,
+            ),
+        )
+
+    def _results(
+        self, store: Store, table: str, request: SearchRequest, fused: list[Fused]
+    ) -> list[SearchResult]:
+        # Merging can join several hits into one range, so look further down the list when merging.
+        head = fused[: request.k * 4 if request.merge_gap is not None else request.k]
+        rows = store.fetch(table, [f.id for f in head])
+        spans = []
+        for f in head:
+            row = rows[f.id]
+            info = json.loads(row.info)
+            texts = {m: t for m, t in row.texts.items() if t}
+            found = evidence(request.query, texts)  # type: ignore[arg-type]
+            spans.append(Span(info["video_id"], info["start"], info["end"], f.score, f.scores, found, [f.id]))
+        if request.merge_gap is not None:
+            spans = merge_neighbours(spans, request.merge_gap)
+        return [
+            SearchResult(
+                video_id=s.video_id,
+                start=s.start,
+                end=s.end,
+                score=round(s.score, 6),
+                scores={m: None if v is None else round(v, 6) for m, v in s.scores.items()},
+                evidence=s.evidence,
+            )
+            for s in spans[: request.k]
+        ]
+
+    def _router(self, request: SearchRequest) -> Router:
+        if request.fusion == "uniform":  # uniform weights by definition: no router is asked
+            from stillhouse.search.fusion import UNIFORM
+
+            return FixedRouter(UNIFORM)
+        if request.weights is not None:
+            return FixedRouter(request.weights)  # type: ignore[arg-type]  # normalised by the validator
+        if request.router is None and self.default_router is not None:
+            return self.default_router
+        with self._lock:
+            if request.router not in self._routers:
+                self._routers[request.router] = ModelRouter(resolve_router(request.router), log=self.log)
+            return self._routers[request.router]
+
+    def _store(self, manifest: cfg.Manifest, version: cfg.IndexVersion) -> Store:
+        key = (manifest.engine, manifest.uri)
+        with self._lock:
+            if key not in self._stores:
+                self._stores[key] = store_for(manifest, version.config)
+            return self._stores[key]
+
+    def _embedder(self, spec: str) -> Embedder:
+        from stillhouse.models.embeddings import load_embedder
+
+        with self._lock:
+            if spec not in self._embedders:
+                self._embedders[spec] = load_embedder(spec)
+            return self._embedders[spec]
+
+
+def _channel(
+    store: Store, table: str, modality: Modality, request: SearchRequest, vector: np.ndarray
+) -> ChannelHits:
+    return ChannelHits(
+        dense=store.dense(table, modality, vector, request.top_k),
+        lexical=store.lexical(table, modality, request.query, request.top_k),
+    )
+
+
+def search(request: SearchRequest, *, log: RouteLog | None = None) -> SearchResponse:
+    """The library call: one search with a fresh engine (keep a :class:`SearchEngine` for many)."""
+    return SearchEngine(log=log).search(request)
+
+
+__all__ = ["Routing", "SearchEngine", "SearchRequest", "SearchResponse", "SearchResult", "search"]

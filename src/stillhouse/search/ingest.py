@@ -1,0 +1,215 @@
+"""Writing an index: ``add-segments`` (append to the current version) and ``rebuild`` (a new one).
+
+Good lines are embedded and added in batches as the file streams; bad lines are reported with
+their line number and never stop the good ones. Rows are only appended, so a failure part-way
+loses nothing already indexed (LanceDB keeps every write as a table version).
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Iterable, Iterator
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import numpy as np
+from pydantic import BaseModel, ConfigDict, Field
+
+from stillhouse.errors import ConflictError
+from stillhouse.progress import progress_bar
+from stillhouse.search import config as cfg
+from stillhouse.search.segments import Segment, SegmentProblem, iter_segments
+from stillhouse.search.store import COMBINED, RowBatch, Store, open_store, placeholder
+from stillhouse.tasks.video_router.prompt import MODALITIES
+
+if TYPE_CHECKING:
+    from stillhouse.models.embeddings import Embedder
+
+BATCH = 256
+_INFO_FIELDS = ("video_id", "start", "end", "metadata", "keyframe")
+
+
+class AddReport(BaseModel):
+    """What an ``add-segments`` or ``rebuild`` did."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    index: str
+    version: int
+    added: int = 0
+    total: int = 0
+    seconds: float = 0.0
+    problems: list[SegmentProblem] = Field(default_factory=list)
+
+    @property
+    def per_second(self) -> float:
+        return self.added / self.seconds if self.seconds > 0 else 0.0
+
+
+def segment_rows(segments: list[Segment], first_id: int, embedder: Embedder) -> RowBatch:
+    """Rows for a batch: each channel embedded in one call, a placeholder where a channel is absent."""
+    rows = RowBatch(
+        ids=list(range(first_id, first_id + len(segments))),
+        info=[json.dumps(s.model_dump(include=set(_INFO_FIELDS)), ensure_ascii=False) for s in segments],
+    )
+    for m in MODALITIES:
+        rows.texts[m] = [s.text(m) for s in segments]
+        rows.vectors[m] = _embed_some(rows.texts[m], embedder)
+    rows.vectors[COMBINED] = _embed_some([s.combined_text() for s in segments], embedder)
+    return rows
+
+
+def _embed_some(texts: list[str], embedder: Embedder) -> np.ndarray:
+    out = np.tile(placeholder(embedder.dim), (len(texts), 1))
+    filled = [i for i, t in enumerate(texts) if t]
+    if filled:
+        out[filled] = embedder.embed([texts[i] for i in filled])
+    return out
+
+
+def segment_from_row(row: dict[str, object]) -> Segment:
+    """A stored row back to its segment (what a rebuild re-ingests)."""
+    info = json.loads(str(row["info"]))
+    texts = {m: row.get(f"{m}_text") or None for m in ("visual", "audio", "transcription")}
+    return Segment.model_validate({**info, **texts})
+
+
+def model_versions(embedder: Embedder, store: Store) -> dict[str, str]:
+    from importlib.metadata import PackageNotFoundError, version
+
+    package = "lancedb" if store.engine == "lancedb" else "pymilvus"
+    try:
+        engine_version = version(package)
+    except PackageNotFoundError:
+        engine_version = "unknown"
+    return {"embedder": embedder.name, "dim": str(embedder.dim), "engine": f"{package} {engine_version}"}
+
+
+def open_or_create(name: str, engine: cfg.Engine | None, uri: str | None) -> cfg.Manifest:
+    """The index's manifest; a new index is created with ``engine`` (LanceDB by default)."""
+    manifest = cfg.load_manifest(name)
+    if manifest is None:
+        chosen = engine or "lancedb"
+        return cfg.Manifest(
+            name=cfg.check_name(name), engine=chosen, uri=uri or cfg.default_uri(name, chosen)
+        )
+    if (engine and engine != manifest.engine) or (uri and uri != manifest.uri):
+        raise ConflictError(
+            f"index {name!r} lives in {manifest.engine} at {manifest.uri}; it cannot move (use another name)",
+            field="index",
+        )
+    return manifest
+
+
+def store_for(manifest: cfg.Manifest, config: cfg.IngestConfig) -> Store:
+    """The engine of an index, writing under ``config`` (its vector-index threshold)."""
+    return open_store(manifest.engine, manifest.uri, vector_index_min_rows=config.vector_index_min_rows)
+
+
+def add_segments(
+    name: str,
+    location: str | Path,
+    *,
+    ingest: cfg.IngestConfig | None = None,
+    engine: cfg.Engine | None = None,
+    uri: str | None = None,
+    show_progress: bool = False,
+) -> AddReport:
+    """Index the good segments of a JSONL file/folder into the current version of ``name``.
+
+    A new index gets version 1 with ``ingest`` (defaults if None). An existing index keeps its
+    configuration: another ``ingest`` is refused here, since mixing two embedders in one table
+    would make its scores meaningless; :func:`rebuild` makes the new version.
+    """
+    from stillhouse.models.embeddings import load_embedder
+
+    with cfg.writer_lock(name):
+        manifest = open_or_create(name, engine, uri)
+        if manifest.versions and ingest is not None and ingest != manifest.current().config:
+            raise ConflictError(
+                f"index {name!r} version {manifest.current().version} was built with "
+                f"{manifest.current().config.model_dump()}; rebuild it for another configuration",
+                field="index",
+            )
+        chosen = manifest.current().config if manifest.versions else (ingest or cfg.IngestConfig())
+        embedder = load_embedder(chosen.embedder)
+        store = store_for(manifest, chosen)
+        if not manifest.versions:
+            version = manifest.add_version(chosen, model_versions(embedder, store))
+            store.create(version.table, embedder.dim)
+            cfg.save_manifest(manifest)
+        version = manifest.current()
+        _check_models(version, embedder)
+        report = AddReport(index=name, version=version.version)
+        _ingest(store, version, iter_segments(location), embedder, report, show_progress=show_progress)
+        version.segments = report.total
+        cfg.save_manifest(manifest)
+    return report
+
+
+def _check_models(version: cfg.IndexVersion, embedder: Embedder) -> None:
+    recorded = version.models.get("embedder")
+    if recorded != embedder.name:
+        raise ConflictError(
+            f"index version {version.version} was embedded with {recorded!r}, but {version.config.embedder!r} "
+            f"now loads {embedder.name!r}; rebuild the index",
+            field="embedder",
+        )
+
+
+def _ingest(
+    store: Store,
+    version: cfg.IndexVersion,
+    items: Iterable[Segment | SegmentProblem],
+    embedder: Embedder,
+    report: AddReport,
+    *,
+    show_progress: bool,
+) -> None:
+    started = time.perf_counter()
+    next_id = store.count(version.table)
+    with progress_bar(f"indexing into {version.table}", None, disable=not show_progress) as (bar, task):
+        for batch in _batches(items, report):
+            store.add(version.table, segment_rows(batch, next_id, embedder))
+            next_id += len(batch)
+            report.added += len(batch)
+            bar.update(task, completed=report.added, info=f"{len(report.problems)} bad lines")
+    store.finish(version.table)
+    report.total = store.count(version.table)
+    report.seconds = time.perf_counter() - started
+
+
+def _batches(items: Iterable[Segment | SegmentProblem], report: AddReport) -> Iterator[list[Segment]]:
+    batch: list[Segment] = []
+    for item in items:
+        if isinstance(item, SegmentProblem):
+            report.problems.append(item)
+            continue
+        batch.append(item)
+        if len(batch) >= BATCH:
+            yield batch
+            batch = []
+    if batch:
+        yield batch
+
+
+def rebuild(name: str, ingest: cfg.IngestConfig, *, show_progress: bool = False) -> AddReport:
+    """A new version of ``name`` built with ``ingest`` from the current version's segments; the old
+    version stays queryable (``--version``)."""
+    from stillhouse.models.embeddings import load_embedder
+
+    with cfg.writer_lock(name):
+        manifest = cfg.require_manifest(name)
+        source = manifest.current()
+        embedder = load_embedder(ingest.embedder)
+        store = store_for(manifest, source.config)
+        rows = (segment_from_row(r) for r in store.scan(source.table))
+        version = manifest.add_version(ingest, model_versions(embedder, store))
+        target = store_for(manifest, ingest)
+        target.create(version.table, embedder.dim)
+        report = AddReport(index=name, version=version.version)
+        _ingest(target, version, rows, embedder, report, show_progress=show_progress)
+        version.segments = report.total
+        cfg.save_manifest(manifest)
+    return report

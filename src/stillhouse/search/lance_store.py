@@ -1,0 +1,168 @@
+"""The embedded default engine: LanceDB tables in a folder (every write a new table version).
+
+Lexical search uses LanceDB's native full-text index (BM25) on each channel's text. Dense search
+is brute force (exact) until a table reaches ``vector_index_min_rows``; from then each vector column
+gets an IVF_PQ index, searched with a refine step that re-scores candidates exactly.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+from collections.abc import Iterator
+from typing import Any
+
+import numpy as np
+
+from stillhouse.errors import ConflictError, MissingDependencyError, NotFoundError
+from stillhouse.search.store import COMBINED, DENSE_COLUMNS, HAS_COLUMNS, Hit, RowBatch, StoredRow, present
+from stillhouse.tasks.video_router.prompt import MODALITIES
+
+_NPROBES = 20
+_REFINE = 5
+
+
+def _lancedb() -> Any:
+    # Lance's Rust log warns on every k-means it finds small; errors still show.
+    os.environ.setdefault("LANCE_LOG", "error")
+    try:
+        import lancedb
+    except ImportError as exc:
+        raise MissingDependencyError("search needs: pip install 'stillhouse[search]'") from exc
+    return lancedb
+
+
+class LanceStore:
+    engine = "lancedb"
+
+    def __init__(self, uri: str, *, vector_index_min_rows: int) -> None:
+        self._db = _lancedb().connect(uri)
+        self.uri = uri
+        self.vector_index_min_rows = vector_index_min_rows
+        self._tables: dict[str, Any] = {}
+
+    def _table(self, name: str) -> Any:
+        if name not in self._tables:
+            try:
+                self._tables[name] = self._db.open_table(name)
+            except (ValueError, FileNotFoundError) as exc:
+                raise NotFoundError(f"no table {name!r} in {self.uri}", field="index") from exc
+        return self._tables[name]
+
+    def exists(self, table: str) -> bool:
+        return table in self._db.list_tables().tables
+
+    def create(self, table: str, dim: int) -> None:
+        import pyarrow as pa
+
+        if self.exists(table):
+            raise ConflictError(f"table {table!r} already exists in {self.uri}", field="index")
+        fields = [pa.field("id", pa.int64()), pa.field("info", pa.string())]
+        for m in MODALITIES:
+            fields += [pa.field(f"{m}_text", pa.string()), pa.field(f"has_{m}", pa.bool_())]
+        fields += [pa.field(f"{c}_vec", pa.list_(pa.float32(), dim)) for c in DENSE_COLUMNS]
+        self._tables[table] = self._db.create_table(table, schema=pa.schema(fields))
+
+    def add(self, table: str, rows: RowBatch) -> None:
+        import pyarrow as pa
+
+        if not len(rows):
+            return
+        tbl = self._table(table)
+        columns: dict[str, Any] = {"id": pa.array(rows.ids, pa.int64()), "info": pa.array(rows.info)}
+        for m in MODALITIES:
+            columns[f"{m}_text"] = pa.array(rows.texts[m])
+            columns[f"has_{m}"] = pa.array(rows.has(m))
+        for c in DENSE_COLUMNS:
+            vectors = np.ascontiguousarray(rows.vectors[c], dtype=np.float32)
+            dim = vectors.shape[1]
+            columns[f"{c}_vec"] = pa.FixedSizeListArray.from_arrays(pa.array(vectors.reshape(-1)), dim)
+        tbl.add(pa.table(columns, schema=tbl.schema))
+
+    def finish(self, table: str) -> None:
+        """FTS indexes on the first ingest, IVF_PQ once the table crosses the threshold, and an
+        incremental ``optimize`` otherwise (new rows join the existing indexes). Once per ingest,
+        not per batch: each call writes index files and a table version."""
+        from lancedb.index import FTS
+
+        tbl = self._table(table)
+        dim = int(tbl.schema.field(f"{COMBINED}_vec").type.list_size)
+        indexed = {tuple(i.columns) for i in tbl.list_indices()}
+        first = not indexed
+        for m in MODALITIES:
+            if (f"{m}_text",) not in indexed:
+                # No stemming or stop words: the same analysis as Milvus's standard analyzer.
+                tbl.create_index(f"{m}_text", config=FTS(stem=False, remove_stop_words=False), replace=True)
+        if ("id",) not in indexed:  # results are fetched by id: a B-tree instead of a scan
+            tbl.create_scalar_index("id")
+        rows = tbl.count_rows()
+        missing_vec = [c for c in DENSE_COLUMNS if (f"{c}_vec",) not in indexed]
+        if rows >= self.vector_index_min_rows and missing_vec:
+            for c in missing_vec:
+                tbl.create_index(
+                    metric="cosine",
+                    vector_column_name=f"{c}_vec",
+                    index_type="IVF_PQ",
+                    num_partitions=max(1, int(math.sqrt(rows))),
+                    num_sub_vectors=_sub_vectors(dim),
+                )
+        elif not first:
+            tbl.optimize()
+
+    def dense(self, table: str, column: str, vector: np.ndarray, k: int) -> list[Hit]:
+        query = (
+            self._table(table)
+            .search(np.asarray(vector, dtype=np.float32), vector_column_name=f"{column}_vec")
+            .metric("cosine")
+            .nprobes(_NPROBES)
+            .refine_factor(_REFINE)
+            .limit(k)
+            .select(["id", *HAS_COLUMNS])
+        )
+        if column != COMBINED:
+            query = query.where(f"has_{column}", prefilter=True)
+        return [
+            Hit(int(r["id"]), 1.0 - float(r["_distance"]), present(r)) for r in query.to_arrow().to_pylist()
+        ]
+
+    def lexical(self, table: str, modality: str, text: str, k: int) -> list[Hit]:
+        if not text.strip():
+            return []
+        query = self._table(table).search(text, query_type="fts", fts_columns=f"{modality}_text")
+        rows = query.limit(k).select(["id", *HAS_COLUMNS]).to_arrow().to_pylist()
+        return [Hit(int(r["id"]), float(r["_score"]), present(r)) for r in rows]
+
+    def fetch(self, table: str, ids: list[int]) -> dict[int, StoredRow]:
+        if not ids:
+            return {}
+        columns = ["id", "info", *(f"{m}_text" for m in MODALITIES)]
+        where = f"id IN ({', '.join(str(int(i)) for i in ids)})"
+        out = self._table(table).search().where(where).select(columns).limit(len(ids)).to_arrow().to_pylist()
+        return {
+            int(r["id"]): StoredRow(info=r["info"], texts={m: r[f"{m}_text"] for m in MODALITIES})
+            for r in out
+        }
+
+    def count(self, table: str) -> int:
+        return int(self._table(table).count_rows())
+
+    def scan(self, table: str) -> Iterator[dict[str, Any]]:
+        """Every stored row (id, info, texts), in id order: a rebuild reads the segments back."""
+        columns = ["id", "info", *(f"{m}_text" for m in MODALITIES)]
+        data = self._table(table).to_arrow().select(columns).sort_by("id")
+        for record_batch in data.to_batches(max_chunksize=4096):
+            yield from record_batch.to_pylist()
+
+    def size_bytes(self, table: str) -> int:
+        from pathlib import Path
+
+        root = Path(self.uri) / f"{table}.lance"
+        return sum(p.stat().st_size for p in root.rglob("*") if p.is_file())
+
+
+def _sub_vectors(dim: int) -> int:
+    """PQ sub-vectors of 8 dimensions each (48 for 384-d), or the largest divisor of ``dim`` below."""
+    for width in (8, 4, 2, 1):
+        if dim % width == 0:
+            return dim // width
+    return dim

@@ -1,0 +1,113 @@
+"""Segments: the unit the search engine indexes, and the ``add-segments`` JSON-lines reader.
+
+A segment is a time range of one video with up to four text channels (``visual``, ``audio``,
+``transcription``, ``metadata``) and an optional keyframe path. Parsing a line is pure and never
+raises: a bad line becomes a :class:`SegmentProblem` naming its line and field, so a file with bad
+lines still indexes its good ones.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Annotated, Any
+
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints, ValidationError, model_validator
+
+from stillhouse.records.jsonl import field_path
+from stillhouse.tasks.video_router.prompt import MODALITIES, Modality
+
+MetadataValue = str | int | float | bool | list[str | int | float | bool]
+NonEmpty = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=512)]
+# A channel is stored as one text field; Milvus caps a VARCHAR at 65,535 bytes (4 bytes a character
+# at worst), and a ~10 s segment's caption or transcript is far shorter than this.
+MAX_CHANNEL_CHARS = 16_000
+Channel = Annotated[str, StringConstraints(max_length=MAX_CHANNEL_CHARS)]
+
+
+class Segment(BaseModel):
+    """One line of a segment file: ``{"video_id", "start", "end", "visual"?, "audio"?,
+    "transcription"?, "metadata"?, "keyframe"?}``."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    video_id: NonEmpty
+    start: float = Field(ge=0)
+    end: float = Field(ge=0)
+    visual: Channel | None = None
+    audio: Channel | None = None
+    transcription: Channel | None = None
+    metadata: dict[str, MetadataValue] | None = None
+    keyframe: Annotated[str, StringConstraints(max_length=4096)] | None = None
+
+    @model_validator(mode="after")
+    def _ordered(self) -> Segment:
+        if self.end < self.start:
+            raise ValueError(f"end ({self.end}) is before start ({self.start})")
+        if not self.modalities():
+            raise ValueError("a segment needs at least one of visual, audio, transcription, metadata")
+        if len(self.text("metadata")) > MAX_CHANNEL_CHARS:
+            raise ValueError(f"metadata is longer than {MAX_CHANNEL_CHARS} characters as text")
+        return self
+
+    def text(self, modality: Modality) -> str:
+        """The searchable text of one channel ('' when the segment lacks it); metadata reads as
+        ``key: value`` lines so a field name is searchable with its value."""
+        if modality == "metadata":
+            return "\n".join(f"{k}: {_scalar_text(v)}" for k, v in (self.metadata or {}).items())
+        value = getattr(self, modality)
+        return value.strip() if value else ""
+
+    def modalities(self) -> tuple[Modality, ...]:
+        """The channels this segment has (non-empty text), in canonical order."""
+        return tuple(m for m in MODALITIES if self.text(m))
+
+    def combined_text(self) -> str:
+        """Every channel in one text: what the single-embedding baseline indexes."""
+        return "\n".join(self.text(m) for m in self.modalities())
+
+
+def _scalar_text(value: MetadataValue) -> str:
+    return ", ".join(str(v) for v in value) if isinstance(value, list) else str(value)
+
+
+class SegmentProblem(BaseModel):
+    """A line that was not indexed, and why."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    file: str | None = None
+    line: int
+    field: str
+    reason: str
+
+    def __str__(self) -> str:
+        where = f"{self.file}:" if self.file else "line "
+        return f"{where}{self.line}: {self.field}: {self.reason}"
+
+
+def parse_segment(raw: bytes | str, line: int, file: str | None = None) -> Segment | SegmentProblem:
+    """One JSON line -> a segment, or the first problem in it (pure; never raises)."""
+    try:
+        data: Any = json.loads(raw)
+    except (ValueError, UnicodeDecodeError) as exc:
+        return SegmentProblem(file=file, line=line, field="segment", reason=f"invalid JSON: {exc}")
+    if not isinstance(data, dict):
+        return SegmentProblem(file=file, line=line, field="segment", reason="expected a JSON object")
+    try:
+        return Segment.model_validate(data)
+    except ValidationError as exc:
+        err = exc.errors(include_url=False)[0]
+        reason = "unknown field" if err["type"] == "extra_forbidden" else err["msg"]
+        where = field_path(err["loc"]) if err["loc"] else "segment"
+        return SegmentProblem(file=file, line=line, field=where, reason=reason.removeprefix("Value error, "))
+
+
+def iter_segments(location: str | Path) -> Iterator[Segment | SegmentProblem]:
+    """Each non-blank line of a JSONL file, folder or ``s3://`` location, parsed, in order."""
+    from stillhouse.sources.files import iter_source_lines
+
+    for item in iter_source_lines(location, None):
+        if item.raw is not None:
+            yield parse_segment(item.raw, item.line, item.file)

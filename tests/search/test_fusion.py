@@ -1,0 +1,131 @@
+"""Normalisation and fusion (pure), including segments that lack a modality."""
+
+from __future__ import annotations
+
+import pytest
+
+from stillhouse.search.evidence import best_piece, evidence
+from stillhouse.search.fusion import (
+    UNIFORM,
+    ChannelHits,
+    FusionConfig,
+    Span,
+    channel_scores,
+    fuse,
+    fuse_combined,
+    merge_neighbours,
+    minmax,
+    renormalised,
+)
+from stillhouse.search.store import Hit
+
+ALL = ("visual", "audio", "transcription", "metadata")
+
+
+def test_minmax_scales_a_list_to_unit_range_and_ties_to_one():
+    assert minmax([Hit(1, 4.0), Hit(2, 2.0), Hit(3, 3.0)]) == {1: 1.0, 2: 0.0, 3: 0.5}
+    assert minmax([Hit(1, 0.3), Hit(2, 0.3)]) == {1: 1.0, 2: 1.0}
+    assert minmax([]) == {}
+
+
+def test_a_channel_mixes_dense_and_bm25_and_absence_counts_zero():
+    hits = ChannelHits(dense=[Hit(1, 0.9), Hit(2, 0.1)], lexical=[Hit(2, 7.0), Hit(3, 1.0)])
+    scores = channel_scores({"visual": hits}, lexical_weight=0.25)["visual"]
+    assert scores == pytest.approx({1: 0.75, 2: 0.25, 3: 0.0})
+
+
+def test_renormalised_ignores_a_missing_modality_instead_of_diluting():
+    weights = {"visual": 0.5, "audio": 0.3, "transcription": 0.2, "metadata": 0.0}
+    assert renormalised({"visual": 1.0, "audio": 0.5}, weights, ["visual", "audio"]) == pytest.approx(
+        0.65 / 0.8
+    )
+    assert renormalised({"metadata": 1.0}, weights, ["metadata"]) == 0.0  # all its weights are zero
+
+
+def test_routed_fusion_follows_the_weights_and_renormalises_per_segment():
+    channels = {
+        "visual": ChannelHits(dense=[Hit(1, 0.9), Hit(2, 0.5)]),
+        "audio": ChannelHits(dense=[Hit(2, 0.8), Hit(3, 0.2)]),
+    }
+    present = {1: ("visual", "audio"), 2: ("visual", "audio"), 3: ("audio",)}
+    weights = {"visual": 0.2, "audio": 0.8, "transcription": 0.0, "metadata": 0.0}
+    fused = fuse(channels, weights, present, FusionConfig(lexical_weight=0.0))
+    by_id = {f.id: f for f in fused}
+    assert [f.id for f in fused] == [2, 1, 3]
+    assert by_id[1].score == pytest.approx(0.2)  # visual 1.0 * 0.2, audio 0 (not retrieved) * 0.8
+    assert by_id[2].score == pytest.approx(0.8)
+    assert by_id[3].scores == {"visual": None, "audio": 0.0, "transcription": None, "metadata": None}
+    # Segment 3 has audio only: its score is its audio score alone, whatever visual weighs.
+    assert by_id[3].score == 0.0
+
+
+def test_a_segment_with_one_modality_is_scored_by_it_alone():
+    channels = {
+        "visual": ChannelHits(dense=[Hit(1, 0.9), Hit(2, 0.1)]),
+        "metadata": ChannelHits(dense=[Hit(2, 1.0)]),
+    }
+    present = {1: ("visual",), 2: ("visual", "metadata")}
+    weights = {"visual": 0.9, "audio": 0.0, "transcription": 0.0, "metadata": 0.1}
+    by_id = {f.id: f for f in fuse(channels, weights, present, FusionConfig(lexical_weight=0.0))}
+    assert by_id[1].score == pytest.approx(1.0)
+    assert by_id[2].score == pytest.approx(0.1)
+
+
+def test_uniform_ignores_the_given_weights():
+    channels = {
+        "visual": ChannelHits(dense=[Hit(1, 1.0), Hit(2, 0.0)]),
+        "audio": ChannelHits(dense=[Hit(2, 1.0), Hit(1, 0.0)]),
+    }
+    present = dict.fromkeys((1, 2), ("visual", "audio"))
+    skewed = {"visual": 1.0, "audio": 0.0, "transcription": 0.0, "metadata": 0.0}
+    fused = fuse(channels, skewed, present, FusionConfig(strategy="uniform", lexical_weight=0.0))
+    assert [f.score for f in fused] == [0.5, 0.5]
+    assert dict.fromkeys(ALL, 0.25) == UNIFORM
+
+
+def test_rrf_uses_ranks_with_the_weights():
+    channels = {
+        "visual": ChannelHits(dense=[Hit(1, 0.99), Hit(2, 0.98)]),
+        "audio": ChannelHits(dense=[Hit(2, 0.5), Hit(1, 0.1)]),
+    }
+    present = dict.fromkeys((1, 2), ("visual", "audio"))
+    weights = {"visual": 0.7, "audio": 0.3, "transcription": 0.0, "metadata": 0.0}
+    fused = fuse(channels, weights, present, FusionConfig(strategy="rrf", lexical_weight=0.0, rrf_k=60))
+    by_id = {f.id: f.score for f in fused}
+    assert by_id[1] == pytest.approx(0.7 / 61 + 0.3 / 62)
+    assert by_id[2] == pytest.approx(0.7 / 62 + 0.3 / 61)
+    assert fused[0].id == 1
+
+
+def test_combined_ranks_by_the_single_embedding():
+    fused = fuse_combined([Hit(5, 0.2), Hit(4, 0.7)])
+    assert [f.id for f in fused] == [4, 5]
+    assert fused[0].scores == dict.fromkeys(ALL)
+
+
+def _span(video, start, end, score, **scores):
+    full = dict.fromkeys(ALL) | scores
+    return Span(video, start, end, score, full, {m: f"{m} of {start}" for m in scores}, [int(start)])
+
+
+def test_neighbouring_segments_of_one_video_merge_into_one_range():
+    spans = [
+        _span("a", 10, 20, 0.9, visual=0.9),
+        _span("b", 20, 30, 0.8),
+        _span("a", 21, 30, 0.5, audio=0.5, visual=0.95),
+    ]
+    merged = merge_neighbours(spans, gap_s=1.0)
+    assert [(s.video_id, s.start, s.end, s.score) for s in merged] == [("a", 10, 30, 0.9), ("b", 20, 30, 0.8)]
+    assert merged[0].scores["visual"] == 0.95 and merged[0].scores["audio"] == 0.5
+    assert merged[0].evidence == {"visual": "visual of 10", "audio": "audio of 21"}
+    assert merged[0].ids == [10, 21]
+    assert len(merge_neighbours(spans, gap_s=0.5)) == 3
+
+
+def test_evidence_is_the_piece_sharing_most_query_words():
+    text = "We drove all day. The quarterly earnings beat estimates! Then we slept."
+    assert best_piece("quarterly earnings", "transcription", text) == "The quarterly earnings beat estimates!"
+    assert best_piece("piano", "audio", "engine roar, grand piano, applause") == "grand piano"
+    assert best_piece("who is ann", "metadata", "title: Concert\npeople: Ann Lee") == "people: Ann Lee"
+    assert best_piece("nothing", "visual", "first. second.") == "first."
+    assert evidence("x", {"visual": "", "audio": "a"}) == {"audio": "a"}

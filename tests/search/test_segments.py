@@ -1,0 +1,45 @@
+"""The segment model and the line parser: every bad line names its line and field."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from stillhouse.search.segments import MAX_CHANNEL_CHARS, Segment, SegmentProblem, parse_segment
+
+GOOD = {"video_id": "v", "start": 1.0, "end": 2.5, "visual": "a dog", "metadata": {"tags": ["a", 1], "n": 2}}
+
+
+def test_a_good_line_parses_and_knows_its_modalities():
+    seg = parse_segment(json.dumps(GOOD), 1)
+    assert isinstance(seg, Segment)
+    assert seg.modalities() == ("visual", "metadata")
+    assert seg.text("metadata") == "tags: a, 1\nn: 2"
+    assert seg.text("audio") == ""
+
+
+@pytest.mark.parametrize(
+    ("raw", "field", "words"),
+    [
+        ("{not json", "segment", "invalid JSON"),
+        ("[1, 2]", "segment", "JSON object"),
+        (json.dumps({**GOOD, "colour": "red"}), "colour", "unknown field"),
+        (json.dumps({k: v for k, v in GOOD.items() if k != "video_id"}), "video_id", "required"),
+        (json.dumps({**GOOD, "video_id": "  "}), "video_id", "at least 1"),
+        (json.dumps({**GOOD, "start": -1}), "start", "greater than or equal"),
+        (json.dumps({**GOOD, "start": "soon"}), "start", "number"),
+        (json.dumps({**GOOD, "end": 0.5}), "segment", "before start"),
+        (json.dumps({"video_id": "v", "start": 0, "end": 1, "visual": " "}), "segment", "at least one of"),
+        (json.dumps({**GOOD, "metadata": {"k": {"nested": 1}}}), "metadata.k", ""),
+        (json.dumps({**GOOD, "audio": "x" * (MAX_CHANNEL_CHARS + 1)}), "audio", "at most"),
+        (json.dumps({**GOOD, "keyframe": 3}), "keyframe", "string"),
+    ],
+)
+def test_each_bad_line_names_its_line_and_field(raw, field, words):
+    problem = parse_segment(raw, 7, "f.jsonl")
+    assert isinstance(problem, SegmentProblem)
+    assert (problem.line, problem.file) == (7, "f.jsonl")
+    assert problem.field.startswith(field), problem
+    assert words in problem.reason, problem
+    assert str(problem).startswith("f.jsonl:7: ")
