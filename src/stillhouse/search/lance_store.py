@@ -117,7 +117,7 @@ class LanceStore:
             .nprobes(_NPROBES)
             .refine_factor(_REFINE)
             .limit(k)
-            .select(["id", *HAS_COLUMNS])
+            .select(["id", *HAS_COLUMNS, "_distance"])  # named: lance stops adding it unasked
         )
         if column != COMBINED:
             query = query.where(f"has_{column}", prefilter=True)
@@ -129,7 +129,7 @@ class LanceStore:
         if not text.strip():
             return []
         query = self._table(table).search(text, query_type="fts", fts_columns=f"{modality}_text")
-        rows = query.limit(k).select(["id", *HAS_COLUMNS]).to_arrow().to_pylist()
+        rows = query.limit(k).select(["id", *HAS_COLUMNS, "_score"]).to_arrow().to_pylist()
         return [Hit(int(r["id"]), float(r["_score"]), present(r)) for r in rows]
 
     def fetch(self, table: str, ids: list[int]) -> dict[int, StoredRow]:
