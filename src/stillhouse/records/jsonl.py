@@ -7,14 +7,13 @@ a folder or an ``s3://`` location is :func:`stillhouse.sources.dataset.read_data
 
 from __future__ import annotations
 
-import os
-import secrets
 from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
 from pydantic import ValidationError
 
+from stillhouse.outputs import atomic_file
 from stillhouse.records.rules import RecordProblem
 from stillhouse.records.schema import SCHEMA_VERSION, ConversationRecord
 
@@ -83,19 +82,10 @@ def write_records(path: str | Path, records: Iterable[ConversationRecord]) -> in
     """Write records as JSONL, streaming, atomically (a reader never sees half a file). Returns the count."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    # As stillhouse.outputs.atomic_file does (records imports nothing but errors and chat): a temporary
-    # made with mode 0666 less the umask, not mkstemp's owner-only 0600, then renamed into place.
-    tmp = path.with_name(f".{path.name}.{secrets.token_hex(4)}.tmp")
     count = 0
-    try:
-        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)
-        with os.fdopen(fd, "w", encoding="utf-8", newline="\n") as out:
-            for record in records:
-                out.write(record.to_json())
-                out.write("\n")
-                count += 1
-        os.replace(tmp, path)
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise
+    with atomic_file(path, "w", encoding="utf-8", newline="\n") as out:
+        for record in records:
+            out.write(record.to_json())
+            out.write("\n")
+            count += 1
     return count
