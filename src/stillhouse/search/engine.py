@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 import threading
 import time
-from typing import TYPE_CHECKING, Annotated
+from typing import TYPE_CHECKING, Annotated, Any
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, field_validator
 
@@ -80,6 +80,9 @@ class SearchRequest(BaseModel):
 
 
 class SearchResult(BaseModel):
+    """One hit. ``segment_id`` is the best segment's row id in the index version searched (a merged
+    range has several); ``title``, ``keyframe`` and ``media`` are that segment's, as ingested."""
+
     model_config = ConfigDict(extra="forbid")
 
     video_id: str
@@ -88,6 +91,10 @@ class SearchResult(BaseModel):
     score: float
     scores: dict[Modality, float | None]
     evidence: dict[str, str]
+    segment_id: int
+    title: str | None = None
+    keyframe: str | None = None
+    media: str | None = None
 
 
 class Timings(BaseModel):
@@ -159,26 +166,16 @@ class SearchEngine:
         # Merging can join several hits into one range, so look further down the list when merging.
         head = fused[: request.k * 4 if request.merge_gap is not None else request.k]
         rows = store.fetch(table, [f.id for f in head])
-        spans = []
+        spans, infos = [], {}
         for f in head:
             row = rows[f.id]
-            info = json.loads(row.info)
+            info = infos[f.id] = json.loads(row.info)
             texts = {m: t for m, t in row.texts.items() if t}
             found = evidence(request.query, texts)  # type: ignore[arg-type]
             spans.append(Span(info["video_id"], info["start"], info["end"], f.score, f.scores, found, [f.id]))
         if request.merge_gap is not None:
             spans = merge_neighbours(spans, request.merge_gap)
-        return [
-            SearchResult(
-                video_id=s.video_id,
-                start=s.start,
-                end=s.end,
-                score=round(s.score, 6),
-                scores={m: None if v is None else round(v, 6) for m, v in s.scores.items()},
-                evidence=s.evidence,
-            )
-            for s in spans[: request.k]
-        ]
+        return [_result(s, infos[s.ids[0]]) for s in spans[: request.k]]
 
     def _router(self, request: SearchRequest) -> Router:
         if request.fusion == "uniform":  # uniform weights by definition: no router is asked
@@ -208,6 +205,22 @@ class SearchEngine:
             if spec not in self._embedders:
                 self._embedders[spec] = load_embedder(spec)
             return self._embedders[spec]
+
+
+def _result(span: Span, info: dict[str, Any]) -> SearchResult:
+    title = (info.get("metadata") or {}).get("title")
+    return SearchResult(
+        video_id=span.video_id,
+        start=span.start,
+        end=span.end,
+        score=round(span.score, 6),
+        scores={m: None if v is None else round(v, 6) for m, v in span.scores.items()},
+        evidence=span.evidence,
+        segment_id=span.ids[0],
+        title=None if title is None else str(title),
+        keyframe=info.get("keyframe"),
+        media=info.get("media"),
+    )
 
 
 def _channel(

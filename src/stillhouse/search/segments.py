@@ -28,7 +28,8 @@ Channel = Annotated[str, StringConstraints(max_length=MAX_CHANNEL_CHARS)]
 
 class Segment(BaseModel):
     """One line of a segment file: ``{"video_id", "start", "end", "visual"?, "audio"?,
-    "transcription"?, "metadata"?, "keyframe"?}``."""
+    "transcription"?, "metadata"?, "keyframe"?, "media"?}``: ``keyframe`` is an image of the segment
+    and ``media`` the video (or audio) file it is cut from, the files a console shows and plays."""
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
@@ -40,6 +41,7 @@ class Segment(BaseModel):
     transcription: Channel | None = None
     metadata: dict[str, MetadataValue] | None = None
     keyframe: Annotated[str, StringConstraints(max_length=4096)] | None = None
+    media: Annotated[str, StringConstraints(max_length=4096)] | None = None
 
     @model_validator(mode="after")
     def _ordered(self) -> Segment:
