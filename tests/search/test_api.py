@@ -66,7 +66,7 @@ def test_post_search_answers_the_query_object(client: Any, indexed: str):
     )
     assert response.status_code == 200, response.text
     body = response.json()
-    assert set(body) == {"weights", "router", "results", "timings_ms"}
+    assert set(body) == {"weights", "router", "reasoning", "results", "timings_ms"}
     assert set(body["timings_ms"]) == {"route", "retrieve", "total"}
     top = body["results"][0]
     assert set(top) == {

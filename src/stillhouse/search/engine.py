@@ -106,13 +106,15 @@ class Timings(BaseModel):
 
 
 class SearchResponse(BaseModel):
-    """``{"weights", "router", "results", "timings_ms"}``; ``weights``/``router`` are null for the
-    ``combined`` baseline, which does not route."""
+    """``{"weights", "router", "reasoning", "results", "timings_ms"}``; ``weights``/``router`` are
+    null for the ``combined`` baseline, which does not route; ``reasoning`` is the router's own words
+    (null when it gives none, or the reason its weights were replaced when its answer was unusable)."""
 
     model_config = ConfigDict(extra="forbid")
 
     weights: dict[Modality, float] | None
     router: str | None
+    reasoning: str | None = None
     results: list[SearchResult]
     timings_ms: Timings
 
@@ -152,6 +154,7 @@ class SearchEngine:
         return SearchResponse(
             weights=routing.weights if routing else None,
             router=routing.router if routing else None,
+            reasoning=(routing.fallback or routing.reasoning) if routing else None,
             results=results,
             timings_ms=Timings(
                 route=(routed - started) * 1000,
