@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, field_validator
 
+from stillhouse.errors import NotFoundError
 from stillhouse.search import config as cfg
 from stillhouse.search.evidence import evidence
 from stillhouse.search.fusion import (
@@ -162,6 +163,16 @@ class SearchEngine:
                 total=(done - started) * 1000,
             ),
         )
+
+    def segment_info(self, index: str, segment_id: int, version: int | None = None) -> dict[str, Any]:
+        """What the index recorded for one segment (video id, times, metadata, keyframe, media):
+        the files a console may serve are the ones named here, never a path a caller sends."""
+        manifest = cfg.require_manifest(index)
+        found = manifest.get(version)
+        rows = self._store(manifest, found).fetch(found.table, [segment_id])
+        if segment_id not in rows:
+            raise NotFoundError(f"index {index!r} has no segment {segment_id}", field="segment")
+        return json.loads(rows[segment_id].info)  # type: ignore[no-any-return]
 
     def _results(
         self, store: Store, table: str, request: SearchRequest, fused: list[Fused]
