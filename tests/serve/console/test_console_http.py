@@ -79,6 +79,8 @@ def test_state_changing_requests_without_the_sessions_csrf_token_are_refused(ser
         client.post("/console/logout", content=form.replace("jobName=x&", ""), headers=FORM).status_code
         == 403
     )
+    stop = client.post("/console/jobs/customization/any-job/stop", content=form, headers=FORM)
+    assert stop.status_code == 403  # refused before the job is even looked up
 
 
 def test_another_sessions_csrf_token_is_refused(served: Served):
@@ -144,3 +146,25 @@ def test_the_job_form_shows_the_apis_own_message(served: Served):
     message = api.value.response["Error"]["Message"]
     assert page.status_code == 400 and "epochCount" in message
     assert f'id="form-error">{message}<' in page.text.replace("&#39;", "'").replace("&#34;", '"')
+
+
+def test_stopping_a_finished_job_shows_the_apis_conflict_as_a_page(served: Served):
+    from stillhouse.jobs import state
+
+    job = served.jobs.create_job(
+        {
+            "jobName": "finished-job",
+            "customModelName": "finished-model",
+            "roleArn": "arn:aws:iam::1:role/x",
+            "baseModelIdentifier": "smollm2-135m",
+            "customizationType": "FINE_TUNING",
+            "trainingDataConfig": {"s3Uri": "s3://d/t.jsonl"},
+            "outputDataConfig": {"s3Uri": "s3://o/"},
+        }
+    )
+    served.jobs.transition(served.jobs.job_id(job.jobArn), lambda j: state.fail(j, "gone", state.now()))
+    client, _ = login(served.url)
+    token = csrf_of(client, "/console/jobs/customization/finished-job")
+    page = client.post("/console/jobs/customization/finished-job/stop", content=f"csrf={token}", headers=FORM)
+    assert page.status_code == 409 and "ConflictException" in page.text
+    assert client.get("/console/jobs/customization/no-such-job").status_code == 404

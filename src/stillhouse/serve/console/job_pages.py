@@ -88,6 +88,11 @@ def _form_page(
     return render(request, "job_new.html.j2", status, form=form, error=error, datasets=dataset_uris())
 
 
+def error_page(request: "Request", exc: StillhouseError) -> "Response":
+    """A refusal of a page or form as a page, in the API's words and with its status."""
+    return render(request, "error.html.j2", exc.http_status, title=exc.code, message=str(exc))
+
+
 def router() -> "APIRouter":
     from fastapi import APIRouter, Request
     from fastapi.responses import RedirectResponse, Response
@@ -120,7 +125,10 @@ def router() -> "APIRouter":
 
     @r.get("/jobs/{kind}/{ident}")
     async def job(kind: str, ident: str, request: Request) -> Response:
-        detail = await to_thread(_kind(kind).detail, context(request), ident)
+        try:
+            detail = await to_thread(_kind(kind).detail, context(request), ident)
+        except StillhouseError as exc:
+            return error_page(request, exc)
         return render(request, "job.html.j2", job=detail, kind=_kind(kind), views=views, pretty=pretty)
 
     @r.get("/jobs/{kind}/{ident}/live")
@@ -131,7 +139,10 @@ def router() -> "APIRouter":
     @r.post("/jobs/{kind}/{ident}/stop")
     async def stop(kind: str, ident: str, request: Request) -> Response:
         require_csrf(request, await read_form(request))
-        await to_thread(_kind(kind).stop, context(request), ident)
+        try:
+            await to_thread(_kind(kind).stop, context(request), ident)
+        except StillhouseError as exc:  # e.g. the job ended meanwhile: the API's ConflictException
+            return error_page(request, exc)
         return RedirectResponse(f"{PREFIX}/jobs/{kind}/{ident}", status_code=303)
 
     return r
