@@ -132,9 +132,10 @@ def test_a_distillation_job_from_the_form_completes_with_a_loss_curve(
         page.get_by_label(label, exact=True).fill(value)
     page.get_by_role("button", name="Create job").click()
     page.wait_for_url("**/console/jobs/customization/console-job")
-    page.wait_for_function(
-        "document.getElementById('job-status').textContent === 'Completed'", timeout=90_000
-    )
+    ended = "['Completed', 'Failed', 'Stopped'].includes(document.getElementById('job-status').textContent)"
+    page.wait_for_function(ended, timeout=90_000)  # the page polls; nothing here reloads it
+    status = page.locator("#job-status").inner_text()
+    assert status == "Completed", page.locator("#failure").all_inner_texts()
     assert page.locator("svg.loss-curve polyline.loss").count() == 1
     assert page.locator(".counts").inner_text().startswith("110 answered")
     assert page.get_by_role("button", name="Stop").count() == 0  # finished: nothing to stop
