@@ -66,12 +66,24 @@ def test_post_search_answers_the_query_object(client: Any, indexed: str):
     )
     assert response.status_code == 200, response.text
     body = response.json()
-    assert set(body) == {"weights", "router", "results", "timings_ms"}
+    assert set(body) == {"weights", "router", "reasoning", "results", "timings_ms"}
     assert set(body["timings_ms"]) == {"route", "retrieve", "total"}
     top = body["results"][0]
-    assert set(top) == {"video_id", "start", "end", "score", "scores", "evidence"}
+    assert set(top) == {
+        "video_id",
+        "start",
+        "end",
+        "score",
+        "scores",
+        "evidence",
+        "segment_id",
+        "title",
+        "keyframe",
+        "media",
+    }
     assert set(top["scores"]) == {"visual", "audio", "transcription", "metadata"}
     assert (top["video_id"], top["start"]) == ("concert", 0.0)
+    assert (top["title"], top["keyframe"], top["media"]) == ("Concert night", None, None)
     assert len(body["results"]) == 3
 
 
@@ -112,6 +124,30 @@ def test_post_search_takes_weights_by_name_and_fills_k_for_the_baseline(client: 
         client, {"query": "piano", "index": indexed, "fusion": "combined", "k": 6, "candidates": 2}
     )
     assert len(combined.json()["results"]) == 6
+
+
+def test_results_carry_the_segment_id_keyframe_and_media_the_index_recorded(
+    client: Any, home: Path, tmp_path: Path
+):
+    from tests.search.conftest import SEGMENTS, write_segments
+
+    rows = [{**SEGMENTS[2], "keyframe": "/v/concert-0.jpg", "media": "/v/concert.mp4"}, SEGMENTS[4]]
+    add_segments(
+        "media", write_segments(tmp_path / "m.jsonl", rows), ingest=cfg.IngestConfig(embedder="hashing")
+    )
+    body = _post(client, {"query": "grand piano", "index": "media", "weights": "0,1,0,0", "k": 2}).json()
+    first, second = body["results"]
+    assert (first["segment_id"], first["keyframe"], first["media"]) == (
+        0,
+        "/v/concert-0.jpg",
+        "/v/concert.mp4",
+    )
+    assert (second["segment_id"], second["keyframe"], second["media"], second["title"]) == (
+        1,
+        None,
+        None,
+        "Finance 101",
+    )
 
 
 def test_post_search_on_a_missing_index_is_not_found(client: Any, home: Path):

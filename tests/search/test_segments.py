@@ -43,3 +43,22 @@ def test_each_bad_line_names_its_line_and_field(raw, field, words):
     assert problem.field.startswith(field), problem
     assert words in problem.reason, problem
     assert str(problem).startswith("f.jsonl:7: ")
+
+
+def test_relative_keyframe_and_media_paths_are_relative_to_the_segment_file(tmp_path):
+    from stillhouse.search.segments import iter_segments
+
+    lines = [
+        {**GOOD, "keyframe": "frames/1.jpg", "media": "../videos/v.mp4"},
+        {**GOOD, "keyframe": "/abs/1.jpg", "media": "s3://bucket/v.mp4"},
+    ]
+    folder = tmp_path / "segs"
+    folder.mkdir()
+    (folder / "a.jsonl").write_text("".join(json.dumps(line) + "\n" for line in lines))
+    for location in (folder / "a.jsonl", folder):
+        first, second = iter_segments(location)
+        assert (first.keyframe, first.media) == (
+            str(folder / "frames/1.jpg"),
+            str(folder / "../videos/v.mp4"),
+        )
+        assert (second.keyframe, second.media) == ("/abs/1.jpg", "s3://bucket/v.mp4")

@@ -68,6 +68,8 @@ def serve(
         settings,
         LaunchConfig(db=db, job_workers=job_workers),
         on_ready=lambda url: typer.secho(
-            f"stillhouse serving on {url} ({job_workers} job worker(s))", err=True
+            f"stillhouse serving on {url} ({job_workers} job worker(s))"
+            + (f"; web console at {url}/console" if settings.api_key else ""),
+            err=True,
         ),
     )

@@ -114,6 +114,14 @@ def load_manifest(name: str) -> Manifest | None:
     return Manifest.model_validate_json(path.read_text(encoding="utf-8")) if path.is_file() else None
 
 
+def list_indexes() -> list[str]:
+    """The names of the indexes under ``STILLHOUSE_HOME/search`` (those with a manifest), sorted."""
+    root = paths.home() / "search"
+    if not root.is_dir():
+        return []
+    return sorted(p.name for p in root.iterdir() if _NAME.match(p.name) and (p / MANIFEST).is_file())
+
+
 def require_manifest(name: str) -> Manifest:
     manifest = load_manifest(name)
     if manifest is None:

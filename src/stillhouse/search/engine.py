@@ -10,10 +10,11 @@ from __future__ import annotations
 import json
 import threading
 import time
-from typing import TYPE_CHECKING, Annotated
+from typing import TYPE_CHECKING, Annotated, Any
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, field_validator
 
+from stillhouse.errors import NotFoundError
 from stillhouse.search import config as cfg
 from stillhouse.search.evidence import evidence
 from stillhouse.search.fusion import (
@@ -80,6 +81,9 @@ class SearchRequest(BaseModel):
 
 
 class SearchResult(BaseModel):
+    """One hit. ``segment_id`` is the best segment's row id in the index version searched (a merged
+    range has several); ``title``, ``keyframe`` and ``media`` are that segment's, as ingested."""
+
     model_config = ConfigDict(extra="forbid")
 
     video_id: str
@@ -88,6 +92,10 @@ class SearchResult(BaseModel):
     score: float
     scores: dict[Modality, float | None]
     evidence: dict[str, str]
+    segment_id: int
+    title: str | None = None
+    keyframe: str | None = None
+    media: str | None = None
 
 
 class Timings(BaseModel):
@@ -99,13 +107,15 @@ class Timings(BaseModel):
 
 
 class SearchResponse(BaseModel):
-    """``{"weights", "router", "results", "timings_ms"}``; ``weights``/``router`` are null for the
-    ``combined`` baseline, which does not route."""
+    """``{"weights", "router", "reasoning", "results", "timings_ms"}``; ``weights``/``router`` are
+    null for the ``combined`` baseline, which does not route; ``reasoning`` is the router's own words
+    (null when it gives none, or the reason its weights were replaced when its answer was unusable)."""
 
     model_config = ConfigDict(extra="forbid")
 
     weights: dict[Modality, float] | None
     router: str | None
+    reasoning: str | None = None
     results: list[SearchResult]
     timings_ms: Timings
 
@@ -145,6 +155,7 @@ class SearchEngine:
         return SearchResponse(
             weights=routing.weights if routing else None,
             router=routing.router if routing else None,
+            reasoning=(routing.fallback or routing.reasoning) if routing else None,
             results=results,
             timings_ms=Timings(
                 route=(routed - started) * 1000,
@@ -153,32 +164,32 @@ class SearchEngine:
             ),
         )
 
+    def segment_info(self, index: str, segment_id: int, version: int | None = None) -> dict[str, Any]:
+        """What the index recorded for one segment (video id, times, metadata, keyframe, media):
+        the files a console may serve are the ones named here, never a path a caller sends."""
+        manifest = cfg.require_manifest(index)
+        found = manifest.get(version)
+        rows = self._store(manifest, found).fetch(found.table, [segment_id])
+        if segment_id not in rows:
+            raise NotFoundError(f"index {index!r} has no segment {segment_id}", field="segment")
+        return json.loads(rows[segment_id].info)  # type: ignore[no-any-return]
+
     def _results(
         self, store: Store, table: str, request: SearchRequest, fused: list[Fused]
     ) -> list[SearchResult]:
         # Merging can join several hits into one range, so look further down the list when merging.
         head = fused[: request.k * 4 if request.merge_gap is not None else request.k]
         rows = store.fetch(table, [f.id for f in head])
-        spans = []
+        spans, infos = [], {}
         for f in head:
             row = rows[f.id]
-            info = json.loads(row.info)
+            info = infos[f.id] = json.loads(row.info)
             texts = {m: t for m, t in row.texts.items() if t}
             found = evidence(request.query, texts)  # type: ignore[arg-type]
             spans.append(Span(info["video_id"], info["start"], info["end"], f.score, f.scores, found, [f.id]))
         if request.merge_gap is not None:
             spans = merge_neighbours(spans, request.merge_gap)
-        return [
-            SearchResult(
-                video_id=s.video_id,
-                start=s.start,
-                end=s.end,
-                score=round(s.score, 6),
-                scores={m: None if v is None else round(v, 6) for m, v in s.scores.items()},
-                evidence=s.evidence,
-            )
-            for s in spans[: request.k]
-        ]
+        return [_result(s, infos[s.ids[0]]) for s in spans[: request.k]]
 
     def _router(self, request: SearchRequest) -> Router:
         if request.fusion == "uniform":  # uniform weights by definition: no router is asked
@@ -208,6 +219,22 @@ class SearchEngine:
             if spec not in self._embedders:
                 self._embedders[spec] = load_embedder(spec)
             return self._embedders[spec]
+
+
+def _result(span: Span, info: dict[str, Any]) -> SearchResult:
+    title = (info.get("metadata") or {}).get("title")
+    return SearchResult(
+        video_id=span.video_id,
+        start=span.start,
+        end=span.end,
+        score=round(span.score, 6),
+        scores={m: None if v is None else round(v, 6) for m, v in span.scores.items()},
+        evidence=span.evidence,
+        segment_id=span.ids[0],
+        title=None if title is None else str(title),
+        keyframe=info.get("keyframe"),
+        media=info.get("media"),
+    )
 
 
 def _channel(

@@ -27,7 +27,7 @@ if TYPE_CHECKING:
     from stillhouse.models.embeddings import Embedder
 
 BATCH = 256
-_INFO_FIELDS = ("video_id", "start", "end", "metadata", "keyframe")
+_INFO_FIELDS = ("video_id", "start", "end", "metadata", "keyframe", "media")
 
 
 class AddReport(BaseModel):

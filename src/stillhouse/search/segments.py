@@ -28,7 +28,9 @@ Channel = Annotated[str, StringConstraints(max_length=MAX_CHANNEL_CHARS)]
 
 class Segment(BaseModel):
     """One line of a segment file: ``{"video_id", "start", "end", "visual"?, "audio"?,
-    "transcription"?, "metadata"?, "keyframe"?}``."""
+    "transcription"?, "metadata"?, "keyframe"?, "media"?}``: ``keyframe`` is an image of the segment
+    and ``media`` the video (or audio) file it is cut from, the files a console shows and plays
+    (a relative path is relative to the segment file's folder: :func:`anchored`)."""
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
@@ -40,6 +42,7 @@ class Segment(BaseModel):
     transcription: Channel | None = None
     metadata: dict[str, MetadataValue] | None = None
     keyframe: Annotated[str, StringConstraints(max_length=4096)] | None = None
+    media: Annotated[str, StringConstraints(max_length=4096)] | None = None
 
     @model_validator(mode="after")
     def _ordered(self) -> Segment:
@@ -108,6 +111,26 @@ def iter_segments(location: str | Path) -> Iterator[Segment | SegmentProblem]:
     """Each non-blank line of a JSONL file, folder or ``s3://`` location, parsed, in order."""
     from stillhouse.sources.files import iter_source_lines
 
+    base = _base_folder(location)
     for item in iter_source_lines(location, None):
         if item.raw is not None:
-            yield parse_segment(item.raw, item.line, item.file)
+            parsed = parse_segment(item.raw, item.line, item.file)
+            yield anchored(parsed, base) if base is not None and isinstance(parsed, Segment) else parsed
+
+
+def _base_folder(location: str | Path) -> Path | None:
+    if str(location).startswith("s3://"):
+        return None
+    path = Path(location).resolve()
+    return path if path.is_dir() else path.parent
+
+
+def anchored(segment: Segment, base: Path) -> Segment:
+    """Relative ``keyframe``/``media`` paths read as relative to the segment file's folder (as a
+    playlist's do), so the index records where the files are whatever the reader's working folder."""
+    updates = {
+        name: str(base / value)
+        for name in ("keyframe", "media")
+        if (value := getattr(segment, name)) and "://" not in value and not Path(value).is_absolute()
+    }
+    return segment.model_copy(update=updates) if updates else segment

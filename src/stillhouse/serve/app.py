@@ -115,6 +115,9 @@ def create_app(settings: ServerSettings, **collaborators: object) -> "FastAPI":
         return {"status": "ok", "models": pools, "invocationLogs": ctx.logs.uri, "logged": ctx.logs.written}
 
     _openapi_route(app)
+    from stillhouse.serve import console
+
+    console.install(app)
     return app
 
 

@@ -97,7 +97,11 @@ async def converse(model_id: str, request: "Request") -> "JSONResponse":
 
     body = await read_body(request)
     verify_sigv4(request, body)
-    ctx = context(request)
+    return JSONResponse(await converse_body(context(request), model_id, body))
+
+
+async def converse_body(ctx: ServeContext, model_id: str, body: bytes) -> dict[str, Any]:
+    """A ``Converse`` request body answered and logged (the API's and the console's playground's)."""
     req = parse_json(bp.ConverseRequest, body)
     messages, params = bp.converse_to_domain(req, default_max_tokens=ctx.settings.max_tokens_default)
     out, _, _ = await run_logged(
@@ -110,7 +114,7 @@ async def converse(model_id: str, request: "Request") -> "JSONResponse":
         params=params,
         render=lambda c, ms: bp.converse_response(c, ms).model_dump(mode="json", exclude_none=True),
     )
-    return JSONResponse(out)
+    return out
 
 
 async def invoke(model_id: str, request: "Request") -> "JSONResponse":

@@ -87,7 +87,7 @@ def check_router(spec: str | None, catalog: frozenset[str]) -> None:
         )
 
 
-def _engine(request: "Request") -> "SearchEngine":
+def engine(request: "Request") -> "SearchEngine":
     """One engine per app, made on first use (opened stores, embedders and routers are kept)."""
     from stillhouse.search.engine import SearchEngine
 
@@ -110,7 +110,7 @@ async def search(request: "Request") -> "JSONResponse":
     body = await read_body(request)
     req = parse_json(SearchRequest, body)
     check_router(req.router, context(request).registry.catalog_names)
-    out = await run_in_threadpool(_engine(request).search, req)  # CPU-bound: off the event loop
+    out = await run_in_threadpool(engine(request).search, req)  # CPU-bound: off the event loop
     return JSONResponse(out.model_dump(mode="json"))
 
 
