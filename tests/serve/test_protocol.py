@@ -228,3 +228,43 @@ def test_validation_errors_name_the_field() -> None:
     except ValidationError as exc:
         err = describe_validation_error(exc)
     assert isinstance(err, StillhouseError) and err.field == "messages.0.role"
+
+
+def _output_config(schema: str, kind: str = "json_schema") -> dict[str, object]:
+    return {"textFormat": {"type": kind, "structure": {"jsonSchema": {"schema": schema, "name": "r"}}}}
+
+
+def test_converse_output_config_becomes_the_decoding_schema() -> None:
+    from stillhouse.serve import bedrock_protocol as bp
+
+    body = {
+        "messages": [{"role": "user", "content": [{"text": "q"}]}],
+        "outputConfig": _output_config('{"type": "object"}'),
+    }
+    req = bp.ConverseRequest.model_validate(body)
+    _, params = bp.converse_to_domain(req, default_max_tokens=8)
+    assert params.json_schema == {"type": "object"}
+    assert (
+        req.model_dump(mode="json", exclude_none=True, by_alias=True)["outputConfig"] == body["outputConfig"]
+    )
+
+
+@pytest.mark.parametrize(
+    ("config", "problem"),
+    [
+        (_output_config("{not json"), "not valid JSON"),
+        (_output_config("[1, 2]"), "must be a JSON object"),
+        (_output_config("{}", kind="xml"), "json_schema"),
+        ({"textFormat": {"type": "json_schema", "structure": {}}}, "jsonSchema"),
+        ({"effort": "high"}, "effort"),
+    ],
+)
+def test_bad_output_configs_are_refused(config: dict[str, object], problem: str) -> None:
+    from pydantic import ValidationError
+
+    from stillhouse.errors import InvalidInputError
+    from stillhouse.serve import bedrock_protocol as bp
+
+    body = {"messages": [{"role": "user", "content": [{"text": "q"}]}], "outputConfig": config}
+    with pytest.raises((ValidationError, InvalidInputError), match=problem):
+        bp.converse_to_domain(bp.ConverseRequest.model_validate(body), default_max_tokens=8)

@@ -91,6 +91,32 @@ def _openai_code(err: StillhouseError) -> str | None:
     return "invalid_api_key" if err.http_status == 401 else err.code
 
 
+# The members of each Bedrock stream union an error can travel as once the stream has begun; botocore
+# raises the modelled error of that name. The model failing is a modelStreamErrorException.
+CONVERSE_STREAM_ERRORS = {
+    "ValidationException": "validationException",
+    "ThrottlingException": "throttlingException",
+    "ModelNotReadyException": "throttlingException",
+    "ServiceUnavailableException": "serviceUnavailableException",
+    "ModelErrorException": "modelStreamErrorException",
+    "ModelTimeoutException": "modelStreamErrorException",
+}
+INVOKE_STREAM_ERRORS = {**CONVERSE_STREAM_ERRORS, "ModelTimeoutException": "modelTimeoutException"}
+
+
+def stream_exception(exc: Exception, members: dict[str, str]) -> bytes:
+    """An error after a Bedrock stream began, as an event-stream exception message of its union."""
+    from stillhouse.serve import eventstream
+
+    err = as_stillhouse_error(exc)
+    member = members.get(err.code, "internalServerException")
+    if member == "modelStreamErrorException":
+        return eventstream.exception(
+            member, str(err), originalStatusCode=err.http_status, originalMessage=str(err)
+        )
+    return eventstream.exception(member, str(err))
+
+
 def error_response(request: Request, exc: Exception) -> JSONResponse:
     """Pick the dialect by path: ``/v1/...`` speaks OpenAI, everything else Bedrock."""
     if request.url.path.startswith("/v1/") or request.url.path == "/v1":
