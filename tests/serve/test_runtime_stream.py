@@ -203,3 +203,18 @@ def test_a_client_that_hangs_up_frees_the_only_replica(runtime: Any) -> None:
     second.close()
     assert time.monotonic() - started < 5  # served by the one worker, not after the first stream
     assert BUILT["slow"].produced < 500
+
+
+def test_an_openai_stream_failing_midway_raises_the_clients_api_error(server: str) -> None:
+    import openai
+    from tests.serve.helpers import API_KEY
+
+    oai = openai.OpenAI(base_url=server + "/v1", api_key=API_KEY, max_retries=0)
+    seen = []
+    with pytest.raises(openai.APIError, match="caught fire") as info:
+        for chunk in oai.chat.completions.create(
+            model="failing", messages=[{"role": "user", "content": "x"}], stream=True
+        ):
+            seen.append(chunk)
+    assert info.value.body["type"] == "model_error"  # type: ignore[index]
+    assert len(seen) == 3  # the role chunk and two ticks came first

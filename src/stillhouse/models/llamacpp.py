@@ -8,6 +8,7 @@ prompt on every call pays for it once (see ``benchmarks/bench_backends.py``).
 
 from __future__ import annotations
 
+import codecs
 import os
 import threading
 import time
@@ -17,7 +18,7 @@ from typing import Any
 
 import numpy as np
 
-from stillhouse.chat import Completion, GenerationParams, Message, StopReason
+from stillhouse.chat import Completion, GenerationParams, Message, StopReason, collect_stream
 from stillhouse.errors import CorruptModelError, InvalidInputError, MissingDependencyError, ModelError
 from stillhouse.models.llamacpp_skeleton import SkeletonDecoder
 from stillhouse.models.skeleton import Skeleton, compile_skeleton
@@ -152,13 +153,18 @@ class LlamaCppModel:
         )
 
     def stream(self, messages: list[Message], params: GenerationParams) -> Iterator[str | Completion]:
-        """Text deltas as llama.cpp writes them (grammar-constrained under ``json_schema``).
+        """Text deltas as llama.cpp writes them (grammar-constrained under ``json_schema``), or as
+        the skeleton decoder decides them.
 
-        A skeleton decode, and a request with stop strings, come as one delta: llama.cpp's stream
-        does not say whether "stop" was a stop string or end of turn, and the sample count that
-        tells them apart needs the completion's token count, which only the whole answer gives.
+        A request with stop strings comes as one delta: llama.cpp's stream does not say whether
+        "stop" was a stop string or end of turn, and the sample count that tells them apart needs
+        the completion's token count, which only the whole answer gives.
         """
-        if params.stop or self._skeleton_for(params) is not None:
+        skeleton = self._skeleton_for(params)
+        if skeleton is not None:
+            yield from self._stream_skeleton(messages, params, skeleton)
+            return
+        if params.stop:
             completion = self.generate(messages, params)
             yield from ([completion.text] if completion.text else [])
             yield completion
@@ -206,17 +212,35 @@ class LlamaCppModel:
     def _generate_skeleton(
         self, messages: list[Message], params: GenerationParams, skeleton: Skeleton
     ) -> Completion:
+        return collect_stream(self._stream_skeleton(messages, params, skeleton))
+
+    def _stream_skeleton(
+        self, messages: list[Message], params: GenerationParams, skeleton: Skeleton
+    ) -> Iterator[str | Completion]:
         assert self._skeletons is not None
+        decoder = codecs.getincrementaldecoder("utf-8")(errors="replace")  # a token may split a char
+        parts: list[str] = []
         with self._lock:
             started = time.perf_counter()
             prompt = self._prompt_tokens(to_llama_messages(messages))
+            steps = self._skeletons.decode_steps(prompt, skeleton, params.max_tokens)
             try:
-                result = self._skeletons.decode(prompt, skeleton, params.max_tokens)
+                while True:
+                    if text := decoder.decode(next(steps)):
+                        parts.append(text)
+                        yield text
+            except StopIteration as stop:
+                result = stop.value
             except RuntimeError as exc:
                 raise ModelError(f"llama.cpp failed: {exc}") from exc
+            finally:
+                steps.close()
             latency_ms = (time.perf_counter() - started) * 1000
-        return Completion(
-            text=result.text,
+        if tail := decoder.decode(b"", final=True):
+            parts.append(tail)
+            yield tail
+        yield Completion(
+            text="".join(parts),
             model=self.name,
             input_tokens=result.input_tokens,
             output_tokens=result.output_tokens,

@@ -77,11 +77,21 @@ def openai_error(exc: Exception) -> JSONResponse:
     from fastapi.responses import JSONResponse
 
     err = as_stillhouse_error(exc)
+    return JSONResponse(openai_error_body(err), status_code=err.http_status)
+
+
+def openai_error_body(exc: Exception) -> dict[str, Any]:
+    """``{"error": {...}}``, the body of an OpenAI error response and of an error inside a stream."""
+    err = as_stillhouse_error(exc)
     status = err.http_status
     error_type = _OPENAI_TYPES.get(status, "server_error" if status >= 500 else "invalid_request_error")
-    code = _openai_code(err)
-    body: dict[str, Any] = {"message": str(err), "type": error_type, "code": code, "param": err.field}
-    return JSONResponse({"error": body}, status_code=status)
+    body: dict[str, Any] = {
+        "message": str(err),
+        "type": error_type,
+        "code": _openai_code(err),
+        "param": err.field,
+    }
+    return {"error": body}
 
 
 def _openai_code(err: StillhouseError) -> str | None:
