@@ -201,3 +201,17 @@ def test_stream_refusals_are_openai_errors(oai: openai.OpenAI) -> None:
             stream_options={"include_usage": True},
         )
     assert info.value.param == "stream_options"
+
+
+def test_stillhouses_own_openai_backend_streams_from_this_server(server: str) -> None:
+    from stillhouse.chat import GenerationParams, Message, collect_stream
+    from stillhouse.models.openai_http import OpenAIHTTPModel
+
+    model = OpenAIHTTPModel("fake-catalog", server + "/v1", api_key=API_KEY)
+    messages = [Message(role="user", content="three little words")]
+    whole = model.generate(messages, GenerationParams())
+    items = list(model.stream(messages, GenerationParams()))
+    assert len(items) > 2 and collect_stream(iter(items)).model_copy(
+        update={"latency_ms": 0}
+    ) == whole.model_copy(update={"latency_ms": 0})
+    model.close()
