@@ -218,3 +218,19 @@ def test_an_openai_stream_failing_midway_raises_the_clients_api_error(server: st
             seen.append(chunk)
     assert info.value.body["type"] == "model_error"  # type: ignore[index]
     assert len(seen) == 3  # the role chunk and two ticks came first
+
+
+def test_stillhouses_own_bedrock_backend_streams_from_this_server(runtime: Any) -> None:
+    from stillhouse.chat import collect_stream
+    from stillhouse.errors import ModelError
+    from stillhouse.models.bedrock import BedrockModel
+
+    model = BedrockModel("fake-catalog", client=runtime)
+    messages = [Message(role="system", content="s"), Message(role="user", content="three little words")]
+    whole = model.generate(messages, GenerationParams(max_tokens=9))
+    items = list(model.stream(messages, GenerationParams(max_tokens=9)))
+    streamed = collect_stream(iter(items))
+    assert len(items) > 2 and streamed.text == whole.text == "echo: three little words"
+    assert (streamed.input_tokens, streamed.output_tokens) == (whole.input_tokens, whole.output_tokens)
+    with pytest.raises(ModelError, match="caught fire"):
+        list(BedrockModel("failing", client=runtime).stream(messages, GenerationParams()))
