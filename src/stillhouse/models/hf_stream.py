@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any
 
 from stillhouse.chat import Completion, GenerationParams, Message
 from stillhouse.errors import ModelError
+from stillhouse.models.hf import truncate_at_stop
 
 if TYPE_CHECKING:
     from stillhouse.models.hf import TransformersModel
@@ -23,9 +24,12 @@ _END = object()
 
 
 def safe_prefix(text: str, stops: tuple[str, ...]) -> str:
-    """The part of an unfinished answer that no later token can change: without a trailing
-    replacement character (half a UTF-8 sequence) and short of any stop string's length, since a
-    stop string found later cuts the answer where it starts."""
+    """The part of an unfinished answer that no later token can change: cut before a stop string
+    already written (as the answer will be), else without a trailing replacement character (half a
+    UTF-8 sequence) and short of the longest stop string, which a later token may complete."""
+    cut, stopped = truncate_at_stop(text, stops)
+    if stopped:
+        return cut
     text = text.rstrip("\ufffd")
     hold = max((len(s) for s in stops if s), default=1) - 1
     return text[: max(len(text) - hold, 0)]
