@@ -7,7 +7,7 @@ and :class:`Completion`.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from typing import Any, Literal, Protocol, runtime_checkable
 
 from pydantic import BaseModel, ConfigDict, Field
@@ -74,6 +74,44 @@ class ChatModel(Protocol):
     supports_json_schema: bool
 
     def generate(self, messages: list[Message], params: GenerationParams) -> Completion: ...
+
+
+@runtime_checkable
+class StreamingChatModel(ChatModel, Protocol):
+    """A :class:`ChatModel` that can also hand out its answer as it is written (an optional extra).
+
+    ``stream`` yields text deltas (``str``) and, last, the :class:`Completion` whose ``text`` is
+    their concatenation and which carries the accounting. Greedy streaming writes exactly what
+    ``generate`` writes. Closing the iterator early (a client gone) stops the generation.
+    """
+
+    def stream(self, messages: list[Message], params: GenerationParams) -> Iterator[str | Completion]: ...
+
+
+def stream_chat(
+    model: ChatModel, messages: list[Message], params: GenerationParams
+) -> Iterator[str | Completion]:
+    """THE way to stream any model: its own ``stream`` when it has one, else its whole answer as
+    one delta (honest for backends and wrappers that only know the answer once it is complete)."""
+    if isinstance(model, StreamingChatModel):
+        yield from model.stream(messages, params)
+        return
+    completion = model.generate(messages, params)
+    if completion.text:
+        yield completion.text
+    yield completion
+
+
+def collect_stream(items: Iterator[str | Completion]) -> Completion:
+    """The final Completion of a stream, checked against its deltas (a backend bug otherwise)."""
+    parts: list[str] = []
+    for item in items:
+        if isinstance(item, Completion):
+            if item.text != "".join(parts):
+                raise ValueError("a stream's deltas do not add up to its completion")
+            return item
+        parts.append(item)
+    raise ValueError("a stream ended without its completion")
 
 
 def system_text(messages: list[Message]) -> str:

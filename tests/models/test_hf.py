@@ -139,3 +139,45 @@ def test_adapter_with_missing_base_is_not_found(tmp_path):
 
     with pytest.raises(NotFoundError, match="/no/such/base"):
         TransformersModel(tmp_path)
+
+
+def test_safe_prefix_holds_back_half_characters_and_stop_starts():
+    from stillhouse.models.hf_stream import safe_prefix
+
+    assert safe_prefix("abc", ()) == "abc"
+    assert safe_prefix("ab\ufffd", ()) == "ab"
+    assert safe_prefix("abcdef", ("STOP",)) == "abc"  # "def" may be the start of "STOP"
+    assert safe_prefix("ab", ("STOP", "")) == ""
+    assert safe_prefix("ab STOP cd", ("STOP",)) == "ab "  # written: the answer ends there
+
+
+@pytest.mark.model
+@pytest.mark.parametrize("stop", [(), ("video",)])
+def test_stream_writes_what_generate_writes(tiny_dir, stop):
+    from stillhouse.chat import Completion, collect_stream
+    from stillhouse.models.hf import TransformersModel
+
+    model = TransformersModel(tiny_dir)
+    params = GenerationParams(max_tokens=12, stop=stop)
+    whole = model.generate(MESSAGES, params)
+    items = list(model.stream(MESSAGES, params))
+    assert all(isinstance(i, str) and i for i in items[:-1]) and isinstance(items[-1], Completion)
+    streamed = collect_stream(iter(items))
+    assert streamed.model_copy(update={"latency_ms": 0}) == whole.model_copy(update={"latency_ms": 0})
+    assert len(items) > 2  # really streamed, not one delta
+    assert whole.stop_reason == ("stop_sequence" if stop else "max_tokens")  # the stop was hit
+
+
+@pytest.mark.model
+def test_closing_a_stream_stops_generation(tiny_dir):
+    from stillhouse.models.hf import TransformersModel
+
+    model = TransformersModel(tiny_dir)
+    long = GenerationParams(max_tokens=100)
+    if model.generate(MESSAGES, long).output_tokens < 10:
+        pytest.skip("the random model ends too early to interrupt")
+    stream = model.stream(MESSAGES, long)
+    next(stream)
+    stream.close()  # joins the generating thread: the replica is free again
+    assert model._lock.acquire(blocking=False)
+    model._lock.release()

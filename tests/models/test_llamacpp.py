@@ -197,3 +197,49 @@ def test_requests_a_skeleton_cannot_serve_use_the_grammar(smollm2):
     answer = json.loads(smollm2.generate(ROUTER_QUERY, sampled.model_copy(update={"seed": 3})).text)
     assert list(answer) == list(STUDENT_JSON_SCHEMA["properties"])  # llama.cpp's grammar: keys and types,
     # but not a number's minimum and maximum, which only the skeleton enforces
+
+
+NESTED = {  # not flat: llama.cpp's grammar constrains it, token by token
+    "type": "object",
+    "properties": {"tags": {"type": "array", "items": {"type": "string"}, "maxItems": 3}},
+    "required": ["tags"],
+}
+
+
+@pytest.mark.integration
+@pytest.mark.parametrize(
+    "params",
+    [
+        GenerationParams(max_tokens=12),
+        GenerationParams(max_tokens=120),
+        GenerationParams(max_tokens=60, json_schema=NESTED),
+        GenerationParams(max_tokens=60, json_schema=SCHEMA),  # skeleton decoding
+        GenerationParams(max_tokens=40, stop=("\n",)),  # stop strings: one delta
+    ],
+    ids=["max_tokens", "end_turn", "grammar", "skeleton", "stop"],
+)
+def test_stream_writes_what_generate_writes(smollm2, params):
+    from stillhouse.chat import Completion, collect_stream
+
+    prompt = [Message(role="user", content="Say hello in three words.")] if params.max_tokens == 120 else USER
+    whole = smollm2.generate(prompt, params)
+    items = list(smollm2.stream(prompt, params))
+    assert isinstance(items[-1], Completion) and all(isinstance(i, str) for i in items[:-1])
+    streamed = collect_stream(iter(items))
+    assert streamed.model_copy(update={"latency_ms": 0}) == whole.model_copy(update={"latency_ms": 0})
+    if params.json_schema is not None:
+        assert "".join(items[:-1]) and json.loads("".join(items[:-1])) is not None
+    single = bool(params.stop)
+    assert (len(items) == 2) if single else (len(items) > 3)
+    if params.max_tokens == 120:
+        assert whole.stop_reason == "end_turn"
+
+
+@pytest.mark.integration
+def test_closing_a_stream_frees_the_model(smollm2):
+    stream = smollm2.stream(USER, GenerationParams(max_tokens=200))
+    next(stream)
+    stream.close()
+    assert smollm2._lock.acquire(blocking=False)  # released, not held by the abandoned stream
+    smollm2._lock.release()
+    assert smollm2.generate(USER, GenerationParams(max_tokens=2)).output_tokens == 2

@@ -186,3 +186,39 @@ def test_real_loopback_server_and_timeout():
     finally:
         server.shutdown()
         server.server_close()
+
+
+def _sse(*objects: object, done: bool = True) -> bytes:
+    lines = [f"data: {json.dumps(o)}\n\n" for o in objects] + (["data: [DONE]\n\n"] if done else [])
+    return (": keep-alive comment\n\n" + "".join(lines)).encode()
+
+
+def _chunk(content=None, finish=None, **extra) -> dict:
+    return {"choices": [{"index": 0, "delta": {"content": content}, "finish_reason": finish, **extra}]}
+
+
+def test_stream_yields_deltas_then_the_completion_with_the_usage_chunk():
+    from stillhouse.chat import Completion
+
+    usage = {"choices": [], "usage": {"prompt_tokens": 9, "completion_tokens": 2, "total_tokens": 11}}
+    body = _sse(_chunk(""), _chunk("he"), _chunk("llo"), _chunk(None, "length"), usage)
+    model, seen = _model(lambda r: httpx.Response(200, content=body))
+    items = list(model.stream(MESSAGES, GenerationParams(max_tokens=2)))
+    assert items[:2] == ["he", "llo"] and isinstance(items[2], Completion) and len(items) == 3
+    assert (items[2].text, items[2].input_tokens, items[2].output_tokens) == ("hello", 9, 2)
+    assert items[2].stop_reason == "max_tokens"
+    sent = json.loads(seen[0].content)
+    assert sent["stream"] is True and sent["stream_options"] == {"include_usage": True}
+
+
+def test_stream_stop_sequence_and_errors():
+    body = _sse(_chunk("a"), _chunk(None, "stop", stop_reason="END"))
+    model, _ = _model(lambda r: httpx.Response(200, content=body))
+    assert list(model.stream(MESSAGES, GenerationParams(stop=("END",))))[-1].stop_reason == "stop_sequence"
+    for bad in (b"data: {not json\n\n", _sse({"error": {"message": "GPU on fire"}}), _sse({"choices": 3})):
+        model, _ = _model(lambda r, bad=bad: httpx.Response(200, content=bad))
+        with pytest.raises(ModelError):
+            list(model.stream(MESSAGES, GenerationParams()))
+    model, _ = _model(lambda r: httpx.Response(429, text="slow down"))
+    with pytest.raises(ThrottledError, match="slow down"):
+        list(model.stream(MESSAGES, GenerationParams()))

@@ -153,3 +153,65 @@ def test_models_listing_shape(client: Any, jobs: Any, home: Path) -> None:
             }
         ],
     }
+
+
+def test_stream_true_yields_chunks_adding_up_to_the_answer(oai: openai.OpenAI) -> None:
+    messages = [{"role": "user", "content": "a guitar solo at dusk"}]
+    whole = oai.chat.completions.create(model="fake-catalog", messages=messages)
+    chunks = list(
+        oai.chat.completions.create(
+            model="fake-catalog", messages=messages, stream=True, stream_options={"include_usage": True}
+        )
+    )
+    assert {c.object for c in chunks} == {"chat.completion.chunk"} and len({c.id for c in chunks}) == 1
+    text = "".join(c.choices[0].delta.content or "" for c in chunks if c.choices)
+    assert text == whole.choices[0].message.content
+    assert sum(1 for c in chunks if c.choices and c.choices[0].delta.content) == len(text.split())
+    assert [c.choices[0].finish_reason for c in chunks if c.choices][-1] == "stop"
+    assert chunks[-1].choices == [] and chunks[-1].usage == whole.usage
+    assert all(c.usage is None for c in chunks[:-1])
+    plain = list(oai.chat.completions.create(model="fake-catalog", messages=messages, stream=True))
+    assert all(c.usage is None for c in plain) and all(c.choices for c in plain)
+
+
+def test_stream_raw_sse_ends_with_done(server: str) -> None:
+    import httpx
+
+    body = {"model": "fake-catalog", "messages": [{"role": "user", "content": "hi"}], "stream": True}
+    with httpx.stream(
+        "POST", server + "/v1/chat/completions", json=body, headers={"Authorization": f"Bearer {API_KEY}"}
+    ) as response:
+        assert response.headers["content-type"].startswith("text/event-stream")
+        lines = [line for line in response.iter_lines() if line]
+    assert all(line.startswith("data: ") for line in lines) and lines[-1] == "data: [DONE]"
+    assert json.loads(lines[0][6:])["choices"][0]["delta"]["role"] == "assistant"
+
+
+def test_stream_refusals_are_openai_errors(oai: openai.OpenAI) -> None:
+    with pytest.raises(openai.NotFoundError):
+        list(
+            oai.chat.completions.create(
+                model="nope", messages=[{"role": "user", "content": "x"}], stream=True
+            )
+        )
+    with pytest.raises(openai.BadRequestError) as info:
+        oai.chat.completions.create(
+            model="fake-catalog",
+            messages=[{"role": "user", "content": "x"}],
+            stream_options={"include_usage": True},
+        )
+    assert info.value.param == "stream_options"
+
+
+def test_stillhouses_own_openai_backend_streams_from_this_server(server: str) -> None:
+    from stillhouse.chat import GenerationParams, Message, collect_stream
+    from stillhouse.models.openai_http import OpenAIHTTPModel
+
+    model = OpenAIHTTPModel("fake-catalog", server + "/v1", api_key=API_KEY)
+    messages = [Message(role="user", content="three little words")]
+    whole = model.generate(messages, GenerationParams())
+    items = list(model.stream(messages, GenerationParams()))
+    assert len(items) > 2 and collect_stream(iter(items)).model_copy(
+        update={"latency_ms": 0}
+    ) == whole.model_copy(update={"latency_ms": 0})
+    model.close()

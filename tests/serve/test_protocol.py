@@ -145,7 +145,7 @@ def test_openai_request_to_domain() -> None:
     assert json_object.to_domain(default_max_tokens=1)[1].json_schema == {"type": "object"}
 
 
-def test_openai_refuses_remote_images_and_streaming() -> None:
+def test_openai_refuses_remote_images_and_stream_options_without_streaming() -> None:
     req = op.ChatCompletionRequest.model_validate(
         {
             "model": "m",
@@ -159,10 +159,40 @@ def test_openai_refuses_remote_images_and_streaming() -> None:
     )
     with pytest.raises(InvalidInputError, match="data: URLs"):
         req.to_domain(default_max_tokens=1)
+    for stream in (None, False):  # OpenAI's own refusal, in its words
+        with pytest.raises(ValidationError, match="only allowed when 'stream' is enabled") as info:
+            op.ChatCompletionRequest.model_validate(
+                {
+                    "model": "m",
+                    "messages": [{"role": "user", "content": "x"}],
+                    "stream_options": {"include_usage": True},
+                    **({} if stream is None else {"stream": stream}),
+                }
+            )
+        assert info.value.errors()[0]["loc"] == ("stream_options",)
     with pytest.raises(ValidationError):
         op.ChatCompletionRequest.model_validate(
-            {"model": "m", "stream": True, "messages": [{"role": "user", "content": "x"}]}
+            {
+                "model": "m",
+                "stream": True,
+                "stream_options": {"chunk": 1},
+                "messages": [{"role": "user", "content": "x"}],
+            }
         )
+
+
+def test_openai_stream_chunks() -> None:
+    chunks = op.ChatCompletionChunks("m", include_usage=True)
+    objects = [*chunks.start(), *chunks.delta("hi"), *chunks.end(DONE)]
+    assert {o["object"] for o in objects} == {"chat.completion.chunk"} and len(
+        {o["id"] for o in objects}
+    ) == 1
+    assert objects[0]["choices"][0]["delta"]["role"] == "assistant"
+    assert objects[1]["choices"][0]["delta"] == {"content": "hi"}
+    assert objects[2]["choices"][0]["finish_reason"] == "length"
+    assert [o["usage"] for o in objects[:3]] == [None, None, None]
+    assert objects[3]["choices"] == [] and objects[3]["usage"]["total_tokens"] == 7
+    assert "usage" not in op.ChatCompletionChunks("m").start()[0]
 
 
 def test_openai_response_shape() -> None:
@@ -228,3 +258,43 @@ def test_validation_errors_name_the_field() -> None:
     except ValidationError as exc:
         err = describe_validation_error(exc)
     assert isinstance(err, StillhouseError) and err.field == "messages.0.role"
+
+
+def _output_config(schema: str, kind: str = "json_schema") -> dict[str, object]:
+    return {"textFormat": {"type": kind, "structure": {"jsonSchema": {"schema": schema, "name": "r"}}}}
+
+
+def test_converse_output_config_becomes_the_decoding_schema() -> None:
+    from stillhouse.serve import bedrock_protocol as bp
+
+    body = {
+        "messages": [{"role": "user", "content": [{"text": "q"}]}],
+        "outputConfig": _output_config('{"type": "object"}'),
+    }
+    req = bp.ConverseRequest.model_validate(body)
+    _, params = bp.converse_to_domain(req, default_max_tokens=8)
+    assert params.json_schema == {"type": "object"}
+    assert (
+        req.model_dump(mode="json", exclude_none=True, by_alias=True)["outputConfig"] == body["outputConfig"]
+    )
+
+
+@pytest.mark.parametrize(
+    ("config", "problem"),
+    [
+        (_output_config("{not json"), "not valid JSON"),
+        (_output_config("[1, 2]"), "must be a JSON object"),
+        (_output_config("{}", kind="xml"), "json_schema"),
+        ({"textFormat": {"type": "json_schema", "structure": {}}}, "jsonSchema"),
+        ({"effort": "high"}, "effort"),
+    ],
+)
+def test_bad_output_configs_are_refused(config: dict[str, object], problem: str) -> None:
+    from pydantic import ValidationError
+
+    from stillhouse.errors import InvalidInputError
+    from stillhouse.serve import bedrock_protocol as bp
+
+    body = {"messages": [{"role": "user", "content": [{"text": "q"}]}], "outputConfig": config}
+    with pytest.raises((ValidationError, InvalidInputError), match=problem):
+        bp.converse_to_domain(bp.ConverseRequest.model_validate(body), default_max_tokens=8)

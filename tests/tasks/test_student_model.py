@@ -62,3 +62,18 @@ def test_a_request_for_something_else_reaches_the_student_untouched(tmp_path) ->
     messages = [Message(role="user", content="hello")]
     assert model.generate(messages, GenerationParams()).text == "free text"
     assert inner.calls[-1][0] == messages and inner.calls[-1][1].json_schema is None
+
+
+def test_a_task_answer_streams_as_the_one_delta_generate_answers_and_others_stream_through() -> None:
+    from stillhouse.chat import Completion, stream_chat
+
+    student_answer = (
+        '{"reasoning": "Rain.", "visual": 0.1, "audio": 0.8, "transcription": 0.0, "metadata": 0.0}'
+    )
+    model = StudentFormatModel(FakeModel([student_answer, "plain words here"], name="student"), TASK)
+    params = GenerationParams(json_schema=TASK.json_schema)
+    items = list(stream_chat(model, TASK.messages("rain"), params))
+    assert len(items) == 2 and isinstance(items[1], Completion) and items[0] == items[1].text
+    assert TASK.parse(items[0]).ok and items[0] != student_answer  # read back into the task's form
+    other = list(stream_chat(model, [Message(role="user", content="hello")], GenerationParams()))
+    assert other[:-1] == ["plain ", "words ", "here"]  # not the task's request: the inner stream

@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import os
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
 from stillhouse.chat import Completion, GenerationParams, Message, StopReason, system_text, without_system
@@ -59,6 +61,17 @@ _STOP_REASONS: dict[str, StopReason] = {
     "max_tokens": "max_tokens",
     "stop_sequence": "stop_sequence",
     "model_context_window_exceeded": "max_tokens",
+}
+
+
+# A stream's error events name the member of its union (camelCase), not the exception.
+_STREAM_ERRORS = {
+    "modelStreamErrorException": "ModelErrorException",
+    "internalServerException": "InternalServerException",
+    "validationException": "ValidationException",
+    "throttlingException": "ThrottlingException",
+    "serviceUnavailableException": "ServiceUnavailableException",
+    "modelTimeoutException": "ModelTimeoutException",
 }
 
 
@@ -152,28 +165,65 @@ class BedrockModel:
 
     def generate(self, messages: list[Message], params: GenerationParams) -> Completion:
         """One Converse call; AWS errors raise the matching stillhouse errors."""
-        from botocore.exceptions import (
-            ClientError,
-            ConnectTimeoutError,
-            EndpointConnectionError,
-            NoCredentialsError,
-            ParamValidationError,
-            ReadTimeoutError,
-        )
-
         request = to_converse(messages, params)
         started = time.perf_counter()
-        try:
+        with _translated(self.name):
             response = self._client.converse(modelId=self.model_id, **request)
-        except ClientError as exc:
-            error = exc.response.get("Error", {})
-            raise map_client_error(error.get("Code", "Unknown"), error.get("Message", str(exc))) from exc
-        except (ReadTimeoutError, ConnectTimeoutError) as exc:
-            raise ModelTimeoutError(f"{self.name} did not answer in time: {exc}") from exc
-        except EndpointConnectionError as exc:
-            raise ServiceUnavailableError(f"{self.name} unreachable: {exc}") from exc
-        except ParamValidationError as exc:
-            raise InvalidInputError(f"invalid Converse request: {exc}") from exc
-        except NoCredentialsError as exc:
-            raise AccessDeniedError(f"no AWS credentials for {self.name}: {exc}") from exc
         return from_converse(response, self.name, (time.perf_counter() - started) * 1000)
+
+    def stream(self, messages: list[Message], params: GenerationParams) -> Iterator[str | Completion]:
+        """One ConverseStream call: its text deltas, then the Completion its metadata event gives."""
+        started = time.perf_counter()
+        parts: list[str] = []
+        stop, usage, measured = "end_turn", {}, None
+        with _translated(self.name):
+            events = self._client.converse_stream(modelId=self.model_id, **to_converse(messages, params))[
+                "stream"
+            ]
+            try:
+                for event in events:
+                    if text := event.get("contentBlockDelta", {}).get("delta", {}).get("text"):
+                        parts.append(text)
+                        yield text
+                    stop = event.get("messageStop", {}).get("stopReason", stop)
+                    if "metadata" in event:
+                        usage = event["metadata"].get("usage", {})
+                        measured = event["metadata"].get("metrics", {}).get("latencyMs")
+            finally:
+                events.close()  # a consumer gone early hangs up: the server stops generating
+        yield Completion(
+            text="".join(parts),
+            model=self.name,
+            input_tokens=int(usage.get("inputTokens", 0)),
+            output_tokens=int(usage.get("outputTokens", 0)),
+            latency_ms=float(measured) if measured is not None else (time.perf_counter() - started) * 1000,
+            stop_reason=_STOP_REASONS.get(stop, "end_turn"),
+        )
+
+
+@contextmanager
+def _translated(name: str) -> Iterator[None]:
+    """botocore's failures (an error event inside a stream too) as the matching stillhouse errors."""
+    from botocore.exceptions import (
+        ClientError,
+        ConnectTimeoutError,
+        EndpointConnectionError,
+        NoCredentialsError,
+        ParamValidationError,
+        ReadTimeoutError,
+    )
+
+    try:
+        yield
+    except ClientError as exc:  # EventStreamError, an error inside a stream, is one too
+        error = exc.response.get("Error", {})
+        code = _STREAM_ERRORS.get(error.get("Code", ""), error.get("Code", "Unknown"))
+        raise map_client_error(code, error.get("Message", str(exc))) from exc
+    except (ReadTimeoutError, ConnectTimeoutError) as exc:
+        raise ModelTimeoutError(f"{name} did not answer in time: {exc}") from exc
+    except EndpointConnectionError as exc:
+        raise ServiceUnavailableError(f"{name} unreachable: {exc}") from exc
+    except ParamValidationError as exc:
+        raise InvalidInputError(f"invalid Converse request: {exc}") from exc
+    except NoCredentialsError as exc:
+        raise AccessDeniedError(f"no AWS credentials for {name}: {exc}") from exc

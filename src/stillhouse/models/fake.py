@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import itertools
+import re
 import threading
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 
 from stillhouse.chat import ChatModel, Completion, GenerationParams, Message
 
@@ -15,7 +16,8 @@ class FakeModel(ChatModel):
     """Answers with ``responder(messages, params)`` (or the next item of a list, cycling).
 
     A responder may return an exception instance: it is raised, so tests can script timeouts,
-    throttling and garbage. ``calls`` records every request for assertions.
+    throttling and garbage. ``calls`` records every request for assertions. ``stream`` yields the
+    same answer a word (with the whitespace after it) at a time.
     """
 
     supports_json_schema = False
@@ -45,3 +47,8 @@ class FakeModel(ChatModel):
             latency_ms=0.0,
             stop_reason="end_turn",
         )
+
+    def stream(self, messages: list[Message], params: GenerationParams) -> Iterator[str | Completion]:
+        completion = self.generate(messages, params)
+        yield from re.findall(r"\S+\s*|\s+", completion.text)
+        yield completion

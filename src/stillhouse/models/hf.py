@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import threading
 import time
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -112,6 +113,22 @@ class TransformersModel:
 
     def generate(self, messages: list[Message], params: GenerationParams) -> Completion:
         """Greedy (temperature 0) or sampled generation with the tokenizer's chat template."""
+        return self.generate_with(messages, params)
+
+    def stream(self, messages: list[Message], params: GenerationParams) -> Iterator[str | Completion]:
+        """The answer ``generate`` writes, as text deltas while it is written (models/hf_stream.py)."""
+        from stillhouse.models.hf_stream import stream_transformers
+
+        return stream_transformers(self, messages, params)
+
+    def generate_with(
+        self,
+        messages: list[Message],
+        params: GenerationParams,
+        streamer: Any = None,
+        cancel: threading.Event | None = None,
+    ) -> Completion:
+        """:meth:`generate`, handing each new token to ``streamer`` and stopping once ``cancel`` is set."""
         import torch
 
         if any(m.images for m in messages):
@@ -124,7 +141,8 @@ class TransformersModel:
             if params.seed is not None:
                 torch.manual_seed(params.seed)  # global RNG, hence under the lock
             prompt_len = int(inputs["input_ids"].shape[1])
-            output = self._model.generate(**inputs, **self._generate_kwargs(params, prompt_len))
+            kwargs = self._generate_kwargs(params, prompt_len, cancel)
+            output = self._model.generate(**inputs, **kwargs, streamer=streamer)
             latency_ms = (time.perf_counter() - started) * 1000
         new_tokens = output[0, prompt_len:].tolist()
         text, reason = self._finish(new_tokens, params)
@@ -136,6 +154,10 @@ class TransformersModel:
             latency_ms=latency_ms,
             stop_reason=reason,
         )
+
+    def decode_answer(self, tokens: list[int]) -> str:
+        """Answer tokens as text, exactly as :meth:`generate` decodes them."""
+        return str(self._tokenizer.decode(tokens, skip_special_tokens=True))
 
     def _encode(self, messages: list[Message]) -> dict[str, Any]:
         chat = [{"role": m.role, "content": m.content} for m in messages]
@@ -149,7 +171,9 @@ class TransformersModel:
         prompt = "".join(f"{m['role']}: {m['content']}\n" for m in chat) + "assistant:"
         return dict(self._tokenizer(prompt, return_tensors="pt"))
 
-    def _generate_kwargs(self, params: GenerationParams, prompt_len: int) -> dict[str, Any]:
+    def _generate_kwargs(
+        self, params: GenerationParams, prompt_len: int, cancel: threading.Event | None = None
+    ) -> dict[str, Any]:
         pad = self._tokenizer.pad_token_id
         kwargs: dict[str, Any] = {
             "max_new_tokens": params.max_tokens,
@@ -159,8 +183,15 @@ class TransformersModel:
             kwargs.update(do_sample=True, temperature=params.temperature, top_p=params.top_p, top_k=0)
         else:
             kwargs.update(do_sample=False, temperature=None, top_p=None, top_k=None)
-        if params.stop:
-            kwargs["stopping_criteria"] = _stop_on_text(self._tokenizer, prompt_len, params.stop)
+        criteria = _stop_on_text(self._tokenizer, prompt_len, params.stop) if params.stop else None
+        if cancel is not None:
+            from transformers import StoppingCriteriaList
+
+            from stillhouse.models.hf_stream import cancelled_criterion
+
+            criteria = StoppingCriteriaList([*(criteria or []), cancelled_criterion(cancel)])
+        if criteria is not None:
+            kwargs["stopping_criteria"] = criteria
         return kwargs
 
     def _finish(self, new_tokens: list[int], params: GenerationParams) -> tuple[str, StopReason]:
@@ -168,7 +199,7 @@ class TransformersModel:
         eos = self._model.generation_config.eos_token_id
         eos_ids = set(eos if isinstance(eos, list) else [eos]) | {self._tokenizer.eos_token_id}
         ended = bool(new_tokens) and new_tokens[-1] in eos_ids
-        text = self._tokenizer.decode(new_tokens, skip_special_tokens=True)
+        text = self.decode_answer(new_tokens)
         text, stopped = truncate_at_stop(text, params.stop)
         if stopped:
             return text, "stop_sequence"

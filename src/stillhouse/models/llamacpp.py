@@ -8,15 +8,17 @@ prompt on every call pays for it once (see ``benchmarks/bench_backends.py``).
 
 from __future__ import annotations
 
+import codecs
 import os
 import threading
 import time
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from stillhouse.chat import Completion, GenerationParams, Message, StopReason
+from stillhouse.chat import Completion, GenerationParams, Message, StopReason, collect_stream
 from stillhouse.errors import CorruptModelError, InvalidInputError, MissingDependencyError, ModelError
 from stillhouse.models.llamacpp_skeleton import SkeletonDecoder
 from stillhouse.models.skeleton import Skeleton, compile_skeleton
@@ -34,8 +36,11 @@ class _SampleCounter:
 
     def __init__(self) -> None:
         self.steps = 0
+        self.prompt_tokens = 0  # the context at the first step is the whole prompt
 
     def __call__(self, input_ids: np.ndarray, scores: np.ndarray) -> np.ndarray:
+        if self.steps == 0:
+            self.prompt_tokens = len(input_ids)
         self.steps += 1
         return scores
 
@@ -147,6 +152,54 @@ class LlamaCppModel:
             ),
         )
 
+    def stream(self, messages: list[Message], params: GenerationParams) -> Iterator[str | Completion]:
+        """Text deltas as llama.cpp writes them (grammar-constrained under ``json_schema``), or as
+        the skeleton decoder decides them.
+
+        A request with stop strings comes as one delta: llama.cpp's stream does not say whether
+        "stop" was a stop string or end of turn, and the sample count that tells them apart needs
+        the completion's token count, which only the whole answer gives.
+        """
+        skeleton = self._skeleton_for(params)
+        if skeleton is not None:
+            yield from self._stream_skeleton(messages, params, skeleton)
+            return
+        if params.stop:
+            completion = self.generate(messages, params)
+            yield from ([completion.text] if completion.text else [])
+            yield completion
+            return
+        from llama_cpp import LogitsProcessorList
+
+        counter = _SampleCounter()
+        kwargs = {**self._request(messages, params), "stream": True}
+        kwargs["logits_processor"] = LogitsProcessorList([counter])
+        parts: list[str] = []
+        finish: str | None = None
+        with self._lock:
+            started = time.perf_counter()
+            chunks = self._llm.create_chat_completion(**kwargs)
+            try:
+                for chunk in _translated(chunks):
+                    choice = chunk["choices"][0]
+                    if text := choice["delta"].get("content"):
+                        parts.append(text)
+                        yield text
+                    finish = choice.get("finish_reason") or finish
+            finally:
+                chunks.close()  # an abandoned stream stops generating here
+            latency_ms = (time.perf_counter() - started) * 1000
+        # An end-of-turn token is sampled but not kept; a token that hits max_tokens is kept.
+        output_tokens = counter.steps if finish == "length" else max(counter.steps - 1, 0)
+        yield Completion(
+            text="".join(parts),
+            model=self.name,
+            input_tokens=counter.prompt_tokens,
+            output_tokens=output_tokens,
+            latency_ms=latency_ms,
+            stop_reason="max_tokens" if finish == "length" else "end_turn",
+        )
+
     def _skeleton_for(self, params: GenerationParams) -> Skeleton | None:
         """The request's skeleton when skeleton decoding applies: greedy, no stop strings, a flat
         object schema, and a chat template in the GGUF to render the prompt with."""
@@ -159,17 +212,35 @@ class LlamaCppModel:
     def _generate_skeleton(
         self, messages: list[Message], params: GenerationParams, skeleton: Skeleton
     ) -> Completion:
+        return collect_stream(self._stream_skeleton(messages, params, skeleton))
+
+    def _stream_skeleton(
+        self, messages: list[Message], params: GenerationParams, skeleton: Skeleton
+    ) -> Iterator[str | Completion]:
         assert self._skeletons is not None
+        decoder = codecs.getincrementaldecoder("utf-8")(errors="replace")  # a token may split a char
+        parts: list[str] = []
         with self._lock:
             started = time.perf_counter()
             prompt = self._prompt_tokens(to_llama_messages(messages))
+            steps = self._skeletons.decode_steps(prompt, skeleton, params.max_tokens)
             try:
-                result = self._skeletons.decode(prompt, skeleton, params.max_tokens)
+                while True:
+                    if text := decoder.decode(next(steps)):
+                        parts.append(text)
+                        yield text
+            except StopIteration as stop:
+                result = stop.value
             except RuntimeError as exc:
                 raise ModelError(f"llama.cpp failed: {exc}") from exc
+            finally:
+                steps.close()
             latency_ms = (time.perf_counter() - started) * 1000
-        return Completion(
-            text=result.text,
+        if tail := decoder.decode(b"", final=True):
+            parts.append(tail)
+            yield tail
+        yield Completion(
+            text="".join(parts),
             model=self.name,
             input_tokens=result.input_tokens,
             output_tokens=result.output_tokens,
@@ -205,6 +276,16 @@ class LlamaCppModel:
         if params.json_schema is not None:
             kwargs["response_format"] = {"type": "json_object", "schema": params.json_schema}
         return kwargs
+
+
+def _translated(chunks: Iterator[dict[str, Any]]) -> Iterator[dict[str, Any]]:
+    """llama.cpp's stream chunks, its failures raised as the same errors ``generate`` raises."""
+    try:
+        yield from chunks
+    except ValueError as exc:  # "prompt too long" and similar
+        raise InvalidInputError(str(exc), field="messages") from exc
+    except RuntimeError as exc:
+        raise ModelError(f"llama.cpp failed: {exc}") from exc
 
 
 def _token_text(llm: Any, token: int) -> str:

@@ -12,7 +12,7 @@ router's student it more than halves the latency (``benchmarks/bench_skeleton.py
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Generator, Iterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -52,6 +52,18 @@ class SkeletonDecoder:
 
     def decode(self, prompt: list[int], skeleton: Skeleton, max_tokens: int) -> SkeletonResult:
         """Answer ``prompt`` (tokens) under ``skeleton``, at most ``max_tokens`` output tokens."""
+        steps = self.decode_steps(prompt, skeleton, max_tokens)
+        while True:
+            try:
+                next(steps)
+            except StopIteration as stop:
+                return stop.value  # type: ignore[no-any-return]
+
+    def decode_steps(
+        self, prompt: list[int], skeleton: Skeleton, max_tokens: int
+    ) -> Generator[bytes, None, SkeletonResult]:
+        """:meth:`decode`, yielding the answer's bytes as they are decided (a forced run, then each
+        chosen token) and returning the result."""
         pieces = self.token_bytes()
         room = self._llm.n_ctx() - len(prompt)
         if room <= 0:
@@ -72,6 +84,7 @@ class SkeletonDecoder:
                     raise ModelError(f"forced text {data!r} does not fit the JSON schema")
                 cursor = after
                 out += data
+                yield data
                 pending += run
                 n_out += len(run)
             if done(skeleton, cursor) or n_out >= max_tokens:
@@ -82,6 +95,7 @@ class SkeletonDecoder:
                 saved = True
             token, cursor = self._best_fit(skeleton, cursor)
             out += pieces[token]
+            yield pieces[token]
             pending, n_out = [token], n_out + 1
         text = out.decode("utf-8", errors="replace")
         return SkeletonResult(text, len(prompt), n_out, truncated=not done(skeleton, cursor))

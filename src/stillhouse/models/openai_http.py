@@ -10,6 +10,7 @@ from __future__ import annotations
 import base64
 import os
 import time
+from collections.abc import Iterator
 from typing import Any, Literal
 
 import httpx
@@ -41,6 +42,8 @@ class ChatRequest(BaseModel):
     stop: list[str] | None = None
     seed: int | None = None
     response_format: dict[str, Any] | None = None
+    stream: bool | None = None
+    stream_options: dict[str, bool] | None = None
 
 
 class _Lenient(BaseModel):
@@ -69,6 +72,34 @@ class ChatResponse(_Lenient):
 
     choices: list[_Choice]
     usage: _Usage = _Usage()
+
+
+class _Delta(_Lenient):
+    content: str | None = None
+
+
+class _ChunkChoice(_Lenient):
+    delta: _Delta = _Delta()
+    finish_reason: str | None = None
+    stop_reason: str | int | None = None
+
+
+class ChatChunk(_Lenient):
+    """The parts of a ``chat.completion.chunk`` we use (the usage chunk has no choices)."""
+
+    choices: list[_ChunkChoice] = []
+    usage: _Usage | None = None
+
+
+def sse_data(lines: Iterator[str]) -> Iterator[str]:
+    """The ``data:`` payloads of a server-sent event stream, up to ``[DONE]``."""
+    for line in lines:
+        if not line.startswith("data:"):
+            continue  # comments, event names, blank separators
+        data = line[5:].strip()
+        if data == "[DONE]":
+            return
+        yield data
 
 
 def _content(message: Message) -> str | list[dict[str, Any]]:
@@ -185,3 +216,57 @@ class OpenAIHTTPModel:
             latency_ms=latency_ms,
             stop_reason=map_stop_reason(choice, params.stop),
         )
+
+    def stream(self, messages: list[Message], params: GenerationParams) -> Iterator[str | Completion]:
+        """The server's ``stream: true`` deltas; usage from its last chunk (``include_usage``)."""
+        request = build_request(self.model, messages, params).model_copy(
+            update={"stream": True, "stream_options": {"include_usage": True}}
+        )
+        started = time.perf_counter()
+        parts: list[str] = []
+        usage, last = _Usage(), _ChunkChoice()
+        try:
+            with self._client.stream(
+                "POST", "chat/completions", json=request.model_dump(exclude_none=True)
+            ) as response:
+                if response.status_code >= 400:
+                    raise error_for_status(response.status_code, response.read().decode("utf-8", "replace"))
+                for data in sse_data(response.iter_lines()):
+                    chunk = _parse_chunk(self.name, data)
+                    usage = chunk.usage or usage
+                    for choice in chunk.choices[:1]:
+                        last = choice if choice.finish_reason else last
+                        if choice.delta.content:
+                            parts.append(choice.delta.content)
+                            yield choice.delta.content
+        except httpx.TimeoutException as exc:
+            raise ModelTimeoutError(f"{self.name} did not answer in time: {exc}") from exc
+        except httpx.TransportError as exc:
+            raise ServiceUnavailableError(f"{self.name} unreachable: {exc}") from exc
+        choice = _Choice(
+            message=_ResponseMessage(), finish_reason=last.finish_reason, stop_reason=last.stop_reason
+        )
+        yield Completion(
+            text="".join(parts),
+            model=self.name,
+            input_tokens=usage.prompt_tokens,
+            output_tokens=usage.completion_tokens,
+            latency_ms=(time.perf_counter() - started) * 1000,
+            stop_reason=map_stop_reason(choice, params.stop),
+        )
+
+
+def _parse_chunk(name: str, data: str) -> ChatChunk:
+    """One chunk, or the error a server sends inside the stream (``{"error": {...}}``)."""
+    import json
+
+    try:
+        raw = json.loads(data)
+    except ValueError as exc:
+        raise ModelError(f"{name} streamed a chunk that is not JSON: {data[:200]}") from exc
+    if isinstance(raw, dict) and isinstance(raw.get("error"), dict):
+        raise ModelError(f"{name} failed mid-stream: {raw['error'].get('message', raw['error'])}")
+    try:
+        return ChatChunk.model_validate(raw)
+    except ValidationError as exc:
+        raise ModelError(f"{name} streamed an unexpected chunk: {exc}") from exc

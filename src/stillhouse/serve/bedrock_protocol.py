@@ -70,12 +70,51 @@ class InferenceConfigWire(_Wire):
     stopSequences: list[str] | None = Field(default=None, max_length=4)
 
 
+class JsonSchemaDefinitionWire(_Wire):
+    schema_: str = Field(alias="schema")  # JSON text, as Bedrock takes it
+    name: str | None = None
+    description: str | None = None
+
+    model_config = ConfigDict(extra="forbid", populate_by_name=True)
+
+    def parsed(self) -> dict[str, Any]:
+        import json
+
+        try:
+            schema = json.loads(self.schema_)
+        except ValueError as exc:
+            raise InvalidInputError(
+                f"is not valid JSON: {exc}", field="outputConfig.textFormat.structure.jsonSchema.schema"
+            ) from exc
+        if not isinstance(schema, dict):
+            raise InvalidInputError(
+                "must be a JSON object", field="outputConfig.textFormat.structure.jsonSchema.schema"
+            )
+        return schema
+
+
+class OutputFormatStructureWire(_Wire):
+    jsonSchema: JsonSchemaDefinitionWire
+
+
+class OutputFormatWire(_Wire):
+    type: Literal["json_schema"]
+    structure: OutputFormatStructureWire
+
+
+class OutputConfigWire(_Wire):
+    """Structured output: the answer is constrained to ``textFormat``'s JSON schema."""
+
+    textFormat: OutputFormatWire | None = None
+
+
 class ConverseRequest(_Wire):
-    """Body of ``POST /model/{modelId}/converse``."""
+    """Body of ``POST /model/{modelId}/converse`` (and of ``converse-stream``: the same members)."""
 
     messages: list[MessageWire] = Field(min_length=1)
     system: list[SystemBlockWire] | None = None
     inferenceConfig: InferenceConfigWire | None = None
+    outputConfig: OutputConfigWire | None = None
     requestMetadata: dict[str, str] | None = Field(default=None, min_length=1, max_length=16)
 
     @field_validator("requestMetadata")
@@ -161,11 +200,13 @@ def converse_to_domain(
     system = "\n".join(b.text for b in req.system or [] if b.text)
     messages = ([Message(role="system", content=system)] if system else []) + _domain_turns(req.messages)
     cfg = req.inferenceConfig or InferenceConfigWire()
+    text_format = req.outputConfig.textFormat if req.outputConfig else None
     params = GenerationParams(
         max_tokens=cfg.maxTokens or default_max_tokens,
         temperature=cfg.temperature if cfg.temperature is not None else 0.0,
         top_p=cfg.topP if cfg.topP is not None else 1.0,
         stop=tuple(cfg.stopSequences or ()),
+        json_schema=text_format.structure.jsonSchema.parsed() if text_format else None,
     )
     return messages, params
 

@@ -13,11 +13,11 @@ import asyncio
 import logging
 import queue
 import threading
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
 from concurrent.futures import Future, ThreadPoolExecutor
-from typing import Literal
+from typing import Any, Literal
 
-from stillhouse.chat import ChatModel, Completion, GenerationParams, Message
+from stillhouse.chat import ChatModel, Completion, GenerationParams, Message, stream_chat
 from stillhouse.errors import (
     InvalidInputError,
     ModelError,
@@ -136,6 +136,54 @@ class ModelPool:
         self, messages: list[Message], params: GenerationParams, *, wait_load: bool = False
     ) -> Completion:
         """One generation on a free replica. Refuses at once when not loaded (unless ``wait_load``)."""
+        await self._admit(messages, wait_load)
+        try:
+            loop = asyncio.get_running_loop()
+            return await loop.run_in_executor(self._executor, self._run, messages, params)
+        except asyncio.CancelledError:
+            if self._closed:  # undeployed while this request waited in the queue
+                raise ServiceUnavailableError(f"model {self.name} was undeployed") from None
+            raise
+        finally:
+            self._release()
+
+    async def stream(
+        self, messages: list[Message], params: GenerationParams, *, wait_load: bool = False
+    ) -> AsyncIterator[str | Completion]:
+        """:meth:`generate` as text deltas then the Completion (``chat.stream_chat``), admitted the
+        same way. A consumer that stops reading (a client gone) stops the generation at the model's
+        next delta and frees the replica for the next request."""
+        await self._admit(messages, wait_load)
+        loop = asyncio.get_running_loop()
+        items: asyncio.Queue[tuple[str, Any]] = asyncio.Queue()
+        cancel = threading.Event()
+
+        def emit(kind: str, item: Any) -> None:
+            if not loop.is_closed():
+                loop.call_soon_threadsafe(items.put_nowait, (kind, item))
+
+        def finished(work: asyncio.Future[None]) -> None:
+            # A stream whose work never ran (undeployed while it queued) or died outside the
+            # model's own errors would otherwise leave the consumer waiting for ever.
+            if work.cancelled():
+                items.put_nowait(("error", ServiceUnavailableError(f"model {self.name} was undeployed")))
+            elif (exc := work.exception()) is not None:
+                items.put_nowait(("error", ModelError(f"model {self.name} failed: {exc}")))
+
+        work = loop.run_in_executor(self._executor, self._run_stream, messages, params, emit, cancel)
+        work.add_done_callback(finished)
+        try:
+            while (next_item := await items.get())[0] == "item":
+                yield next_item[1]
+            if next_item[0] == "error":
+                raise next_item[1]
+        finally:
+            cancel.set()
+            work.cancel()  # still queued for a replica: never starts
+            self._release()
+
+    async def _admit(self, messages: list[Message], wait_load: bool) -> None:
+        """Refuse a request that cannot be served now, else count it in flight (``_release`` after)."""
         if self._closed:
             raise ServiceUnavailableError(f"model {self.name} was undeployed")
         if self.status == "Failed":
@@ -149,16 +197,10 @@ class ModelPool:
             if self._pending >= self._max_queue + self._workers:
                 raise ThrottledError(f"model {self.name} has {self._pending} requests in flight; retry later")
             self._pending += 1
-        try:
-            loop = asyncio.get_running_loop()
-            return await loop.run_in_executor(self._executor, self._run, messages, params)
-        except asyncio.CancelledError:
-            if self._closed:  # undeployed while this request waited in the queue
-                raise ServiceUnavailableError(f"model {self.name} was undeployed") from None
-            raise
-        finally:
-            with self._lock:
-                self._pending -= 1
+
+    def _release(self) -> None:
+        with self._lock:
+            self._pending -= 1
 
     def _run(self, messages: list[Message], params: GenerationParams) -> Completion:
         model = self._replicas.get()  # never blocks long: one replica per executor thread
@@ -169,6 +211,32 @@ class ModelPool:
         except Exception as exc:  # a backend's own exception is the model failing, not the server
             raise ModelError(f"model {self.name} failed: {exc}") from exc
         finally:
+            self._replicas.put(model)
+
+    def _run_stream(
+        self,
+        messages: list[Message],
+        params: GenerationParams,
+        emit: Callable[[str, Any], None],
+        cancel: threading.Event,
+    ) -> None:
+        """Hand each streamed item to ``emit`` until the stream ends, fails or is cancelled."""
+        if cancel.is_set():
+            return
+        model = self._replicas.get()
+        items = stream_chat(model, messages, params)
+        try:
+            for item in items:
+                if cancel.is_set():
+                    return
+                emit("item", item)
+            emit("end", None)
+        except StillhouseError as exc:
+            emit("error", exc)
+        except Exception as exc:  # a backend's own exception is the model failing, not the server
+            emit("error", ModelError(f"model {self.name} failed: {exc}"))
+        finally:
+            items.close()  # stops the backend's generation when the consumer left early
             self._replicas.put(model)
 
     @property

@@ -77,11 +77,21 @@ def openai_error(exc: Exception) -> JSONResponse:
     from fastapi.responses import JSONResponse
 
     err = as_stillhouse_error(exc)
+    return JSONResponse(openai_error_body(err), status_code=err.http_status)
+
+
+def openai_error_body(exc: Exception) -> dict[str, Any]:
+    """``{"error": {...}}``, the body of an OpenAI error response and of an error inside a stream."""
+    err = as_stillhouse_error(exc)
     status = err.http_status
     error_type = _OPENAI_TYPES.get(status, "server_error" if status >= 500 else "invalid_request_error")
-    code = _openai_code(err)
-    body: dict[str, Any] = {"message": str(err), "type": error_type, "code": code, "param": err.field}
-    return JSONResponse({"error": body}, status_code=status)
+    body: dict[str, Any] = {
+        "message": str(err),
+        "type": error_type,
+        "code": _openai_code(err),
+        "param": err.field,
+    }
+    return {"error": body}
 
 
 def _openai_code(err: StillhouseError) -> str | None:
@@ -89,6 +99,32 @@ def _openai_code(err: StillhouseError) -> str | None:
     if isinstance(err, MissingApiKeyError):
         return None
     return "invalid_api_key" if err.http_status == 401 else err.code
+
+
+# The members of each Bedrock stream union an error can travel as once the stream has begun; botocore
+# raises the modelled error of that name. The model failing is a modelStreamErrorException.
+CONVERSE_STREAM_ERRORS = {
+    "ValidationException": "validationException",
+    "ThrottlingException": "throttlingException",
+    "ModelNotReadyException": "throttlingException",
+    "ServiceUnavailableException": "serviceUnavailableException",
+    "ModelErrorException": "modelStreamErrorException",
+    "ModelTimeoutException": "modelStreamErrorException",
+}
+INVOKE_STREAM_ERRORS = {**CONVERSE_STREAM_ERRORS, "ModelTimeoutException": "modelTimeoutException"}
+
+
+def stream_exception(exc: Exception, members: dict[str, str]) -> bytes:
+    """An error after a Bedrock stream began, as an event-stream exception message of its union."""
+    from stillhouse.serve import eventstream
+
+    err = as_stillhouse_error(exc)
+    member = members.get(err.code, "internalServerException")
+    if member == "modelStreamErrorException":
+        return eventstream.exception(
+            member, str(err), originalStatusCode=err.http_status, originalMessage=str(err)
+        )
+    return eventstream.exception(member, str(err))
 
 
 def error_response(request: Request, exc: Exception) -> JSONResponse:

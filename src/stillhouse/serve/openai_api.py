@@ -1,24 +1,60 @@
 """The OpenAI-compatible API: ``POST /v1/chat/completions`` and ``GET /v1/models`` (bearer auth).
 
+``stream: true`` answers server-sent events: ``chat.completion.chunk`` objects, then ``data: [DONE]``;
+an error after the first chunk is sent as ``data: {"error": ...}``, which the ``openai`` client
+raises as an ``APIError``.
+
 ``model`` takes the same identifiers as the Bedrock runtime (custom model ARN or name, deployment ARN
 or name, catalog model). Calls are logged like runtime calls, as operation ``ChatCompletions`` with
 the request's ``metadata`` as ``requestMetadata``, so they can feed a later distillation job.
 """
 
+import json
 import time
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
+from stillhouse.chat import Completion
 from stillhouse.serve import openai_protocol as op
 from stillhouse.serve.context import context, parse_json, read_body, verify_bearer
+from stillhouse.serve.errors import openai_error_body
 from stillhouse.serve.runtime import run_logged
+from stillhouse.serve.streaming import StreamCall, stream_logged
 
 if TYPE_CHECKING:
     from fastapi import APIRouter, Request
-    from fastapi.responses import JSONResponse
+    from fastapi.responses import JSONResponse, StreamingResponse
 
 
-async def chat_completions(request: "Request") -> "JSONResponse":
-    """OpenAI chat completions (non-streaming; ``response_format`` json_schema constrains decoding)."""
+class SSEWire:
+    """Chat-completion chunks as server-sent events (``data: <json>``), ending ``data: [DONE]``."""
+
+    media_type = "text/event-stream"
+    headers = {"Cache-Control": "no-cache"}
+
+    def __init__(self, chunks: op.ChatCompletionChunks) -> None:
+        self.chunks = chunks
+
+    @staticmethod
+    def _events(objects: list[dict[str, Any]]) -> bytes:
+        return b"".join(
+            b"data: " + json.dumps(o, ensure_ascii=False).encode("utf-8") + b"\n\n" for o in objects
+        )
+
+    def start(self) -> bytes:
+        return self._events(self.chunks.start())
+
+    def delta(self, text: str) -> bytes:
+        return self._events(self.chunks.delta(text))
+
+    def end(self, completion: Completion, latency_ms: float, first_byte_ms: float) -> bytes:
+        return self._events(self.chunks.end(completion)) + b"data: [DONE]\n\n"
+
+    def error(self, exc: Exception) -> bytes:
+        return self._events([openai_error_body(exc)])
+
+
+async def chat_completions(request: "Request") -> "JSONResponse | StreamingResponse":
+    """OpenAI chat completions (``response_format`` json_schema constrains decoding)."""
     from fastapi.responses import JSONResponse
 
     verify_bearer(request)
@@ -26,6 +62,19 @@ async def chat_completions(request: "Request") -> "JSONResponse":
     ctx = context(request)
     req = parse_json(op.ChatCompletionRequest, body)
     messages, params = req.to_domain(default_max_tokens=ctx.settings.max_tokens_default)
+    if req.stream:
+        include_usage = bool(req.stream_options and req.stream_options.include_usage)
+        call = StreamCall(
+            operation="ChatCompletions",
+            model_id=req.model,
+            metadata=req.metadata,
+            input_body=req.model_dump(mode="json", exclude_none=True, by_alias=True),
+            messages=messages,
+            params=params,
+            final_body=lambda c, ms: op.chat_completion_response(c, req.model).model_dump(mode="json"),
+        )
+        chunks = op.ChatCompletionChunks(req.model, include_usage=include_usage)
+        return await stream_logged(ctx, call, SSEWire(chunks))
     out, _, _ = await run_logged(
         ctx,
         operation="ChatCompletions",
@@ -62,12 +111,12 @@ def list_models(request: "Request") -> "JSONResponse":
 def router() -> "APIRouter":
     """The ``/v1`` routes."""
     from fastapi import APIRouter, Request
-    from fastapi.responses import JSONResponse
+    from fastapi.responses import JSONResponse, StreamingResponse
 
     r = APIRouter(prefix="/v1", tags=["openai"])
 
-    @r.post("/chat/completions")
-    async def _chat(request: Request) -> JSONResponse:
+    @r.post("/chat/completions", response_model=None)
+    async def _chat(request: Request) -> JSONResponse | StreamingResponse:
         return await chat_completions(request)
 
     @r.get("/models")

@@ -12,7 +12,7 @@ import time
 import uuid
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator, model_validator
 
 from stillhouse.chat import Completion, GenerationParams, Image, Message
 from stillhouse.errors import InvalidInputError
@@ -85,6 +85,14 @@ class ResponseFormat(_Wire):
         return self
 
 
+class StreamOptions(_Wire):
+    """``include_usage`` adds a last chunk with the usage; the size-hiding ``obfuscation`` padding
+    (a defence for traffic crossing the internet) is never added by this self-hosted server."""
+
+    include_usage: bool | None = None
+    include_obfuscation: bool | None = None
+
+
 class ChatCompletionRequest(_Wire):
     """Body of ``POST /v1/chat/completions``."""
 
@@ -97,10 +105,18 @@ class ChatCompletionRequest(_Wire):
     stop: str | list[str] | None = None
     seed: int | None = None
     n: Literal[1] | None = None
-    stream: Literal[False] | None = None
+    stream: bool | None = None
+    stream_options: StreamOptions | None = None
     response_format: ResponseFormat | None = None
     user: str | None = None
     metadata: dict[str, str] | None = None
+
+    @field_validator("stream_options")
+    @classmethod
+    def _only_when_streaming(cls, value: StreamOptions | None, info: ValidationInfo) -> StreamOptions | None:
+        if value is not None and not info.data.get("stream"):
+            raise ValueError("The 'stream_options' parameter is only allowed when 'stream' is enabled.")
+        return value
 
     def to_domain(self, *, default_max_tokens: int) -> tuple[list[Message], GenerationParams]:
         """Domain messages (system turns first, as the models expect) and decoding parameters."""
@@ -153,20 +169,65 @@ class ChatCompletionResponse(_Wire):
     usage: Usage
 
 
+def finish_reason(completion: Completion) -> Literal["stop", "length"]:
+    return "length" if completion.stop_reason == "max_tokens" else "stop"
+
+
+def usage_of(completion: Completion) -> Usage:
+    return Usage(
+        prompt_tokens=completion.input_tokens,
+        completion_tokens=completion.output_tokens,
+        total_tokens=completion.total_tokens,
+    )
+
+
 def chat_completion_response(completion: Completion, model: str) -> ChatCompletionResponse:
     """The OpenAI answer for a completion (``model`` echoes what the caller asked for)."""
-    finish = "length" if completion.stop_reason == "max_tokens" else "stop"
+    finish = finish_reason(completion)
     return ChatCompletionResponse(
         id=f"chatcmpl-{uuid.uuid4().hex}",
         created=int(time.time()),
         model=model,
         choices=[Choice(message=ResponseMessage(content=completion.text), finish_reason=finish)],
-        usage=Usage(
-            prompt_tokens=completion.input_tokens,
-            completion_tokens=completion.output_tokens,
-            total_tokens=completion.total_tokens,
-        ),
+        usage=usage_of(completion),
     )
+
+
+class ChatCompletionChunks:
+    """The ``chat.completion.chunk`` objects of one streamed answer, as OpenAI sends them: the role
+    first, one chunk per delta, the finish reason, then (``include_usage``) a usage chunk with no
+    choices; every other chunk then carries ``"usage": null``."""
+
+    def __init__(self, model: str, *, include_usage: bool = False) -> None:
+        self.id, self.created = f"chatcmpl-{uuid.uuid4().hex}", int(time.time())
+        self.model, self.include_usage = model, include_usage
+
+    def _chunk(self, choices: list[dict[str, Any]], usage: Usage | None = None) -> dict[str, Any]:
+        chunk: dict[str, Any] = {
+            "id": self.id,
+            "object": "chat.completion.chunk",
+            "created": self.created,
+            "model": self.model,
+            "choices": choices,
+        }
+        if self.include_usage:
+            chunk["usage"] = usage.model_dump() if usage is not None else None
+        return chunk
+
+    def _choice(self, delta: dict[str, Any], finish: str | None = None) -> dict[str, Any]:
+        return {"index": 0, "delta": delta, "logprobs": None, "finish_reason": finish}
+
+    def start(self) -> list[dict[str, Any]]:
+        return [self._chunk([self._choice({"role": "assistant", "content": "", "refusal": None})])]
+
+    def delta(self, text: str) -> list[dict[str, Any]]:
+        return [self._chunk([self._choice({"content": text})])]
+
+    def end(self, completion: Completion) -> list[dict[str, Any]]:
+        chunks = [self._chunk([self._choice({}, finish_reason(completion))])]
+        if self.include_usage:
+            chunks.append(self._chunk([], usage_of(completion)))
+        return chunks
 
 
 class ModelCard(_Wire):

@@ -1,4 +1,5 @@
-"""The Bedrock runtime: ``POST /model/{modelId}/converse`` and ``POST /model/{modelId}/invoke``.
+"""The Bedrock runtime: ``POST /model/{modelId}/converse`` and ``POST /model/{modelId}/invoke``
+(their streaming twins are in :mod:`stillhouse.serve.runtime_stream`).
 
 ``modelId`` may be a custom model ARN or name, a deployment ARN or name, or a catalog model name
 (URL-encoded by botocore; Starlette decodes it, and the ``:path`` converter keeps the slashes that
@@ -53,20 +54,22 @@ async def run_logged(
         body = render(completion, latency_ms)
     except Exception as exc:
         err = as_stillhouse_error(exc)
-        await _log(ctx, _record(ctx, operation, model_id, metadata, input_body, None, error=err))
+        await log_record(ctx, call_record(ctx, operation, model_id, metadata, input_body, None, error=err))
         raise err from exc
-    await _log(ctx, _record(ctx, operation, model_id, metadata, input_body, body, completion=completion))
+    await log_record(
+        ctx, call_record(ctx, operation, model_id, metadata, input_body, body, completion=completion)
+    )
     return body, completion, latency_ms
 
 
-async def _log(ctx: ServeContext, record: InvocationLogRecord) -> None:
+async def log_record(ctx: ServeContext, record: InvocationLogRecord) -> None:
     """Make the record durable before the call answers, off the event loop (``add`` fsyncs)."""
     from starlette.concurrency import run_in_threadpool
 
     await run_in_threadpool(ctx.logs.add, record)
 
 
-def _record(
+def call_record(
     ctx: ServeContext,
     operation: str,
     model_id: str,
@@ -109,7 +112,7 @@ async def converse_body(ctx: ServeContext, model_id: str, body: bytes) -> dict[s
         operation="Converse",
         model_id=model_id,
         metadata=req.requestMetadata,
-        input_body=req.model_dump(mode="json", exclude_none=True),
+        input_body=req.model_dump(mode="json", exclude_none=True, by_alias=True),
         messages=messages,
         params=params,
         render=lambda c, ms: bp.converse_response(c, ms).model_dump(mode="json", exclude_none=True),
@@ -147,7 +150,9 @@ async def invoke(model_id: str, request: "Request") -> "JSONResponse":
 def router() -> "APIRouter":
     """The runtime routes (``:path`` so an ARN's slashes stay in ``model_id``)."""
     from fastapi import APIRouter, Request
-    from fastapi.responses import JSONResponse
+    from fastapi.responses import JSONResponse, StreamingResponse
+
+    from stillhouse.serve import runtime_stream
 
     r = APIRouter(tags=["bedrock-runtime"])
 
@@ -160,5 +165,13 @@ def router() -> "APIRouter":
     @r.post("/model/{model_id:path}/invoke")
     async def _invoke(model_id: str, request: Request) -> JSONResponse:
         return await invoke(model_id, request)
+
+    @r.post("/model/{model_id:path}/converse-stream")
+    async def _converse_stream(model_id: str, request: Request) -> StreamingResponse:
+        return await runtime_stream.converse_stream(model_id, request)
+
+    @r.post("/model/{model_id:path}/invoke-with-response-stream")
+    async def _invoke_stream(model_id: str, request: Request) -> StreamingResponse:
+        return await runtime_stream.invoke_stream(model_id, request)
 
     return r

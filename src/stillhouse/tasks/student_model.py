@@ -11,9 +11,10 @@ was trained on; its answer comes back in the task's canonical form.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from pathlib import Path
 
-from stillhouse.chat import ChatModel, Completion, GenerationParams, Message
+from stillhouse.chat import ChatModel, Completion, GenerationParams, Message, stream_chat
 from stillhouse.models.manifest import StudentManifest, read_manifest
 from stillhouse.models.registry import register_manifest_hook
 from stillhouse.tasks.base import Task
@@ -35,6 +36,21 @@ class StudentFormatModel(ChatModel):
         if swapped is messages:  # not a request for the task: the answer is not the task's either
             return completion
         return completion.model_copy(update={"text": from_student_answer(self.task, completion.text)})
+
+    def stream(self, messages: list[Message], params: GenerationParams) -> Iterator[str | Completion]:
+        """The inner model's stream for requests that are not the task's; a task answer is read back
+        into the task's form (keys reordered, weights repaired) only once it is whole, so it comes
+        as one delta, the same text ``generate`` answers."""
+        from stillhouse.tasks.student import to_student_request
+
+        swapped, swapped_params = to_student_request(self.task, messages, params)
+        if swapped is messages:
+            yield from stream_chat(self.inner, messages, params)
+            return
+        completion = self.generate(messages, params)
+        if completion.text:
+            yield completion.text
+        yield completion
 
 
 def wrap_student(model: ChatModel, manifest: StudentManifest) -> ChatModel:
