@@ -57,7 +57,9 @@ class SignedRequest:
 
     ``raw_path`` is the still percent-encoded path and ``raw_query`` the query string without '?':
     the canonical request is computed from the encoded form, so decoding first would break ARNs.
-    ``headers`` keeps repeats, names in any case.
+    ``headers`` keeps repeats, names in any case. ``payload_hash``, when given, is the body's
+    declared hash to sign with instead of hashing ``body``: S3 bodies are streamed to disk after the
+    signature is checked, and the S3 API compares their hash (or trailing checksum) itself.
     """
 
     method: str
@@ -65,6 +67,7 @@ class SignedRequest:
     raw_query: str
     headers: Sequence[tuple[str, str]]
     body: bytes
+    payload_hash: str | None = None
 
 
 @dataclass(frozen=True)
@@ -120,6 +123,18 @@ def _parse_authorization(value: str | None, *, has_date: bool) -> _AuthHeader:
     return _AuthHeader(*parts, signed_headers=signed, signature=params["Signature"])
 
 
+def credential_scope(authorization: str | None, query: dict[str, str]) -> tuple[str, str, str] | None:
+    """``(access key id, region, service)`` a request says it is signed for (its Authorization
+    header's Credential, or a presigned URL's X-Amz-Credential), or None; unchecked: it routes a
+    request to the service that will verify it."""
+    credential = query.get("X-Amz-Credential", "")
+    if authorization and authorization.strip().startswith(ALGORITHM):
+        found = re.search(r"Credential=([^,\s]*)", authorization)
+        credential = found.group(1) if found else ""
+    parts = credential.split("/")
+    return (parts[0], parts[2], parts[3]) if len(parts) == 5 else None
+
+
 def _remove_dot_segments(path: str) -> str:
     """RFC 3986 dot-segment removal, also collapsing repeated slashes (as AWS requires)."""
     out: list[str] = []
@@ -134,8 +149,11 @@ def _remove_dot_segments(path: str) -> str:
     return first + "/".join(out) + last
 
 
-def canonical_uri(raw_path: str) -> str:
-    """The path as botocore canonicalises it: dot segments removed, then URI-encoded once more."""
+def canonical_uri(raw_path: str, *, service: str = "bedrock") -> str:
+    """The path as botocore canonicalises it: dot segments removed, then URI-encoded once more;
+    for S3 the path exactly as sent (S3 keys may hold '//' and '..', and are encoded once)."""
+    if service == "s3":
+        return raw_path or "/"
     return quote(_remove_dot_segments(raw_path) if raw_path else "/", safe="/~")
 
 
@@ -156,7 +174,9 @@ def _header_values(headers: Sequence[tuple[str, str]], name: str) -> list[str]:
     return [" ".join(v.split()) for k, v in headers if k.lower() == name]
 
 
-def canonical_request(request: SignedRequest, signed_headers: Sequence[str], payload_hash: str) -> str:
+def canonical_request(
+    request: SignedRequest, signed_headers: Sequence[str], payload_hash: str, *, service: str = "bedrock"
+) -> str:
     """The SigV4 canonical request for the given signed header names."""
     lines = []
     for name in signed_headers:
@@ -169,7 +189,7 @@ def canonical_request(request: SignedRequest, signed_headers: Sequence[str], pay
     return "\n".join(
         [
             request.method.upper(),
-            canonical_uri(request.raw_path),
+            canonical_uri(request.raw_path, service=service),
             canonical_query(request.raw_query),
             "\n".join(lines) + "\n",
             ";".join(signed_headers),
@@ -209,7 +229,8 @@ def signature_mismatch(amz_date: str, region: str, service: str, canonical: str)
 
 
 class SigV4Verifier:
-    """Verifies requests signed with one configured key pair for services ``bedrock``; with a
+    """Verifies requests signed with one configured key pair for service ``bedrock`` (or the one
+    :meth:`verify` is told: ``s3``, ``sts``, routed by :mod:`stillhouse.serve.dispatch`); with a
     ``region``, only credentials scoped to it (as one regional AWS endpoint does). Without one, any
     region is accepted: one self-hosted server stands in for every regional endpoint, so a notebook
     keeps its own region and needs only ``AWS_ENDPOINT_URL``.
@@ -236,31 +257,33 @@ class SigV4Verifier:
         self._services = services
         self._clock = clock
 
-    def verify(self, request: SignedRequest) -> str:
-        """Return the access key id of a correctly signed request inside the skew window, else raise."""
+    def verify(self, request: SignedRequest, *, service: str | None = None) -> str:
+        """Return the access key id of a correctly signed request inside the skew window, else raise.
+        ``service``: the one service the credential must be scoped to (default: the configured ones)."""
         amz_date = next(iter(_header_values(request.headers, "x-amz-date")), "")
         authorization = next(iter(_header_values(request.headers, "authorization")), None)
         auth = _parse_authorization(authorization, has_date=bool(amz_date))
         signed_at = _parse_amz_date(amz_date)
         _check_signed_headers(auth.signed_headers)
         _check_skew(signed_at, amz_date, self._clock(), self._max_skew)
-        self._check_scope(auth, amz_date)
+        self._check_scope(auth, amz_date, (service,) if service else self._services)
         if not _same(auth.access_key_id, self._key_id):
             raise UnrecognizedClientError(UNRECOGNIZED_CLIENT)
-        canonical = canonical_request(request, auth.signed_headers, self._payload_hash(request))
+        payload = request.payload_hash if request.payload_hash is not None else self._payload_hash(request)
+        canonical = canonical_request(request, auth.signed_headers, payload, service=auth.service)
         expected = signature(self._secret, amz_date, auth.region, auth.service, canonical)
         if not _same(expected, auth.signature):
             raise signature_mismatch(amz_date, auth.region, auth.service, canonical)
         return auth.access_key_id
 
-    def _check_scope(self, auth: _AuthHeader, amz_date: str) -> None:
+    def _check_scope(self, auth: _AuthHeader, amz_date: str, services: tuple[str, ...]) -> None:
         """The credential scope names this server's region, a served service, SigV4's terminator and
         the request's date; AWS lists every clause that fails in one message."""
         wrong = []
         if self._region is not None and auth.region != self._region:
             wrong.append(f"Credential should be scoped to a valid region, not '{auth.region}'. ")
-        if auth.service not in self._services:
-            wrong.append(f"Credential should be scoped to correct service: '{self._services[0]}'. ")
+        if auth.service not in services:
+            wrong.append(f"Credential should be scoped to correct service: '{services[0]}'. ")
         if auth.terminator != _TERMINATOR:
             wrong.append(
                 f"Credential should be scoped with a valid terminator: '{_TERMINATOR}', "

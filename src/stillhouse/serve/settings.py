@@ -47,6 +47,10 @@ class ServerSettings(BaseModel):
     log_flush_records: int = Field(default=64, ge=1)
     log_flush_seconds: float = Field(default=5.0, gt=0)
     start_job_workers: bool = True
+    # Who sts:GetCallerIdentity says the caller is: an IAM user ARN in account_id (default
+    # arn:aws:iam::<account_id>:user/stillhouse) and a user id (default: the access key id).
+    caller_arn: str | None = Field(default=None, pattern=r"^arn:aws[\w-]*:(iam|sts)::\d{12}:.+$")
+    caller_user_id: str | None = None
 
     @model_validator(mode="after")
     def _key_pair(self) -> ServerSettings:
@@ -68,6 +72,12 @@ class ServerSettings(BaseModel):
         from stillhouse import paths
 
         return self.invocation_log_wal_dir or paths.home() / "serve" / "invocation-log-wal"
+
+    @property
+    def caller_identity(self) -> tuple[str, str, str]:
+        """``(account, arn, user id)`` that sts:GetCallerIdentity answers."""
+        arn = self.caller_arn or f"arn:aws:iam::{self.account_id}:user/stillhouse"
+        return arn.split(":")[4], arn, self.caller_user_id or self.access_key_id or "stillhouse"
 
     @property
     def base_url(self) -> str:
