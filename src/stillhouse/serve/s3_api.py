@@ -137,6 +137,7 @@ async def list_buckets(call: Call) -> Response:
 
 
 async def create_bucket(call: Call) -> Response:
+    call.store.check_bucket_name(call.bucket)
     constraint = wire.location_constraint(await call.small_body())
     if constraint == "us-east-1":
         raise S3Error("InvalidLocationConstraint", "The specified location-constraint is not valid", 400)
@@ -483,6 +484,10 @@ def asgi_app(ctx: ServeContext) -> Callable[..., Awaitable[None]]:
             response = await route(call)(call)
         except Exception as exc:  # every refusal is S3's XML, never a Bedrock JSON body
             response = s3_error(exc, request_id=request_id, head=request.method == "HEAD")
+            if request.method in ("PUT", "POST"):
+                # The body may be unread (refused before it): a kept-alive connection would read
+                # it as the next request, so this one ends here.
+                response.headers["connection"] = "close"
         response.headers["x-amz-request-id"] = request_id
         await response(scope, receive, send)
 

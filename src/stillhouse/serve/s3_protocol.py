@@ -168,8 +168,8 @@ def encode_token(marker: str) -> str:
 
 def decode_token(token: str) -> str:
     try:
-        return base64.urlsafe_b64decode(token.encode("ascii")).decode("utf-8")
-    except (binascii.Error, ValueError) as exc:
+        return base64.b64decode(token.encode("ascii"), altchars=b"-_", validate=True).decode("utf-8")
+    except (binascii.Error, ValueError) as exc:  # ValueError: not ASCII, not UTF-8
         raise S3Error("InvalidArgument", "The continuation token provided is incorrect", 400) from exc
 
 

@@ -333,7 +333,7 @@ class BucketStore:
                 400,
             )
         received = {n: (etag, size) for n, etag, size, _ in self.list_parts(bucket, key, upload_id)}
-        for i, (number, etag) in enumerate(parts):
+        for number, etag in parts:
             if number not in received or received[number][0].strip('"') != etag.strip('"'):
                 raise S3Error(
                     "InvalidPart",
@@ -342,12 +342,10 @@ class BucketStore:
                     "entity tag.",
                     400,
                 )
-            if i < len(parts) - 1 and received[number][1] < MIN_PART_BYTES:
-                raise S3Error(
-                    "EntityTooSmall",
-                    "Your proposed upload is smaller than the minimum allowed object size.",
-                    400,
-                )
+        if any(received[number][1] < MIN_PART_BYTES for number in numbers[:-1]):
+            raise S3Error(
+                "EntityTooSmall", "Your proposed upload is smaller than the minimum allowed object size.", 400
+            )
         staged = self.staging_file()
         try:
             with staged.open("wb") as out:
