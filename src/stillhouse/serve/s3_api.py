@@ -3,7 +3,8 @@
 
 Operations, status codes and headers are S3's (botocore's ``s3`` model): buckets (create, head,
 list, delete, location, policy), objects (put, get with Range, head, delete, batch delete, copy),
-ListObjects and ListObjectsV2, multipart uploads. The signature is checked before the body is read;
+ListObjects and ListObjectsV2 here; objects and multipart uploads in :mod:`stillhouse.serve.s3_objects`.
+The signature is checked before the body is read;
 bodies are checked by :mod:`stillhouse.serve.s3_upload`; errors are S3's XML
 (:func:`stillhouse.serve.errors.s3_error`). The state is :class:`~stillhouse.sources.s3_buckets.BucketStore`.
 """
@@ -13,9 +14,8 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import secrets
-from collections.abc import Awaitable, Callable, Iterator
+from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, Any
-from urllib.parse import unquote
 
 from stillhouse.errors import S3Error
 from stillhouse.serve import s3_protocol as wire
@@ -100,19 +100,19 @@ class Call:
         return {k[11:]: v for k, v in self.headers.items() if k.startswith("x-amz-meta-")}
 
 
-def _xml(body: bytes, status: int = 200) -> Response:
+def xml(body: bytes, status: int = 200) -> Response:
     from starlette.responses import Response
 
     return Response(body, status, media_type=_XML)
 
 
-def _empty(status: int = 200, headers: dict[str, str] | None = None) -> Response:
+def empty(status: int = 200, headers: dict[str, str] | None = None) -> Response:
     from starlette.responses import Response
 
     return Response(b"", status, headers=headers)
 
 
-def _object_headers(info: ObjectInfo) -> dict[str, str]:
+def object_headers(info: ObjectInfo) -> dict[str, str]:
     headers = {
         "ETag": info.etag,
         "Last-Modified": wire.http_date(info.modified),
@@ -133,7 +133,7 @@ async def list_buckets(call: Call) -> Response:
         for b in buckets
     ]
     owner = [("ID", wire.OWNER_ID), ("DisplayName", "stillhouse")]
-    return _xml(wire.document("ListAllMyBucketsResult", [("Owner", owner), ("Buckets", entries)]))
+    return xml(wire.document("ListAllMyBucketsResult", [("Owner", owner), ("Buckets", entries)]))
 
 
 async def create_bucket(call: Call) -> Response:
@@ -149,29 +149,29 @@ async def create_bucket(call: Call) -> Response:
             400,
         )
     await asyncio.to_thread(call.store.create_bucket, call.bucket, constraint or "us-east-1")
-    return _empty(headers={"Location": f"/{call.bucket}"})
+    return empty(headers={"Location": f"/{call.bucket}"})
 
 
 async def head_bucket(call: Call) -> Response:
     info = await asyncio.to_thread(call.store.bucket, call.bucket)
-    return _empty(headers={"x-amz-bucket-region": info.region})
+    return empty(headers={"x-amz-bucket-region": info.region})
 
 
 async def delete_bucket(call: Call) -> Response:
     await asyncio.to_thread(call.store.delete_bucket, call.bucket)
-    return _empty(204)
+    return empty(204)
 
 
 async def bucket_location(call: Call) -> Response:
     info = await asyncio.to_thread(call.store.bucket, call.bucket)
     region = None if info.region == "us-east-1" else info.region  # S3 names us-east-1 by no constraint
-    return _xml(wire.document("LocationConstraint", [], text=region))
+    return xml(wire.document("LocationConstraint", [], text=region))
 
 
 async def put_policy(call: Call) -> Response:
     body = await call.small_body(20 * 1024)
     await asyncio.to_thread(call.store.put_policy, call.bucket, body.decode("utf-8", "replace"))
-    return _empty(204)
+    return empty(204)
 
 
 async def get_policy(call: Call) -> Response:
@@ -183,7 +183,7 @@ async def get_policy(call: Call) -> Response:
 
 async def delete_policy(call: Call) -> Response:
     await asyncio.to_thread(call.store.delete_policy, call.bucket)
-    return _empty(204)
+    return empty(204)
 
 
 async def list_objects(call: Call) -> Response:
@@ -233,7 +233,7 @@ async def list_objects(call: Call) -> Response:
         ("EncodingType", "url" if enc else None),
         ("IsTruncated", page.truncated),
     ]
-    return _xml(wire.document("ListBucketResult", head + contents + common))
+    return xml(wire.document("ListBucketResult", head + contents + common))
 
 
 def _max_keys(value: str | None) -> int:
@@ -261,7 +261,7 @@ async def delete_objects(call: Call) -> Response:
             if exc.code == "NoSuchBucket":
                 raise
             results.append(("Error", [("Key", key), ("Code", exc.code), ("Message", exc.message)]))
-    return _xml(wire.document("DeleteResult", results))
+    return xml(wire.document("DeleteResult", results))
 
 
 def _md5(body: bytes) -> str:
@@ -270,163 +270,24 @@ def _md5(body: bytes) -> str:
     return hashlib.md5(body, usedforsecurity=False).hexdigest()
 
 
-# ------------------------------------------------------------------------------------- objects
-
-
-async def put_object(call: Call) -> Response:
-    await asyncio.to_thread(call.store.bucket, call.bucket)
-    await asyncio.to_thread(call.store.object_path, call.bucket, call.key)
-    staged = call.store.staging_file()
-    try:
-        got = await s3_upload.receive(call.request.stream(), call.headers, staged)
-        info = await asyncio.to_thread(
-            call.store.put_object,
-            call.bucket,
-            call.key,
-            staged,
-            got.md5,
-            call.headers.get("content-type"),
-            call.user_metadata(),
-        )
-    finally:
-        staged.unlink(missing_ok=True)
-    return _empty(headers={"ETag": info.etag, **dict([got.checksum] if got.checksum else [])})
-
-
-async def copy_object(call: Call) -> Response:
-    source = unquote(call.headers["x-amz-copy-source"].split("?versionId=")[0]).lstrip("/")
-    src_bucket, _, src_key = source.partition("/")
-    replace = None
-    if call.headers.get("x-amz-metadata-directive", "COPY").upper() == "REPLACE":
-        replace = (call.headers.get("content-type"), call.user_metadata())
-    elif (src_bucket, src_key) == (call.bucket, call.key):
-        raise S3Error(
-            "InvalidRequest",
-            "This copy request is illegal because it is trying to copy an object "
-            "to itself without changing the object's metadata, storage class, website redirect "
-            "location or encryption attributes.",
-            400,
-        )
-    info = await asyncio.to_thread(
-        call.store.copy_object, (src_bucket, src_key), call.bucket, call.key, replace
-    )
-    result = [("LastModified", wire.iso(info.modified)), ("ETag", info.etag)]
-    return _xml(wire.document("CopyObjectResult", result))
-
-
-async def head_object(call: Call) -> Response:
-    info = await asyncio.to_thread(call.store.head, call.bucket, call.key)
-    return _empty(headers={**_object_headers(info), "Content-Length": str(info.size)})
-
-
-async def get_object(call: Call) -> Response:
-    from starlette.responses import StreamingResponse
-
-    info = await asyncio.to_thread(call.store.head, call.bucket, call.key)
-    path = call.store.object_path(call.bucket, call.key)
-    span = wire.byte_range(call.headers.get("range"), info.size)
-    first, last = span or (0, info.size - 1)
-    headers = {**_object_headers(info), "Content-Length": str(last - first + 1)}
-    if span:
-        headers["Content-Range"] = f"bytes {first}-{last}/{info.size}"
-    handle = path.open("rb")  # opened now: a delete after this answer started cannot cut it short
-
-    def read() -> Iterator[bytes]:
-        with handle:
-            handle.seek(first)
-            left = last - first + 1
-            while left > 0 and (block := handle.read(min(left, 1 << 20))):
-                left -= len(block)
-                yield block
-
-    return StreamingResponse(read(), 206 if span else 200, headers=headers, media_type=info.content_type)
-
-
-async def delete_object(call: Call) -> Response:
-    await asyncio.to_thread(call.store.delete_object, call.bucket, call.key)
-    return _empty(204)
-
-
-# ----------------------------------------------------------------------------------- multipart
-
-
-async def create_upload(call: Call) -> Response:
-    upload_id = await asyncio.to_thread(
-        call.store.create_upload,
-        call.bucket,
-        call.key,
-        call.headers.get("content-type"),
-        call.user_metadata(),
-    )
-    result = [("Bucket", call.bucket), ("Key", call.key), ("UploadId", upload_id)]
-    return _xml(wire.document("InitiateMultipartUploadResult", result))
-
-
-async def upload_part(call: Call) -> Response:
-    number = call.query.get("partNumber", "")
-    if not number.isdigit():
-        raise S3Error("InvalidArgument", "Part number must be an integer between 1 and 10000, inclusive", 400)
-    if "x-amz-copy-source" in call.headers:
-        raise S3Error("NotImplemented", "UploadPartCopy is not implemented", 501)
-    await asyncio.to_thread(call.store.list_parts, call.bucket, call.key, call.query["uploadId"])
-    staged = call.store.staging_file()
-    try:
-        got = await s3_upload.receive(call.request.stream(), call.headers, staged)
-        etag = await asyncio.to_thread(
-            call.store.upload_part,
-            call.bucket,
-            call.key,
-            call.query["uploadId"],
-            int(number),
-            staged,
-            got.md5,
-        )
-    finally:
-        staged.unlink(missing_ok=True)
-    return _empty(headers={"ETag": etag, **dict([got.checksum] if got.checksum else [])})
-
-
-async def list_parts(call: Call) -> Response:
-    upload_id = call.query["uploadId"]
-    parts = await asyncio.to_thread(call.store.list_parts, call.bucket, call.key, upload_id)
-    entries = [
-        ("Part", [("PartNumber", n), ("LastModified", wire.iso(at)), ("ETag", etag), ("Size", size)])
-        for n, etag, size, at in parts
-    ]
-    head = [
-        ("Bucket", call.bucket),
-        ("Key", call.key),
-        ("UploadId", upload_id),
-        ("IsTruncated", False),
-        ("StorageClass", "STANDARD"),
-    ]
-    return _xml(wire.document("ListPartsResult", head + entries))
-
-
-async def complete_upload(call: Call) -> Response:
-    parts = wire.completed_parts(await call.small_body())
-    info = await asyncio.to_thread(
-        call.store.complete_upload, call.bucket, call.key, call.query["uploadId"], parts
-    )
-    result = [
-        ("Location", f"/{call.bucket}/{call.key}"),
-        ("Bucket", call.bucket),
-        ("Key", call.key),
-        ("ETag", info.etag),
-    ]
-    return _xml(wire.document("CompleteMultipartUploadResult", result))
-
-
-async def abort_upload(call: Call) -> Response:
-    await asyncio.to_thread(call.store.abort_upload, call.bucket, call.key, call.query["uploadId"])
-    return _empty(204)
-
-
 # ------------------------------------------------------------------------------------ dispatch
 
 
 def route(call: Call) -> Handler:
     """The operation a request names (method, bucket/key, sub-resource), or NotImplemented."""
+    from stillhouse.serve.s3_objects import (
+        abort_upload,
+        complete_upload,
+        copy_object,
+        create_upload,
+        delete_object,
+        get_object,
+        head_object,
+        list_parts,
+        put_object,
+        upload_part,
+    )
+
     method, q, h = call.request.method, call.query, call.headers
     if _UNSUPPORTED & q.keys() or (not call.key and "uploads" in q and method == "GET"):
         raise S3Error(
