@@ -163,3 +163,57 @@ def test_an_unsigned_s3_request_gets_nothing(server: str, s3: Any) -> None:
         with pytest.raises(ClientError) as err:
             call()
         assert err.value.response["ResponseMetadata"]["HTTPStatusCode"] in (403, 404)
+
+
+def test_presigned_urls_get_and_put_until_they_expire(server: str, s3: Any, home: Path) -> None:
+    import urllib.error
+    import urllib.request
+
+    from botocore.config import Config
+
+    s3.put_object(Bucket=BUCKET, Key="shared.txt", Body=b"presigned content")
+    s3 = boto_client("s3", server, config=Config(signature_version="s3v4"))  # boto3 presigns SigV2 otherwise
+    url = s3.generate_presigned_url(
+        "get_object", Params={"Bucket": BUCKET, "Key": "shared.txt"}, ExpiresIn=60
+    )
+    assert "X-Amz-Signature=" in url
+    with urllib.request.urlopen(url, timeout=10) as resp:
+        assert resp.read() == b"presigned content"
+    put_url = s3.generate_presigned_url(
+        "put_object", Params={"Bucket": BUCKET, "Key": "up.txt"}, ExpiresIn=60
+    )
+    urllib.request.urlopen(
+        urllib.request.Request(put_url, data=b"uploaded", method="PUT"), timeout=10
+    ).close()
+    assert objects(home)[f"s3://{BUCKET}/up.txt"] == b"uploaded"
+    for bad_url, expected in (
+        (url.replace("shared.txt", "other.txt"), b"<Code>SignatureDoesNotMatch</Code>"),
+        (url.replace("X-Amz-Expires=60", "X-Amz-Expires=61"), b"<Code>SignatureDoesNotMatch</Code>"),
+        (url.split("&X-Amz-Signature=")[0], b"<Code>AuthorizationHeaderMalformed</Code>"),
+    ):
+        with pytest.raises(urllib.error.HTTPError) as err:
+            urllib.request.urlopen(bad_url, timeout=10)
+        assert (err.value.code, expected in err.value.read()) == (
+            400 if b"Malformed" in expected else 403,
+            True,
+        )
+
+
+def test_an_expired_presigned_url_is_access_denied() -> None:
+    from datetime import UTC, datetime, timedelta
+
+    from botocore.auth import S3SigV4QueryAuth
+
+    from stillhouse.errors import AccessDeniedError
+    from stillhouse.serve.auth import SignedRequest, SigV4Verifier
+
+    req = AWSRequest("GET", f"http://h/{BUCKET}/k")
+    S3SigV4QueryAuth(Credentials(KEY_ID, SECRET), "s3", REGION, expires=600).add_auth(req)
+    query = urlsplit(req.url).query
+    signed = SignedRequest("GET", f"/{BUCKET}/k", query, [("host", "h")], b"")
+    assert SigV4Verifier(KEY_ID, SECRET).verify(signed, service="s3") == KEY_ID
+    later = SigV4Verifier(KEY_ID, SECRET, clock=lambda: datetime.now(UTC) + timedelta(seconds=700))
+    with pytest.raises(AccessDeniedError, match="Request has expired"):
+        later.verify(signed, service="s3")
+    sooner = SigV4Verifier(KEY_ID, SECRET, clock=lambda: datetime.now(UTC) + timedelta(seconds=400))
+    assert sooner.verify(signed, service="s3") == KEY_ID  # older than the skew window, yet not expired

@@ -16,6 +16,7 @@ unknown access key id ``UnrecognizedClientException``.
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import hmac
 import re
@@ -48,6 +49,7 @@ SIGNATURE_MISMATCH = (
 )
 MISSING_TOKEN = "Missing Authentication Token"
 _REQUIRED_PARAMS = ("Credential", "Signature", "SignedHeaders")
+_PRESIGNED = ("Algorithm", "Credential", "Signature", "Date", "SignedHeaders", "Expires")
 _REQUIRES_DATE = "Authorization header requires existence of either a 'X-Amz-Date' or a 'Date' header. "
 
 
@@ -133,6 +135,11 @@ def credential_scope(authorization: str | None, query: dict[str, str]) -> tuple[
         credential = found.group(1) if found else ""
     parts = credential.split("/")
     return (parts[0], parts[2], parts[3]) if len(parts) == 5 else None
+
+
+def is_presigned(raw_query: str) -> bool:
+    """Whether a query string carries a presigned URL's credential or signature (query-string auth)."""
+    return any(p.startswith(("X-Amz-Signature=", "X-Amz-Credential=")) for p in raw_query.split("&"))
 
 
 def _remove_dot_segments(path: str) -> str:
@@ -259,17 +266,26 @@ class SigV4Verifier:
 
     def verify(self, request: SignedRequest, *, service: str | None = None) -> str:
         """Return the access key id of a correctly signed request inside the skew window, else raise.
-        ``service``: the one service the credential must be scoped to (default: the configured ones)."""
+        ``service``: the one service the credential must be scoped to (default: the configured ones).
+        A presigned URL (query-string auth) is checked the same way, with its expiry."""
         amz_date = next(iter(_header_values(request.headers, "x-amz-date")), "")
         authorization = next(iter(_header_values(request.headers, "authorization")), None)
-        auth = _parse_authorization(authorization, has_date=bool(amz_date))
-        signed_at = _parse_amz_date(amz_date)
-        _check_signed_headers(auth.signed_headers)
-        _check_skew(signed_at, amz_date, self._clock(), self._max_skew)
+        if authorization is None and is_presigned(request.raw_query):
+            auth, amz_date = _parse_presigned(request.raw_query, self._clock(), self._max_skew)
+            kept = [p for p in request.raw_query.split("&") if not p.startswith("X-Amz-Signature=")]
+            request = dataclasses.replace(request, raw_query="&".join(kept))
+            payload = "UNSIGNED-PAYLOAD" if auth.service == "s3" else self._payload_hash(request)
+        else:
+            auth = _parse_authorization(authorization, has_date=bool(amz_date))
+            signed_at = _parse_amz_date(amz_date)
+            _check_signed_headers(auth.signed_headers)
+            _check_skew(signed_at, amz_date, self._clock(), self._max_skew)
+            payload = (
+                request.payload_hash if request.payload_hash is not None else self._payload_hash(request)
+            )
         self._check_scope(auth, amz_date, (service,) if service else self._services)
         if not _same(auth.access_key_id, self._key_id):
             raise UnrecognizedClientError(UNRECOGNIZED_CLIENT)
-        payload = request.payload_hash if request.payload_hash is not None else self._payload_hash(request)
         canonical = canonical_request(request, auth.signed_headers, payload, service=auth.service)
         expected = signature(self._secret, amz_date, auth.region, auth.service, canonical)
         if not _same(expected, auth.signature):
@@ -305,6 +321,35 @@ class SigV4Verifier:
             # Also refuses UNSIGNED-PAYLOAD: this server never accepts a body it cannot check.
             raise AccessDeniedError("X-Amz-Content-SHA256 does not match the request body")
         return actual
+
+
+def _parse_presigned(raw_query: str, now: datetime, max_skew_s: int) -> tuple[_AuthHeader, str]:
+    """A presigned URL's X-Amz-* parameters as an Authorization header's parts, and its date;
+    refused (S3's words) when one is missing, the URL has expired or is dated in the future."""
+    params = {unquote(k): unquote(v) for k, _, v in (p.partition("=") for p in raw_query.split("&"))}
+    if any(not params.get(f"X-Amz-{name}") for name in _PRESIGNED):
+        raise IncompleteSignatureError(
+            "Query-string authentication requires the X-Amz-Algorithm, X-Amz-Credential, "
+            "X-Amz-Signature, X-Amz-Date, X-Amz-SignedHeaders, and X-Amz-Expires parameters."
+        )
+    if params["X-Amz-Algorithm"] != ALGORITHM:
+        raise IncompleteSignatureError(f"Unsupported AWS 'algorithm': '{params['X-Amz-Algorithm']}'.")
+    parts = params["X-Amz-Credential"].split("/")
+    if len(parts) != 5:
+        raise IncompleteSignatureError(
+            f"Credential must have exactly 5 slash-delimited elements, got '{parts}'"
+        )
+    amz_date, expires = params["X-Amz-Date"], params["X-Amz-Expires"]
+    signed_at = _parse_amz_date(amz_date)
+    if not expires.isdigit() or not 1 <= int(expires) <= 604800:
+        raise AccessDeniedError("X-Amz-Expires must be between 1 and 604800 seconds")
+    if now > signed_at + timedelta(seconds=int(expires)):
+        raise AccessDeniedError("Request has expired")
+    _check_skew(max(signed_at, now), amz_date, now, max_skew_s)  # refuses only a date in the future
+    signed = tuple(params["X-Amz-SignedHeaders"].split(";"))
+    if "host" not in signed:
+        raise InvalidSignatureError("'Host' must be a 'SignedHeader' in the AWS Authorization.")
+    return _AuthHeader(*parts, signed_headers=signed, signature=params["X-Amz-Signature"]), amz_date
 
 
 def _parse_amz_date(amz_date: str) -> datetime:

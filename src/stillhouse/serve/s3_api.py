@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING, Any
 from stillhouse.errors import S3Error
 from stillhouse.serve import s3_protocol as wire
 from stillhouse.serve import s3_upload
-from stillhouse.serve.auth import credential_scope
+from stillhouse.serve.auth import credential_scope, is_presigned
 from stillhouse.serve.context import ServeContext, signed_request
 from stillhouse.sources.s3_buckets import BucketStore, ObjectInfo
 
@@ -73,6 +73,10 @@ class Call:
         self.bucket, _, self.key = path.lstrip("/").partition("/")
         self.query = dict(request.query_params)
         self.headers = {k.lower(): v for k, v in request.headers.items()}
+        if "authorization" not in self.headers and is_presigned(
+            request.scope.get("query_string", b"").decode("latin-1")
+        ):
+            self.headers.setdefault("x-amz-content-sha256", s3_upload.UNSIGNED)  # what a presigned URL signs
         # The region the client signed for: the one its bucket is created in (any is served).
         self.region = (credential_scope(self.headers.get("authorization"), self.query) or ("", store.region))[
             1
