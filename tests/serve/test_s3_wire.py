@@ -217,3 +217,17 @@ def test_an_expired_presigned_url_is_access_denied() -> None:
         later.verify(signed, service="s3")
     sooner = SigV4Verifier(KEY_ID, SECRET, clock=lambda: datetime.now(UTC) + timedelta(seconds=400))
     assert sooner.verify(signed, service="s3") == KEY_ID  # older than the skew window, yet not expired
+
+
+def test_signed_chunked_payloads_are_not_implemented_and_nothing_is_stored(
+    server: str, s3: Any, home: Path
+) -> None:
+    """SDKs that sign every chunk (STREAMING-AWS4-HMAC-SHA256-PAYLOAD) are told so, never half-served."""
+    req = AWSRequest(
+        "PUT", f"{server}/{BUCKET}/k", data=b"5;chunk-signature=00\r\nhello\r\n0;chunk-signature=00\r\n\r\n"
+    )
+    req.headers["X-Amz-Content-SHA256"] = "STREAMING-AWS4-HMAC-SHA256-PAYLOAD"
+    SigV4Auth(Credentials(KEY_ID, SECRET), "s3", REGION).add_auth(req)
+    status, body, _ = send(server, req)
+    assert status == 501 and b"<Code>NotImplemented</Code>" in body
+    assert objects(home) == {}

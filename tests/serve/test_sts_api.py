@@ -37,6 +37,14 @@ def test_configured_identity() -> None:
         ServerSettings(caller_arn="alice")
 
 
+def test_caller_arn_from_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    from stillhouse.serve.settings import settings_from_env
+
+    monkeypatch.setenv("STILLHOUSE_CALLER_ARN", "arn:aws:iam::210987654321:user/bob")
+    settings = settings_from_env(access_key_id=KEY_ID, secret_access_key=SECRET)
+    assert settings.caller_identity == ("210987654321", "arn:aws:iam::210987654321:user/bob", KEY_ID)
+
+
 @pytest.mark.parametrize(
     ("credentials", "expected"),
     [({"secret": "wrong"}, "SignatureDoesNotMatch"), ({"key_id": "AKIDOTHER"}, "InvalidClientTokenId")],

@@ -17,6 +17,7 @@ from stillhouse.jobs import arns
 ENV_ACCESS_KEY_ID = "STILLHOUSE_ACCESS_KEY_ID"
 ENV_SECRET_ACCESS_KEY = "STILLHOUSE_SECRET_ACCESS_KEY"
 ENV_API_KEY = "STILLHOUSE_API_KEY"
+ENV_CALLER_ARN = "STILLHOUSE_CALLER_ARN"  # the IAM ARN sts:GetCallerIdentity answers
 
 
 class ServerSettings(BaseModel):
@@ -94,6 +95,7 @@ def settings_from_env(**overrides: object) -> ServerSettings:
     values.setdefault("access_key_id", os.environ.get(ENV_ACCESS_KEY_ID) or None)
     values.setdefault("secret_access_key", os.environ.get(ENV_SECRET_ACCESS_KEY) or None)
     values.setdefault("api_key", os.environ.get(ENV_API_KEY) or None)
+    values.setdefault("caller_arn", os.environ.get(ENV_CALLER_ARN) or None)
     values = {k: v for k, v in values.items() if v is not None}
     if "access_key_id" not in values and "api_key" not in values:
         raise InvalidInputError(
