@@ -306,3 +306,26 @@ def test_wrong_secret_and_unknown_key_are_s3s_codes(server: str) -> None:
         with pytest.raises(ClientError) as err:
             boto_client("s3", server, **credentials).list_buckets()
         assert code(err) == (expected, 403)
+
+
+def test_the_stores_own_bookkeeping_is_no_bucket(s3: Any, server: str) -> None:
+    """``.stillhouse/`` (metadata, uploads) sits beside the buckets and is never served or listed."""
+    s3.put_object(Bucket=BUCKET, Key="k", Body=b"x")
+    assert [b["Name"] for b in s3.list_buckets()["Buckets"]] == [BUCKET]
+    with pytest.raises(ClientError) as err:
+        s3.list_objects_v2(Bucket=".stillhouse")
+    assert code(err) == ("NoSuchBucket", 404)
+    with pytest.raises(ClientError) as err:
+        s3.get_object(Bucket=".stillhouse", Key=f"buckets/{BUCKET}.json")
+    assert code(err) == ("NoSuchBucket", 404)
+
+
+def test_copy_of_a_multipart_object_has_the_md5_etag(s3: Any) -> None:
+    upload = s3.create_multipart_upload(Bucket=BUCKET, Key="mp")["UploadId"]
+    etag = s3.upload_part(Bucket=BUCKET, Key="mp", UploadId=upload, PartNumber=1, Body=b"only part")["ETag"]
+    s3.complete_multipart_upload(
+        Bucket=BUCKET, Key="mp", UploadId=upload, MultipartUpload={"Parts": [{"PartNumber": 1, "ETag": etag}]}
+    )
+    assert s3.head_object(Bucket=BUCKET, Key="mp")["ETag"].endswith('-1"')
+    copied = s3.copy_object(Bucket=BUCKET, Key="copy", CopySource=f"{BUCKET}/mp")
+    assert copied["CopyObjectResult"]["ETag"] == f'"{hashlib.md5(b"only part").hexdigest()}"'

@@ -232,12 +232,9 @@ class BucketStore:
 
     def delete_object(self, bucket: str, key: str) -> None:
         self.bucket(bucket)
-        self.store.delete(f"s3://{bucket}/{self._checked(bucket, key)}")
+        self.object_path(bucket, key)  # S3's refusal of a bad key, before the store's
+        self.store.delete(f"s3://{bucket}/{key}")
         self._meta_file(bucket, key).unlink(missing_ok=True)
-
-    def _checked(self, bucket: str, key: str) -> str:
-        self.object_path(bucket, key)
-        return key
 
     def copy_object(
         self,
@@ -254,7 +251,8 @@ class BucketStore:
         try:
             shutil.copyfile(self.object_path(*source), staged)
             content_type, metadata = replace or (info.content_type, info.metadata)
-            return self.put_object(bucket, key, staged, info.etag.strip('"'), content_type, metadata)
+            # A copy is one PUT: its ETag is the MD5, even of a multipart source ("...-N").
+            return self.put_object(bucket, key, staged, file_md5(staged), content_type, metadata)
         finally:
             staged.unlink(missing_ok=True)
 
