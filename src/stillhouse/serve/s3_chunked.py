@@ -68,10 +68,22 @@ def _table_crc(poly: int, mask: int) -> Callable[[int, bytes], int]:
 _CRC32C = _table_crc(0x82F63B78, 0xFFFFFFFF)
 _CRC64NVME = _table_crc(0x9A6C9329AC4BC9B5, 0xFFFFFFFFFFFFFFFF)
 
+
+def _crt(name: str, width: int, fallback: Callable[[int, bytes], int]) -> Checksum:
+    """awscrt's C implementation when installed (botocore[crt], the extra that lets a client send
+    these algorithms at all), else the table-driven one."""
+    try:
+        from awscrt import checksums
+    except ImportError:
+        checksums = None
+    fast = getattr(checksums, name, None)  # crc64nvme needs awscrt >= 0.23
+    return _Crc(width, fallback if fast is None else lambda value, data: fast(data, value))
+
+
 ALGORITHMS: dict[str, Callable[[], Checksum]] = {
     "crc32": lambda: _Crc(32, lambda v, d: zlib.crc32(d, v)),
-    "crc32c": lambda: _Crc(32, _CRC32C),
-    "crc64nvme": lambda: _Crc(64, _CRC64NVME),
+    "crc32c": lambda: _crt("crc32c", 32, _CRC32C),
+    "crc64nvme": lambda: _crt("crc64nvme", 64, _CRC64NVME),
     "sha1": hashlib.sha1,
     "sha256": hashlib.sha256,
 }
