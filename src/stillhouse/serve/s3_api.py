@@ -73,14 +73,12 @@ class Call:
         self.bucket, _, self.key = path.lstrip("/").partition("/")
         self.query = dict(request.query_params)
         self.headers = {k.lower(): v for k, v in request.headers.items()}
-        if "authorization" not in self.headers and is_presigned(
-            request.scope.get("query_string", b"").decode("latin-1")
-        ):
+        query_string = request.scope.get("query_string", b"").decode("latin-1")
+        if "authorization" not in self.headers and is_presigned(query_string):
             self.headers.setdefault("x-amz-content-sha256", s3_upload.UNSIGNED)  # what a presigned URL signs
         # The region the client signed for: the one its bucket is created in (any is served).
-        self.region = (credential_scope(self.headers.get("authorization"), self.query) or ("", store.region))[
-            1
-        ]
+        scope = credential_scope(self.headers.get("authorization"), self.query)
+        self.region = scope[1] if scope else store.region
 
     async def small_body(self, limit: int = 1024 * 1024) -> bytes:
         """An XML or JSON request document, checked against the signed payload hash."""
