@@ -137,7 +137,12 @@ def test_validation_metrics_are_written_per_epoch(uninterrupted: TrainResult) ->
     rows = _rows(uninterrupted.validation_csv)
     assert list(rows[0]) == ["step_number", "epoch_number", "validation_loss", "perplexity"]
     assert [(r["step_number"], r["epoch_number"]) for r in rows] == [("4", "1"), ("8", "2")]
-    assert list(_rows(uninterrupted.metrics_csv)[0]) == ["step_number", "epoch_number", "training_loss", "perplexity"]
+    assert list(_rows(uninterrupted.metrics_csv)[0]) == [
+        "step_number",
+        "epoch_number",
+        "training_loss",
+        "perplexity",
+    ]
     assert uninterrupted.loss_curve.read_bytes()[:4] == b"\x89PNG"
 
 
