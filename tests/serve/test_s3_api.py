@@ -329,3 +329,15 @@ def test_copy_of_a_multipart_object_has_the_md5_etag(s3: Any) -> None:
     assert s3.head_object(Bucket=BUCKET, Key="mp")["ETag"].endswith('-1"')
     copied = s3.copy_object(Bucket=BUCKET, Key="copy", CopySource=f"{BUCKET}/mp")
     assert copied["CopyObjectResult"]["ETag"] == f'"{hashlib.md5(b"only part").hexdigest()}"'
+
+
+def test_the_checksum_an_upload_was_verified_against_comes_back_for_botocore_to_check(
+    s3: Any, home: Path
+) -> None:
+    s3.put_object(Bucket=BUCKET, Key="k", Body=b"checked bytes", ChecksumAlgorithm="SHA256")
+    expected = base64.b64encode(hashlib.sha256(b"checked bytes").digest()).decode()
+    assert s3.head_object(Bucket=BUCKET, Key="k", ChecksumMode="ENABLED")["ChecksumSHA256"] == expected
+    assert s3.get_object(Bucket=BUCKET, Key="k", ChecksumMode="ENABLED")["Body"].read() == b"checked bytes"
+    (home / "s3" / BUCKET / "k").write_bytes(b"changed under the API")  # as stillhouse itself might
+    got = s3.get_object(Bucket=BUCKET, Key="k", ChecksumMode="ENABLED")
+    assert "ChecksumSHA256" not in got and got["Body"].read() == b"changed under the API"

@@ -22,7 +22,7 @@ from stillhouse.serve import s3_protocol as wire
 from stillhouse.serve import s3_upload
 from stillhouse.serve.auth import credential_scope, is_presigned
 from stillhouse.serve.context import ServeContext, signed_request
-from stillhouse.sources.s3_buckets import BucketStore, ObjectInfo
+from stillhouse.sources.s3_buckets import BucketStore, ObjectInfo, ObjectMeta
 
 if TYPE_CHECKING:
     from starlette.requests import Request
@@ -98,8 +98,13 @@ class Call:
             )
         return body
 
-    def user_metadata(self) -> dict[str, str]:
-        return {k[11:]: v for k, v in self.headers.items() if k.startswith("x-amz-meta-")}
+    def wants_checksum(self) -> bool:
+        return self.headers.get("x-amz-checksum-mode", "").upper() == "ENABLED"
+
+    def object_meta(self, checksum: tuple[str, str] | None = None) -> ObjectMeta:
+        """Content-Type, x-amz-meta-* and the checksum the upload was verified against."""
+        metadata = {k[11:]: v for k, v in self.headers.items() if k.startswith("x-amz-meta-")}
+        return ObjectMeta(self.headers.get("content-type"), metadata, checksum)
 
 
 def xml(body: bytes, status: int = 200) -> Response:
@@ -114,7 +119,9 @@ def empty(status: int = 200, headers: dict[str, str] | None = None) -> Response:
     return Response(b"", status, headers=headers)
 
 
-def object_headers(info: ObjectInfo) -> dict[str, str]:
+def object_headers(info: ObjectInfo, checksum: bool = False) -> dict[str, str]:
+    """An object's response headers; with ``checksum``, the one its upload was verified against
+    (botocore checks the body it downloads against it)."""
     headers = {
         "ETag": info.etag,
         "Last-Modified": wire.http_date(info.modified),
@@ -122,6 +129,8 @@ def object_headers(info: ObjectInfo) -> dict[str, str]:
         "Content-Type": info.content_type,
     }
     headers.update({f"x-amz-meta-{k}": v for k, v in info.metadata.items()})
+    if checksum and info.checksum:
+        headers[info.checksum[0]] = info.checksum[1]
     return headers
 
 

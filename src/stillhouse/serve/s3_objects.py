@@ -31,8 +31,7 @@ async def put_object(call: Call) -> Response:
             call.key,
             staged,
             got.md5,
-            call.headers.get("content-type"),
-            call.user_metadata(),
+            call.object_meta(got.checksum),
         )
     finally:
         staged.unlink(missing_ok=True)
@@ -44,7 +43,7 @@ async def copy_object(call: Call) -> Response:
     src_bucket, _, src_key = source.partition("/")
     replace = None
     if call.headers.get("x-amz-metadata-directive", "COPY").upper() == "REPLACE":
-        replace = (call.headers.get("content-type"), call.user_metadata())
+        replace = call.object_meta()
     elif (src_bucket, src_key) == (call.bucket, call.key):
         raise S3Error(
             "InvalidRequest",
@@ -62,7 +61,7 @@ async def copy_object(call: Call) -> Response:
 
 async def head_object(call: Call) -> Response:
     info = await asyncio.to_thread(call.store.head, call.bucket, call.key)
-    return empty(headers={**object_headers(info), "Content-Length": str(info.size)})
+    return empty(headers={**object_headers(info, call.wants_checksum()), "Content-Length": str(info.size)})
 
 
 async def get_object(call: Call) -> Response:
@@ -72,7 +71,10 @@ async def get_object(call: Call) -> Response:
     path = call.store.object_path(call.bucket, call.key)
     span = wire.byte_range(call.headers.get("range"), info.size)
     first, last = span or (0, info.size - 1)
-    headers = {**object_headers(info), "Content-Length": str(last - first + 1)}
+    headers = {
+        **object_headers(info, call.wants_checksum() and not span),
+        "Content-Length": str(last - first + 1),
+    }
     if span:
         headers["Content-Range"] = f"bytes {first}-{last}/{info.size}"
     handle = path.open("rb")  # opened now: a delete after this answer started cannot cut it short
@@ -101,8 +103,7 @@ async def create_upload(call: Call) -> Response:
         call.store.create_upload,
         call.bucket,
         call.key,
-        call.headers.get("content-type"),
-        call.user_metadata(),
+        call.object_meta(),
     )
     result = [("Bucket", call.bucket), ("Key", call.key), ("UploadId", upload_id)]
     return xml(wire.document("InitiateMultipartUploadResult", result))

@@ -31,6 +31,15 @@ _HOUSE = ".stillhouse"
 
 
 @dataclass(frozen=True)
+class ObjectMeta:
+    """What a client says about an object besides its bytes."""
+
+    content_type: str | None = None
+    metadata: dict[str, str] = field(default_factory=dict)  # x-amz-meta-* without the prefix
+    checksum: tuple[str, str] | None = None  # (x-amz-checksum-<alg>, base64) checked on upload
+
+
+@dataclass(frozen=True)
 class ObjectInfo:
     key: str
     size: int
@@ -38,6 +47,7 @@ class ObjectInfo:
     etag: str  # quoted, as S3 sends it
     content_type: str = "binary/octet-stream"
     metadata: dict[str, str] = field(default_factory=dict)
+    checksum: tuple[str, str] | None = None
 
 
 @dataclass(frozen=True)
@@ -188,8 +198,7 @@ class BucketStore:
         key: str,
         staged: Path,
         md5: str,
-        content_type: str | None,
-        metadata: dict[str, str],
+        meta: ObjectMeta,
     ) -> ObjectInfo:
         """Move a received (and checked) upload into place with its metadata."""
         self.bucket(bucket)
@@ -198,15 +207,10 @@ class BucketStore:
             self.store.put_file(f"s3://{bucket}/{key}", staged)
         except ConflictError as exc:
             raise S3Error("InvalidArgument", f"Key {key!r} collides with a key prefix", 400) from exc
-        return self._record(bucket, key, path, f'"{md5}"', content_type, metadata)
-
-    def _record(
-        self, bucket: str, key: str, path: Path, etag: str, content_type: str | None, metadata: dict[str, str]
-    ) -> ObjectInfo:
         stat = path.stat()
-        meta = {"size": stat.st_size, "mtime_ns": stat.st_mtime_ns, "etag": etag, "metadata": metadata}
-        meta["content_type"] = content_type or "binary/octet-stream"
-        _write_json(self._meta_file(bucket, key), meta)
+        record = {"size": stat.st_size, "mtime_ns": stat.st_mtime_ns, "etag": f'"{md5}"'}
+        record.update(content_type=meta.content_type, metadata=meta.metadata, checksum=meta.checksum)
+        _write_json(self._meta_file(bucket, key), record)
         return self.head(bucket, key)
 
     def head(self, bucket: str, key: str) -> ObjectInfo:
@@ -228,6 +232,7 @@ class BucketStore:
             etag=str(meta["etag"]),
             content_type=str(meta.get("content_type") or "binary/octet-stream"),
             metadata=dict(meta.get("metadata") or {}),  # type: ignore[call-overload]
+            checksum=tuple(meta["checksum"]) if meta.get("checksum") else None,  # type: ignore[arg-type]
         )
 
     def delete_object(self, bucket: str, key: str) -> None:
@@ -241,7 +246,7 @@ class BucketStore:
         source: tuple[str, str],
         bucket: str,
         key: str,
-        replace: tuple[str | None, dict[str, str]] | None,
+        replace: ObjectMeta | None,
     ) -> ObjectInfo:
         """Copy an object (its metadata too unless ``replace`` gives new ones)."""
         info = self.head(*source)
@@ -250,9 +255,9 @@ class BucketStore:
         staged = self.staging_file()
         try:
             shutil.copyfile(self.object_path(*source), staged)
-            content_type, metadata = replace or (info.content_type, info.metadata)
+            meta = replace or ObjectMeta(info.content_type, info.metadata, info.checksum)
             # A copy is one PUT: its ETag is the MD5, even of a multipart source ("...-N").
-            return self.put_object(bucket, key, staged, file_md5(staged), content_type, metadata)
+            return self.put_object(bucket, key, staged, file_md5(staged), meta)
         finally:
             staged.unlink(missing_ok=True)
 
@@ -271,11 +276,11 @@ class BucketStore:
 
     # -------------------------------------------------------------------------------- multipart
 
-    def create_upload(self, bucket: str, key: str, content_type: str | None, metadata: dict[str, str]) -> str:
+    def create_upload(self, bucket: str, key: str, meta: ObjectMeta) -> str:
         self.bucket(bucket)
         self.object_path(bucket, key)
         upload_id = secrets.token_urlsafe(24)
-        data = {"bucket": bucket, "key": key, "content_type": content_type, "metadata": metadata}
+        data = {"bucket": bucket, "key": key, "content_type": meta.content_type, "metadata": meta.metadata}
         _write_json(self._house / "uploads" / upload_id / "upload.json", data)
         return upload_id
 
@@ -353,9 +358,8 @@ class BucketStore:
             md5s = b"".join(bytes.fromhex(received[n][0].strip('"')) for n in numbers)
             etag = f"{hashlib.md5(md5s, usedforsecurity=False).hexdigest()}-{len(numbers)}"
             data = _read_json(folder / "upload.json") or {}
-            info = self.put_object(
-                bucket, key, staged, etag, data.get("content_type"), data.get("metadata") or {}
-            )  # type: ignore[arg-type]
+            meta = ObjectMeta(data.get("content_type"), data.get("metadata") or {})  # type: ignore[arg-type]
+            info = self.put_object(bucket, key, staged, etag, meta)
         finally:
             staged.unlink(missing_ok=True)
         shutil.rmtree(folder, ignore_errors=True)
