@@ -55,11 +55,18 @@ def _fill(parent: ET.Element, children: list[tuple[str, object]]) -> None:
             child.text = str(value)
 
 
+_RESOURCE_FIELDS = {
+    "NoSuchBucket": "BucketName",
+    "NoSuchKey": "Key",
+    "NoSuchUpload": "UploadId",
+    "InvalidRange": "ActualObjectSize",
+}
+
+
 def error_document(code: str, message: str, resource: str | None, request_id: str) -> bytes:
-    """S3's error body; the resource goes where S3 names it (BucketName, Key or UploadId)."""
-    field = {"NoSuchBucket": "BucketName", "NoSuchKey": "Key", "NoSuchUpload": "UploadId"}.get(
-        code, "Resource"
-    )
+    """S3's error body; the resource goes where S3 names it (BucketName, Key, UploadId, the
+    object's size for InvalidRange)."""
+    field = _RESOURCE_FIELDS.get(code, "Resource")
     return document(
         "Error",
         [("Code", code), ("Message", message), (field, resource), ("RequestId", request_id)],
@@ -148,7 +155,7 @@ def byte_range(header: str | None, size: int) -> tuple[int, int] | None:
 
 
 def _invalid_range(size: int) -> S3Error:
-    return S3Error("InvalidRange", "The requested range is not satisfiable", 416, resource=f"bytes */{size}")
+    return S3Error("InvalidRange", "The requested range is not satisfiable", 416, resource=str(size))
 
 
 # ------------------------------------------------------------------------------ ListObjectsV2
