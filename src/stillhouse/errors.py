@@ -151,5 +151,16 @@ class JobStoppedError(StillhouseError):
     http_status = 409
 
 
+class S3Error(StillhouseError):
+    """An S3 API refusal in S3's own terms: its error code (``NoSuchKey``, ``BucketNotEmpty``, ...),
+    its HTTP status and the bucket or key it concerns (S3 names them in the XML error body)."""
+
+    def __init__(self, code: str, message: str, status: int, *, resource: str | None = None) -> None:
+        super().__init__(message)
+        self.code = code  # type: ignore[misc]  # per instance: S3 has dozens of codes
+        self.http_status = status  # type: ignore[misc]
+        self.resource = resource
+
+
 # Errors worth retrying with backoff when talking to a model.
 RETRYABLE = (ModelTimeoutError, ThrottledError, ServiceUnavailableError)

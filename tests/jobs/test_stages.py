@@ -71,7 +71,10 @@ def test_distillation_from_a_jsonl_file(service: JobService, store, tiny_student
     csv = store.get_bytes(
         f"s3://out/run/model-customization-job-{job_id}/training_artifacts/step_wise_training_metrics.csv"
     ).decode()
-    assert csv.splitlines()[0] == "step_number,epoch_number,training_loss" and len(csv.splitlines()) == 3
+    assert (
+        csv.splitlines()[0] == "step_number,epoch_number,training_loss,perplexity"
+        and len(csv.splitlines()) == 3
+    )
     model_dir = service.custom_model_dir(job.outputModelArn)
     assert (model_dir / "config.json").is_file()
     progress = service.progress(job_id)
@@ -150,7 +153,7 @@ def test_fine_tuning_trains_on_the_pairs_without_a_teacher(
     assert not (service.custom_model_dir(job.outputModelArn) / MANIFEST).exists()  # no task's records
     assert store.exists(
         f"s3://out/model-customization-job-{job_id}/validation_artifacts/"
-        "post_training_validation/validation_metrics.csv"
+        "post_fine_tuning_validation/validation_metrics.csv"
     )
 
 

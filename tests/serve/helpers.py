@@ -39,18 +39,25 @@ def free_port() -> int:
 
 
 def boto_client(
-    service: str, url: str, *, secret: str = SECRET, key_id: str = KEY_ID, region: str = REGION
+    service: str,
+    url: str,
+    *,
+    secret: str = SECRET,
+    key_id: str = KEY_ID,
+    region: str = REGION,
+    config: Any = None,
 ) -> Any:
     import boto3
     from botocore.config import Config
 
+    base = Config(retries={"max_attempts": 1})
     return boto3.client(
         service,
         endpoint_url=url,
         region_name=region,
         aws_access_key_id=key_id,
         aws_secret_access_key=secret,
-        config=Config(retries={"max_attempts": 1}),
+        config=base.merge(config) if config is not None else base,
     )
 
 

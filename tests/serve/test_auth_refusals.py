@@ -7,7 +7,7 @@ from __future__ import annotations
 from urllib.parse import urlsplit
 
 import pytest
-from botocore.auth import SigV4Auth
+from botocore.auth import S3SigV4Auth, SigV4Auth
 from botocore.awsrequest import AWSRequest
 from botocore.credentials import Credentials
 
@@ -231,3 +231,25 @@ def test_host_and_date_must_be_signed(left_out: str, message: str) -> None:
     kept = ";".join(h for h in signed_headers.split(";") if h != left_out)
     req = replaced(signed(), "Authorization", auth.replace(signed_headers, kept))
     assert invalid(req) == message
+
+
+def test_s3_signatures_cover_the_path_as_sent_and_the_declared_payload() -> None:
+    """S3 signs its path unnormalised ('..', '//' kept) and may declare an unsigned payload."""
+    url = "http://h/bucket/a//b/../c"
+    req = AWSRequest(method="PUT", url=url, data=b"body")
+    S3SigV4Auth(Credentials(KEY, SECRET), "s3", "us-east-1").add_auth(req)
+    wire = [*req.headers.items(), ("host", "h")]
+    declared = req.headers["X-Amz-Content-SHA256"]
+    s3_req = SignedRequest("PUT", "/bucket/a//b/../c", "", wire, b"", payload_hash=declared)
+    assert SigV4Verifier(KEY, SECRET).verify(s3_req, service="s3") == KEY
+    normalised = SignedRequest("PUT", "/bucket/a/c", "", wire, b"", payload_hash=declared)
+    with pytest.raises(InvalidSignatureError, match="^The request signature we calculated"):
+        SigV4Verifier(KEY, SECRET).verify(normalised, service="s3")
+
+
+def test_a_verifier_told_the_service_refuses_another() -> None:
+    with pytest.raises(InvalidSignatureError, match="scoped to correct service: 's3'"):
+        SigV4Verifier(KEY, SECRET).verify(signed("bedrock"), service="s3")
+    with pytest.raises(InvalidSignatureError, match="scoped to correct service: 'bedrock'"):
+        SigV4Verifier(KEY, SECRET).verify(signed("sts"))
+    assert SigV4Verifier(KEY, SECRET).verify(signed("sts"), service="sts") == KEY

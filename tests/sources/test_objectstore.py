@@ -178,3 +178,32 @@ def test_s3_backend_contract_with_moto(moto_s3, monkeypatch):
     _exercise(store)
     with pytest.raises(NotFoundError, match="s3://nobucket/x"):
         store.get_bytes("s3://nobucket/x")
+
+
+def test_deleting_an_object_prunes_the_folders_it_leaves_empty(tmp_path):
+    """So a key that was a prefix can become a key again, as in S3 (the bucket itself stays)."""
+    store = LocalObjectStore(tmp_path)
+    store.put_bytes("s3://b/a/deep/x", b"1")
+    store.put_bytes("s3://b/a/y", b"2")
+    store.delete("s3://b/a/deep/x")
+    assert not (tmp_path / "b" / "a" / "deep").exists() and (tmp_path / "b" / "a" / "y").is_file()
+    store.delete("s3://b/a/y")
+    assert (tmp_path / "b").is_dir() and not (tmp_path / "b" / "a").exists()
+    store.put_bytes("s3://b/a", b"now a key")
+    assert store.list("s3://b/") == ["s3://b/a"]
+
+
+def test_put_file_moves_a_finished_file_into_place(tmp_path):
+    store = LocalObjectStore(tmp_path / "store")
+    staged = tmp_path / "store" / "staged"
+    staged.parent.mkdir()
+    staged.write_bytes(b"upload")
+    store.put_file("s3://b/k/obj", staged)
+    assert store.get_bytes("s3://b/k/obj") == b"upload" and not staged.exists()
+    other = tmp_path / "store" / "other"
+    other.write_bytes(b"x")
+    with pytest.raises(ConflictError):
+        store.put_file("s3://b/k", other)  # 'k' is a key prefix
+    with pytest.raises(InvalidInputError):
+        store.put_file("s3://b/../escape", other)
+    assert other.read_bytes() == b"x"

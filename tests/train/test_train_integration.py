@@ -31,7 +31,7 @@ def test_smollm2_lora_trains_and_exports_a_loadable_model(tmp_path: Path) -> Non
 
     with open(result.metrics_csv, newline="") as handle:
         rows = list(csv.reader(handle))
-    assert rows[0] == ["step_number", "epoch_number", "training_loss"]
+    assert rows[0] == ["step_number", "epoch_number", "training_loss", "perplexity"]
     assert [r[:2] for r in rows[1:]] == [["1", "1"], ["2", "1"], ["3", "1"], ["4", "1"]]
     assert all(0.0 < float(r[2]) < 10.0 for r in rows[1:])
     assert (result.model_dir / "adapter" / "adapter_config.json").is_file()

@@ -135,9 +135,14 @@ def test_stopped_or_crashed_run_resumes_to_the_same_losses(
 def test_validation_metrics_are_written_per_epoch(uninterrupted: TrainResult) -> None:
     assert uninterrupted.validation_csv is not None
     rows = _rows(uninterrupted.validation_csv)
-    assert list(rows[0]) == ["step_number", "epoch_number", "validation_loss"]
+    assert list(rows[0]) == ["step_number", "epoch_number", "validation_loss", "perplexity"]
     assert [(r["step_number"], r["epoch_number"]) for r in rows] == [("4", "1"), ("8", "2")]
-    assert list(_rows(uninterrupted.metrics_csv)[0]) == ["step_number", "epoch_number", "training_loss"]
+    assert list(_rows(uninterrupted.metrics_csv)[0]) == [
+        "step_number",
+        "epoch_number",
+        "training_loss",
+        "perplexity",
+    ]
     assert uninterrupted.loss_curve.read_bytes()[:4] == b"\x89PNG"
 
 

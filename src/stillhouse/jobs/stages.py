@@ -240,12 +240,21 @@ class DefaultStages:
             out / MODEL_DIR, ctx.job_dir / "model", PublishConfig(base=ctx.request.baseModelIdentifier)
         )
         ctx.progress.model_dir = str(published)
-        base = ctx.request.outputDataConfig.s3Uri.rstrip("/") + f"/model-customization-job-{ctx.job_id}"
-        for folder in ("training_artifacts", "validation_artifacts"):
-            for path in sorted((out / folder).rglob("*")) if (out / folder).is_dir() else []:
-                if path.is_file():
-                    self.store.put_bytes(f"{base}/{path.relative_to(out).as_posix()}", path.read_bytes())
-        ctx.progress.outputs_uri = base + "/"
+        ctx.progress.outputs_uri = upload_outputs(
+            self.store, out, ctx.request.outputDataConfig.s3Uri, ctx.job_id
+        )
+
+
+def upload_outputs(store: Any, train_out: Path, output_uri: str, job_id: str) -> str:
+    """Copy a run's metrics (and loss curve) where Bedrock puts a job's outputs:
+    ``<outputDataConfig.s3Uri>/model-customization-job-<job id>/training_artifacts/...`` and
+    ``.../validation_artifacts/post_fine_tuning_validation/...``; returns that folder's URI."""
+    base = output_uri.rstrip("/") + f"/model-customization-job-{job_id}"
+    for folder in ("training_artifacts", "validation_artifacts"):
+        for path in sorted((train_out / folder).rglob("*")) if (train_out / folder).is_dir() else []:
+            if path.is_file():
+                store.put_bytes(f"{base}/{path.relative_to(train_out).as_posix()}", path.read_bytes())
+    return base + "/"
 
 
 def _student_format_task(labelled: Path) -> str | None:

@@ -62,21 +62,22 @@ def build_context(
         max_queue=settings.max_queue,
         catalog_names=catalog_chat_models() if catalog_names is None else catalog_names,
     )
+    store_factory = store_factory or _default_store
     logs = InvocationLogWriter(
-        store_factory or _default_store,
+        store_factory,
         settings.invocation_log_uri,
         wal_dir=settings.log_wal_dir,
         flush_records=settings.log_flush_records,
         flush_seconds=settings.log_flush_seconds,
     )
-    return ServeContext(settings, jobs or JobService(), registry, logs, verifier)
+    return ServeContext(settings, jobs or JobService(), registry, logs, verifier, store_factory)
 
 
 def create_app(settings: ServerSettings, **collaborators: object) -> "FastAPI":
     """The FastAPI app. ``collaborators`` are :func:`build_context`'s keyword arguments."""
     from fastapi import FastAPI
 
-    from stillhouse.serve import control, openai_api, runtime, search_api
+    from stillhouse.serve import control, dispatch, openai_api, runtime, search_api
 
     ctx = build_context(settings, **collaborators)  # type: ignore[arg-type]
 
@@ -107,6 +108,7 @@ def create_app(settings: ServerSettings, **collaborators: object) -> "FastAPI":
     app.include_router(runtime.router())
     app.include_router(openai_api.router())
     app.include_router(search_api.router())
+    dispatch.mount(app, ctx)  # requests signed for s3 or sts go to those APIs
 
     @app.get("/health", tags=["health"])
     def health() -> dict[str, object]:

@@ -16,6 +16,7 @@ unknown access key id ``UnrecognizedClientException``.
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import hmac
 import re
@@ -48,6 +49,7 @@ SIGNATURE_MISMATCH = (
 )
 MISSING_TOKEN = "Missing Authentication Token"
 _REQUIRED_PARAMS = ("Credential", "Signature", "SignedHeaders")
+_PRESIGNED = ("Algorithm", "Credential", "Signature", "Date", "SignedHeaders", "Expires")
 _REQUIRES_DATE = "Authorization header requires existence of either a 'X-Amz-Date' or a 'Date' header. "
 
 
@@ -57,7 +59,9 @@ class SignedRequest:
 
     ``raw_path`` is the still percent-encoded path and ``raw_query`` the query string without '?':
     the canonical request is computed from the encoded form, so decoding first would break ARNs.
-    ``headers`` keeps repeats, names in any case.
+    ``headers`` keeps repeats, names in any case. ``payload_hash``, when given, is the body's
+    declared hash to sign with instead of hashing ``body``: S3 bodies are streamed to disk after the
+    signature is checked, and the S3 API compares their hash (or trailing checksum) itself.
     """
 
     method: str
@@ -65,6 +69,7 @@ class SignedRequest:
     raw_query: str
     headers: Sequence[tuple[str, str]]
     body: bytes
+    payload_hash: str | None = None
 
 
 @dataclass(frozen=True)
@@ -120,6 +125,23 @@ def _parse_authorization(value: str | None, *, has_date: bool) -> _AuthHeader:
     return _AuthHeader(*parts, signed_headers=signed, signature=params["Signature"])
 
 
+def credential_scope(authorization: str | None, query: dict[str, str]) -> tuple[str, str, str] | None:
+    """``(access key id, region, service)`` a request says it is signed for (its Authorization
+    header's Credential, or a presigned URL's X-Amz-Credential), or None; unchecked: it routes a
+    request to the service that will verify it."""
+    credential = query.get("X-Amz-Credential", "")
+    if authorization and authorization.strip().startswith(ALGORITHM):
+        found = re.search(r"Credential=([^,\s]*)", authorization)
+        credential = found.group(1) if found else ""
+    parts = credential.split("/")
+    return (parts[0], parts[2], parts[3]) if len(parts) == 5 else None
+
+
+def is_presigned(raw_query: str) -> bool:
+    """Whether a query string carries a presigned URL's credential or signature (query-string auth)."""
+    return any(p.startswith(("X-Amz-Signature=", "X-Amz-Credential=")) for p in raw_query.split("&"))
+
+
 def _remove_dot_segments(path: str) -> str:
     """RFC 3986 dot-segment removal, also collapsing repeated slashes (as AWS requires)."""
     out: list[str] = []
@@ -134,8 +156,11 @@ def _remove_dot_segments(path: str) -> str:
     return first + "/".join(out) + last
 
 
-def canonical_uri(raw_path: str) -> str:
-    """The path as botocore canonicalises it: dot segments removed, then URI-encoded once more."""
+def canonical_uri(raw_path: str, *, service: str = "bedrock") -> str:
+    """The path as botocore canonicalises it: dot segments removed, then URI-encoded once more;
+    for S3 the path exactly as sent (S3 keys may hold '//' and '..', and are encoded once)."""
+    if service == "s3":
+        return raw_path or "/"
     return quote(_remove_dot_segments(raw_path) if raw_path else "/", safe="/~")
 
 
@@ -156,7 +181,9 @@ def _header_values(headers: Sequence[tuple[str, str]], name: str) -> list[str]:
     return [" ".join(v.split()) for k, v in headers if k.lower() == name]
 
 
-def canonical_request(request: SignedRequest, signed_headers: Sequence[str], payload_hash: str) -> str:
+def canonical_request(
+    request: SignedRequest, signed_headers: Sequence[str], payload_hash: str, *, service: str = "bedrock"
+) -> str:
     """The SigV4 canonical request for the given signed header names."""
     lines = []
     for name in signed_headers:
@@ -169,7 +196,7 @@ def canonical_request(request: SignedRequest, signed_headers: Sequence[str], pay
     return "\n".join(
         [
             request.method.upper(),
-            canonical_uri(request.raw_path),
+            canonical_uri(request.raw_path, service=service),
             canonical_query(request.raw_query),
             "\n".join(lines) + "\n",
             ";".join(signed_headers),
@@ -209,7 +236,8 @@ def signature_mismatch(amz_date: str, region: str, service: str, canonical: str)
 
 
 class SigV4Verifier:
-    """Verifies requests signed with one configured key pair for services ``bedrock``; with a
+    """Verifies requests signed with one configured key pair for service ``bedrock`` (or the one
+    :meth:`verify` is told: ``s3``, ``sts``, routed by :mod:`stillhouse.serve.dispatch`); with a
     ``region``, only credentials scoped to it (as one regional AWS endpoint does). Without one, any
     region is accepted: one self-hosted server stands in for every regional endpoint, so a notebook
     keeps its own region and needs only ``AWS_ENDPOINT_URL``.
@@ -236,31 +264,42 @@ class SigV4Verifier:
         self._services = services
         self._clock = clock
 
-    def verify(self, request: SignedRequest) -> str:
-        """Return the access key id of a correctly signed request inside the skew window, else raise."""
+    def verify(self, request: SignedRequest, *, service: str | None = None) -> str:
+        """Return the access key id of a correctly signed request inside the skew window, else raise.
+        ``service``: the one service the credential must be scoped to (default: the configured ones).
+        A presigned URL (query-string auth) is checked the same way, with its expiry."""
         amz_date = next(iter(_header_values(request.headers, "x-amz-date")), "")
         authorization = next(iter(_header_values(request.headers, "authorization")), None)
-        auth = _parse_authorization(authorization, has_date=bool(amz_date))
-        signed_at = _parse_amz_date(amz_date)
-        _check_signed_headers(auth.signed_headers)
-        _check_skew(signed_at, amz_date, self._clock(), self._max_skew)
-        self._check_scope(auth, amz_date)
+        if authorization is None and is_presigned(request.raw_query):
+            auth, amz_date = _parse_presigned(request.raw_query, self._clock(), self._max_skew)
+            kept = [p for p in request.raw_query.split("&") if not p.startswith("X-Amz-Signature=")]
+            request = dataclasses.replace(request, raw_query="&".join(kept))
+            payload = "UNSIGNED-PAYLOAD" if auth.service == "s3" else self._payload_hash(request)
+        else:
+            auth = _parse_authorization(authorization, has_date=bool(amz_date))
+            signed_at = _parse_amz_date(amz_date)
+            _check_signed_headers(auth.signed_headers)
+            _check_skew(signed_at, amz_date, self._clock(), self._max_skew)
+            payload = (
+                request.payload_hash if request.payload_hash is not None else self._payload_hash(request)
+            )
+        self._check_scope(auth, amz_date, (service,) if service else self._services)
         if not _same(auth.access_key_id, self._key_id):
             raise UnrecognizedClientError(UNRECOGNIZED_CLIENT)
-        canonical = canonical_request(request, auth.signed_headers, self._payload_hash(request))
+        canonical = canonical_request(request, auth.signed_headers, payload, service=auth.service)
         expected = signature(self._secret, amz_date, auth.region, auth.service, canonical)
         if not _same(expected, auth.signature):
             raise signature_mismatch(amz_date, auth.region, auth.service, canonical)
         return auth.access_key_id
 
-    def _check_scope(self, auth: _AuthHeader, amz_date: str) -> None:
+    def _check_scope(self, auth: _AuthHeader, amz_date: str, services: tuple[str, ...]) -> None:
         """The credential scope names this server's region, a served service, SigV4's terminator and
         the request's date; AWS lists every clause that fails in one message."""
         wrong = []
         if self._region is not None and auth.region != self._region:
             wrong.append(f"Credential should be scoped to a valid region, not '{auth.region}'. ")
-        if auth.service not in self._services:
-            wrong.append(f"Credential should be scoped to correct service: '{self._services[0]}'. ")
+        if auth.service not in services:
+            wrong.append(f"Credential should be scoped to correct service: '{services[0]}'. ")
         if auth.terminator != _TERMINATOR:
             wrong.append(
                 f"Credential should be scoped with a valid terminator: '{_TERMINATOR}', "
@@ -282,6 +321,35 @@ class SigV4Verifier:
             # Also refuses UNSIGNED-PAYLOAD: this server never accepts a body it cannot check.
             raise AccessDeniedError("X-Amz-Content-SHA256 does not match the request body")
         return actual
+
+
+def _parse_presigned(raw_query: str, now: datetime, max_skew_s: int) -> tuple[_AuthHeader, str]:
+    """A presigned URL's X-Amz-* parameters as an Authorization header's parts, and its date;
+    refused (S3's words) when one is missing, the URL has expired or is dated in the future."""
+    params = {unquote(k): unquote(v) for k, _, v in (p.partition("=") for p in raw_query.split("&"))}
+    if any(not params.get(f"X-Amz-{name}") for name in _PRESIGNED):
+        raise IncompleteSignatureError(
+            "Query-string authentication requires the X-Amz-Algorithm, X-Amz-Credential, "
+            "X-Amz-Signature, X-Amz-Date, X-Amz-SignedHeaders, and X-Amz-Expires parameters."
+        )
+    if params["X-Amz-Algorithm"] != ALGORITHM:
+        raise IncompleteSignatureError(f"Unsupported AWS 'algorithm': '{params['X-Amz-Algorithm']}'.")
+    parts = params["X-Amz-Credential"].split("/")
+    if len(parts) != 5:
+        raise IncompleteSignatureError(
+            f"Credential must have exactly 5 slash-delimited elements, got '{parts}'"
+        )
+    amz_date, expires = params["X-Amz-Date"], params["X-Amz-Expires"]
+    signed_at = _parse_amz_date(amz_date)
+    if not expires.isdigit() or not 1 <= int(expires) <= 604800:
+        raise AccessDeniedError("X-Amz-Expires must be between 1 and 604800 seconds")
+    if now > signed_at + timedelta(seconds=int(expires)):
+        raise AccessDeniedError("Request has expired")
+    _check_skew(max(signed_at, now), amz_date, now, max_skew_s)  # refuses only a date in the future
+    signed = tuple(params["X-Amz-SignedHeaders"].split(";"))
+    if "host" not in signed:
+        raise InvalidSignatureError("'Host' must be a 'SignedHeader' in the AWS Authorization.")
+    return _AuthHeader(*parts, signed_headers=signed, signature=params["X-Amz-Signature"]), amz_date
 
 
 def _parse_amz_date(amz_date: str) -> datetime:

@@ -7,6 +7,7 @@ log writer. The dependencies read the body (with its size limit) exactly once, a
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, TypeVar
 
@@ -36,6 +37,8 @@ class ServeContext:
     registry: ModelRegistry
     logs: InvocationLogWriter
     verifier: SigV4Verifier | None
+    # The object store (the invocation logs' and the S3 API's: one store for both).
+    open_store: Callable[[], Any] | None = None
 
     def resolve(self, model_id: str) -> tuple[ModelPool, bool]:
         """The pool serving ``model_id`` and whether a request may wait for it to load.

@@ -3,7 +3,9 @@
 Bedrock-shaped: status from the error, an ``x-amzn-ErrorType`` header and ``{"message": ...}``
 (botocore reads the code from that header, so ``ClientError.response["Error"]["Code"]`` is e.g.
 ``AccessDeniedException``). OpenAI-shaped (paths under ``/v1``):
-``{"error": {"message", "type", "code", "param"}}``. Anything unexpected becomes a 500 whose body
+``{"error": {"message", "type", "code", "param"}}``. S3 and STS answer in XML with their own codes
+(:func:`s3_error`, :func:`sts_error`), the SigV4 refusals renamed as those services name them.
+Anything unexpected becomes a 500 whose body
 says nothing about internals; malformed input is always a 400, never a 500.
 """
 
@@ -14,11 +16,22 @@ from typing import TYPE_CHECKING, Any
 
 from pydantic import ValidationError
 
-from stillhouse.errors import InvalidInputError, MissingApiKeyError, StillhouseError
+from stillhouse.errors import (
+    AccessDeniedError,
+    IncompleteSignatureError,
+    InvalidInputError,
+    InvalidSignatureError,
+    MissingApiKeyError,
+    MissingAuthenticationTokenError,
+    S3Error,
+    StillhouseError,
+    UnrecognizedClientError,
+)
 
 if TYPE_CHECKING:
     from fastapi import FastAPI, Request
     from fastapi.responses import JSONResponse
+    from starlette.responses import Response
 
 log = logging.getLogger(__name__)
 
@@ -132,6 +145,66 @@ def error_response(request: Request, exc: Exception) -> JSONResponse:
     if request.url.path.startswith("/v1/") or request.url.path == "/v1":
         return openai_error(exc)
     return bedrock_error(exc)
+
+
+# The SigV4 refusals as S3 and STS name them (most specific class first), and their statuses.
+_S3_AUTH: list[tuple[type[StillhouseError], str, int]] = [
+    (MissingAuthenticationTokenError, "AccessDenied", 403),
+    (IncompleteSignatureError, "AuthorizationHeaderMalformed", 400),
+    (UnrecognizedClientError, "InvalidAccessKeyId", 403),
+    (InvalidSignatureError, "SignatureDoesNotMatch", 403),
+    (AccessDeniedError, "AccessDenied", 403),
+    (InvalidInputError, "InvalidArgument", 400),
+]
+_STS_AUTH: list[tuple[type[StillhouseError], str, int]] = [
+    (MissingAuthenticationTokenError, "MissingAuthenticationToken", 403),
+    (IncompleteSignatureError, "IncompleteSignature", 400),
+    (UnrecognizedClientError, "InvalidClientTokenId", 403),
+    (InvalidSignatureError, "SignatureDoesNotMatch", 403),
+    (AccessDeniedError, "AccessDenied", 403),
+    (InvalidInputError, "InvalidParameterValue", 400),
+]
+
+
+def _renamed(exc: Exception, table: list[tuple[type[StillhouseError], str, int]]) -> S3Error:
+    err = as_stillhouse_error(exc)
+    if isinstance(err, S3Error):
+        return err
+    for cls, code, status in table:
+        if isinstance(err, cls):
+            return S3Error(code, err.message, status)
+    return S3Error("InternalError", "We encountered an internal error. Please try again.", 500)
+
+
+def s3_error(exc: Exception, *, request_id: str, head: bool = False) -> Response:
+    """S3's XML error (``<Error><Code>``...), with no body for HEAD (as S3 answers it)."""
+    from starlette.responses import Response
+
+    from stillhouse.serve.s3_protocol import error_document
+
+    err = _renamed(exc, _S3_AUTH)
+    headers = {"x-amz-request-id": request_id}
+    if head:
+        return Response(b"", err.http_status, headers=headers)
+    body = error_document(err.code, err.message, err.resource, request_id)
+    return Response(body, err.http_status, headers=headers, media_type="application/xml")
+
+
+def sts_error(exc: Exception, *, request_id: str) -> Response:
+    """STS's query-protocol error: ``<ErrorResponse><Error><Type><Code><Message>``."""
+    from starlette.responses import Response
+
+    from stillhouse.serve.s3_protocol import document
+
+    err = _renamed(exc, _STS_AUTH)
+    kind = "Sender" if err.http_status < 500 else "Receiver"
+    error = [("Type", kind), ("Code", err.code), ("Message", err.message)]
+    body = document(
+        "ErrorResponse",
+        [("Error", error), ("RequestId", request_id)],
+        ns="https://sts.amazonaws.com/doc/2011-06-15/",
+    )
+    return Response(body, err.http_status, headers={"x-amzn-RequestId": request_id}, media_type="text/xml")
 
 
 def install_error_handlers(app: FastAPI) -> None:

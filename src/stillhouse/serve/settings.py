@@ -17,6 +17,7 @@ from stillhouse.jobs import arns
 ENV_ACCESS_KEY_ID = "STILLHOUSE_ACCESS_KEY_ID"
 ENV_SECRET_ACCESS_KEY = "STILLHOUSE_SECRET_ACCESS_KEY"
 ENV_API_KEY = "STILLHOUSE_API_KEY"
+ENV_CALLER_ARN = "STILLHOUSE_CALLER_ARN"  # the IAM ARN sts:GetCallerIdentity answers
 
 
 class ServerSettings(BaseModel):
@@ -47,6 +48,10 @@ class ServerSettings(BaseModel):
     log_flush_records: int = Field(default=64, ge=1)
     log_flush_seconds: float = Field(default=5.0, gt=0)
     start_job_workers: bool = True
+    # Who sts:GetCallerIdentity says the caller is: an IAM user ARN in account_id (default
+    # arn:aws:iam::<account_id>:user/stillhouse) and a user id (default: the access key id).
+    caller_arn: str | None = Field(default=None, pattern=r"^arn:aws[\w-]*:(iam|sts)::\d{12}:.+$")
+    caller_user_id: str | None = None
 
     @model_validator(mode="after")
     def _key_pair(self) -> ServerSettings:
@@ -70,6 +75,12 @@ class ServerSettings(BaseModel):
         return self.invocation_log_wal_dir or paths.home() / "serve" / "invocation-log-wal"
 
     @property
+    def caller_identity(self) -> tuple[str, str, str]:
+        """``(account, arn, user id)`` that sts:GetCallerIdentity answers."""
+        arn = self.caller_arn or f"arn:aws:iam::{self.account_id}:user/stillhouse"
+        return arn.split(":")[4], arn, self.caller_user_id or self.access_key_id or "stillhouse"
+
+    @property
     def base_url(self) -> str:
         return f"http://{self.host}:{self.port}"
 
@@ -84,6 +95,7 @@ def settings_from_env(**overrides: object) -> ServerSettings:
     values.setdefault("access_key_id", os.environ.get(ENV_ACCESS_KEY_ID) or None)
     values.setdefault("secret_access_key", os.environ.get(ENV_SECRET_ACCESS_KEY) or None)
     values.setdefault("api_key", os.environ.get(ENV_API_KEY) or None)
+    values.setdefault("caller_arn", os.environ.get(ENV_CALLER_ARN) or None)
     values = {k: v for k, v in values.items() if v is not None}
     if "access_key_id" not in values and "api_key" not in values:
         raise InvalidInputError(

@@ -93,6 +93,18 @@ class LocalObjectStore:
         except (FileExistsError, NotADirectoryError, IsADirectoryError) as exc:
             raise ConflictError(f"cannot store {uri}: a key and a key prefix collide", field="uri") from exc
 
+    def put_file(self, uri: str, source: Path) -> None:
+        """Move a finished file on the store's own filesystem into place (one rename, so a reader
+        never sees half of it): how the S3 API stores an upload it streamed to disk."""
+        path = self.local_path(uri)
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            if path.is_dir():
+                raise IsADirectoryError(str(path))
+            os.replace(source, path)
+        except (FileExistsError, NotADirectoryError, IsADirectoryError) as exc:
+            raise ConflictError(f"cannot store {uri}: a key and a key prefix collide", field="uri") from exc
+
     def get_bytes(self, uri: str) -> bytes:
         with self.open_read(uri) as stream:
             return stream.read()
@@ -109,10 +121,19 @@ class LocalObjectStore:
         return self.local_path(uri).is_file()
 
     def delete(self, uri: str) -> None:
-        """Remove an object; deleting a missing one is not an error (as in S3)."""
+        """Remove an object; deleting a missing one is not an error (as in S3). Folders it leaves
+        empty go too, so the key prefix it was under can become a key again (as in S3)."""
         path = self.local_path(uri)
         if path.is_file():
             path.unlink()
+            bucket_dir = self.root / parse_s3_uri(uri)[0]
+            for parent in path.parents:
+                if parent == bucket_dir or not parent.is_relative_to(bucket_dir):
+                    break
+                try:
+                    parent.rmdir()
+                except OSError:  # not empty: another object lives below it
+                    break
 
     def list(self, prefix: str) -> list[str]:
         """Sorted URIs of the objects whose key starts with the prefix's key (S3 semantics)."""
@@ -122,10 +143,10 @@ class LocalObjectStore:
         if not start.is_dir():
             return []
         keys = (p.relative_to(base).as_posix() for p in start.rglob("*") if p.is_file())
-        return sorted(f"s3://{bucket}/{k}" for k in keys if k.startswith(key_prefix) and not _is_temp(k))
+        return sorted(f"s3://{bucket}/{k}" for k in keys if k.startswith(key_prefix) and not is_temp_key(k))
 
 
-def _is_temp(key: str) -> bool:
+def is_temp_key(key: str) -> bool:
     """An in-flight write of :meth:`LocalObjectStore.put_bytes` (never listed)."""
     name = key.rsplit("/", 1)[-1]
     return name.startswith(".") and name.endswith(".tmp-put")

@@ -1,18 +1,20 @@
 """The files a run leaves behind, in Bedrock's layout: metrics CSVs and a loss-curve figure.
 
 ```
-OUT/training_artifacts/step_wise_training_metrics.csv            step_number,epoch_number,training_loss
+OUT/training_artifacts/step_wise_training_metrics.csv   step_number,epoch_number,training_loss,perplexity
 OUT/training_artifacts/loss_curve.png
-OUT/validation_artifacts/post_training_validation/validation_metrics.csv
-                                                                  step_number,epoch_number,validation_loss
+OUT/validation_artifacts/post_fine_tuning_validation/validation_metrics.csv
+                                                      step_number,epoch_number,validation_loss,perplexity
 ```
-Steps and epochs are numbered from 1. A run rewrites the training CSV from its history when it
+The folders, file names and columns are Bedrock's (a job copies both folders under its
+``outputDataConfig.s3Uri``); perplexity is ``exp(loss)``. Steps and epochs are numbered from 1. A run rewrites the training CSV from its history when it
 starts (so a resumed run never keeps rows from steps it redoes), then appends one row per step.
 """
 
 from __future__ import annotations
 
 import csv
+import math
 import os
 from collections.abc import Sequence
 from pathlib import Path
@@ -20,19 +22,20 @@ from pathlib import Path
 from stillhouse.train.checkpoint import MetricRow
 
 TRAINING_CSV = Path("training_artifacts") / "step_wise_training_metrics.csv"
-VALIDATION_CSV = Path("validation_artifacts") / "post_training_validation" / "validation_metrics.csv"
+VALIDATION_CSV = Path("validation_artifacts") / "post_fine_tuning_validation" / "validation_metrics.csv"
 LOSS_CURVE = Path("training_artifacts") / "loss_curve.png"
 
 
 def write_metrics(path: Path, rows: Sequence[MetricRow], loss_column: str) -> Path:
-    """Write ``step_number,epoch_number,<loss_column>`` rows (atomically: temp file, then rename)."""
+    """Write ``step_number,epoch_number,<loss_column>,perplexity`` rows (atomically: temp file, then
+    rename)."""
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_suffix(".csv.tmp")
     with open(tmp, "w", newline="") as handle:
         writer = csv.writer(handle)
-        writer.writerow(["step_number", "epoch_number", loss_column])
+        writer.writerow(["step_number", "epoch_number", loss_column, "perplexity"])
         for row in rows:
-            writer.writerow([row.step, row.epoch, f"{row.loss:.6f}"])
+            writer.writerow(_cells(row))
     os.replace(tmp, path)
     return path
 
@@ -40,7 +43,13 @@ def write_metrics(path: Path, rows: Sequence[MetricRow], loss_column: str) -> Pa
 def append_metric(path: Path, row: MetricRow) -> None:
     """Append one row to a metrics CSV that :func:`write_metrics` created."""
     with open(path, "a", newline="") as handle:
-        csv.writer(handle).writerow([row.step, row.epoch, f"{row.loss:.6f}"])
+        csv.writer(handle).writerow(_cells(row))
+
+
+def _cells(row: MetricRow) -> list[object]:
+    # exp of a diverged loss overflows: the CSV says inf rather than the run failing on its metrics
+    perplexity = math.exp(row.loss) if row.loss < 700 else math.inf
+    return [row.step, row.epoch, f"{row.loss:.6f}", f"{perplexity:.6f}"]
 
 
 def plot_loss_curve(path: Path, training: Sequence[MetricRow], validation: Sequence[MetricRow]) -> Path:
