@@ -238,8 +238,20 @@ def _produce(jobs, config, models, workers, clock, keyframes, results, stop, adv
             )
         except Exception as exc:  # noqa: BLE001  (reported for this file; the next one still runs)
             item = exc
-        results.put((job, item))
-    results.put(None)
+        if not _put(results, (job, item), stop):
+            return
+    _put(results, None, stop)
+
+
+def _put(results: queue.Queue, item: object, stop: threading.Event) -> bool:
+    """Hand a result to the writer unless it has stopped (then nobody would ever take it)."""
+    while not stop.is_set():
+        try:
+            results.put(item, timeout=0.5)
+            return True
+        except queue.Full:
+            continue
+    return False
 
 
 def _consume(results: queue.Queue) -> Iterator[tuple[_Job, an.Analysis | Exception]]:
