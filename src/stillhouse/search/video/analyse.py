@@ -111,7 +111,12 @@ def analyse(
     run = _VideoRun(vid, probe, config, models, workers, clock, keyframes / _folder(vid))
     decoded = time.perf_counter()
     reported = 0.0
-    items = decode.stream(path, keyframe_width=config.keyframe_width, transnet=config.scenes == "transnetv2")
+    items = decode.stream(
+        path,
+        keyframe_width=config.keyframe_width,
+        transnet=config.scenes == "transnetv2",
+        small_every=run.every,
+    )
     for item in items:
         if isinstance(item, decode.Frame):
             run.on_frame(item)
@@ -136,7 +141,9 @@ class _VideoRun:
         self.vid, self.probe, self.config, self.models = vid, probe, config, models
         self.workers, self.clock, self.keyframes = workers, clock, keyframes
         self.planner = scenes.SegmentPlanner(config.segments)
-        self.detector = _detector(config, probe.fps)
+        transnet = config.scenes == "transnetv2"
+        self.every = 1 if transnet else max(1, round(probe.fps / config.scene_fps))
+        self.detector = _detector(config, probe.fps / self.every)
         self.notes: list[str] = [] if probe.has_audio else ["no audio track: visual and metadata only"]
         self.spans: list[scenes.Span] = []
         self.keyframe_paths: list[Path | None] = []
@@ -160,7 +167,7 @@ class _VideoRun:
     def on_frame(self, frame: decode.Frame) -> None:
         self.frames += 1
         self.video_seconds = frame.time + 1.0 / self.probe.fps
-        if self.detector is not None:
+        if self.detector is not None and frame.small is not None:
             with self._inline("scenes"):
                 self.planner.add_cuts(self.detector.push(frame.small))
         if frame.candidate is not None:

@@ -37,6 +37,9 @@ class VideoIngestConfig(BaseModel):
     segments: SegmentPolicy = SegmentPolicy()
     scenes: Literal["content", "transnetv2", "none"] = "content"
     scene_threshold: float = Field(default=27.0, gt=0)  # PySceneDetect's ContentDetector default
+    # Frames per second the content detector compares (a cut is placed to within 1/scene_fps s,
+    # plenty for 5-15 s segments); TransNetV2 always sees every frame, as it was trained to.
+    scene_fps: float = Field(default=12.5, gt=0)
     whisper: str = "tiny.en"  # tiny.en | base | a CTranslate2 Whisper folder
     language: str | None = None  # None: English for *.en models, detected otherwise
     vad: bool = True  # skip non-speech stretches (music) instead of transcribing them

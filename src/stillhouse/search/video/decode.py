@@ -28,7 +28,7 @@ class Probe:
 @dataclass(frozen=True)
 class Frame:
     time: float
-    small: np.ndarray  # BGR at CUT_SIZE (or RGB at TRANSNET_SIZE for TransNetV2)
+    small: np.ndarray | None  # BGR at CUT_SIZE (RGB at TRANSNET_SIZE for TransNetV2); None: not sampled
     candidate: np.ndarray | None  # RGB at the keyframe width, every KEYFRAME_EVERY seconds
 
 
@@ -60,8 +60,11 @@ def _duration(container: object, video: object) -> float:
     return raw / 1_000_000 if raw else 0.0
 
 
-def stream(path: Path, *, keyframe_width: int, transnet: bool = False) -> Iterator[Frame | Audio]:
-    """Frames and audio in decode order (the audio resampled to 16 kHz mono float)."""
+def stream(
+    path: Path, *, keyframe_width: int, transnet: bool = False, small_every: int = 1
+) -> Iterator[Frame | Audio]:
+    """Frames and audio in decode order (the audio resampled to 16 kHz mono float); every
+    ``small_every``-th frame carries a small copy for the cut detector."""
     import av
     from av.video.reformatter import VideoReformatter
 
@@ -79,13 +82,17 @@ def stream(path: Path, *, keyframe_width: int, transnet: bool = False) -> Iterat
         key_size = _even_size(video.width, video.height, keyframe_width)
         small_size, small_format = (TRANSNET_SIZE, "rgb24") if transnet else (CUT_SIZE, "bgr24")
         next_candidate = 0.0
+        index = 0
         for packet in container.demux(*(s for s in (video, audio) if s is not None)):
             for decoded in _decode(packet):
                 if isinstance(decoded, av.VideoFrame):
                     t = float(decoded.time or 0.0)
-                    small = to_small.reformat(
-                        decoded, width=small_size[0], height=small_size[1], format=small_format
-                    ).to_ndarray()
+                    small = None
+                    if index % small_every == 0:
+                        small = to_small.reformat(
+                            decoded, width=small_size[0], height=small_size[1], format=small_format
+                        ).to_ndarray()
+                    index += 1
                     candidate = None
                     if t >= next_candidate:
                         candidate = to_key.reformat(
