@@ -1,6 +1,6 @@
-"""One video, one decode: frames feed the cut detector and keyframe choice, audio feeds YAMNet
-inline (it is cheap) and Whisper in chunks on a worker thread; keyframes go to OCR (and a captioner,
-when configured) on another worker as each segment closes. Nothing grows with the video's length
+"""One video, one decode: frames feed the cut detector and keyframe choice; audio becomes log-mel
+patches that YAMNet scores in batches on a worker thread, and Whisper transcribes it in chunks on
+another; keyframes go to OCR (and a captioner, when configured) on a third as each segment closes. Nothing grows with the video's length
 but the text found in it and one score row per 0.48 s of audio."""
 
 from __future__ import annotations
@@ -24,6 +24,8 @@ from stillhouse.search.video.config import VideoIngestConfig
 
 WHISPER_PENDING = 2  # chunks queued for Whisper before decoding waits (bounds the audio held)
 VISUAL_PENDING = 8  # keyframes queued for OCR before decoding waits
+SOUND_BATCH = 16  # log-mel patches (7.7 s of audio) per YAMNet job
+SOUND_PENDING = 8
 
 
 @dataclass
@@ -76,15 +78,16 @@ class Models:
 
 
 class Workers:
-    """One thread for Whisper and one for keyframes, so neither waits on the other or on decoding."""
+    """A thread each for Whisper, YAMNet and keyframes, so none waits on another or on decoding."""
 
     def __init__(self) -> None:
         self.speech = ThreadPoolExecutor(1, thread_name_prefix="whisper")
+        self.sound = ThreadPoolExecutor(1, thread_name_prefix="yamnet")
         self.visual = ThreadPoolExecutor(1, thread_name_prefix="ocr")
 
     def close(self) -> None:
-        self.speech.shutdown(cancel_futures=True)
-        self.visual.shutdown(cancel_futures=True)
+        for pool in (self.speech, self.sound, self.visual):
+            pool.shutdown(cancel_futures=True)
 
 
 @dataclass
@@ -151,6 +154,8 @@ class _VideoRun:
         self.candidates: list[tuple[float, np.ndarray]] = []
         self.patches = ae.PatchStream()
         self.scores: list[tuple[float, np.ndarray]] = []
+        self.pending_patches: list[tuple[float, np.ndarray]] = []
+        self.sound: list[Future[list[tuple[float, np.ndarray]]]] = []
         self.speech: list[Future[tuple[list[transcribe.Word], list[tuple[float, str]]]]] = []
         self.audio: list[np.ndarray] = []
         self.audio_start = self.audio_seconds = self.video_seconds = self.inline_seconds = 0.0
@@ -178,14 +183,27 @@ class _VideoRun:
     def on_audio(self, chunk: decode.Audio) -> None:
         self.audio_seconds += len(chunk.samples) / ae.SAMPLE_RATE
         if self.config.audio_labels:
-            with self._inline("audio events"):
-                yamnet = self.models.get("yamnet")
-                for start, patch in self.patches.push(chunk.samples):
-                    centre = start + ae.PATCH_FRAMES * ae.HOP / ae.SAMPLE_RATE / 2
-                    self.scores.append((centre, yamnet.scores(patch).astype(np.float16)))  # type: ignore[attr-defined]
+            with self._inline("log-mel"):
+                self.pending_patches += self.patches.push(chunk.samples)
+            if len(self.pending_patches) >= SOUND_BATCH:
+                self._submit_sound()
         self.audio.append(chunk.samples)
         if sum(len(a) for a in self.audio) >= self.config.whisper_chunk_s * ae.SAMPLE_RATE:
             self._submit_speech(final=False)
+
+    def _submit_sound(self) -> None:
+        if self.pending_patches:
+            self.sound.append(self.workers.sound.submit(self._label, self.pending_patches))
+            self.pending_patches = []
+            with self._inline("waiting"):
+                _bound(self.sound, SOUND_PENDING)
+
+    def _label(self, patches: list[tuple[float, np.ndarray]]) -> list[tuple[float, np.ndarray]]:
+        yamnet = self.models.get("yamnet")
+        half = ae.PATCH_FRAMES * ae.HOP / ae.SAMPLE_RATE / 2
+        with self.clock.time("audio events"):
+            # float16 rows: the one record kept for the whole video (1 KB per 0.48 s of audio)
+            return [(start + half, yamnet.scores(p).astype(np.float16)) for start, p in patches]  # type: ignore[attr-defined]
 
     @contextmanager
     def _inline(self, stage: str) -> Iterator[None]:
@@ -247,6 +265,8 @@ class _VideoRun:
         for span in self.planner.finish(self.duration):
             self._close(span)
         self._submit_speech(final=True)
+        self._submit_sound()
+        self.scores = [row for future in self.sound for row in future.result()]
         words: list[transcribe.Word] = []
         tags: list[tuple[float, str]] = []
         for future in self.speech:
