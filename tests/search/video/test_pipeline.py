@@ -133,3 +133,24 @@ def test_cli_ingest_prints_each_file_and_exits_1_when_one_failed(clips: Path, ho
     assert result.exit_code == 1, result.output
     assert "failed" in result.output and "broken.mp4" in result.output
     assert "3 segments added to cli v1" in result.output
+
+
+def test_a_configured_vision_model_captions_each_keyframe(
+    clips: Path, home: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from stillhouse.search.video import vision
+    from stillhouse.search.video.config import VideoIngestConfig
+
+    seen: list[tuple[int, ...]] = []
+
+    class Fake:
+        def caption(self, image_rgb: object) -> str:
+            seen.append(image_rgb.shape)  # type: ignore[attr-defined]
+            return "a flat red field" if image_rgb[0, 0, 0] > 128 else "a flat blue field"  # type: ignore[index]
+
+    monkeypatch.setattr(vision, "load_captioner", lambda spec: Fake())
+    config = VideoIngestConfig(vision="openai-vision:http://127.0.0.1:9/v1#any", ocr=False)
+    ingest_videos("captions", [clips / "silent.mp4"], config, index=HASHING)
+    visual = [s.visual for s in sorted(stored("captions"), key=lambda s: s.start)]
+    assert visual == ["a flat red field", "a flat blue field"]
+    assert seen == [(90, 160, 3)] * 2  # keyframes at their own size (narrower than keyframe_width)
