@@ -17,7 +17,7 @@ from pathlib import Path
 
 import numpy as np
 
-from stillhouse.search.segments import MAX_CHANNEL_CHARS, Segment
+from stillhouse.search.segments import MAX_CHANNEL_CHARS, MetadataValue, Segment
 from stillhouse.search.video import audio_events as ae
 from stillhouse.search.video import decode, metadata, scenes, transcribe
 from stillhouse.search.video.config import VideoIngestConfig
@@ -98,20 +98,29 @@ class Analysis:
     duration: float
 
 
-def analyse(
-    path: Path,
-    config: VideoIngestConfig,
-    models: Models,
-    workers: Workers,
-    clock: StageClock,
-    keyframes: Path,
-    on_media: Callable[[float], None] = lambda seconds: None,
-) -> Analysis:
+@dataclass
+class Context:
+    """What every video of a run shares: its configuration, models, worker threads, stage clock,
+    the keyframe folder, and where progress (seconds of media analysed) goes."""
+
+    config: VideoIngestConfig
+    keyframes: Path
+    models: Models = field(init=False)
+    workers: Workers = field(default_factory=Workers)
+    clock: StageClock = field(default_factory=StageClock)
+    on_media: Callable[[float], None] = lambda seconds: None
+
+    def __post_init__(self) -> None:
+        self.models = Models(self.config)
+
+
+def analyse(path: Path, context: Context) -> Analysis:
     """The segments of one video file (raises for a file that cannot be read)."""
+    config, clock, on_media = context.config, context.clock, context.on_media
     probe = decode.probe(path)
     sidecar = metadata.read_sidecar(path)
     vid = metadata.video_id(path, sidecar)
-    run = _VideoRun(vid, probe, config, models, workers, clock, keyframes / _folder(vid))
+    run = _VideoRun(vid, probe, context)
     decoded = time.perf_counter()
     reported = 0.0
     items = decode.stream(
@@ -140,9 +149,14 @@ def _folder(video_id: str) -> str:
 
 
 class _VideoRun:
-    def __init__(self, vid, probe, config, models, workers, clock, keyframes: Path) -> None:  # noqa: ANN001
-        self.vid, self.probe, self.config, self.models = vid, probe, config, models
-        self.workers, self.clock, self.keyframes = workers, clock, keyframes
+    def __init__(self, vid: str, probe: decode.Probe, context: Context) -> None:
+        config = context.config
+        self.vid, self.probe, self.config, self.models = vid, probe, config, context.models
+        self.workers, self.clock, self.keyframes = (
+            context.workers,
+            context.clock,
+            context.keyframes / _folder(vid),
+        )
         self.planner = scenes.SegmentPlanner(config.segments)
         transnet = config.scenes == "transnetv2"
         self.every = 1 if transnet else max(1, round(probe.fps / config.scene_fps))
@@ -258,7 +272,7 @@ class _VideoRun:
                 parts.append(self.models.get("vision").caption(image))  # type: ignore[attr-defined]
         return "\n".join(p for p in parts if p)
 
-    def finish(self, meta: dict) -> list[Segment]:  # noqa: ANN001
+    def finish(self, meta: dict[str, MetadataValue]) -> list[Segment]:
         if isinstance(self.detector, scenes.TransNetCuts):
             with self._inline("scenes"):
                 self.planner.add_cuts(self.detector.flush(self.frames))
@@ -276,7 +290,13 @@ class _VideoRun:
             self.notes.append("no speech recognised")
         return self._segments(meta, [f.result() for f in self.visual], words, tags)
 
-    def _segments(self, meta: dict, visual: list[str], words: list, tags: list) -> list[Segment]:  # noqa: ANN001
+    def _segments(
+        self,
+        meta: dict[str, MetadataValue],
+        visual: list[str],
+        words: list[transcribe.Word],
+        tags: list[tuple[float, str]],
+    ) -> list[Segment]:
         spans = self.spans
         speech = transcribe.assign_sentences(transcribe.sentences(words), spans)
         sounds: list[list[str]] = [[] for _ in spans]

@@ -191,51 +191,33 @@ def _run(
     report: VideoIngestReport,
     show_progress: bool,
 ) -> None:
-    clock, models, workers = an.StageClock(), an.Models(config), an.Workers()
+    context = an.Context(config, cfg.index_dir(writer.name) / "keyframes")
     results: queue.Queue = queue.Queue(QUEUE_VIDEOS)
     stop = threading.Event()
     total = sum(j.duration for j in jobs)
     with progress_bar("ingesting video", round(total) or None, disable=not show_progress) as (bar, task):
-
-        def advance(seconds: float) -> None:
-            bar.update(task, advance=seconds)
-
+        context.on_media = lambda seconds: bar.update(task, advance=seconds)
         producer = threading.Thread(
-            target=_produce,
-            args=(
-                jobs,
-                config,
-                models,
-                workers,
-                clock,
-                cfg.index_dir(writer.name) / "keyframes",
-                results,
-                stop,
-                advance,
-            ),
-            name="analyse",
-            daemon=True,
+            target=_produce, args=(jobs, context, results, stop), name="analyse", daemon=True
         )
         producer.start()
         try:
             stored = writer.keys()  # once: each video's new keys are added as it is written
             for job, outcome in _consume(results):
-                _write(job, outcome, writer, stored, ledger, config, clock, report)
+                _write(job, outcome, writer, stored, ledger, context, report)
                 bar.update(task, info=f"{len(report.outcomes)} files done")
         finally:
             stop.set()
-            workers.close()
-    report.stage_seconds = {k: round(v, 3) for k, v in sorted(clock.seconds.items())}
+            context.workers.close()
+    report.stage_seconds = {k: round(v, 3) for k, v in sorted(context.clock.seconds.items())}
 
 
-def _produce(jobs, config, models, workers, clock, keyframes, results, stop, advance) -> None:  # noqa: ANN001
+def _produce(jobs: list[_Job], context: an.Context, results: queue.Queue, stop: threading.Event) -> None:
     for job in jobs:
         if stop.is_set():
             break
         try:
-            item: an.Analysis | Exception = an.analyse(
-                job.path, config, models, workers, clock, keyframes, advance
-            )
+            item: an.Analysis | Exception = an.analyse(job.path, context)
         except Exception as exc:  # noqa: BLE001  (reported for this file; the next one still runs)
             item = exc
         if not _put(results, (job, item), stop):
@@ -265,8 +247,7 @@ def _write(
     writer: SegmentWriter,
     stored: set[str],
     ledger: Ledger,
-    config: VideoIngestConfig,
-    clock: an.StageClock,
+    context: an.Context,
     report: VideoIngestReport,
 ) -> None:
     if isinstance(result, Exception):
@@ -274,11 +255,11 @@ def _write(
             VideoOutcome(file=str(job.path), status="failed", video_id=job.video_id, reason=_why(result))
         )
         return
-    with clock.time("index write"):
+    with context.clock.time("index write"):
         fresh = [s for s in result.segments if segment_key(s) not in stored]
         report.added += writer.add(fresh)
         stored.update(segment_key(s) for s in fresh)
-        ledger.done(result.video_id, config.fingerprint(), job.path, len(result.segments))
+        ledger.done(result.video_id, context.config.fingerprint(), job.path, len(result.segments))
     notes = list(result.notes)
     if len(fresh) < len(result.segments):
         notes.append(f"{len(result.segments) - len(fresh)} segments were already stored (resumed)")
