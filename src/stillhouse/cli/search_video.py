@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import sys
 from pathlib import Path
 from typing import Annotated, Literal
 
@@ -46,7 +45,8 @@ def ingest(
         paths,
         config,
         index=IngestConfig(embedder=embedder) if embedder else None,
-        show_progress=not as_json and sys.stderr.isatty(),
+        # Without a terminal too: an ingest runs for minutes, and the plain lines say how far it is.
+        show_progress=not as_json,
     )
     if as_json:
         emit_json({**report.model_dump(mode="json"), "x_realtime": round(report.realtime(), 2)})
