@@ -10,7 +10,7 @@ export HF_HUB_OFFLINE := 1
 export TRANSFORMERS_OFFLINE := 1
 DEMO_ARGS ?=
 
-.PHONY: install models models-all demo test test-all lint bench clean
+.PHONY: install models models-all demo search-demo test test-all lint bench clean
 
 $(VENV)/bin/activate:
 	$(PYTHON) -m venv $(VENV)
@@ -54,6 +54,10 @@ models-all: install $(VENV)/.models-all
 
 demo: models-all
 	$(VENV)/bin/stillhouse demo $(DEMO_ARGS)
+
+# Video files in, search out: packaged real clips and clips made with known content (a few minutes).
+search-demo: install
+	$(VENV)/bin/stillhouse search demo $(SEARCH_DEMO_ARGS)
 
 test: install
 	$(PY) -m pytest -q

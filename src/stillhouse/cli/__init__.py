@@ -10,6 +10,7 @@ from stillhouse.cli import (  # noqa: F401  (imported for their command registra
     label,
     models,
     search,
+    search_video,
     serve,
     tasks,
     train,

@@ -10,6 +10,8 @@ from __future__ import annotations
 import json
 import time
 from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -19,7 +21,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from stillhouse.errors import ConflictError
 from stillhouse.progress import progress_bar
 from stillhouse.search import config as cfg
-from stillhouse.search.segments import Segment, SegmentProblem, iter_segments
+from stillhouse.search.segments import Segment, SegmentProblem, iter_segments, segment_key
 from stillhouse.search.store import COMBINED, RowBatch, Store, open_store, placeholder
 from stillhouse.tasks.video_router.prompt import MODALITIES
 
@@ -107,20 +109,48 @@ def store_for(manifest: cfg.Manifest, config: cfg.IngestConfig) -> Store:
     return open_store(manifest.engine, manifest.uri, vector_index_min_rows=config.vector_index_min_rows)
 
 
-def add_segments(
+@dataclass
+class SegmentWriter:
+    """The one writer of an index's current version, held under its lock: ``add`` embeds a batch
+    and appends it (rows are numbered on from the table's count), ``finish`` updates its indexes."""
+
+    name: str
+    manifest: cfg.Manifest
+    version: cfg.IndexVersion
+    store: Store
+    embedder: Embedder
+
+    def add(self, segments: list[Segment]) -> int:
+        if segments:
+            self.store.add(
+                self.version.table,
+                segment_rows(segments, self.store.count(self.version.table), self.embedder),
+            )
+        return len(segments)
+
+    def keys(self) -> set[str]:
+        """The :func:`~stillhouse.search.segments.segment_key` of every stored segment."""
+        return {segment_key(segment_from_row(r)) for r in self.store.scan(self.version.table)}
+
+    def finish(self) -> int:
+        self.store.finish(self.version.table)
+        self.version.segments = self.store.count(self.version.table)
+        cfg.save_manifest(self.manifest)
+        return self.version.segments
+
+
+@contextmanager
+def segment_writer(
     name: str,
-    location: str | Path,
     *,
     ingest: cfg.IngestConfig | None = None,
     engine: cfg.Engine | None = None,
     uri: str | None = None,
-    show_progress: bool = False,
-) -> AddReport:
-    """Index the good segments of a JSONL file/folder into the current version of ``name``.
+) -> Iterator[SegmentWriter]:
+    """The writer of the current version of ``name`` (created with ``ingest`` if new).
 
-    A new index gets version 1 with ``ingest`` (defaults if None). An existing index keeps its
-    configuration: another ``ingest`` is refused here, since mixing two embedders in one table
-    would make its scores meaningless; :func:`rebuild` makes the new version.
+    An existing index keeps its configuration: another ``ingest`` is refused here, since mixing two
+    embedders in one table would make its scores meaningless; :func:`rebuild` makes the new version.
     """
     from stillhouse.models.embeddings import load_embedder
 
@@ -141,10 +171,32 @@ def add_segments(
             cfg.save_manifest(manifest)
         version = manifest.current()
         _check_models(version, embedder)
-        report = AddReport(index=name, version=version.version)
-        _ingest(store, version, iter_segments(location), embedder, report, show_progress=show_progress)
-        version.segments = report.total
-        cfg.save_manifest(manifest)
+        yield SegmentWriter(name, manifest, version, store, embedder)
+
+
+def add_segments(
+    name: str,
+    location: str | Path,
+    *,
+    ingest: cfg.IngestConfig | None = None,
+    engine: cfg.Engine | None = None,
+    uri: str | None = None,
+    show_progress: bool = False,
+) -> AddReport:
+    """Index the good segments of a JSONL file/folder into the current version of ``name``
+    (a new index gets version 1 with ``ingest``, defaults if None; see :func:`segment_writer`)."""
+    with segment_writer(name, ingest=ingest, engine=engine, uri=uri) as writer:
+        report = AddReport(index=name, version=writer.version.version)
+        _ingest(
+            writer.store,
+            writer.version,
+            iter_segments(location),
+            writer.embedder,
+            report,
+            show_progress=show_progress,
+        )
+        writer.version.segments = report.total
+        cfg.save_manifest(writer.manifest)
     return report
 
 

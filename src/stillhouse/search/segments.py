@@ -71,6 +71,12 @@ class Segment(BaseModel):
         return "\n".join(self.text(m) for m in self.modalities())
 
 
+def segment_key(segment: Segment) -> str:
+    """A segment's deterministic identity, ``video_id@start``: a re-ingest that produces the same
+    segment again is recognised by it (a video's segments never share a start)."""
+    return f"{segment.video_id}@{segment.start:.3f}"
+
+
 def _scalar_text(value: MetadataValue) -> str:
     return ", ".join(str(v) for v in value) if isinstance(value, list) else str(value)
 

@@ -1,0 +1,361 @@
+"""One video, one decode: frames feed the cut detector and keyframe choice; audio becomes log-mel
+patches that YAMNet scores in batches on a worker thread, and Whisper transcribes it in chunks on
+another; keyframes go to OCR (and a captioner, when configured) on a third as each segment closes. Nothing grows with the video's length
+but the text found in it and one score row per 0.48 s of audio."""
+
+from __future__ import annotations
+
+import hashlib
+import re
+import threading
+import time
+from collections.abc import Callable, Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from stillhouse.search.segments import MAX_CHANNEL_CHARS, MetadataValue, Segment
+from stillhouse.search.video import audio_events as ae
+from stillhouse.search.video import decode, metadata, scenes, transcribe
+from stillhouse.search.video.config import VideoIngestConfig
+
+WHISPER_PENDING = 2  # chunks queued for Whisper before decoding waits (bounds the audio held)
+VISUAL_PENDING = 8  # keyframes queued for OCR before decoding waits
+SOUND_BATCH = 16  # log-mel patches (7.7 s of audio) per YAMNet job
+SOUND_PENDING = 8
+
+
+@dataclass
+class StageClock:
+    """Seconds of work per stage, summed over threads (a stage's throughput is media / seconds)."""
+
+    seconds: dict[str, float] = field(default_factory=dict)
+    _lock: threading.Lock = field(default_factory=threading.Lock)
+
+    @contextmanager
+    def time(self, stage: str) -> Iterator[None]:
+        started = time.perf_counter()
+        try:
+            yield
+        finally:
+            self.add(stage, time.perf_counter() - started)
+
+    def add(self, stage: str, seconds: float) -> None:
+        with self._lock:
+            self.seconds[stage] = self.seconds.get(stage, 0.0) + seconds
+
+
+class Models:
+    """The models of a run, each loaded on first use and shared by every video."""
+
+    def __init__(self, config: VideoIngestConfig) -> None:
+        self.config = config
+        self._loaded: dict[str, object] = {}
+        self._lock = threading.Lock()
+
+    def get(self, name: str) -> object:
+        with self._lock:
+            if name not in self._loaded:
+                self._loaded[name] = self._load(name)
+            return self._loaded[name]
+
+    def _load(self, name: str) -> object:
+        c = self.config
+        if name == "whisper":
+            return transcribe.Transcriber(c.whisper, language=c.language, vad=c.vad)
+        if name == "yamnet":
+            return ae.YamNet()
+        if name == "ocr":
+            from stillhouse.search.video.ocr import Ocr
+
+            return Ocr()
+        from stillhouse.search.video.vision import load_captioner
+
+        return load_captioner(str(c.vision))
+
+
+class Workers:
+    """A thread each for Whisper, YAMNet and keyframes, so none waits on another or on decoding."""
+
+    def __init__(self) -> None:
+        self.speech = ThreadPoolExecutor(1, thread_name_prefix="whisper")
+        self.sound = ThreadPoolExecutor(1, thread_name_prefix="yamnet")
+        self.visual = ThreadPoolExecutor(1, thread_name_prefix="ocr")
+
+    def close(self) -> None:
+        for pool in (self.speech, self.sound, self.visual):
+            pool.shutdown(cancel_futures=True)
+
+
+@dataclass
+class Analysis:
+    video_id: str
+    segments: list[Segment]
+    notes: list[str]
+    duration: float
+
+
+@dataclass
+class Context:
+    """What every video of a run shares: its configuration, models, worker threads, stage clock,
+    the keyframe folder, and where progress (seconds of media analysed) goes."""
+
+    config: VideoIngestConfig
+    keyframes: Path
+    models: Models = field(init=False)
+    workers: Workers = field(default_factory=Workers)
+    clock: StageClock = field(default_factory=StageClock)
+    on_media: Callable[[float], None] = lambda seconds: None
+
+    def __post_init__(self) -> None:
+        self.models = Models(self.config)
+
+
+def analyse(path: Path, context: Context) -> Analysis:
+    """The segments of one video file (raises for a file that cannot be read)."""
+    config, clock, on_media = context.config, context.clock, context.on_media
+    probe = decode.probe(path)
+    sidecar = metadata.read_sidecar(path)
+    vid = metadata.video_id(path, sidecar)
+    run = _VideoRun(vid, probe, context)
+    decoded = time.perf_counter()
+    reported = 0.0
+    items = decode.stream(
+        path,
+        keyframe_width=config.keyframe_width,
+        transnet=config.scenes == "transnetv2",
+        small_every=run.every,
+    )
+    for item in items:
+        if isinstance(item, decode.Frame):
+            run.on_frame(item)
+        else:
+            run.on_audio(item)
+        if run.position - reported >= 1.0:
+            on_media(run.position - reported)
+            reported = run.position
+    clock.add("decode", time.perf_counter() - decoded - run.inline_seconds)
+    segments = run.finish(metadata.video_metadata(path, sidecar, probe.tags))
+    on_media(max(0.0, run.duration - reported))
+    return Analysis(vid, segments, run.notes, run.duration)
+
+
+def _folder(video_id: str) -> str:
+    safe = re.sub(r"[^A-Za-z0-9_.-]", "_", video_id)[:80]
+    return f"{safe}-{hashlib.sha1(video_id.encode()).hexdigest()[:8]}"
+
+
+class _VideoRun:
+    def __init__(self, vid: str, probe: decode.Probe, context: Context) -> None:
+        config = context.config
+        self.vid, self.probe, self.config, self.models = vid, probe, config, context.models
+        self.workers, self.clock, self.keyframes = (
+            context.workers,
+            context.clock,
+            context.keyframes / _folder(vid),
+        )
+        self.planner = scenes.SegmentPlanner(config.segments)
+        transnet = config.scenes == "transnetv2"
+        self.every = 1 if transnet else max(1, round(probe.fps / config.scene_fps))
+        self.detector = _detector(config, probe.fps / self.every)
+        self.notes: list[str] = [] if probe.has_audio else ["no audio track: visual and metadata only"]
+        self.spans: list[scenes.Span] = []
+        self.keyframe_paths: list[Path | None] = []
+        self.visual: list[Future[str]] = []
+        self.candidates: list[tuple[float, np.ndarray]] = []
+        self.patches = ae.PatchStream()
+        self.scores: list[tuple[float, np.ndarray]] = []
+        self.pending_patches: list[tuple[float, np.ndarray]] = []
+        self.sound: list[Future[list[tuple[float, np.ndarray]]]] = []
+        self.speech: list[Future[tuple[list[transcribe.Word], list[tuple[float, str]]]]] = []
+        self.audio: list[np.ndarray] = []
+        self.audio_start = self.audio_seconds = self.video_seconds = self.inline_seconds = 0.0
+        self.frames = 0
+
+    @property
+    def position(self) -> float:
+        return max(self.video_seconds, self.audio_seconds)
+
+    @property
+    def duration(self) -> float:
+        return self.position or self.probe.duration
+
+    def on_frame(self, frame: decode.Frame) -> None:
+        self.frames += 1
+        self.video_seconds = frame.time + 1.0 / self.probe.fps
+        if self.detector is not None and frame.small is not None:
+            with self._inline("scenes"):
+                self.planner.add_cuts(self.detector.push(frame.small))
+        if frame.candidate is not None:
+            self.candidates.append((frame.time, frame.candidate))
+        for span in self.planner.settled(frame.time):
+            self._close(span)
+
+    def on_audio(self, chunk: decode.Audio) -> None:
+        self.audio_seconds += len(chunk.samples) / ae.SAMPLE_RATE
+        if self.config.audio_labels:
+            with self._inline("log-mel"):
+                self.pending_patches += self.patches.push(chunk.samples)
+            if len(self.pending_patches) >= SOUND_BATCH:
+                self._submit_sound()
+        self.audio.append(chunk.samples)
+        if sum(len(a) for a in self.audio) >= self.config.whisper_chunk_s * ae.SAMPLE_RATE:
+            self._submit_speech(final=False)
+
+    def _submit_sound(self) -> None:
+        if self.pending_patches:
+            self.sound.append(self.workers.sound.submit(self._label, self.pending_patches))
+            self.pending_patches = []
+            with self._inline("waiting"):
+                _bound(self.sound, SOUND_PENDING)
+
+    def _label(self, patches: list[tuple[float, np.ndarray]]) -> list[tuple[float, np.ndarray]]:
+        yamnet = self.models.get("yamnet")
+        half = ae.PATCH_FRAMES * ae.HOP / ae.SAMPLE_RATE / 2
+        with self.clock.time("audio events"):
+            # float16 rows: the one record kept for the whole video (1 KB per 0.48 s of audio)
+            return [(start + half, yamnet.scores(p).astype(np.float16)) for start, p in patches]  # type: ignore[attr-defined]
+
+    @contextmanager
+    def _inline(self, stage: str) -> Iterator[None]:
+        started = time.perf_counter()
+        with self.clock.time(stage):
+            yield
+        self.inline_seconds += time.perf_counter() - started
+
+    def _submit_speech(self, *, final: bool) -> None:
+        audio = np.concatenate(self.audio) if self.audio else np.zeros(0, dtype=np.float32)
+        cut = len(audio) if final else transcribe.quiet_cut(audio, search_s=10.0)
+        head, self.audio = audio[:cut], [audio[cut:]]
+        if len(head) >= ae.SAMPLE_RATE // 2:
+            self.speech.append(self.workers.speech.submit(self._transcribe, head, self.audio_start))
+            with self._inline("waiting"):
+                _bound(self.speech, WHISPER_PENDING)
+        self.audio_start += cut / ae.SAMPLE_RATE
+
+    def _transcribe(
+        self, audio: np.ndarray, offset: float
+    ) -> tuple[list[transcribe.Word], list[tuple[float, str]]]:
+        whisper = self.models.get("whisper")
+        with self.clock.time("transcription"):
+            return whisper.transcribe(audio, offset)  # type: ignore[attr-defined]
+
+    def _close(self, span: scenes.Span) -> None:
+        self.spans.append(span)
+        before = [c for c in self.candidates if c[0] < span[1]] or self.candidates[:1]
+        if not before:
+            self.keyframe_paths.append(None)
+            self.visual.append(_done(""))
+            return
+        middle = (span[0] + span[1]) / 2
+        _, image = min(before, key=lambda c: abs(c[0] - middle))
+        with self._inline("keyframes"):
+            self.keyframe_paths.append(
+                _save_keyframe(image, self.keyframes, span[0], self.config.thumbnail_width)
+            )
+        self.visual.append(self.workers.visual.submit(self._read, image))
+        with self._inline("waiting"):
+            _bound(self.visual, VISUAL_PENDING)
+        later = [c for c in self.candidates if c[0] >= span[1]]
+        self.candidates = later or self.candidates[-1:]
+
+    def _read(self, image: np.ndarray) -> str:
+        parts = []
+        if self.config.ocr:
+            with self.clock.time("ocr"):
+                parts.append(self.models.get("ocr").read(image))  # type: ignore[attr-defined]
+        if self.config.vision:
+            with self.clock.time("vision"):
+                parts.append(self.models.get("vision").caption(image))  # type: ignore[attr-defined]
+        return "\n".join(p for p in parts if p)
+
+    def finish(self, meta: dict[str, MetadataValue]) -> list[Segment]:
+        if isinstance(self.detector, scenes.TransNetCuts):
+            with self._inline("scenes"):
+                self.planner.add_cuts(self.detector.flush(self.frames))
+        for span in self.planner.finish(self.duration):
+            self._close(span)
+        self._submit_speech(final=True)
+        self._submit_sound()
+        self.scores = [row for future in self.sound for row in future.result()]
+        words: list[transcribe.Word] = []
+        tags: list[tuple[float, str]] = []
+        for future in self.speech:
+            found, tagged = future.result()
+            words, tags = words + found, tags + tagged
+        if self.probe.has_audio and not words:
+            self.notes.append("no speech recognised")
+        return self._segments(meta, [f.result() for f in self.visual], words, tags)
+
+    def _segments(
+        self,
+        meta: dict[str, MetadataValue],
+        visual: list[str],
+        words: list[transcribe.Word],
+        tags: list[tuple[float, str]],
+    ) -> list[Segment]:
+        spans = self.spans
+        speech = transcribe.assign_sentences(transcribe.sentences(words), spans)
+        sounds: list[list[str]] = [[] for _ in spans]
+        for (_, tag), i in zip(tags, transcribe.assign([(t, t) for t, _ in tags], spans), strict=True):
+            if i is not None and tag not in sounds[i]:
+                sounds[i].append(tag)
+        per_span: list[list[np.ndarray]] = [[] for _ in spans]
+        for (_, s), i in zip(
+            self.scores, transcribe.assign([(t, t) for t, _ in self.scores], spans), strict=True
+        ):
+            if i is not None:
+                per_span[i].append(s.astype(np.float32))
+        labels = self.models.get("yamnet").labels if self.scores else []  # type: ignore[attr-defined]
+        out = []
+        for i, (start, end) in enumerate(spans):
+            found = ae.top_labels(per_span[i], labels, self.config.audio_labels, self.config.audio_min_score)
+            out.append(
+                Segment(
+                    video_id=self.vid,
+                    start=round(start, 3),
+                    end=round(end, 3),
+                    visual=visual[i][:MAX_CHANNEL_CHARS] or None,
+                    audio=", ".join(found + [f"[{t}]" for t in sounds[i]]) or None,
+                    transcription=speech[i][:MAX_CHANNEL_CHARS] or None,
+                    metadata=meta,
+                    keyframe=str(self.keyframe_paths[i]) if self.keyframe_paths[i] else None,
+                )
+            )
+        return out
+
+
+def _detector(config: VideoIngestConfig, fps: float) -> scenes.ContentCuts | scenes.TransNetCuts | None:
+    if config.scenes == "content":
+        return scenes.ContentCuts(fps, config.scene_threshold)
+    if config.scenes == "transnetv2":
+        return scenes.TransNetCuts(fps)
+    return None
+
+
+def _bound(futures: list[Future], pending: int) -> None:
+    """Wait for the oldest work once more than ``pending`` items are queued (back-pressure)."""
+    if len(futures) > pending:
+        futures[-pending - 1].result()
+
+
+def _done(value: str) -> Future[str]:
+    future: Future[str] = Future()
+    future.set_result(value)
+    return future
+
+
+def _save_keyframe(image: np.ndarray, folder: Path, start: float, thumb_width: int) -> Path:
+    """``folder/START_MS.jpg`` and a ``thumb_width`` thumbnail beside it as ``START_MS.thumb.jpg``."""
+    from PIL import Image
+
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / f"{round(start * 1000):09d}.jpg"
+    picture = Image.fromarray(image)
+    picture.save(path, format="JPEG", quality=85)
+    picture.thumbnail((thumb_width, thumb_width))
+    picture.save(path.with_suffix(".thumb.jpg"), format="JPEG", quality=80)
+    return path

@@ -1,0 +1,282 @@
+"""``stillhouse search ingest``: video files in, segments into the index's one writer, a report out.
+
+A producer thread analyses one video after another (:mod:`analyse`) and puts each video's segments
+on a bounded queue; the caller's thread is the index writer, embedding and appending them, so the
+writer never waits on a model and analysis of the next video overlaps the writing of the last.
+Resumable: ``ingested.json`` in the index folder records each video written under a configuration
+fingerprint (a rerun skips it), and segments already stored are recognised by their
+:func:`~stillhouse.search.segments.segment_key`, so a killed ingest resumes without duplicates.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import queue
+import tempfile
+import threading
+import time
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from stillhouse.progress import progress_bar
+from stillhouse.search import config as cfg
+from stillhouse.search.ingest import SegmentWriter, segment_writer
+from stillhouse.search.segments import segment_key
+from stillhouse.search.video import analyse as an
+from stillhouse.search.video import decode, metadata
+from stillhouse.search.video.config import VIDEO_SUFFIXES, VideoIngestConfig
+
+LEDGER = "ingested.json"
+QUEUE_VIDEOS = 2  # analysed videos waiting for the writer (their segments are small)
+
+
+class VideoOutcome(BaseModel):
+    """One file's line in the report."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    file: str
+    status: Literal["ingested", "skipped", "failed"]
+    video_id: str | None = None
+    reason: str | None = None
+    notes: list[str] = Field(default_factory=list)
+    segments: int = 0
+    duration: float = 0.0
+
+    def __str__(self) -> str:
+        what = f"{self.status} {self.file}"
+        if self.status == "ingested":
+            what += f" ({self.video_id}: {self.segments} segments, {self.duration:.1f} s)"
+        extra = [self.reason] if self.reason else []
+        return what + "".join(f"; {e}" for e in extra + self.notes)
+
+
+class VideoIngestReport(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    index: str
+    version: int
+    outcomes: list[VideoOutcome] = Field(default_factory=list)
+    added: int = 0
+    total: int = 0
+    media_seconds: float = 0.0
+    seconds: float = 0.0
+    stage_seconds: dict[str, float] = Field(default_factory=dict)
+
+    @property
+    def failed(self) -> list[VideoOutcome]:
+        return [o for o in self.outcomes if o.status == "failed"]
+
+    def realtime(self, seconds: float | None = None) -> float:
+        """Media seconds per second of work (the whole run, or one stage's ``seconds``)."""
+        spent = self.seconds if seconds is None else seconds
+        return self.media_seconds / spent if spent > 0 else 0.0
+
+
+def discover(locations: Sequence[str | Path]) -> tuple[list[Path], list[VideoOutcome]]:
+    """Video files under each location (a file, or a folder searched recursively), in name order;
+    a location that does not exist or is not a video is a report entry."""
+    found: list[Path] = []
+    problems: list[VideoOutcome] = []
+    for location in locations:
+        path = Path(location).expanduser()
+        if path.is_dir():
+            found += sorted(p for p in path.rglob("*") if p.is_file() and p.suffix.lower() in VIDEO_SUFFIXES)
+        elif path.is_file() and path.suffix.lower() in VIDEO_SUFFIXES:
+            found.append(path)
+        else:
+            reason = (
+                "no such file or folder"
+                if not path.exists()
+                else f"not a video ({', '.join(VIDEO_SUFFIXES)})"
+            )
+            problems.append(VideoOutcome(file=str(path), status="skipped", reason=reason))
+    return list(dict.fromkeys(p.resolve() for p in found)), problems
+
+
+@dataclass
+class Ledger:
+    """``ingested.json``: video id -> the file, config fingerprint and segment count written."""
+
+    path: Path
+    videos: dict[str, dict]
+
+    @classmethod
+    def load(cls, index: str) -> Ledger:
+        path = cfg.index_dir(index) / LEDGER
+        return cls(path, json.loads(path.read_text(encoding="utf-8")) if path.is_file() else {})
+
+    def done(self, vid: str, fingerprint: str, file: Path, segments: int) -> None:
+        self.videos[vid] = {
+            "file": str(file),
+            "config": fingerprint,
+            "segments": segments,
+            "ingested": datetime.now(UTC).isoformat(timespec="seconds"),
+        }
+        fd, tmp = tempfile.mkstemp(prefix=".ingested.", dir=self.path.parent)
+        with os.fdopen(fd, "w", encoding="utf-8") as out:
+            json.dump(self.videos, out, indent=1)
+        os.replace(tmp, self.path)
+
+    def skip_reason(self, vid: str, fingerprint: str) -> str | None:
+        entry = self.videos.get(vid)
+        if entry is None:
+            return None
+        if entry["config"] == fingerprint:
+            return f"already ingested from {entry['file']} with this configuration"
+        return (
+            f"video id already ingested from {entry['file']} with another configuration (use another index)"
+        )
+
+
+@dataclass
+class _Job:
+    path: Path
+    video_id: str
+    duration: float
+
+
+def ingest_videos(
+    name: str,
+    locations: Sequence[str | Path],
+    config: VideoIngestConfig | None = None,
+    *,
+    index: cfg.IngestConfig | None = None,
+    show_progress: bool = False,
+) -> VideoIngestReport:
+    """Ingest every video under ``locations`` into index ``name``; never stops at a bad file."""
+    config = config or VideoIngestConfig()
+    started = time.perf_counter()
+    files, outcomes = discover(locations)
+    with segment_writer(name, ingest=index) as writer:
+        report = VideoIngestReport(index=name, version=writer.version.version, outcomes=outcomes)
+        ledger = Ledger.load(name)
+        jobs = _plan(files, config, ledger, report)
+        if jobs:
+            _run(jobs, config, writer, ledger, report, show_progress)
+        report.total = writer.finish()
+    report.seconds = time.perf_counter() - started
+    return report
+
+
+def _plan(
+    files: list[Path], config: VideoIngestConfig, ledger: Ledger, report: VideoIngestReport
+) -> list[_Job]:
+    """The files still to ingest (probed, so a corrupt one is reported before any work)."""
+    jobs = []
+    for path in files:
+        try:
+            vid = metadata.video_id(path, metadata.read_sidecar(path))
+            skip = ledger.skip_reason(vid, config.fingerprint())
+            if skip is None:
+                jobs.append(_Job(path, vid, decode.probe(path).duration))
+                continue
+            report.outcomes.append(VideoOutcome(file=str(path), status="skipped", video_id=vid, reason=skip))
+        except Exception as exc:  # noqa: BLE001  (any unreadable file is a report line, never a stop)
+            report.outcomes.append(VideoOutcome(file=str(path), status="failed", reason=_why(exc)))
+    return jobs
+
+
+def _run(
+    jobs: list[_Job],
+    config: VideoIngestConfig,
+    writer: SegmentWriter,
+    ledger: Ledger,
+    report: VideoIngestReport,
+    show_progress: bool,
+) -> None:
+    context = an.Context(config, cfg.index_dir(writer.name) / "keyframes")
+    results: queue.Queue = queue.Queue(QUEUE_VIDEOS)
+    stop = threading.Event()
+    total = sum(j.duration for j in jobs)
+    with progress_bar("ingesting video", round(total) or None, disable=not show_progress) as (bar, task):
+        context.on_media = lambda seconds: bar.update(task, advance=seconds)
+        producer = threading.Thread(
+            target=_produce, args=(jobs, context, results, stop), name="analyse", daemon=True
+        )
+        producer.start()
+        try:
+            stored = writer.keys()  # once: each video's new keys are added as it is written
+            for job, outcome in _consume(results):
+                _write(job, outcome, writer, stored, ledger, context, report)
+                bar.update(task, info=f"{len(report.outcomes)} files done")
+        finally:
+            stop.set()
+            context.workers.close()
+    report.stage_seconds = {k: round(v, 3) for k, v in sorted(context.clock.seconds.items())}
+
+
+def _produce(jobs: list[_Job], context: an.Context, results: queue.Queue, stop: threading.Event) -> None:
+    for job in jobs:
+        if stop.is_set():
+            break
+        try:
+            item: an.Analysis | Exception = an.analyse(job.path, context)
+        except Exception as exc:  # noqa: BLE001  (reported for this file; the next one still runs)
+            item = exc
+        if not _put(results, (job, item), stop):
+            return
+    _put(results, None, stop)
+
+
+def _put(results: queue.Queue, item: object, stop: threading.Event) -> bool:
+    """Hand a result to the writer unless it has stopped (then nobody would ever take it)."""
+    while not stop.is_set():
+        try:
+            results.put(item, timeout=0.5)
+            return True
+        except queue.Full:
+            continue
+    return False
+
+
+def _consume(results: queue.Queue) -> Iterator[tuple[_Job, an.Analysis | Exception]]:
+    while (item := results.get()) is not None:
+        yield item
+
+
+def _write(
+    job: _Job,
+    result: an.Analysis | Exception,
+    writer: SegmentWriter,
+    stored: set[str],
+    ledger: Ledger,
+    context: an.Context,
+    report: VideoIngestReport,
+) -> None:
+    if isinstance(result, Exception):
+        report.outcomes.append(
+            VideoOutcome(file=str(job.path), status="failed", video_id=job.video_id, reason=_why(result))
+        )
+        return
+    with context.clock.time("index write"):
+        fresh = [s for s in result.segments if segment_key(s) not in stored]
+        report.added += writer.add(fresh)
+        stored.update(segment_key(s) for s in fresh)
+        ledger.done(result.video_id, context.config.fingerprint(), job.path, len(result.segments))
+    notes = list(result.notes)
+    if len(fresh) < len(result.segments):
+        notes.append(f"{len(result.segments) - len(fresh)} segments were already stored (resumed)")
+    report.media_seconds += result.duration
+    report.outcomes.append(
+        VideoOutcome(
+            file=str(job.path),
+            status="ingested",
+            video_id=result.video_id,
+            notes=notes,
+            segments=len(result.segments),
+            duration=round(result.duration, 2),
+        )
+    )
+
+
+def _why(exc: Exception) -> str:
+    """A one-line reason: av's errors carry the FFmpeg message, ours their own."""
+    text = str(exc).strip() or type(exc).__name__
+    return f"unreadable: {text}" if type(exc).__module__.startswith("av") else text
