@@ -34,6 +34,7 @@ from stillhouse.jobs.schema import (
     ValidatorMetric,
     parse_wire,
 )
+from stillhouse.jobs.specs import local_specs
 from stillhouse.jobs.store import Page, Store, epoch, like, time_filters
 
 JobChange = Callable[[ModelCustomizationJob], ModelCustomizationJob]
@@ -68,6 +69,7 @@ class JobService(DeploymentsMixin):
         request is a :class:`ConflictError`, as is a job name or custom model name already taken."""
         req: CreateModelCustomizationJobRequest = parse_wire(CreateModelCustomizationJobRequest, request)
         _check_hyperparameters(req)
+        local_specs(req)  # a Bedrock model id the foundation-model table lacks is refused here
         digest = request_hash(req)
         job_id = secrets.token_hex(6)
         with self.store.transaction() as db:

@@ -174,6 +174,7 @@ class DefaultStages:
 
     def _label(self, ctx: JobContext, source: Path, out: Path) -> dict[str, Any]:
         """The teacher (with the request's labelled records as its golden examples) answers the rest."""
+        from stillhouse.jobs.specs import local_specs
         from stillhouse.tasks import detect_task
         from stillhouse.teacher.build import TeacherConfig, build_teacher
         from stillhouse.teacher.label import LabelConfig, label_records
@@ -181,7 +182,12 @@ class DefaultStages:
         teacher_config = ctx.request.teacher
         assert teacher_config is not None
         records = _read(source)
-        model = LazyTeacher(teacher_config.teacherModelIdentifier, self.load_teacher, ctx.should_stop)
+        spec = local_specs(ctx.request)[1]
+        assert spec is not None  # a DISTILLATION request has a teacher
+        # Named by the job's identifier (the cache key), loaded from the spec the id maps to.
+        model = LazyTeacher(
+            teacher_config.teacherModelIdentifier, lambda _: self.load_teacher(spec), ctx.should_stop
+        )
         config = TeacherConfig(
             model=teacher_config.teacherModelIdentifier,
             embedder=self.embedder_spec,
@@ -208,12 +214,13 @@ class DefaultStages:
 
     def train(self, ctx: JobContext) -> None:
         """Fine-tune the student on the labelled pairs, resuming from the last checkpoint."""
+        from stillhouse.jobs.specs import local_specs
         from stillhouse.train.config import TrainConfig
 
         progress = ctx.progress
         assert progress.labelled_file is not None
         config = TrainConfig(
-            student=ctx.request.baseModelIdentifier,
+            student=local_specs(ctx.request)[0],
             task=_student_format_task(Path(progress.labelled_file)),
             data=Path(progress.labelled_file),
             out=ctx.job_dir / "train",
@@ -231,13 +238,14 @@ class DefaultStages:
     def publish(self, ctx: JobContext) -> None:
         """Publish the custom model's folder (``<job>/model``, what it is registered and served from)
         and copy the run's artifacts to ``<outputDataConfig.s3Uri>/model-customization-job-<id>/``."""
+        from stillhouse.jobs.specs import local_specs
         from stillhouse.train.export import MODEL_DIR
         from stillhouse.train.publish import PublishConfig, publish_student
 
         assert ctx.progress.train_out is not None
         out = Path(ctx.progress.train_out)
         published = publish_student(
-            out / MODEL_DIR, ctx.job_dir / "model", PublishConfig(base=ctx.request.baseModelIdentifier)
+            out / MODEL_DIR, ctx.job_dir / "model", PublishConfig(base=local_specs(ctx.request)[0])
         )
         ctx.progress.model_dir = str(published)
         base = ctx.request.outputDataConfig.s3Uri.rstrip("/") + f"/model-customization-job-{ctx.job_id}"

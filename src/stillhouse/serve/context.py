@@ -23,6 +23,7 @@ if TYPE_CHECKING:
     from fastapi import Request
 
     from stillhouse.jobs.service import JobService
+    from stillhouse.models.foundation import FoundationTable
 
 M = TypeVar("M", bound=BaseModel)
 
@@ -36,6 +37,7 @@ class ServeContext:
     registry: ModelRegistry
     logs: InvocationLogWriter
     verifier: SigV4Verifier | None
+    foundation: FoundationTable
 
     def resolve(self, model_id: str) -> tuple[ModelPool, bool]:
         """The pool serving ``model_id`` and whether a request may wait for it to load.
