@@ -83,12 +83,13 @@ def create_app(settings: ServerSettings, **collaborators: object) -> "FastAPI":
     """The FastAPI app. ``collaborators`` are :func:`build_context`'s keyword arguments."""
     from fastapi import FastAPI
 
-    from stillhouse.serve import control, foundation_api, openai_api, runtime, search_api
+    from stillhouse.serve import control, foundation_api, logging_config, openai_api, runtime, search_api
 
     ctx = build_context(settings, **collaborators)  # type: ignore[arg-type]
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        logging_config.restore(ctx)  # before start: recovered records go where the config says
         ctx.logs.start()
         restored = control.restore_deployments(ctx)
         if restored:
@@ -112,6 +113,7 @@ def create_app(settings: ServerSettings, **collaborators: object) -> "FastAPI":
     install_error_handlers(app)
     app.include_router(control.router())
     app.include_router(foundation_api.router())
+    app.include_router(logging_config.router())
     app.include_router(runtime.router())
     app.include_router(openai_api.router())
     app.include_router(search_api.router())

@@ -139,6 +139,11 @@ def _job_routes(r: "APIRouter") -> None:
     async def create_job(request: Request) -> JSONResponse:
         ctx, body = await _authed(request)
         req = parse_json(CreateModelCustomizationJobRequest, body)
+        # Every call answered so far is in the write-ahead log (fsynced before it answered); storing
+        # them now, before the job exists, means a job on invocation logs reads every call made
+        # before it was created, however long the flush interval.
+        if req.trainingDataConfig.invocationLogsConfig is not None:
+            await to_thread(ctx.logs.flush)
         return _json(await to_thread(ctx.jobs.create_job, req), 201)
 
     @r.get(JOBS)

@@ -1,7 +1,10 @@
 """Model invocation logs as a source of training records (SPEC §1.2).
 
 The stillhouse server writes every runtime call as one gzipped JSON line in Bedrock's
-``ModelInvocationLog`` shape under ``<prefix>/YYYY/MM/DD/HH/*.json.gz``. This module owns that record
+``ModelInvocationLog`` shape under ``<prefix>/YYYY/MM/DD/HH/*.json.gz``, or, with a logging
+configuration, where Bedrock does: ``<prefix>/AWSLogs/ACCOUNT/BedrockModelInvocationLogs/REGION/
+YYYY/MM/DD/HH/*.json.gz`` (a job's source is then ``s3://BUCKET/PREFIX/AWSLogs``: every account and
+region under it is read, in time order, and other objects under ``AWSLogs/`` are not logs). This module owns that record
 type (the writer imports :class:`InvocationLogRecord`), the ``requestMetadataFilters`` grammar of
 ``CreateModelCustomizationJob``, and the reader that turns matching logs into
 :class:`~stillhouse.records.schema.ConversationRecord` s.
@@ -250,9 +253,19 @@ class LogReadReport(_Wire):
 
 
 def iter_log_lines(name: str, data: bytes) -> Iterator[tuple[int, str]]:
-    """Non-blank lines (1-based numbers) of one log object, gunzipped when it is gzip."""
-    text = gzip.decompress(data) if data[:2] == b"\x1f\x8b" else data
-    for number, line in enumerate(text.decode("utf-8").splitlines(), start=1):
+    """Non-blank lines (1-based numbers) of one log object, gunzipped when it is gzip. An object that
+    cannot be read whole (corrupt gzip, not UTF-8) is a ValueError saying which."""
+    try:
+        text = gzip.decompress(data) if data[:2] == b"\x1f\x8b" else data
+    except (OSError, EOFError) as exc:
+        raise ValueError(f"not a readable gzip file ({exc})") from exc
+    if name.endswith(".gz") and data[:2] != b"\x1f\x8b":
+        raise ValueError("named .gz but not gzip-compressed (Bedrock writes gzipped JSON lines)")
+    try:
+        decoded = text.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise ValueError(f"not UTF-8 text (byte {exc.object[exc.start]:#04x} at offset {exc.start})") from exc
+    for number, line in enumerate(decoded.splitlines(), start=1):
         if line.strip():
             yield number, line
 
@@ -260,6 +273,23 @@ def iter_log_lines(name: str, data: bytes) -> Iterator[tuple[int, str]]:
 def is_log_key(key: str) -> bool:
     """Log objects are ``*.json.gz`` (plain ``*.json``/``*.jsonl`` are read too, for hand-made logs)."""
     return key.endswith((".json.gz", ".json", ".jsonl", ".jsonl.gz"))
+
+
+_BEDROCK_LAYOUT = re.compile(
+    r"(?:^|/)AWSLogs/\d{12}/BedrockModelInvocationLogs/[a-z0-9-]+/(\d{4}/\d{2}/\d{2}/\d{2})/[^/]+$"
+)
+
+
+def log_objects(uris: Iterable[str]) -> list[str]:
+    """The log objects among ``uris`` in time order (pure). Under an ``AWSLogs/`` folder only
+    Bedrock's layout counts (other AWS services and Bedrock's permission check write there too), and
+    the hour folders order objects across accounts and regions."""
+    keep = []
+    for uri in uris:
+        match = _BEDROCK_LAYOUT.search(uri)
+        if is_log_key(uri) and (match or "AWSLogs/" not in uri):
+            keep.append((match.group(1) if match else "", uri))
+    return [uri for _, uri in sorted(keep)]
 
 
 def records_from_logs(
@@ -278,7 +308,12 @@ def records_from_logs(
     records: list[ConversationRecord] = []
     for name, data in objects:
         report.files += 1
-        for number, line in iter_log_lines(name, data):
+        try:
+            lines = list(iter_log_lines(name, data))
+        except ValueError as exc:  # an unreadable object never stops the others
+            report.problems.append(LogProblem(file=name, line=0, reason=str(exc)))
+            continue
+        for number, line in lines:
             report.lines += 1
             try:
                 record = _convert_line(line, config, teacher_model_id, report)
@@ -327,7 +362,7 @@ def read_invocation_logs(
     store = store or open_store()
     prefix = config.invocationLogSource.s3Uri
     parse_s3_prefix(prefix)  # a clear error for a malformed location before listing
-    uris = [uri for uri in store.list(prefix) if is_log_key(uri)]
+    uris = log_objects(store.list(prefix))
     objects = ((uri, store.get_bytes(uri)) for uri in uris)
     return records_from_logs(objects, config, teacher_model_id=teacher_model_id)
 
