@@ -83,7 +83,15 @@ def create_app(settings: ServerSettings, **collaborators: object) -> "FastAPI":
     """The FastAPI app. ``collaborators`` are :func:`build_context`'s keyword arguments."""
     from fastapi import FastAPI
 
-    from stillhouse.serve import control, foundation_api, logging_config, openai_api, runtime, search_api
+    from stillhouse.serve import (
+        control,
+        foundation_api,
+        logging_config,
+        openai_api,
+        provisioned_api,
+        runtime,
+        search_api,
+    )
 
     ctx = build_context(settings, **collaborators)  # type: ignore[arg-type]
 
@@ -91,7 +99,7 @@ def create_app(settings: ServerSettings, **collaborators: object) -> "FastAPI":
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         logging_config.restore(ctx)  # before start: recovered records go where the config says
         ctx.logs.start()
-        restored = control.restore_deployments(ctx)
+        restored = control.restore_deployments(ctx) + provisioned_api.restore_provisioned(ctx)
         if restored:
             log.info("reloading %d deployment(s)", restored)
         try:
@@ -114,6 +122,7 @@ def create_app(settings: ServerSettings, **collaborators: object) -> "FastAPI":
     app.include_router(control.router())
     app.include_router(foundation_api.router())
     app.include_router(logging_config.router())
+    app.include_router(provisioned_api.router())
     app.include_router(runtime.router())
     app.include_router(openai_api.router())
     app.include_router(search_api.router())

@@ -230,6 +230,14 @@ class ModelRegistry:
         pool.load_in_background(on_done)
         return pool
 
+    def realias(self, key: str, aliases: tuple[str, ...]) -> None:
+        """Replace the names a pool answers to (a renamed provisioned model); its key stays."""
+        with self._lock:
+            for alias in [a for a, k in self._aliases.items() if k == key and a != key]:
+                del self._aliases[alias]
+            for alias in aliases:
+                self._aliases[alias] = key
+
     def remove(self, key: str) -> None:
         """Forget a pool and its aliases (a deleted deployment)."""
         with self._lock:
