@@ -106,10 +106,12 @@ class DefaultStages:
 
     def validate(self, ctx: JobContext) -> None:
         """Snapshot and validate the training (and validation) data; an unusable set fails the job."""
-        from stillhouse.records.validate import require_usable
+        from stillhouse.records.validate import get_profile, require_usable
         from stillhouse.sources.dataset import read_dataset
 
-        profile = "distillation" if ctx.request.customizationType == "DISTILLATION" else "fine-tuning"
+        name = "distillation" if ctx.request.customizationType == "DISTILLATION" else "fine-tuning"
+        # The student's family has rules of its own (an Anthropic or Llama student: single-turn only).
+        profile = get_profile(name).for_student(ctx.request.baseModelIdentifier)  # type: ignore[union-attr]
         data_dir = ctx.job_dir / "data"
         location: str | Path = ctx.request.trainingDataConfig.s3Uri or self._logs_snapshot(ctx, data_dir)
         records, report = read_dataset(location, profile, "report", store=self.store)
@@ -135,7 +137,7 @@ class DefaultStages:
             )
         return _write(data_dir / "invocation_logs.jsonl", records)
 
-    def _validation_set(self, uri: str, profile: str, data_dir: Path) -> Path:
+    def _validation_set(self, uri: str, profile: Any, data_dir: Path) -> Path:
         """Validation records are checked line by line; the dataset-size rules are for training sets."""
         from stillhouse.sources.dataset import read_dataset
 
