@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gzip
 import json
 from pathlib import Path
 from typing import Any
@@ -87,7 +88,13 @@ def test_list_refuses_a_bad_filter_value(server: str) -> None:
 
 def test_converse_on_foundation_ids_answers_with_the_mapped_model(runtime: Any, app: Any, home: Path) -> None:
     LOADED.clear()
-    for model_id in ("amazon.nova-pro-v1:0", "us.amazon.nova-premier-v1:0", "amazon.nova-micro-v1:0:128k"):
+    profile_arn = "arn:aws:bedrock:us-east-1:000000000000:inference-profile/us.amazon.nova-pro-v1:0"
+    for model_id in (
+        "amazon.nova-pro-v1:0",
+        "us.amazon.nova-premier-v1:0",
+        "amazon.nova-micro-v1:0:128k",
+        profile_arn,
+    ):
         out = runtime.converse(modelId=model_id, messages=USER)
         assert out["output"]["message"]["content"] == [{"text": "echo: find the guitar solo"}]
     # the two teachers share one loaded model (one spec), the student is another
@@ -102,21 +109,18 @@ def test_converse_on_foundation_ids_answers_with_the_mapped_model(runtime: Any, 
         {"invocationLogSource": {"s3Uri": "s3://stillhouse-logs/invocation-logs/"}}
     )
     store = LocalObjectStore(home / "s3")
-    uris = [u for u in store.list("s3://stillhouse-logs/invocation-logs/")]
-    logged = [
-        json.loads(line)
-        for u in uris
-        for line in __import__("gzip").decompress(store.get_bytes(u)).splitlines()
-    ]
+    uris = store.list("s3://stillhouse-logs/invocation-logs/")
+    logged = [json.loads(line) for u in uris for line in gzip.decompress(store.get_bytes(u)).splitlines()]
     assert sorted(r["modelId"] for r in logged) == sorted(
         [
             "amazon.nova-pro-v1:0",
             "us.amazon.nova-premier-v1:0",
             "amazon.nova-micro-v1:0:128k",
+            profile_arn,
             "meta.llama3-1-70b-instruct-v1:0",
         ]
     )
-    assert len(read_invocation_logs(config, teacher_model_id=None, store=store)[0]) == 4
+    assert len(read_invocation_logs(config, teacher_model_id=None, store=store)[0]) == 5
 
 
 def test_converse_on_an_unknown_foundation_id(runtime: Any) -> None:

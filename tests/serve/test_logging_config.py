@@ -117,3 +117,30 @@ def test_bad_configurations_are_refused_and_nothing_changes(server: str, app: An
     assert info.value.response["Error"]["Code"] == "ValidationException"
     assert "loggingConfig" not in client.get_model_invocation_logging_configuration()
     assert app.state.ctx.logs.uri == "s3://stillhouse-logs/invocation-logs"
+
+
+def test_a_store_that_refuses_the_logs_is_a_503_and_no_job(bedrock: Any, runtime: Any, app: Any) -> None:
+    bedrock.put_model_invocation_logging_configuration(loggingConfig=CONFIG)
+    _converse(runtime, "query")
+
+    class Down:
+        def put_bytes(self, uri: str, data: bytes) -> None:
+            raise OSError("store is down")
+
+    app.state.ctx.logs._store = Down()
+    with pytest.raises(ClientError) as info:
+        bedrock.create_model_customization_job(
+            jobName="from-logs",
+            customModelName="from-logs-model",
+            roleArn="arn:aws:iam::000000000000:role/x",
+            baseModelIdentifier="amazon.nova-micro-v1:0:128k",
+            customizationType="FINE_TUNING",
+            trainingDataConfig={
+                "invocationLogsConfig": {
+                    "invocationLogSource": {"s3Uri": "s3://distill-logs/bedrock/AWSLogs"}
+                }
+            },
+            outputDataConfig={"s3Uri": "s3://distill-logs/out/"},
+        )
+    assert info.value.response["Error"]["Code"] == "ServiceUnavailableException"
+    assert bedrock.list_model_customization_jobs()["modelCustomizationJobSummaries"] == []

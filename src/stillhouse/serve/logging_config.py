@@ -6,7 +6,9 @@ Without a configuration the server logs every call under ``--invocation-log-uri`
 job's ``invocationLogSource.s3Uri`` of ``s3://BUCKET/PREFIX/AWSLogs`` reads them (the same writer and
 write-ahead log; only the destination changes). Deleting the configuration goes back to the default
 destination. The configuration is a JSON file beside the write-ahead folder, written atomically,
-so it survives a restart. ``cloudWatchConfig`` is stored and returned; there is no CloudWatch here.
+so it survives a restart. ``cloudWatchConfig`` is stored and returned; there is no CloudWatch here,
+and the ``*DataDeliveryEnabled`` switches are stored but do not drop content from the records (a
+distillation job needs the text).
 """
 
 import json
