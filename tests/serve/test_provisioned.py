@@ -161,3 +161,21 @@ def test_provisioned_models_come_back_after_a_restart(
     )
     with TestClient(again):
         wait_active(again.state.ctx.registry.resolve(arn), 10)
+
+
+def test_an_update_to_an_unknown_model_changes_nothing(bedrock: Any, jobs: Any, home: Path) -> None:
+    model_arn = make_custom_model(jobs, home)
+    arn = bedrock.create_provisioned_model_throughput(
+        modelUnits=1, provisionedModelName="pm", modelId=model_arn
+    )["provisionedModelArn"]
+    before = _wait(bedrock, arn)
+    for desired in ("no-such-model", "amazon.nova-ultra-v9:0"):
+        with pytest.raises(ClientError) as info:
+            bedrock.update_provisioned_model_throughput(
+                provisionedModelId=arn, desiredModelId=desired, desiredProvisionedModelName="other"
+            )
+        assert _code(info) == ("ResourceNotFoundException", 404)
+    after = bedrock.get_provisioned_model_throughput(provisionedModelId=arn)
+    assert {k: after[k] for k in ("provisionedModelName", "modelArn", "desiredModelArn", "status")} == {
+        k: before[k] for k in ("provisionedModelName", "modelArn", "desiredModelArn", "status")
+    }
