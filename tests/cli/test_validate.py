@@ -54,3 +54,23 @@ def test_missing_file_is_a_typed_error(tmp_path):
     # The CLI edge (cli.app.main) turns this into one line and exit code 2.
     result = runner.invoke(app, ["validate", str(tmp_path / "nope.jsonl")])
     assert isinstance(result.exception, NotFoundError)
+
+
+def test_invocation_logs_and_student(tmp_path):
+    import gzip
+
+    from tests.sources.test_log_check import log_line, write_logs
+
+    root = write_logs(tmp_path, [log_line(f"q{i}", turns=2) for i in range(100)])
+    result = runner.invoke(app, ["validate", "--invocation-logs", str(root), "--json"])
+    assert result.exit_code == 0, result.output
+    assert json.loads(result.stdout)["valid"] == 100 and json.loads(result.stdout)["logs"]["kept"] == 100
+    result = runner.invoke(
+        app, ["validate", "--invocation-logs", str(root), "--student", "meta.llama3-1-8b-instruct-v1:0:128k"]
+    )
+    assert result.exit_code == 1
+    assert "takes single-turn prompts only" in result.stdout and "single-turn 100" in result.stdout
+    gz = tmp_path / "data.jsonl"
+    gz.write_bytes(gzip.compress(b"{}\n"))
+    result = runner.invoke(app, ["validate", str(gz)])
+    assert result.exit_code == 1 and "gzip-compressed" in result.stdout

@@ -89,3 +89,41 @@ def test_a_teacher_that_cannot_load_fails_the_job_once(service: JobService, stil
     )
     assert job.status == "Failed" and job.failureMessage == "teacherModelIdentifier: unknown model 'teacher'"
     assert job.statusDetails.dataProcessingDetails.status == "Failed" and loads == ["teacher"]
+
+
+def test_bedrock_ids_load_the_specs_the_foundation_table_maps(
+    service: JobService, stillhouse_home: Path, monkeypatch
+) -> None:
+    """A notebook's teacher and student ids: the teacher loads its mapped spec (the cache still keys
+    on the job's identifier) and training gets the mapped student spec."""
+    from stillhouse.models.foundation import ENV_FILE
+    from stillhouse.sources.objectstore import open_store
+
+    table = stillhouse_home / "fm.json"
+    table.write_text(
+        json.dumps({"amazon.nova-pro-v1:0": "tiny-teacher", "amazon.nova-micro-v1:0:128k": "tiny-student"})
+    )
+    monkeypatch.setenv(ENV_FILE, str(table))
+    store = open_store()
+    store.put_bytes("s3://data/train.jsonl", "\n".join(map(prompt_line, router_prompts(100))).encode())
+    loads, trained = [], []
+
+    class Stop(Exception):
+        pass
+
+    def train(config, *, should_stop):
+        trained.append(config.student)
+        raise Stop()
+
+    body = job_request(baseModelIdentifier="amazon.nova-micro-v1:0:128k")
+    body["customizationConfig"]["distillationConfig"]["teacherModelConfig"]["teacherModelIdentifier"] = (
+        "us.amazon.nova-pro-v1:0"
+    )
+    job_id = service.job_id(service.create_job(body).jobArn)
+    fake = FakeModel(lambda m, p: "audio", name="teacher")
+    stages = DefaultStages(
+        load_teacher=lambda spec: loads.append(spec) or fake, embedder=None, store=store, train=train
+    )
+    job = run_job(service, job_id, stages, lambda: False)
+    assert loads == ["tiny-teacher"] and trained == ["tiny-student"]
+    assert job.status == "Failed" and "Stop" in job.failureMessage

@@ -90,3 +90,33 @@ def test_written_files_get_the_umask_permissions_not_owner_only(tmp_path):
         os.umask(old)
     mode = stat.S_IMODE((tmp_path / "prompts.jsonl").stat().st_mode)
     assert mode == stat.S_IMODE((tmp_path / "plain.txt").stat().st_mode) == 0o644
+
+
+def test_gzip_input_says_it_is_gzip() -> None:
+    import gzip
+
+    (problem,) = parse_record(gzip.compress(b'{"schemaVersion": "bedrock-conversation-2024"}\n'), 1)
+    assert (
+        problem.rule == "gzip"
+        and "gzip-compressed" in problem.reason
+        and "--invocation-logs" in problem.reason
+    )
+
+
+def test_cr_only_line_endings_are_named() -> None:
+    record = '{"schemaVersion": "bedrock-conversation-2024", "messages": [{"role": "user", "content": [{"text": "a"}]}]}'
+    (problem,) = parse_record((record + "\r" + record).encode(), 1)
+    assert problem.rule == "line-endings" and "CR-only line endings" in problem.reason
+
+
+@pytest.mark.parametrize("escape", ["\\ud83d", "\\ude00", "\\ud83d\\u0041"])
+def test_lone_surrogates_are_named(escape: str) -> None:
+    line = '{"schemaVersion": "bedrock-conversation-2024", "messages": [{"role": "user", "content": [{"text": "hi %s"}]}]}'
+    (problem,) = parse_record(line % escape, 1)
+    assert problem.rule == "surrogate" and "lone UTF-16 surrogate" in problem.reason
+
+
+def test_an_escaped_surrogate_pair_is_text() -> None:
+    line = '{"schemaVersion": "bedrock-conversation-2024", "messages": [{"role": "user", "content": [{"text": "hi \\ud83d\\ude00"}]}]}'
+    record = parse_record(line, 1)
+    assert not isinstance(record, list) and record.messages[0].content[0].text == "hi \U0001f600"

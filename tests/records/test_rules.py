@@ -11,7 +11,10 @@ DIST, FT = PROFILES["distillation"], PROFILES["fine-tuning"]
 
 
 def _record(*turns: tuple[str, list[dict]], system: str | None = None) -> ConversationRecord:
-    data: dict = {"messages": [{"role": role, "content": content} for role, content in turns]}
+    data: dict = {
+        "schemaVersion": "bedrock-conversation-2024",
+        "messages": [{"role": role, "content": content} for role, content in turns],
+    }
     if system is not None:
         data["system"] = [{"text": system}]
     return ConversationRecord.model_validate(data)
@@ -41,7 +44,9 @@ def test_role_rules():
     assert _rules(_record(("user", _text("a")), ("user", _text("b")))) == [
         ("alternation", "messages[1].role")
     ]
-    assert _rules(ConversationRecord(messages=[])) == [("roles", "messages")]
+    assert _rules(ConversationRecord(schemaVersion="bedrock-conversation-2024", messages=[])) == [
+        ("roles", "messages")
+    ]
 
 
 def test_fine_tuning_records_must_be_labelled():
@@ -132,3 +137,41 @@ def test_dataset_limits():
     assert dataset_problems(8, 8, FT) == []
     assert "at least 8" in dataset_problems(9, 7, FT)[0]
     assert "at most 20000" in dataset_problems(20_001, 20_001, FT)[0]
+
+
+def test_a_record_without_schema_version_is_refused() -> None:
+    record = ConversationRecord.model_validate({"messages": [{"role": "user", "content": _text("cats")}]})
+    problems = check_record(record, 1, DIST)
+    assert [(p.rule, p.field) for p in problems] == [("schema-version", "schemaVersion")]
+    assert "required" in problems[0].reason and "bedrock-conversation-2024" in problems[0].reason
+
+
+MULTI_TURN = (("user", _text("a")), ("assistant", _text("b")), ("user", _text("c")))
+
+
+@pytest.mark.parametrize(
+    "student",
+    [
+        "meta.llama3-1-8b-instruct-v1:0:128k",
+        "meta.llama3-2-1b-instruct-v1:0",
+        "anthropic.claude-3-haiku-20240307-v1:0:200k",
+        "us.anthropic.claude-3-haiku-20240307-v1:0",
+        "arn:aws:bedrock:us-east-1::foundation-model/meta.llama3-2-3b-instruct-v1:0",
+    ],
+)
+def test_multi_turn_prompts_are_refused_for_single_turn_students(student: str) -> None:
+    problems = check_record(_record(*MULTI_TURN), 1, DIST.for_student(student))
+    assert [(p.rule, p.field) for p in problems] == [("single-turn", "messages")]
+    assert "2 user turns" in problems[0].reason and student in problems[0].reason
+
+
+@pytest.mark.parametrize(
+    "student", [None, "amazon.nova-micro-v1:0:128k", "amazon.nova-lite-v1:0:300k", "smollm2-135m"]
+)
+def test_multi_turn_prompts_are_kept_for_nova_and_local_students(student: str | None) -> None:
+    assert _rules(_record(*MULTI_TURN), DIST.for_student(student)) == []
+
+
+def test_single_turn_records_pass_for_every_student() -> None:
+    pair = _record(("user", _text("a")), ("assistant", _text("b")))
+    assert _rules(pair, DIST.for_student("meta.llama3-1-8b-instruct-v1:0:128k")) == []

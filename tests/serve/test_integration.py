@@ -323,7 +323,14 @@ def test_server_killed_mid_training_resumes_the_job_without_the_teacher(tmp_path
     data.parent.mkdir(parents=True)
     data.write_text(
         "".join(
-            json.dumps({"messages": [{"role": "user", "content": [{"text": p}]}]}) + "\n" for p in prompts
+            json.dumps(
+                {
+                    "schemaVersion": "bedrock-conversation-2024",
+                    "messages": [{"role": "user", "content": [{"text": p}]}],
+                }
+            )
+            + "\n"
+            for p in prompts
         )
     )
     texts = prompts + ['visual audio transcription metadata {}":,0.1']

@@ -51,6 +51,18 @@ def test_unusable_db_is_one_line_error(tmp_path: Path) -> None:
     _assert_one_line_error(_serve(tmp_path, "--port", "0", "--db", str(blocker / "jobs.db")), "job database")
 
 
+def test_bad_foundation_model_file_is_one_line_error(tmp_path: Path) -> None:
+    table = tmp_path / "fm.json"
+    table.write_text('{"smollm2": "x"}')
+    _assert_one_line_error(
+        _serve(tmp_path, "--port", "0", "--foundation-models", str(table)), "is not a Bedrock model id"
+    )
+    _assert_one_line_error(
+        _serve(tmp_path, "--port", "0", "--foundation-models", str(tmp_path / "missing.json")),
+        "cannot read the foundation-model file",
+    )
+
+
 def test_open_listener_refuses_a_taken_port() -> None:
     first = open_listener("127.0.0.1", 0)
     try:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
 from stillhouse.errors import InvalidInputError
@@ -50,3 +52,34 @@ def test_limits_are_validated() -> None:
         ServerSettings(workers=0)
     with pytest.raises(ValueError):
         ServerSettings(port=70000)
+
+
+def test_cli_serve_hands_the_foundation_models_to_the_job_workers(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    """The file is checked, then named in the environment the job worker processes inherit."""
+    import os
+
+    from typer.testing import CliRunner
+
+    import stillhouse.serve.launch as launch
+    from stillhouse.cli import app
+    from stillhouse.models.foundation import ENV_FILE, ENV_ONLY, active_table
+
+    table = tmp_path / "fm.json"
+    table.write_text('{"amazon.nova-pro-v1:0": "tiny-teacher"}')
+    seen: dict[str, str | None] = {}
+    monkeypatch.setenv("STILLHOUSE_API_KEY", "k")
+    monkeypatch.setattr(
+        launch,
+        "run_server",
+        lambda *a, **k: seen.update({e: os.environ.get(e) for e in (ENV_FILE, ENV_ONLY)}),
+    )
+    monkeypatch.delenv(ENV_FILE, raising=False)
+    monkeypatch.setenv(ENV_ONLY, "")  # restored after the test, whatever the command sets
+    result = CliRunner().invoke(
+        app, ["serve", "--job-workers", "0", "--foundation-models", str(table), "--foundation-models-only"]
+    )
+    assert result.exit_code == 0, result.output
+    assert seen == {ENV_FILE: str(table.resolve()), ENV_ONLY: "1"}
+    assert [m.modelId for m in active_table().models()] == ["amazon.nova-pro-v1:0"]

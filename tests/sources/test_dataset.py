@@ -233,3 +233,57 @@ def test_require_records_refuses_nothing_readable(tmp_path):
     with pytest.raises(DatasetError, match=r"holds no readable record \(1 bad lines\)") as err:
         require_records(report, field="data")
     assert err.value.field == "data"
+
+
+def _small_limit(limit: int):
+    from stillhouse.records.rules import PROFILES
+
+    return PROFILES["distillation"].model_copy(update={"max_bytes": limit})
+
+
+def test_an_oversize_dataset_is_refused_before_reading(tmp_path, make_record, monkeypatch):
+    import stillhouse.sources.dataset as dataset
+
+    path = tmp_path / "big.jsonl"
+    path.write_text("\n".join(json.dumps(make_record(f"q{i}")) for i in range(20)))
+    monkeypatch.setattr(
+        dataset, "iter_source_lines", lambda *a, **k: pytest.fail("read before the size check")
+    )
+    with pytest.raises(DatasetError, match=r"bytes; a distillation dataset takes at most 100 bytes \(1 GB\)"):
+        read_dataset(path, _small_limit(100), "report")
+
+
+def test_a_folder_is_sized_as_the_files_it_reads(tmp_path, make_record):
+    for name in ("a.jsonl", "b.jsonl"):
+        (tmp_path / name).write_text(json.dumps(make_record("q")) + "\n")
+    (tmp_path / "notes.txt").write_text("x" * 10_000)  # not read, not counted
+    one = (tmp_path / "a.jsonl").stat().st_size
+    read_dataset(tmp_path, _small_limit(2 * one), "skip")
+    with pytest.raises(DatasetError):
+        read_dataset(tmp_path, _small_limit(2 * one - 1), "skip")
+
+
+def test_an_oversize_object_in_the_store_is_refused(tmp_path, make_record):
+    from stillhouse.sources.objectstore import LocalObjectStore
+
+    store = LocalObjectStore(tmp_path)
+    store.put_bytes("s3://data/train.jsonl", (json.dumps(make_record("q")) + "\n").encode() * 10)
+    with pytest.raises(DatasetError, match="at most 100 bytes"):
+        read_dataset("s3://data/train.jsonl", _small_limit(100), "report", store=store)
+    with pytest.raises(DatasetError, match="at most 100 bytes"):
+        read_dataset("s3://data/", _small_limit(100), "report", store=store)
+
+
+def test_the_default_limit_is_one_gigabyte():
+    from stillhouse.records.rules import PROFILES
+
+    assert PROFILES["distillation"].max_bytes == PROFILES["fine-tuning"].max_bytes == 1024**3
+
+
+def test_a_gzipped_file_is_one_clear_problem(tmp_path, make_record):
+    import gzip
+
+    path = tmp_path / "train.jsonl"
+    path.write_bytes(gzip.compress("\n".join(json.dumps(make_record(f"q{i}")) for i in range(200)).encode()))
+    records, report = read_dataset(path, "distillation", "report")
+    assert records == [] and [(p.line, p.rule) for p in report.invalid] == [(1, "gzip")]

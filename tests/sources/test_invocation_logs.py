@@ -204,3 +204,34 @@ def test_reads_gzipped_hourly_folders_from_the_object_store(stillhouse_home) -> 
     records, report = read_invocation_logs(config(False), teacher_model_id=None, store=store)
     assert [r.messages[0].text for r in records] == ["first", "second"]
     assert report.files == 2
+
+
+def test_log_objects_walk_bedrocks_layout_in_time_order() -> None:
+    from stillhouse.sources.invocation_logs import log_objects
+
+    base = "s3://b/p/AWSLogs"
+    uris = [
+        f"{base}/111111111111/BedrockModelInvocationLogs/us-west-2/2026/11/20/11/b.json.gz",
+        f"{base}/000000000000/BedrockModelInvocationLogs/us-east-1/2026/11/20/12/c.json.gz",
+        f"{base}/000000000000/BedrockModelInvocationLogs/us-east-1/2026/11/20/10/a.json.gz",
+        f"{base}/000000000000/BedrockModelInvocationLogs/amazon-bedrock-logs-permission-check",
+        f"{base}/000000000000/CloudTrail/us-east-1/2026/11/20/x.json.gz",
+    ]
+    assert [u.rsplit("/", 1)[1] for u in log_objects(uris)] == ["a.json.gz", "b.json.gz", "c.json.gz"]
+
+
+@pytest.mark.parametrize(
+    ("name", "data", "reason"),
+    [
+        ("x.json.gz", b"\x1f\x8b\x08\x00garbage", "not a readable gzip file"),
+        ("x.json.gz", b'{"schemaType": "ModelInvocationLog"}\n', "named .gz but not gzip-compressed"),
+        ("x.json", b"\xff\xfe{}", "not UTF-8 text"),
+    ],
+)
+def test_an_unreadable_log_object_is_a_problem_not_a_crash(name: str, data: bytes, reason: str) -> None:
+    from stillhouse.sources.invocation_logs import InvocationLogsConfig, records_from_logs
+
+    config = InvocationLogsConfig.model_validate({"invocationLogSource": {"s3Uri": "s3://b/p/"}})
+    records, report = records_from_logs([(name, data)], config, teacher_model_id=None)
+    assert records == [] and len(report.problems) == 1
+    assert report.problems[0].line == 0 and reason in report.problems[0].reason

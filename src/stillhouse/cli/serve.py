@@ -38,6 +38,16 @@ def serve(
         str, typer.Option(help="Where runtime calls are logged (s3:// in the object store).")
     ] = "s3://stillhouse-logs/invocation-logs",
     db: Annotated[Path | None, typer.Option(help="Job database (default $STILLHOUSE_HOME/jobs.db).")] = None,
+    foundation_models: Annotated[
+        Path | None,
+        typer.Option(
+            help='JSON {"amazon.nova-pro-v1:0": "SPEC", ...}: Bedrock model ids and the local models '
+            "that answer for them, added to the defaults (env STILLHOUSE_FOUNDATION_MODELS)."
+        ),
+    ] = None,
+    foundation_models_only: Annotated[
+        bool, typer.Option(help="The --foundation-models file replaces the default table.")
+    ] = False,
 ) -> None:
     """Serve the Bedrock control plane and runtime (SigV4) and the OpenAI API (bearer) over HTTP.
 
@@ -53,6 +63,12 @@ def serve(
 
     if region:  # ARNs are minted by the job service and its worker processes, which read the env
         os.environ["STILLHOUSE_REGION"] = region
+    if foundation_models is not None:  # the job workers map a job's model ids through the same file
+        from stillhouse.models.foundation import ENV_FILE, ENV_ONLY, load_table
+
+        load_table(foundation_models, only=foundation_models_only)  # a bad file: one line, exit 2
+        os.environ[ENV_FILE] = str(foundation_models.resolve())
+        os.environ[ENV_ONLY] = "1" if foundation_models_only else "0"
     settings = settings_from_env(
         host=host,
         port=port,

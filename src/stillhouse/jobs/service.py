@@ -19,6 +19,7 @@ from stillhouse import paths
 from stillhouse.errors import ConflictError, NotFoundError
 from stillhouse.jobs import arns, state
 from stillhouse.jobs.deployments import DeploymentsMixin
+from stillhouse.jobs.provisioned import ProvisionedMixin
 from stillhouse.jobs.schema import (
     CreateModelCustomizationJobRequest,
     CreateModelCustomizationJobResponse,
@@ -34,6 +35,7 @@ from stillhouse.jobs.schema import (
     ValidatorMetric,
     parse_wire,
 )
+from stillhouse.jobs.specs import local_specs
 from stillhouse.jobs.store import Page, Store, epoch, like, time_filters
 
 JobChange = Callable[[ModelCustomizationJob], ModelCustomizationJob]
@@ -49,7 +51,7 @@ def request_hash(request: CreateModelCustomizationJobRequest | Any) -> str:
     return hashlib.sha256(json.dumps(body, sort_keys=True).encode()).hexdigest()
 
 
-class JobService(DeploymentsMixin):
+class JobService(DeploymentsMixin, ProvisionedMixin):
     """Create, inspect, list and stop customization jobs; read and delete the custom models they make;
     manage custom model deployments. Safe to use from several processes on one database file."""
 
@@ -68,6 +70,7 @@ class JobService(DeploymentsMixin):
         request is a :class:`ConflictError`, as is a job name or custom model name already taken."""
         req: CreateModelCustomizationJobRequest = parse_wire(CreateModelCustomizationJobRequest, request)
         _check_hyperparameters(req)
+        local_specs(req)  # a Bedrock model id the foundation-model table lacks is refused here
         digest = request_hash(req)
         job_id = secrets.token_hex(6)
         with self.store.transaction() as db:
@@ -296,8 +299,9 @@ class JobService(DeploymentsMixin):
         """``DeleteCustomModel``: refused while a deployment uses it; removes weights it owns."""
         row = self._model_row(identifier)
         with self.store.transaction() as db:
-            if db.execute("SELECT 1 FROM deployments WHERE model_arn = ?", (row["arn"],)).fetchone():
-                raise ConflictError(f"custom model {row['name']!r} has deployments; delete them first")
+            for table, what in (("deployments", "deployments"), ("provisioned", "provisioned throughput")):
+                if db.execute(f"SELECT 1 FROM {table} WHERE model_arn = ?", (row["arn"],)).fetchone():
+                    raise ConflictError(f"custom model {row['name']!r} has {what}; delete them first")
             db.execute("DELETE FROM custom_models WHERE id = ?", (row["id"],))
         model_dir = Path(row["model_dir"] or "")
         if row["model_dir"] and model_dir.resolve().is_relative_to(self.jobs_root.resolve()):

@@ -106,10 +106,12 @@ class DefaultStages:
 
     def validate(self, ctx: JobContext) -> None:
         """Snapshot and validate the training (and validation) data; an unusable set fails the job."""
-        from stillhouse.records.validate import require_usable
+        from stillhouse.records.validate import get_profile, require_usable
         from stillhouse.sources.dataset import read_dataset
 
-        profile = "distillation" if ctx.request.customizationType == "DISTILLATION" else "fine-tuning"
+        name = "distillation" if ctx.request.customizationType == "DISTILLATION" else "fine-tuning"
+        # The student's family has rules of its own (an Anthropic or Llama student: single-turn only).
+        profile = get_profile(name).for_student(ctx.request.baseModelIdentifier)  # type: ignore[union-attr]
         data_dir = ctx.job_dir / "data"
         location: str | Path = ctx.request.trainingDataConfig.s3Uri or self._logs_snapshot(ctx, data_dir)
         records, report = read_dataset(location, profile, "report", store=self.store)
@@ -135,7 +137,7 @@ class DefaultStages:
             )
         return _write(data_dir / "invocation_logs.jsonl", records)
 
-    def _validation_set(self, uri: str, profile: str, data_dir: Path) -> Path:
+    def _validation_set(self, uri: str, profile: Any, data_dir: Path) -> Path:
         """Validation records are checked line by line; the dataset-size rules are for training sets."""
         from stillhouse.sources.dataset import read_dataset
 
@@ -174,6 +176,7 @@ class DefaultStages:
 
     def _label(self, ctx: JobContext, source: Path, out: Path) -> dict[str, Any]:
         """The teacher (with the request's labelled records as its golden examples) answers the rest."""
+        from stillhouse.jobs.specs import local_specs
         from stillhouse.tasks import detect_task
         from stillhouse.teacher.build import TeacherConfig, build_teacher
         from stillhouse.teacher.label import LabelConfig, label_records
@@ -181,7 +184,12 @@ class DefaultStages:
         teacher_config = ctx.request.teacher
         assert teacher_config is not None
         records = _read(source)
-        model = LazyTeacher(teacher_config.teacherModelIdentifier, self.load_teacher, ctx.should_stop)
+        spec = local_specs(ctx.request)[1]
+        assert spec is not None  # a DISTILLATION request has a teacher
+        # Named by the job's identifier (the cache key), loaded from the spec the id maps to.
+        model = LazyTeacher(
+            teacher_config.teacherModelIdentifier, lambda _: self.load_teacher(spec), ctx.should_stop
+        )
         config = TeacherConfig(
             model=teacher_config.teacherModelIdentifier,
             embedder=self.embedder_spec,
@@ -208,12 +216,13 @@ class DefaultStages:
 
     def train(self, ctx: JobContext) -> None:
         """Fine-tune the student on the labelled pairs, resuming from the last checkpoint."""
+        from stillhouse.jobs.specs import local_specs
         from stillhouse.train.config import TrainConfig
 
         progress = ctx.progress
         assert progress.labelled_file is not None
         config = TrainConfig(
-            student=ctx.request.baseModelIdentifier,
+            student=local_specs(ctx.request)[0],
             task=_student_format_task(Path(progress.labelled_file)),
             data=Path(progress.labelled_file),
             out=ctx.job_dir / "train",
@@ -231,13 +240,14 @@ class DefaultStages:
     def publish(self, ctx: JobContext) -> None:
         """Publish the custom model's folder (``<job>/model``, what it is registered and served from)
         and copy the run's artifacts to ``<outputDataConfig.s3Uri>/model-customization-job-<id>/``."""
+        from stillhouse.jobs.specs import local_specs
         from stillhouse.train.export import MODEL_DIR
         from stillhouse.train.publish import PublishConfig, publish_student
 
         assert ctx.progress.train_out is not None
         out = Path(ctx.progress.train_out)
         published = publish_student(
-            out / MODEL_DIR, ctx.job_dir / "model", PublishConfig(base=ctx.request.baseModelIdentifier)
+            out / MODEL_DIR, ctx.job_dir / "model", PublishConfig(base=local_specs(ctx.request)[0])
         )
         ctx.progress.model_dir = str(published)
         ctx.progress.outputs_uri = upload_outputs(

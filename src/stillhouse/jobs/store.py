@@ -1,4 +1,4 @@
-"""SQLite (WAL) persistence of jobs, custom models and deployments, plus job leases for workers.
+"""SQLite (WAL) persistence of jobs, custom models, deployments and provisioned models, plus job leases for workers.
 
 Each row keeps the resource's full wire document as JSON (``doc``) next to the few columns that are
 filtered, sorted or locked on. Writes that read-modify-write run inside ``BEGIN IMMEDIATE`` so a
@@ -37,9 +37,14 @@ CREATE TABLE IF NOT EXISTS deployments (
     id TEXT PRIMARY KEY, name TEXT NOT NULL UNIQUE, arn TEXT NOT NULL UNIQUE, created REAL NOT NULL,
     status TEXT NOT NULL, model_arn TEXT NOT NULL, doc TEXT NOT NULL, client_token TEXT UNIQUE,
     request_hash TEXT);
+CREATE TABLE IF NOT EXISTS provisioned (
+    id TEXT PRIMARY KEY, name TEXT NOT NULL UNIQUE, arn TEXT NOT NULL UNIQUE, created REAL NOT NULL,
+    status TEXT NOT NULL, model_arn TEXT NOT NULL, doc TEXT NOT NULL, client_token TEXT UNIQUE,
+    request_hash TEXT);
 CREATE INDEX IF NOT EXISTS jobs_created ON jobs (created, id);
 CREATE INDEX IF NOT EXISTS models_created ON custom_models (created, id);
 CREATE INDEX IF NOT EXISTS deployments_created ON deployments (created, id);
+CREATE INDEX IF NOT EXISTS provisioned_created ON provisioned (created, id);
 """
 LIVE = ("InProgress", "Stopping")
 

@@ -7,6 +7,7 @@ a folder or an ``s3://`` location is :func:`stillhouse.sources.dataset.read_data
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
@@ -46,8 +47,43 @@ def _reason(err: Any) -> tuple[str, str]:
     return "schema", _REASONS.get(kind, msg)
 
 
+GZIP_MAGIC = b"\x1f\x8b"
+# A \uD800-\uDBFF escape not followed by a \uDC00-\uDFFF one, or the latter without the former.
+_LONE_SURROGATE = re.compile(
+    r"\\u[dD][89abAB][0-9a-fA-F]{2}(?!\\u[dD][c-fC-F][0-9a-fA-F]{2})"
+    r"|(?<!\\u[dD][89abAB][0-9a-fA-F]{2})\\u[dD][c-fC-F][0-9a-fA-F]{2}"
+)
+
+
+def _problem(line: int, reason: str, rule: str) -> list[RecordProblem]:
+    return [RecordProblem(line=line, field="record", reason=reason, rule=rule)]
+
+
+def _unreadable(raw: bytes | str, line: int) -> list[RecordProblem] | None:
+    """The clear reason for the three inputs whose JSON error says nothing useful, or ``None``."""
+    data = raw.encode("utf-8", "surrogatepass") if isinstance(raw, str) else raw
+    if data.startswith(GZIP_MAGIC):
+        reason = (
+            "the file is gzip-compressed, not JSON lines: gunzip it first (invocation logs, which "
+            "are gzipped: stillhouse validate --invocation-logs)"
+        )
+        return _problem(line, reason, "gzip")
+    text = data.decode("utf-8", "replace")
+    surrogate = _LONE_SURROGATE.search(text)
+    if surrogate:
+        reason = (
+            f"a lone UTF-16 surrogate {surrogate.group(0)!r} at offset {surrogate.start()}: half of "
+            "an escaped pair (an emoji or other character outside the BMP split or truncated), not text"
+        )
+        return _problem(line, reason, "surrogate")
+    return None
+
+
 def parse_record(raw: bytes | str, line: int) -> ConversationRecord | list[RecordProblem]:
     """One JSONL line -> a record, or every shape problem found in it (pure; never raises)."""
+    unreadable = _unreadable(raw, line)
+    if unreadable is not None:
+        return unreadable
     if isinstance(raw, bytes):
         try:
             raw = raw.decode("utf-8")
@@ -57,12 +93,18 @@ def parse_record(raw: bytes | str, line: int) -> ConversationRecord | list[Recor
     try:
         return ConversationRecord.model_validate_json(raw)
     except ValidationError as exc:
-        return _shape_problems(exc, line)
+        return _shape_problems(exc, line, cr_only="\r" in raw)
 
 
-def _shape_problems(exc: ValidationError, line: int) -> list[RecordProblem]:
+def _shape_problems(exc: ValidationError, line: int, *, cr_only: bool = False) -> list[RecordProblem]:
     problems = []
     for err in exc.errors(include_url=False):
+        if err["type"] == "json_invalid" and cr_only:
+            reason = (
+                "the line holds carriage returns (CR-only line endings, as old Mac editors write): "
+                "end each record with \\n (LF or CRLF)"
+            )
+            return _problem(line, reason, "line-endings")
         if err["type"] == "json_invalid":
             reason = "invalid JSON: " + err["msg"].removeprefix("Invalid JSON: ")
             return [RecordProblem(line=line, field="record", reason=reason, rule="json")]

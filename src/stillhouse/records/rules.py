@@ -14,7 +14,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict
 
-from stillhouse.records.schema import ConversationRecord, Turn
+from stillhouse.records.schema import SCHEMA_VERSION, ConversationRecord, Turn
 
 ProfileName = Literal["distillation", "fine-tuning"]
 
@@ -34,6 +34,10 @@ RESERVED_STRINGS = (
     "<unk>",
 )
 _RESERVED_LOWER = tuple(s.lower() for s in RESERVED_STRINGS)
+# Bedrock's Anthropic and Llama students take single-turn prompts only; Nova takes multi-turn ones.
+SINGLE_TURN_FAMILIES = ("anthropic", "meta")
+# Bedrock refuses a dataset (a file, or a folder's files together) larger than this.
+MAX_DATASET_BYTES = 1024**3
 _S3_URI_RE = re.compile(r"s3://[\w\-/.]+")
 # S3's bucket naming rule without its length limits (the local store takes short names).
 _BUCKET_RE = re.compile(r"[a-z0-9](?:[a-z0-9.\-]*[a-z0-9])?")
@@ -65,6 +69,13 @@ class Profile(BaseModel):
     max_records: int
     allow_images: bool
     require_labelled: bool
+    max_bytes: int = MAX_DATASET_BYTES
+    # The student the data is for (a job's baseModelIdentifier), when its family limits the records.
+    student: str | None = None
+
+    def for_student(self, student: str | None) -> Profile:
+        """This profile for records meant for ``student`` (its family's rules apply)."""
+        return self.model_copy(update={"student": student})
 
 
 PROFILES: dict[str, Profile] = {
@@ -226,9 +237,54 @@ def check_images(record: ConversationRecord, line: int, profile: Profile) -> lis
     return problems
 
 
+def check_schema_version(record: ConversationRecord, line: int) -> list[RecordProblem]:
+    """``schemaVersion`` must be written out: Bedrock requires it, so a record that only gets it
+    here by default would be refused there."""
+    if "schemaVersion" in record.model_fields_set:
+        return []
+    reason = f'required field is missing; every record needs "schemaVersion": "{SCHEMA_VERSION}"'
+    return [_problem(line, "schemaVersion", reason, "schema-version")]
+
+
+def single_turn_student(student: str | None) -> bool:
+    """Whether ``student`` is a Bedrock model of a single-turn family: the provider is the part of
+    its id before the first dot, after an ARN's path and an inference-profile prefix (``us.``)."""
+    if not student:
+        return False
+    parts = student.rsplit("/", 1)[-1].split(".")
+    return len(parts) > 1 and any(part in SINGLE_TURN_FAMILIES for part in parts[:2])
+
+
+def check_turns(record: ConversationRecord, line: int, profile: Profile) -> list[RecordProblem]:
+    """One user turn (and at most its answer) for a student that takes single-turn prompts only."""
+    if not single_turn_student(profile.student):
+        return []
+    users = sum(turn.role == "user" for turn in record.messages)
+    if users <= 1:
+        return []
+    reason = (
+        f"{users} user turns: {profile.student} takes single-turn prompts only (Anthropic and Llama "
+        "students do; Nova students take multi-turn)"
+    )
+    return [_problem(line, "messages", reason, "single-turn")]
+
+
 def check_record(record: ConversationRecord, line: int, profile: Profile) -> list[RecordProblem]:
     """Every rule a well-shaped record must pass under ``profile`` (empty list: the record is valid)."""
-    return check_roles(record, line, profile) + check_text(record, line) + check_images(record, line, profile)
+    return (
+        check_schema_version(record, line)
+        + check_roles(record, line, profile)
+        + check_turns(record, line, profile)
+        + check_text(record, line)
+        + check_images(record, line, profile)
+    )
+
+
+def size_problem(size: int, profile: Profile) -> str | None:
+    """Why a dataset of ``size`` bytes is refused before it is read, or ``None``."""
+    if size <= profile.max_bytes:
+        return None
+    return f"{size} bytes; a {profile.name} dataset takes at most {profile.max_bytes} bytes (1 GB)"
 
 
 def dataset_problems(read: int, valid: int, profile: Profile) -> list[str]:

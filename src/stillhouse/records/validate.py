@@ -66,8 +66,11 @@ class ValidationReport(BaseModel):
         return self.model_dump(mode="json", exclude_none=True)
 
 
-def get_profile(name: str) -> Profile | None:
-    """The limits of a profile by name (``None`` for ``"none"``), with an error that lists the choices."""
+def get_profile(name: str | Profile) -> Profile | None:
+    """The limits of a profile by name (``None`` for ``"none"``), with an error that lists the choices;
+    a :class:`Profile` (one made :meth:`~Profile.for_student`) is returned as it is."""
+    if isinstance(name, Profile):
+        return name
     if name == NO_PROFILE:
         return None
     try:

@@ -21,6 +21,7 @@ if TYPE_CHECKING:
     from fastapi import FastAPI
 
     from stillhouse.jobs.service import JobService
+    from stillhouse.models.foundation import FoundationTable
 
 log = logging.getLogger(__name__)
 
@@ -45,9 +46,13 @@ def build_context(
     model_loader: ModelLoader | None = None,
     store_factory: Callable[[], PutStore] | None = None,
     catalog_names: frozenset[str] | None = None,
+    foundation: "FoundationTable | None" = None,
 ) -> ServeContext:
-    """Wire the server's long-lived parts together (no threads started yet)."""
+    """Wire the server's long-lived parts together (no threads started yet). The foundation-model
+    table defaults to this process's (:func:`stillhouse.models.foundation.active_table`), the one
+    the job workers read too."""
     from stillhouse.jobs.service import JobService
+    from stillhouse.models.foundation import active_table
 
     verifier = None
     if settings.access_key_id and settings.secret_access_key:
@@ -56,11 +61,13 @@ def build_context(
             settings.secret_access_key.get_secret_value(),
             max_skew_s=settings.max_clock_skew_s,
         )
+    foundation = foundation or active_table()
     registry = ModelRegistry(
         model_loader or default_loader(settings.threads_per_worker),
         workers=settings.workers,
         max_queue=settings.max_queue,
         catalog_names=catalog_chat_models() if catalog_names is None else catalog_names,
+        foundation=foundation,
     )
     store_factory = store_factory or _default_store
     logs = InvocationLogWriter(
@@ -70,21 +77,33 @@ def build_context(
         flush_records=settings.log_flush_records,
         flush_seconds=settings.log_flush_seconds,
     )
-    return ServeContext(settings, jobs or JobService(), registry, logs, verifier, store_factory)
+    return ServeContext(
+        settings, jobs or JobService(), registry, logs, verifier, foundation, store_factory
+    )
 
 
 def create_app(settings: ServerSettings, **collaborators: object) -> "FastAPI":
     """The FastAPI app. ``collaborators`` are :func:`build_context`'s keyword arguments."""
     from fastapi import FastAPI
 
-    from stillhouse.serve import control, dispatch, openai_api, runtime, search_api
+    from stillhouse.serve import (
+        control,
+        dispatch,
+        foundation_api,
+        logging_config,
+        openai_api,
+        provisioned_api,
+        runtime,
+        search_api,
+    )
 
     ctx = build_context(settings, **collaborators)  # type: ignore[arg-type]
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        logging_config.restore(ctx)  # before start: recovered records go where the config says
         ctx.logs.start()
-        restored = control.restore_deployments(ctx)
+        restored = control.restore_deployments(ctx) + provisioned_api.restore_provisioned(ctx)
         if restored:
             log.info("reloading %d deployment(s)", restored)
         try:
@@ -105,6 +124,9 @@ def create_app(settings: ServerSettings, **collaborators: object) -> "FastAPI":
     app.state.ctx = ctx
     install_error_handlers(app)
     app.include_router(control.router())
+    app.include_router(foundation_api.router())
+    app.include_router(logging_config.router())
+    app.include_router(provisioned_api.router())
     app.include_router(runtime.router())
     app.include_router(openai_api.router())
     app.include_router(search_api.router())

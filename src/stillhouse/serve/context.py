@@ -24,6 +24,7 @@ if TYPE_CHECKING:
     from fastapi import Request
 
     from stillhouse.jobs.service import JobService
+    from stillhouse.models.foundation import FoundationTable
 
 M = TypeVar("M", bound=BaseModel)
 
@@ -37,6 +38,7 @@ class ServeContext:
     registry: ModelRegistry
     logs: InvocationLogWriter
     verifier: SigV4Verifier | None
+    foundation: FoundationTable
     # The object store (the invocation logs' and the S3 API's: one store for both).
     open_store: Callable[[], Any] | None = None
 

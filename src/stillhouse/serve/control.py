@@ -12,7 +12,7 @@ import logging
 from asyncio import to_thread
 from typing import TYPE_CHECKING, Any
 
-from stillhouse.errors import NotFoundError, StillhouseError
+from stillhouse.errors import NotFoundError, ServiceUnavailableError, StillhouseError
 from stillhouse.jobs.schema import CreateCustomModelDeploymentRequest, CreateModelCustomizationJobRequest
 from stillhouse.serve.context import ServeContext, context, parse_json, read_body, verify_sigv4
 from stillhouse.serve.deployments import ModelPool
@@ -112,6 +112,17 @@ async def delete_deployment(identifier: str, request: "Request") -> "JSONRespons
     return _json(None)
 
 
+def _store_logs(ctx: ServeContext) -> None:
+    """Store the buffered invocation logs; a store that refuses is a retryable 503, and no job."""
+    try:
+        ctx.logs.flush()
+    except Exception as exc:  # the records stay queued (and in the write-ahead log) for the retry
+        log.warning("storing invocation logs before a job failed: %s", exc)
+        raise ServiceUnavailableError(
+            "the invocation logs could not be stored before the job; retry shortly"
+        ) from exc
+
+
 # ------------------------------------------------------------------------------------- routes
 
 
@@ -139,6 +150,11 @@ def _job_routes(r: "APIRouter") -> None:
     async def create_job(request: Request) -> JSONResponse:
         ctx, body = await _authed(request)
         req = parse_json(CreateModelCustomizationJobRequest, body)
+        # Every call answered so far is in the write-ahead log (fsynced before it answered); storing
+        # them now, before the job exists, means a job on invocation logs reads every call made
+        # before it was created, however long the flush interval.
+        if req.trainingDataConfig.invocationLogsConfig is not None:
+            await to_thread(_store_logs, ctx)
         return _json(await to_thread(ctx.jobs.create_job, req), 201)
 
     @r.get(JOBS)

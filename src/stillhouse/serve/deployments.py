@@ -4,7 +4,10 @@ A :class:`ModelPool` holds ``workers`` replicas of one model, each used by one t
 at most ``workers`` generations run at once (CPU-bound work gains nothing from more) and further
 requests wait in a bounded queue; past ``max_queue`` waiting requests the server answers
 ``ThrottlingException`` instead of piling up memory and latency. :class:`ModelRegistry` maps every
-name a caller may use (deployment ARN or name, custom model ARN or name, catalog name) to a pool.
+name a caller may use (deployment or provisioned-model ARN or name, custom model ARN or name,
+catalog name, Bedrock foundation-model id) to a pool. Catalog models and foundation-model ids load
+on first use; the ids are mapped to specs by :mod:`stillhouse.models.foundation` and share one pool
+per spec (every teacher id mapped to the offline teacher is one loaded model).
 """
 
 from __future__ import annotations
@@ -15,7 +18,7 @@ import queue
 import threading
 from collections.abc import AsyncIterator, Callable
 from concurrent.futures import Future, ThreadPoolExecutor
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 from stillhouse.chat import ChatModel, Completion, GenerationParams, Message, stream_chat
 from stillhouse.errors import (
@@ -27,6 +30,9 @@ from stillhouse.errors import (
     StillhouseError,
     ThrottledError,
 )
+
+if TYPE_CHECKING:
+    from stillhouse.models.foundation import FoundationTable
 
 log = logging.getLogger(__name__)
 ModelLoader = Callable[[str], ChatModel]
@@ -253,12 +259,19 @@ class ModelRegistry:
     """Pools by key, and every alias a caller may use for them. Thread-safe."""
 
     def __init__(
-        self, loader: ModelLoader, *, workers: int, max_queue: int, catalog_names: frozenset[str]
+        self,
+        loader: ModelLoader,
+        *,
+        workers: int,
+        max_queue: int,
+        catalog_names: frozenset[str],
+        foundation: FoundationTable | None = None,
     ) -> None:
         self._loader = loader
         self._workers = workers
         self._max_queue = max_queue
         self._catalog = catalog_names
+        self.foundation = foundation
         self._pools: dict[str, ModelPool] = {}
         self._aliases: dict[str, str] = {}
         self._lock = threading.Lock()
@@ -269,9 +282,12 @@ class ModelRegistry:
         spec: str,
         aliases: tuple[str, ...],
         on_done: Callable[[ModelPool], None] | None = None,
+        *,
+        workers: int | None = None,
     ) -> ModelPool:
-        """Register a pool under ``key`` and ``aliases`` and start loading it in the background."""
-        pool = ModelPool(key, spec, self._loader, workers=self._workers, max_queue=self._max_queue)
+        """Register a pool under ``key`` and ``aliases`` and start loading it in the background;
+        ``workers`` replicas (default: the server's ``workers``; a provisioned model's units)."""
+        pool = ModelPool(key, spec, self._loader, workers=workers or self._workers, max_queue=self._max_queue)
         with self._lock:
             old = self._pools.pop(key, None)
             self._pools[key] = pool
@@ -281,6 +297,14 @@ class ModelRegistry:
             old.close()
         pool.load_in_background(on_done)
         return pool
+
+    def realias(self, key: str, aliases: tuple[str, ...]) -> None:
+        """Replace the names a pool answers to (a renamed provisioned model); its key stays."""
+        with self._lock:
+            for alias in [a for a, k in self._aliases.items() if k == key and a != key]:
+                del self._aliases[alias]
+            for alias in aliases:
+                self._aliases[alias] = key
 
     def remove(self, key: str) -> None:
         """Forget a pool and its aliases (a deleted deployment)."""
@@ -292,17 +316,23 @@ class ModelRegistry:
             pool.close()
 
     def resolve(self, model_id: str) -> ModelPool:
-        """The pool for a deployment/custom model identifier, or a catalog model loaded on first use."""
+        """The pool for a deployment/custom model identifier, or a catalog model or foundation-model
+        id loaded on first use. An id in Bedrock's form that the table lacks is Bedrock's
+        ResourceNotFoundException ("Could not resolve the foundation model ...")."""
         with self._lock:
             key = self._aliases.get(model_id)
             if key is not None:
                 return self._pools[key]
-            if model_id in self._catalog:
-                pool = ModelPool(
-                    model_id, model_id, self._loader, workers=self._workers, max_queue=self._max_queue
-                )
-                self._pools[model_id] = pool
-                self._aliases[model_id] = model_id
+        spec = self._on_demand_spec(model_id)
+        with self._lock:
+            key = self._aliases.get(model_id) or (spec if spec in self._pools else None)
+            if key is not None:
+                self._aliases[model_id] = key
+                return self._pools[key]
+            if spec is not None:
+                pool = ModelPool(spec, spec, self._loader, workers=self._workers, max_queue=self._max_queue)
+                self._pools[spec] = pool
+                self._aliases[spec] = self._aliases[model_id] = spec
                 pool.load_in_background()
                 return pool
         raise NotFoundError(
@@ -311,8 +341,22 @@ class ModelRegistry:
             field="modelId",
         )
 
+    def _on_demand_spec(self, model_id: str) -> str | None:
+        """The spec a catalog name or foundation-model id loads on first use (``None``: neither)."""
+        if model_id in self._catalog:
+            return model_id
+        if self.foundation is None:
+            return None
+        from stillhouse.models.foundation import is_foundation_id
+
+        return self.foundation.spec_for(model_id, "modelId") if is_foundation_id(model_id) else None
+
     def is_catalog(self, model_id: str) -> bool:
-        return model_id in self._catalog
+        """Whether ``model_id`` loads on first use (a request may wait for it): a catalog name or a
+        foundation-model id the table maps."""
+        if model_id in self._catalog:
+            return True
+        return self.foundation is not None and self.foundation.get(model_id) is not None
 
     @property
     def catalog_names(self) -> frozenset[str]:

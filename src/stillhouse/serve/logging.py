@@ -113,7 +113,7 @@ class InvocationLogWriter:
         # Closed batches waiting for the store, oldest first, each with its write-ahead segment.
         self._pending: list[tuple[Path | None, list[InvocationLogRecord]]] = []
         self._lock = threading.Lock()
-        self._write_lock = threading.Lock()
+        self._write_lock = threading.RLock()  # retarget holds it across a flush
         self._stop = threading.Event()
         self._wake = threading.Event()
         self._thread: threading.Thread | None = None
@@ -122,6 +122,22 @@ class InvocationLogWriter:
     @property
     def uri(self) -> str:
         return f"s3://{self._bucket}/{self._prefix}"
+
+    def retarget(self, uri: str) -> None:
+        """Log to ``uri`` from now on (a new logging configuration). What is buffered is stored at the
+        old destination first, so every record lands where the configuration at its call said."""
+        from stillhouse.sources.objectstore import parse_s3_prefix
+
+        bucket, prefix = parse_s3_prefix(uri)
+        if (bucket, prefix) == (self._bucket, self._prefix):
+            return
+        with self._write_lock:
+            try:
+                self.flush()
+            except Exception:  # the store is down: the queued records follow the new destination
+                log.exception("storing invocation logs before changing their destination failed")
+            with self._lock:
+                self._bucket, self._prefix = bucket, prefix
 
     def add(self, record: InvocationLogRecord) -> None:
         """Queue one record, durable on the write-ahead file when this returns. A full batch wakes

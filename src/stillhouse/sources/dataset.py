@@ -14,7 +14,10 @@ line was refused, with its file and line.
 - ``on_bad="skip"``: keep the good records, list the bad lines, give no verdict on the whole (the
   size rules are not judged). Held-out sets and the files the pipeline wrote itself.
 
-Profiles: ``distillation`` and ``fine-tuning`` (SPEC §1.3), and ``none``: the shape only.
+Profiles: ``distillation`` and ``fine-tuning`` (SPEC §1.3), and ``none``: the shape only; a
+:class:`~stillhouse.records.rules.Profile` made ``for_student(id)`` adds the student's family rules
+(single-turn prompts for Anthropic and Llama). Under a profile, a dataset over its ``max_bytes``
+(1 GB) is refused before any line is read.
 """
 
 from __future__ import annotations
@@ -23,11 +26,12 @@ from contextlib import closing
 from pathlib import Path
 from typing import Literal, get_args
 
-from stillhouse.errors import InvalidInputError
+from stillhouse.errors import DatasetError, InvalidInputError
 from stillhouse.progress import progress_bar
+from stillhouse.records.rules import Profile, size_problem
 from stillhouse.records.schema import ConversationRecord
 from stillhouse.records.validate import Tally, ValidationReport, get_profile, refuse_unclean
-from stillhouse.sources.files import iter_source_lines
+from stillhouse.sources.files import iter_source_lines, source_size
 from stillhouse.sources.objectstore import ObjectStore
 
 OnBad = Literal["report", "refuse", "skip"]
@@ -36,7 +40,7 @@ _PROGRESS_EVERY = 500  # records between progress bar refreshes; per-record upda
 
 def read_dataset(
     location: str | Path,
-    profile: str = "distillation",
+    profile: str | Profile = "distillation",
     on_bad: OnBad = "report",
     *,
     sized: bool = True,
@@ -58,6 +62,9 @@ def read_dataset(
         )
     if limit is not None and limit < 1:
         raise InvalidInputError("limit must be at least 1", field="limit")
+    too_big = size_problem(source_size(location, store), limits) if limits is not None else None
+    if too_big:  # checked before the first line is read: Bedrock refuses such a dataset whole
+        raise DatasetError(f"{location}: {too_big}", field=what)
     tally = Tally(limits)
     with (
         progress_bar(f"validating {location}", None, disable=not show_progress) as (bar, task),

@@ -17,6 +17,7 @@ from stillhouse.errors import InvalidInputError, NotFoundError
 from stillhouse.sources.objectstore import ObjectStore, open_store
 
 _BOM = b"\xef\xbb\xbf"
+_GZIP = b"\x1f\x8b"
 
 
 class SourceLine(NamedTuple):
@@ -32,6 +33,9 @@ def iter_lines(stream: IO[bytes]) -> Iterator[tuple[int, bytes | None]]:
     for number, raw in enumerate(stream, start=1):
         if number == 1 and raw.startswith(_BOM):
             raw = raw[len(_BOM) :]  # editors on Windows add one; it is not part of the record
+        if number == 1 and raw.startswith(_GZIP):
+            yield number, _GZIP  # one problem for the file, not one per line of compressed bytes
+            return
         stripped = raw.strip()
         yield number, (stripped if stripped else None)
 
@@ -78,6 +82,26 @@ def _s3_streams(
         raise NotFoundError(f"no such object and no .jsonl objects under {uri}", field="uri")
     for object_uri in uris:
         yield object_uri[len(prefix) :], store.open_read(object_uri)
+
+
+def source_size(location: str | Path, store: ObjectStore | None = None) -> int:
+    """The bytes a dataset holds (its file, or the ``*.jsonl`` files it would read), without reading
+    them, so an oversize dataset is refused before its first line."""
+    if isinstance(location, str) and location.startswith("s3://"):
+        store = store or open_store()
+        size = getattr(store, "size", None)
+        if size is None:  # a store that cannot tell sizes cheaply
+            return 0
+        uri = location
+        if uri.removeprefix("s3://").partition("/")[2] and not uri.endswith("/") and store.exists(uri):
+            return int(size(uri))
+        prefix = uri if uri.endswith("/") else uri + "/"
+        uris = [u for u in store.list(prefix) if u.endswith(".jsonl") and "/" not in u[len(prefix) :]]
+        return sum(int(size(u)) for u in uris)
+    path = Path(location)
+    if path.is_dir():
+        return sum(p.stat().st_size for p in path.glob("*.jsonl") if p.is_file())
+    return path.stat().st_size if path.is_file() else 0
 
 
 def iter_source_lines(location: str | Path, store: ObjectStore | None = None) -> Iterator[SourceLine]:

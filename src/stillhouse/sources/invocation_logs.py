@@ -1,7 +1,10 @@
 """Model invocation logs as a source of training records (SPEC §1.2).
 
 The stillhouse server writes every runtime call as one gzipped JSON line in Bedrock's
-``ModelInvocationLog`` shape under ``<prefix>/YYYY/MM/DD/HH/*.json.gz``. This module owns that record
+``ModelInvocationLog`` shape under ``<prefix>/YYYY/MM/DD/HH/*.json.gz``, or, with a logging
+configuration, where Bedrock does: ``<prefix>/AWSLogs/ACCOUNT/BedrockModelInvocationLogs/REGION/
+YYYY/MM/DD/HH/*.json.gz`` (a job's source is then ``s3://BUCKET/PREFIX/AWSLogs``: every account and
+region under it is read, in time order, and other objects under ``AWSLogs/`` are not logs). This module owns that record
 type (the writer imports :class:`InvocationLogRecord`), the ``requestMetadataFilters`` grammar of
 ``CreateModelCustomizationJob``, and the reader that turns matching logs into
 :class:`~stillhouse.records.schema.ConversationRecord` s.
@@ -29,14 +32,8 @@ from pydantic import (
 )
 
 from stillhouse.errors import InvalidInputError
-from stillhouse.records.schema import (
-    ContentBlock,
-    ConversationRecord,
-    ImageBlock,
-    ImageSource,
-    SystemBlock,
-    Turn,
-)
+from stillhouse.records.schema import ConversationRecord
+from stillhouse.sources.log_bodies import body_to_record, response_text  # noqa: F401  (re-exported)
 from stillhouse.sources.objectstore import parse_s3_prefix
 
 SCHEMA_TYPE = "ModelInvocationLog"
@@ -250,9 +247,19 @@ class LogReadReport(_Wire):
 
 
 def iter_log_lines(name: str, data: bytes) -> Iterator[tuple[int, str]]:
-    """Non-blank lines (1-based numbers) of one log object, gunzipped when it is gzip."""
-    text = gzip.decompress(data) if data[:2] == b"\x1f\x8b" else data
-    for number, line in enumerate(text.decode("utf-8").splitlines(), start=1):
+    """Non-blank lines (1-based numbers) of one log object, gunzipped when it is gzip. An object that
+    cannot be read whole (corrupt gzip, not UTF-8) is a ValueError saying which."""
+    try:
+        text = gzip.decompress(data) if data[:2] == b"\x1f\x8b" else data
+    except (OSError, EOFError) as exc:
+        raise ValueError(f"not a readable gzip file ({exc})") from exc
+    if name.endswith(".gz") and data[:2] != b"\x1f\x8b":
+        raise ValueError("named .gz but not gzip-compressed (Bedrock writes gzipped JSON lines)")
+    try:
+        decoded = text.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise ValueError(f"not UTF-8 text (byte {exc.object[exc.start]:#04x} at offset {exc.start})") from exc
+    for number, line in enumerate(decoded.splitlines(), start=1):
         if line.strip():
             yield number, line
 
@@ -260,6 +267,23 @@ def iter_log_lines(name: str, data: bytes) -> Iterator[tuple[int, str]]:
 def is_log_key(key: str) -> bool:
     """Log objects are ``*.json.gz`` (plain ``*.json``/``*.jsonl`` are read too, for hand-made logs)."""
     return key.endswith((".json.gz", ".json", ".jsonl", ".jsonl.gz"))
+
+
+_BEDROCK_LAYOUT = re.compile(
+    r"(?:^|/)AWSLogs/\d{12}/BedrockModelInvocationLogs/[a-z0-9-]+/(\d{4}/\d{2}/\d{2}/\d{2})/[^/]+$"
+)
+
+
+def log_objects(uris: Iterable[str]) -> list[str]:
+    """The log objects among ``uris`` in time order (pure). Under an ``AWSLogs/`` folder only
+    Bedrock's layout counts (other AWS services and Bedrock's permission check write there too), and
+    the hour folders order objects across accounts and regions."""
+    keep = []
+    for uri in uris:
+        match = _BEDROCK_LAYOUT.search(uri)
+        if is_log_key(uri) and (match or "AWSLogs/" not in uri):
+            keep.append((match.group(1) if match else "", uri))
+    return [uri for _, uri in sorted(keep)]
 
 
 def records_from_logs(
@@ -275,10 +299,28 @@ def records_from_logs(
     there is no teacher, as for a fine-tuning job).
     """
     report = LogReadReport()
-    records: list[ConversationRecord] = []
+    records = [
+        r for _, _, r in iter_log_records(objects, config, teacher_model_id=teacher_model_id, report=report)
+    ]
+    return records, report
+
+
+def iter_log_records(
+    objects: Iterable[tuple[str, bytes]],
+    config: InvocationLogsConfig,
+    *,
+    teacher_model_id: str | None,
+    report: LogReadReport,
+) -> Iterator[tuple[str, int, ConversationRecord]]:
+    """``(object name, line, record)`` for each log line kept, counting the rest in ``report``."""
     for name, data in objects:
         report.files += 1
-        for number, line in iter_log_lines(name, data):
+        try:
+            lines = list(iter_log_lines(name, data))
+        except ValueError as exc:  # an unreadable object never stops the others
+            report.problems.append(LogProblem(file=name, line=0, reason=str(exc)))
+            continue
+        for number, line in lines:
             report.lines += 1
             try:
                 record = _convert_line(line, config, teacher_model_id, report)
@@ -286,9 +328,8 @@ def records_from_logs(
                 report.problems.append(LogProblem(file=name, line=number, reason=_reason(exc)))
                 continue
             if record is not None:
-                records.append(record)
                 report.kept += 1
-    return records, report
+                yield name, number, record
 
 
 def _convert_line(
@@ -327,97 +368,6 @@ def read_invocation_logs(
     store = store or open_store()
     prefix = config.invocationLogSource.s3Uri
     parse_s3_prefix(prefix)  # a clear error for a malformed location before listing
-    uris = [uri for uri in store.list(prefix) if is_log_key(uri)]
+    uris = log_objects(store.list(prefix))
     objects = ((uri, store.get_bytes(uri)) for uri in uris)
     return records_from_logs(objects, config, teacher_model_id=teacher_model_id)
-
-
-# ---------------------------------------------------------------- request/response bodies -> record
-# Converse, OpenAI chat-completions and the common InvokeModel bodies (Anthropic messages, Nova,
-# Llama ``prompt``/``generation``, Titan ``inputText``/``outputText``) are all understood.
-
-
-def body_to_record(request: Any, response: Any = None) -> ConversationRecord:
-    """A record from a logged request body, with the logged answer appended when ``response`` is given."""
-    if not isinstance(request, dict):
-        raise ValueError("input.inputBodyJson is not a JSON object")
-    system = _system_blocks(request.get("system"))
-    turns = [_turn(m) for m in request.get("messages") or []]
-    system += [SystemBlock(text=t.text) for t in turns if t.role == "system"]
-    turns = [t for t in turns if t.role != "system"]
-    if not turns and isinstance(request.get("prompt") or request.get("inputText"), str):
-        turns = [
-            Turn(role="user", content=[ContentBlock(text=request.get("prompt") or request["inputText"])])
-        ]
-    if not turns:
-        raise ValueError("input.inputBodyJson has no messages")
-    if response is not None:
-        turns.append(Turn(role="assistant", content=[ContentBlock(text=response_text(response))]))
-    return ConversationRecord(system=system or None, messages=turns)
-
-
-def response_text(body: Any) -> str:
-    """The assistant text of a logged response body (Converse, OpenAI, Anthropic, Llama, Titan)."""
-    if isinstance(body, dict):
-        if isinstance(body.get("output"), dict) and "message" in body["output"]:
-            return _blocks_text(body["output"]["message"].get("content"))
-        if body.get("choices"):
-            return _blocks_text(body["choices"][0].get("message", {}).get("content"))
-        if isinstance(body.get("content"), list):
-            return _blocks_text(body["content"])
-        for key in ("generation", "outputText", "completion"):
-            if isinstance(body.get(key), str):
-                return body[key]
-        if body.get("results"):
-            return str(body["results"][0].get("outputText", ""))
-    raise ValueError("output.outputBodyJson holds no recognisable answer text")
-
-
-def _system_blocks(system: Any) -> list[SystemBlock]:
-    if system is None:
-        return []
-    if isinstance(system, str):
-        return [SystemBlock(text=system)] if system else []
-    return [SystemBlock(text=b["text"]) for b in system if isinstance(b, dict) and b.get("text")]
-
-
-def _turn(message: Any) -> Turn:
-    if not isinstance(message, dict) or message.get("role") not in (
-        "system",
-        "user",
-        "assistant",
-        "developer",
-    ):
-        raise ValueError(f"a message has no usable role: {str(message)[:80]}")
-    role = "system" if message["role"] == "developer" else message["role"]
-    content = message.get("content")
-    blocks = (
-        [ContentBlock(text=content)]
-        if isinstance(content, str)
-        else [block for raw in content or [] if (block := _block(raw)) is not None]
-    )
-    return Turn(role=role, content=blocks)
-
-
-def _block(raw: Any) -> ContentBlock | None:
-    """One content block: text (Converse/OpenAI/Anthropic), a Converse image, or an OpenAI data URL."""
-    if not isinstance(raw, dict):
-        raise ValueError("a content block is not an object")
-    if isinstance(raw.get("text"), str):
-        return ContentBlock(text=raw["text"])
-    if isinstance(raw.get("image"), dict):
-        return ContentBlock(image=ImageBlock.model_validate(raw["image"]))
-    url = (raw.get("image_url") or {}).get("url", "") if raw.get("type") == "image_url" else ""
-    if url.startswith("data:image/") and ";base64," in url:
-        head, data = url.split(";base64,", 1)
-        fmt = head.removeprefix("data:image/").replace("jpg", "jpeg")
-        return ContentBlock(image=ImageBlock(format=fmt, source=ImageSource(bytes=data)))
-    if raw.get("type") in ("image_url", "image"):
-        raise ValueError("an image is referenced by URL; only inline images can be replayed offline")
-    return None  # tool/citation blocks carry no trainable text
-
-
-def _blocks_text(content: Any) -> str:
-    if isinstance(content, str):
-        return content
-    return "".join(b["text"] for b in content or [] if isinstance(b, dict) and isinstance(b.get("text"), str))

@@ -120,6 +120,10 @@ class LocalObjectStore:
     def exists(self, uri: str) -> bool:
         return self.local_path(uri).is_file()
 
+    def size(self, uri: str) -> int:
+        """The object's length in bytes, without reading it."""
+        return self.local_path(uri).stat().st_size
+
     def delete(self, uri: str) -> None:
         """Remove an object; deleting a missing one is not an error (as in S3). Folders it leaves
         empty go too, so the key prefix it was under can become a key again (as in S3)."""
@@ -174,6 +178,12 @@ class S3ObjectStore:
     def get_bytes(self, uri: str) -> bytes:
         with self.open_read(uri) as stream, _translate_s3_errors(uri):
             return stream.read()
+
+    def size(self, uri: str) -> int:
+        """The object's length in bytes (a HEAD request, no download)."""
+        bucket, key = parse_s3_uri(uri)
+        with _translate_s3_errors(uri):
+            return int(self.client.head_object(Bucket=bucket, Key=key)["ContentLength"])
 
     def exists(self, uri: str) -> bool:
         bucket, key = parse_s3_uri(uri)
