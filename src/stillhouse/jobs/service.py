@@ -18,6 +18,7 @@ from typing import Any
 from stillhouse import paths
 from stillhouse.errors import ConflictError, NotFoundError
 from stillhouse.jobs import arns, state
+from stillhouse.jobs.batch import BatchJobsMixin
 from stillhouse.jobs.deployments import DeploymentsMixin
 from stillhouse.jobs.schema import (
     CreateModelCustomizationJobRequest,
@@ -34,7 +35,7 @@ from stillhouse.jobs.schema import (
     ValidatorMetric,
     parse_wire,
 )
-from stillhouse.jobs.store import Page, Store, epoch, like, time_filters
+from stillhouse.jobs.store import CUSTOMIZATION, Page, Store, epoch, like, time_filters
 
 JobChange = Callable[[ModelCustomizationJob], ModelCustomizationJob]
 
@@ -49,9 +50,9 @@ def request_hash(request: CreateModelCustomizationJobRequest | Any) -> str:
     return hashlib.sha256(json.dumps(body, sort_keys=True).encode()).hexdigest()
 
 
-class JobService(DeploymentsMixin):
+class JobService(DeploymentsMixin, BatchJobsMixin):
     """Create, inspect, list and stop customization jobs; read and delete the custom models they make;
-    manage custom model deployments. Safe to use from several processes on one database file."""
+    manage custom model deployments; the same for batch inference and evaluation jobs (their mixins). Safe to use from several processes on one database file."""
 
     def __init__(self, db_path: Path | None = None, *, jobs_root: Path | None = None) -> None:
         self.db_path = Path(db_path or default_db_path())
@@ -119,7 +120,9 @@ class JobService(DeploymentsMixin):
     def _job_row(self, identifier: str) -> Any:
         parts = arns.split_arn(identifier)
         key = parts[1] if parts and parts[0] == "model-customization-job" else identifier
-        row = self.store.one("SELECT id, doc FROM jobs WHERE id = ? OR name = ?", (key, key))
+        row = self.store.one(
+            "SELECT id, doc FROM jobs WHERE kind = ? AND (id = ? OR name = ?)", (CUSTOMIZATION, key, key)
+        )
         if row is None:
             raise NotFoundError(f"no model customization job {identifier!r}", field="jobIdentifier")
         return row
@@ -138,6 +141,8 @@ class JobService(DeploymentsMixin):
         """``ListModelCustomizationJobs`` with status/name/time filters and opaque-token paging."""
         req = parse_wire(ListModelCustomizationJobsRequest, request or {})
         where, params = time_filters(req.creationTimeAfter, req.creationTimeBefore)
+        where.insert(0, "kind = ?")
+        params.insert(0, CUSTOMIZATION)
         if req.statusEquals:
             where.append("status = ?")
             params.append(req.statusEquals)

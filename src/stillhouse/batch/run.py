@@ -1,0 +1,122 @@
+"""Running batch inference records through a model, in input order, through the request cache.
+
+The same loop serves a batch job's worker (:mod:`stillhouse.batch.runner`) and ``stillhouse batch``
+(:func:`run_file`). Every answer goes through :func:`stillhouse.teacher.cache.cached_generate`, so a
+job killed part-way and run again asks the model only for the records it had not answered yet.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from stillhouse.batch.records import BatchRecord, model_output, output_line, parse_line
+from stillhouse.chat import ChatModel, Completion, GenerationParams, Message
+from stillhouse.errors import StillhouseError
+from stillhouse.jobs.batch_schema import RecordCounts
+from stillhouse.teacher.cache import RequestCache, cached_generate
+
+
+@dataclass(frozen=True)
+class BatchConfig:
+    """How records are run: the token cap of a body that names none, how often counts are reported."""
+
+    default_max_tokens: int = 512
+    report_every: int = 10
+
+
+class Stop(Exception):
+    """``should_stop`` fired between two records; ``lines`` holds the output written so far."""
+
+    def __init__(self, lines: list[str], counts: RecordCounts) -> None:
+        super().__init__("stopped between records")
+        self.lines, self.counts = lines, counts
+
+
+class LazyModel:
+    """A model loaded on its first uncached request, so a resumed job whose answers are all cached
+    never loads it. ``name`` is the job's model id: cache keys stay the same across restarts."""
+
+    supports_json_schema = False
+
+    def __init__(self, name: str, load: Callable[[], ChatModel]) -> None:
+        self.name, self._load = name, load
+        self._model: ChatModel | None = None
+
+    def generate(self, messages: list[Message], params: GenerationParams) -> Completion:
+        if self._model is None:
+            self._model = self._load()
+        return self._model.generate(messages, params)
+
+
+@dataclass
+class RecordLoop:
+    """Runs records one at a time; ``on_counts`` sees the counters every ``report_every`` records."""
+
+    model: ChatModel
+    cache: RequestCache | None
+    config: BatchConfig = field(default_factory=BatchConfig)
+    should_stop: Callable[[], bool] = lambda: False
+    on_counts: Callable[[RecordCounts], None] = lambda counts: None
+
+    def run(self, records: list[BatchRecord], counts: RecordCounts) -> list[str]:
+        lines: list[str] = []
+        for record in records:
+            if self.should_stop():
+                raise Stop(lines, counts)
+            lines.append(self._one(record, counts))
+            counts.processedRecordCount += 1
+            if counts.processedRecordCount % self.config.report_every == 0:
+                self.on_counts(counts)
+        return lines
+
+    def _one(self, record: BatchRecord, counts: RecordCounts) -> str:
+        if record.call is None:
+            counts.errorRecordCount += 1
+            return output_line(record, None, (400, record.error or "invalid record"))
+        try:
+            completion, _ = cached_generate(self.model, record.call.messages, record.call.params, self.cache)
+        except StillhouseError as exc:
+            counts.errorRecordCount += 1
+            return output_line(record, None, (exc.http_status, str(exc)))
+        except Exception as exc:  # a backend's own failure is this record's error, not the job's
+            counts.errorRecordCount += 1
+            return output_line(record, None, (500, f"{type(exc).__name__}: {exc}"))
+        counts.successRecordCount += 1
+        counts.inputTokenCount += completion.input_tokens
+        counts.outputTokenCount += completion.output_tokens
+        return output_line(record, model_output(record.call, completion, self.model.name), None)
+
+
+def parse_lines(
+    lines: Iterable[str], invocation_type: str | None, config: BatchConfig, start: int = 0
+) -> list[BatchRecord]:
+    """The records of a file's lines (blank lines are not records)."""
+    texts = [line for line in lines if line.strip()]
+    return [
+        parse_line(start + i, text, invocation_type, config.default_max_tokens)
+        for i, text in enumerate(texts)
+    ]
+
+
+def run_file(
+    path: Path,
+    model: ChatModel,
+    out: Path,
+    *,
+    cache: RequestCache | None = None,
+    invocation_type: str | None = None,
+    config: BatchConfig | None = None,
+) -> RecordCounts:
+    """``stillhouse batch``: run every record of a local JSONL file, write the output lines to ``out``
+    (atomically, in input order) and return the counts a job's ``manifest.json.out`` would hold."""
+    from stillhouse.outputs import atomic_file
+
+    config = config or BatchConfig()
+    records = parse_lines(path.read_text(encoding="utf-8").splitlines(), invocation_type, config)
+    counts = RecordCounts(totalRecordCount=len(records))
+    lines = RecordLoop(model, cache, config).run(records, counts)
+    with atomic_file(out, encoding="utf-8") as handle:
+        handle.write("".join(line + "\n" for line in lines))
+    return counts
