@@ -100,6 +100,36 @@ def parse_lines(
     ]
 
 
+@dataclass(frozen=True)
+class BatchFile:
+    """``stillhouse batch``'s run: input and output files, the model spec, the request cache."""
+
+    path: Path
+    model: str
+    out: Path
+    cache: Path | None = None  # None: the teacher cache (STILLHOUSE_HOME/cache/teacher.sqlite)
+    invocation_type: str | None = None
+    config: BatchConfig = field(default_factory=BatchConfig)
+
+
+def batch_file(job: BatchFile, load: Callable[[str], ChatModel] | None = None) -> RecordCounts:
+    """Run a local batch file through the model ``job.model`` names (loaded only if some record is not
+    cached) and return the counts a job's ``manifest.json.out`` would hold."""
+    from stillhouse.errors import NotFoundError
+    from stillhouse.outputs import check_output_file
+
+    if not job.path.is_file():
+        raise NotFoundError(f"input file {job.path} does not exist", field="file")
+    check_output_file(job.out)  # before any model runs
+    if load is None:
+        from stillhouse.models import load_model as load
+    model = LazyModel(job.model, lambda: load(job.model))
+    with RequestCache(job.cache) as cache:
+        return run_file(
+            job.path, model, job.out, cache=cache, invocation_type=job.invocation_type, config=job.config
+        )
+
+
 def run_file(
     path: Path,
     model: ChatModel,
@@ -109,8 +139,8 @@ def run_file(
     invocation_type: str | None = None,
     config: BatchConfig | None = None,
 ) -> RecordCounts:
-    """``stillhouse batch``: run every record of a local JSONL file, write the output lines to ``out``
-    (atomically, in input order) and return the counts a job's ``manifest.json.out`` would hold."""
+    """Run every record of a local JSONL file, write the output lines to ``out`` (atomically, in
+    input order) and return the counts a job's ``manifest.json.out`` would hold."""
     from stillhouse.outputs import atomic_file
 
     config = config or BatchConfig()
