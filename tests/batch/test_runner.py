@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from stillhouse.batch.runner import BatchRunner, model_spec, read_manifest
+from stillhouse.batch.runner import BatchRunner, read_manifest
 from stillhouse.errors import ConflictError, ModelError, NotFoundError
 from stillhouse.jobs import JobService, state
 from stillhouse.jobs.pipeline import Abandoned
@@ -141,12 +141,12 @@ def test_model_ids_resolve_through_the_jobs_table_and_the_registry(service: JobS
     from tests.serve.helpers import make_custom_model
 
     arn = make_custom_model(service, tmp_path, name="router-v1")
-    assert model_spec(service, arn) == str(tmp_path / "models" / "router-v1")
-    assert model_spec(service, "router-v1") == str(tmp_path / "models" / "router-v1")
-    assert model_spec(service, "arn:aws:bedrock:us-east-1::foundation-model/smollm2-135m") == "smollm2-135m"
-    assert model_spec(service, "smollm2-135m") == "smollm2-135m"
+    assert service.model_spec(arn) == str(tmp_path / "models" / "router-v1")
+    assert service.model_spec("router-v1") == str(tmp_path / "models" / "router-v1")
+    assert service.model_spec("arn:aws:bedrock:us-east-1::foundation-model/smollm2-135m") == "smollm2-135m"
+    assert service.model_spec("smollm2-135m") == "smollm2-135m"
     with pytest.raises(NotFoundError):
-        model_spec(service, "arn:aws:bedrock:us-east-1:000000000000:custom-model/gone-123456789012")
+        service.model_spec("arn:aws:bedrock:us-east-1:000000000000:custom-model/gone-123456789012")
 
 
 def test_a_worker_claims_a_batch_job_like_any_other(service: JobService, tmp_path) -> None:

@@ -12,9 +12,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from stillhouse.batch.records import BatchRecord, model_output, output_line, parse_line
-from stillhouse.chat import ChatModel, Completion, GenerationParams, Message
+from stillhouse.chat import ChatModel
 from stillhouse.errors import StillhouseError
 from stillhouse.jobs.batch_schema import RecordCounts
+from stillhouse.models.lazy import LazyModel
 from stillhouse.teacher.cache import RequestCache, cached_generate
 
 
@@ -32,22 +33,6 @@ class Stop(Exception):
     def __init__(self, lines: list[str], counts: RecordCounts) -> None:
         super().__init__("stopped between records")
         self.lines, self.counts = lines, counts
-
-
-class LazyModel:
-    """A model loaded on its first uncached request, so a resumed job whose answers are all cached
-    never loads it. ``name`` is the job's model id: cache keys stay the same across restarts."""
-
-    supports_json_schema = False
-
-    def __init__(self, name: str, load: Callable[[], ChatModel]) -> None:
-        self.name, self._load = name, load
-        self._model: ChatModel | None = None
-
-    def generate(self, messages: list[Message], params: GenerationParams) -> Completion:
-        if self._model is None:
-            self._model = self._load()
-        return self._model.generate(messages, params)
 
 
 @dataclass

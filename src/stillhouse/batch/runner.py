@@ -17,12 +17,13 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from stillhouse.batch.records import BatchRecord
-from stillhouse.batch.run import BatchConfig, LazyModel, RecordLoop, Stop, parse_lines
+from stillhouse.batch.run import BatchConfig, RecordLoop, Stop, parse_lines
 from stillhouse.chat import ChatModel
 from stillhouse.errors import DatasetError, NotFoundError, StillhouseError
-from stillhouse.jobs import arns, state
+from stillhouse.jobs import state
 from stillhouse.jobs.batch_schema import ModelInvocationJob, RecordCounts
 from stillhouse.jobs.pipeline import Abandoned
+from stillhouse.models.lazy import LazyModel
 from stillhouse.sources.objectstore import ObjectStore
 from stillhouse.teacher.cache import RequestCache
 
@@ -43,20 +44,6 @@ def _store() -> ObjectStore:
     from stillhouse.sources.objectstore import open_store
 
     return open_store()
-
-
-def model_spec(service: JobService, model_id: str) -> str:
-    """The model spec a ``modelId`` names: a custom model's folder (ARN or name, from the jobs'
-    own table), a foundation-model ARN's id, or the id itself as a registry spec."""
-    parts = arns.split_arn(model_id)
-    if parts and parts[0] == "foundation-model":
-        return parts[1]
-    try:
-        return str(service.custom_model_dir(model_id))
-    except NotFoundError:
-        if parts and parts[0] == "custom-model":
-            raise
-    return model_id
 
 
 class _Stopped(Exception):
@@ -108,7 +95,7 @@ class BatchRunner:
         files = self._read_inputs(
             store, request.inputDataConfig.s3InputDataConfig.s3Uri, request.modelInvocationType
         )
-        spec = model_spec(service, request.modelId)
+        spec = service.model_spec(request.modelId)
         total = sum(len(records) for _, records in files)
         if total == 0:
             raise DatasetError("the input holds no records", field="inputDataConfig")

@@ -20,6 +20,7 @@ from stillhouse.errors import ConflictError, NotFoundError
 from stillhouse.jobs import arns, state
 from stillhouse.jobs.batch import BatchJobsMixin
 from stillhouse.jobs.deployments import DeploymentsMixin
+from stillhouse.jobs.evaluation import EvaluationJobsMixin
 from stillhouse.jobs.schema import (
     CreateModelCustomizationJobRequest,
     CreateModelCustomizationJobResponse,
@@ -50,7 +51,7 @@ def request_hash(request: CreateModelCustomizationJobRequest | Any) -> str:
     return hashlib.sha256(json.dumps(body, sort_keys=True).encode()).hexdigest()
 
 
-class JobService(DeploymentsMixin, BatchJobsMixin):
+class JobService(DeploymentsMixin, BatchJobsMixin, EvaluationJobsMixin):
     """Create, inspect, list and stop customization jobs; read and delete the custom models they make;
     manage custom model deployments; the same for batch inference and evaluation jobs (their mixins). Safe to use from several processes on one database file."""
 
@@ -272,6 +273,19 @@ class JobService(DeploymentsMixin, BatchJobsMixin):
     def custom_model_dir(self, identifier: str) -> Path:
         """The folder holding a custom model's weights (what the server loads for inference)."""
         return Path(self._model_row(identifier)["model_dir"])
+
+    def model_spec(self, model_id: str) -> str:
+        """The model spec a job's ``modelId`` names: a custom model's folder (by ARN or name, from this
+        service's table), a foundation-model ARN's id, or the id itself as a registry spec."""
+        parts = arns.split_arn(model_id)
+        if parts and parts[0] == "foundation-model":
+            return parts[1]
+        try:
+            return str(self.custom_model_dir(model_id))
+        except NotFoundError:
+            if parts and parts[0] == "custom-model":
+                raise
+        return model_id
 
     def list_custom_models(
         self, request: ListCustomModelsRequest | dict[str, Any] | None = None

@@ -76,7 +76,7 @@ def create_app(settings: ServerSettings, **collaborators: object) -> "FastAPI":
     """The FastAPI app. ``collaborators`` are :func:`build_context`'s keyword arguments."""
     from fastapi import FastAPI
 
-    from stillhouse.serve import batch_api, control, openai_api, runtime, search_api
+    from stillhouse.serve import batch_api, control, evaluation_api, openai_api, runtime, search_api
 
     ctx = build_context(settings, **collaborators)  # type: ignore[arg-type]
 
@@ -108,6 +108,7 @@ def create_app(settings: ServerSettings, **collaborators: object) -> "FastAPI":
     app.include_router(openai_api.router())
     app.include_router(search_api.router())
     app.include_router(batch_api.router())
+    app.include_router(evaluation_api.router())
 
     @app.get("/health", tags=["health"])
     def health() -> dict[str, object]:
