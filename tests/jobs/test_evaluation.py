@@ -53,6 +53,9 @@ def test_a_job_with_the_custom_rubric_writes_per_record_scores(service: JobServi
     base = output_prefix(job, job_id)
     summary = json.loads(open_store().get_bytes(f"{base}/summary.json"))
     assert summary["student-model"]["OverallQuality"] == {"mean": 4.0, "scored": 3, "unscored": 0}
+    cost = summary["student-model"]["cost"]  # the shipped table: local compute beside Nova Micro
+    assert cost["price_entry"] == "*" and cost["core_seconds_mean"] >= 0 and cost["cost_per_1k_queries"] >= 0
+    assert cost["stand_in"] == "amazon.nova-micro-v1:0" and cost["stand_in_cost_per_1k_queries"] > 0
     assert b"<html" in open_store().get_bytes(f"{base}/report.html")
     results = json.loads(open_store().get_bytes(f"{base}/results.json"))
     assert results["models"]["student-model"]["summary"]["judge_mean"] == 4.0
@@ -64,6 +67,9 @@ def test_a_precomputed_source_makes_no_inference_calls(service: JobService) -> N
     loader = Loader()
     assert EvaluationRunner(load=loader).run(service, job_id, lambda: False).status == "Completed"
     assert loader.student.calls == [] and "student-model" not in loader.loaded
+    base = output_prefix(service.get_evaluation_job(job_id), job_id)
+    cost = json.loads(open_store().get_bytes(f"{base}/summary.json"))["my-router"]["cost"]
+    assert cost["cost_per_1k_queries"] is None and cost["stand_in"] is None  # nothing was run to price
     lines = output(service, job_id, "my-router")
     assert len(lines) == 4 and scores(lines[0])["OverallQuality"]["result"] == 4.0
 

@@ -129,6 +129,7 @@ def example(index: int, record: EvalRecord, answer: Answer, scored: list[Scored]
         latency_ms=answer.latency_ms,
         input_tokens=answer.input_tokens,
         output_tokens=answer.output_tokens,
+        core_seconds=answer.core_seconds,
         valid=answer.error is None and bool((answer.text or "").strip()),
         scores={s.entry["metricName"]: s.entry["result"] for s in scored},
         judge=verdicts[0] if verdicts else None,

@@ -48,11 +48,18 @@ from stillhouse.sources.objectstore import ObjectStore
 from stillhouse.teacher.cache import CachedModel, RequestCache
 
 if TYPE_CHECKING:
-    from stillhouse.evaluate.results import ExampleResult
+    from stillhouse.evaluate.results import EvaluationResults, ExampleResult
     from stillhouse.jobs.service import JobService
 
 log = logging.getLogger(__name__)
 DEFAULT_MAX_TOKENS = 512
+COST_KEYS = (
+    "cost_per_1k_queries",
+    "price_entry",
+    "core_seconds_mean",
+    "stand_in",
+    "stand_in_cost_per_1k_queries",
+)
 
 
 def _load(spec: str) -> ChatModel:
@@ -165,8 +172,10 @@ class EvaluationRunner:
                         label += f" / {config.dataset.name}"
                     summary[label] = summarize_scores(lines)
                     examples[label] = ex
+        results = _write_report(store, base, job, automated, examples)
+        for label, model_results in results.models.items():
+            summary[label]["cost"] = model_results.summary.model_dump(include=set(COST_KEYS))
         store.put_bytes(f"{base}/summary.json", json.dumps(summary, indent=2).encode())
-        _write_report(store, base, job, automated, examples)
         return _end(service, job_id, "Completed")
 
     def _evaluate(
@@ -271,23 +280,35 @@ def _write_report(
     job: EvaluationJob,
     automated: AutomatedEvaluationConfig,
     examples: dict[str, list[ExampleResult]],
-) -> None:
-    """``results.json`` and ``report.html`` as ``stillhouse evaluate`` writes them, for the job."""
+) -> EvaluationResults:
+    """``results.json`` and ``report.html`` as ``stillhouse evaluate`` writes them, for the job:
+    each model priced from the price table (a local one by its measured core-seconds, beside the
+    Bedrock model it stands in for)."""
+    from stillhouse.evaluate.prices import load_prices
     from stillhouse.evaluate.report import write_report
     from stillhouse.evaluate.results import EvaluationResults, ModelResults, summarize
+    from stillhouse.evaluate.run import price_examples
 
+    prices = load_prices()
     results = EvaluationResults(
         task=f"evaluation job {job.jobName}",
         created_at=datetime.now(UTC).isoformat(timespec="seconds"),
         n_records=max((len(e) for e in examples.values()), default=0),
         judge=_judge_info(automated),
+        prices_source=prices.source_path,
+        currency=prices.currency,
     )
     for label, ex in examples.items():
-        results.models[label] = ModelResults(summary=summarize(label, label, ex, priced=None), examples=ex)
+        price = prices.lookup(label.split(" / ")[0])
+        # Precomputed responses were not run here: with nothing measured there is nothing to price.
+        ex, stand = price_examples(ex, price, prices) if any(e.latency_ms for e in ex) else (ex, None)
+        summary = summarize(label, label, ex, priced=price.match if price else None, stand_in=stand)
+        results.models[label] = ModelResults(summary=summary, examples=ex)
     with tempfile.TemporaryDirectory() as tmp:
         files = write_report(results, Path(tmp))
         store.put_bytes(f"{base}/results.json", files.results_json.read_bytes())
         store.put_bytes(f"{base}/report.html", files.report_html.read_bytes())
+    return results
 
 
 def _judge_info(automated: AutomatedEvaluationConfig) -> Any:
