@@ -18,11 +18,22 @@ def test_a_native_nova_body_is_an_invoke_call() -> None:
     assert record.call.messages[-1].content == "hello there" and record.call.params.max_tokens == 8
 
 
-def test_a_converse_body_is_read_as_converse() -> None:
+def test_a_converse_body_is_read_as_converse_when_the_job_says_so() -> None:
     line = json.dumps({"recordId": "a", "modelInput": converse_input("hi")})
-    for invocation_type in (None, "Converse"):
-        record = parse_line(0, line, invocation_type, 512)
-        assert record.call is not None and record.call.converse and record.call.params.max_tokens == 8
+    record = parse_line(0, line, "Converse", 512)
+    assert record.call is not None and record.call.converse and record.call.params.max_tokens == 8
+    # Bedrock's default is InvokeModel, and Nova's native body reads maxTokens too.
+    record = parse_line(0, line, None, 512)
+    assert record.call is not None and not record.call.converse and record.call.params.max_tokens == 8
+
+
+def test_a_converse_only_body_falls_back_to_converse_unless_the_job_says_invoke() -> None:
+    body = {**converse_input("hi"), "requestMetadata": {"team": "search"}}  # Converse has it, Nova not
+    line = json.dumps({"recordId": "a", "modelInput": body})
+    record = parse_line(0, line, None, 512)
+    assert record.call is not None and record.call.converse
+    refused = parse_line(0, line, "InvokeModel", 512)
+    assert refused.call is None and "requestMetadata" in (refused.error or "")
 
 
 def test_an_anthropic_body_keeps_its_system_prompt_and_cap() -> None:
@@ -35,13 +46,6 @@ def test_an_anthropic_body_keeps_its_system_prompt_and_cap() -> None:
     record = parse_line(0, json.dumps({"recordId": "a", "modelInput": body}), None, 512)
     assert record.call is not None and [m.role for m in record.call.messages] == ["system", "user"]
     assert record.call.params.max_tokens == 3
-
-
-def test_a_converse_body_in_an_invoke_model_job_is_refused() -> None:
-    record = parse_line(
-        0, json.dumps({"recordId": "a", "modelInput": converse_input("hi")}), "InvokeModel", 512
-    )
-    assert record.call is None and "maxTokens" in (record.error or "")
 
 
 @pytest.mark.parametrize(
@@ -77,4 +81,23 @@ def test_output_lines_carry_the_input_and_either_the_answer_or_the_error() -> No
     failed = json.loads(output_line(record, None, (424, "model failed")))
     assert (
         failed["error"] == {"errorCode": 424, "errorMessage": "model failed"} and "modelOutput" not in failed
+    )
+
+
+def test_the_aws_recipes_invoke_body_is_read_as_nova() -> None:
+    # 01_citations/01_prepare_data builds batch records this way (camelCase inferenceConfig, topK,
+    # an empty system list), and 03_batch_inference sends them unchanged.
+    body = {
+        "system": [],
+        "messages": [{"role": "user", "content": [{"text": "<context>c</context> <question>q</question>"}]}],
+        "inferenceConfig": {"temperature": 0.1, "topP": 0.9, "topK": 50, "stopSequences": ["</answer>"]},
+    }
+    record = parse_line(0, json.dumps({"recordId": "id-1", "modelInput": body}), None, 512)
+    assert record.call is not None and not record.call.converse, record.error
+    params = record.call.params
+    assert (params.temperature, params.top_p, params.stop, params.max_tokens) == (
+        0.1,
+        0.9,
+        ("</answer>",),
+        512,
     )

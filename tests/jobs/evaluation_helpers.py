@@ -91,7 +91,7 @@ class Loader:
 
     def __call__(self, spec: str) -> FakeModel:
         self.loaded.append(spec)
-        return self.judge if "judge" in spec else self.student
+        return self.judge if "judge" in spec or "anthropic" in spec else self.student
 
 
 def make_runner() -> Any:
@@ -99,3 +99,73 @@ def make_runner() -> Any:
     from stillhouse.jobs.evaluation_run import EvaluationRunner
 
     return EvaluationRunner(load=Loader())
+
+
+def rag_line(i: int) -> str:
+    """A line as AWS's 01_citations/04_evaluate recipe writes it (create_eval_record)."""
+    return json.dumps(
+        {
+            "conversationTurns": [
+                {
+                    "prompt": {"content": [{"text": f"who wrote report {i}?"}]},
+                    "referenceResponses": [{"content": [{"text": f"<answer>team {i}</answer>"}]}],
+                    "output": {
+                        "text": f"<answer>team {i}</answer>",
+                        "modelIdentifier": "nova_lite_distilled",
+                        "knowledgeBaseIdentifier": "nova_lite_distilled_kb",
+                        "retrievedPassages": {
+                            "retrievalResults": [
+                                {"name": f"retrieval_{i}", "content": {"text": f"team {i} wrote it"}}
+                            ]
+                        },
+                    },
+                }
+            ]
+        }
+    )
+
+
+def rag_job(name: str, dataset_uri: str, output_uri: str) -> dict[str, Any]:
+    """The recipe's create_rag_evaluation_job call, field for field (its default RAG metrics)."""
+    model_identifier = "nova_lite_distilled"
+    return {
+        "jobName": name,
+        "jobDescription": "Evaluate retrieval and generation",
+        "roleArn": ROLE,
+        "applicationType": "RagEvaluation",
+        "inferenceConfig": {
+            "ragConfigs": [
+                {
+                    "precomputedRagSourceConfig": {
+                        "retrieveAndGenerateSourceConfig": {"ragSourceIdentifier": f"{model_identifier}_kb"}
+                    }
+                }
+            ]
+        },
+        "outputDataConfig": {"s3Uri": output_uri},
+        "evaluationConfig": {
+            "automated": {
+                "datasetMetricConfigs": [
+                    {
+                        "taskType": "QuestionAndAnswer",
+                        "dataset": {
+                            "name": f"{model_identifier}_dataset",
+                            "datasetLocation": {"s3Uri": dataset_uri},
+                        },
+                        "metricNames": [
+                            "Builtin.Correctness",
+                            "Builtin.Completeness",
+                            "Builtin.Helpfulness",
+                            "Builtin.LogicalCoherence",
+                            "Builtin.Faithfulness",
+                        ],
+                    }
+                ],
+                "evaluatorModelConfig": {
+                    "bedrockEvaluatorModels": [
+                        {"modelIdentifier": "us.anthropic.claude-3-5-haiku-20241022-v1:0"}
+                    ]
+                },
+            }
+        },
+    }

@@ -140,7 +140,29 @@ def test_a_bad_dataset_line_fails_the_job_naming_it(service: JobService) -> None
 @pytest.mark.parametrize(
     ("change", "words"),
     [
-        (lambda b: b.update(applicationType="RagEvaluation"), "RAG"),
+        (lambda b: b.update(applicationType="RagEvaluation"), "RagEvaluation goes with"),
+        (
+            lambda b: b.update(
+                applicationType="RagEvaluation",
+                inferenceConfig={"ragConfigs": [{"knowledgeBaseConfig": {"retrieveConfig": {}}}]},
+            ),
+            "retrieveAndGenerateSourceConfig",
+        ),
+        (
+            lambda b: b.update(
+                applicationType="RagEvaluation",
+                inferenceConfig={
+                    "ragConfigs": [
+                        {
+                            "precomputedRagSourceConfig": {
+                                "retrieveSourceConfig": {"ragSourceIdentifier": "kb"}
+                            }
+                        }
+                    ]
+                },
+            ),
+            "retrieveAndGenerateSourceConfig",
+        ),
         (lambda b: b.update(evaluationConfig={"human": {"customMetrics": []}}), "human"),
         (
             lambda b: b["evaluationConfig"]["automated"]["datasetMetricConfigs"][0].update(
@@ -201,3 +223,29 @@ def test_listing_summarises_models_judges_and_task_types(service: JobService) ->
     ]
     assert service.list_evaluation_jobs({"applicationTypeEquals": "RagEvaluation"}).jobSummaries == []
     assert service.list_invocation_jobs().invocationJobSummaries == []
+
+
+def test_a_precomputed_rag_source_is_judged_with_its_passages(service: JobService) -> None:
+    from .evaluation_helpers import rag_job, rag_line
+
+    uri = "s3://eval-in/citations/evaluation_data_nova_lite_distilled.jsonl"
+    open_store().put_bytes(uri, "\n".join(rag_line(i) for i in range(3)).encode())
+    arn = service.create_evaluation_job(
+        rag_job("citations-nova-lite-distilled-1", uri, "s3://eval-out/citations/")
+    ).jobArn
+    job_id = service.evaluation_job_id(arn)
+    loader = Loader()
+    job = EvaluationRunner(load=loader).run(service, job_id, lambda: False)
+    assert job.status == "Completed", job.failureMessages
+    assert loader.student.calls == [] and len(loader.judge.calls) == 3 * 5  # judges only
+    assert "team 1 wrote it" in loader.judge.calls[5][0][-1].content  # faithfulness sees the passages
+    prefix = f"s3://eval-out/citations/citations-nova-lite-distilled-1/{job_id}/inference_configs/0/datasets/nova_lite_distilled_dataset/"
+    [out] = [u for u in open_store().list(prefix) if u.endswith(".jsonl")]
+    turn = json.loads(open_store().get_bytes(out).decode().splitlines()[1])["conversationTurns"][0]
+    assert turn["inputRecord"]["prompt"]["content"][0]["text"] == "who wrote report 1?"
+    assert turn["output"]["knowledgeBaseIdentifier"] == "nova_lite_distilled_kb"
+    assert {r["metricName"]: r["result"] for r in turn["results"]}["Builtin.LogicalCoherence"] == 0.75
+    summary = service.list_evaluation_jobs().jobSummaries[0]
+    assert summary.inferenceConfigSummary.ragConfigSummary.precomputedRagSourceIdentifiers == [
+        "nova_lite_distilled_kb"
+    ]

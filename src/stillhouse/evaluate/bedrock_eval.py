@@ -62,9 +62,8 @@ class Scored:
     verdict: JudgeVerdict | None = None
 
 
-def score(metric: Metric, record: EvalRecord, response: str) -> Scored:
+def score(metric: Metric, prompt: str, response: str, reference: str) -> Scored:
     """One metric of one response."""
-    reference = record.referenceResponse or ""
     if metric.task is not None:
         try:
             values = metric.task.score(response, reference)
@@ -75,7 +74,7 @@ def score(metric: Metric, record: EvalRecord, response: str) -> Scored:
         details = {k: (float(v) if v is not None else None) for k, v in values.items()}
         return Scored({"metricName": metric.name, "result": result, "details": details})
     assert metric.judge is not None
-    verdict = metric.judge.grade(record.prompt, response, reference)
+    verdict = metric.judge.grade(prompt, response, reference)
     entry: dict[str, Any] = {
         "metricName": metric.name,
         "result": None,
@@ -117,13 +116,13 @@ class Answer:
     core_seconds: float | None = None
 
 
-def example(index: int, record: EvalRecord, answer: Answer, scored: list[Scored]) -> ExampleResult:
+def example(index: int, prompt: str, reference: str, answer: Answer, scored: list[Scored]) -> ExampleResult:
     """The record as the report's :class:`ExampleResult` (scores by metric name, the first verdict)."""
     verdicts = [s.verdict for s in scored if s.verdict is not None]
     return ExampleResult(
         index=index,
-        query=record.prompt,
-        reference=record.referenceResponse or "",
+        query=prompt,
+        reference=reference,
         prediction=answer.text or "",
         error=answer.error,
         latency_ms=answer.latency_ms,
@@ -136,11 +135,95 @@ def example(index: int, record: EvalRecord, answer: Answer, scored: list[Scored]
     )
 
 
+# ------------------------------------------------------------- RAG: precomputed retrieve-and-generate
+
+
+class _Text(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    text: str
+
+
+class _Content(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    content: list[_Text] = Field(min_length=1)
+
+    @property
+    def text(self) -> str:
+        return "".join(block.text for block in self.content)
+
+
+class RagOutput(BaseModel):
+    """What the RAG system answered, kept as given (its retrieved passages feed the judge)."""
+
+    model_config = ConfigDict(extra="allow")
+
+    text: str
+    modelIdentifier: str | None = None
+    knowledgeBaseIdentifier: str | None = None
+    retrievedPassages: dict[str, Any] | None = None
+
+    def passages(self) -> list[str]:
+        results = (self.retrievedPassages or {}).get("retrievalResults") or []
+        return [str((r.get("content") or {}).get("text", "")) for r in results if isinstance(r, dict)]
+
+
+class RagTurn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    prompt: _Content
+    referenceResponses: list[_Content] | None = None
+    output: RagOutput
+
+
+class RagRecord(BaseModel):
+    """A line of a RAG evaluation dataset: ``{"conversationTurns": [{prompt, referenceResponses, output}]}``."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    conversationTurns: list[RagTurn] = Field(min_length=1, max_length=1)
+
+    @property
+    def turn(self) -> RagTurn:
+        return self.conversationTurns[0]
+
+    @property
+    def reference(self) -> str:
+        return self.turn.referenceResponses[0].text if self.turn.referenceResponses else ""
+
+    def judge_prompt(self) -> str:
+        """The question with the passages the answer was generated from (what faithfulness is judged on)."""
+        passages = "\n".join(f"- {p}" for p in self.turn.output.passages())
+        question = self.turn.prompt.text
+        return f"{question}\n\nRetrieved passages:\n{passages}" if passages else question
+
+
+def rag_result_line(record: RagRecord, scored: list[Scored]) -> dict[str, Any]:
+    """Bedrock's RAG output line: each turn's input record, its output as given, its results."""
+    turn = record.turn
+    return {
+        "conversationTurns": [
+            {
+                "inputRecord": turn.model_dump(include={"prompt", "referenceResponses"}, exclude_none=True),
+                "output": turn.output.model_dump(exclude_none=True),
+                "results": [s.entry for s in scored],
+            }
+        ]
+    }
+
+
+def _entries(line: dict[str, Any]) -> list[dict[str, Any]]:
+    if "automatedEvaluationResult" in line:
+        return line["automatedEvaluationResult"]["scores"]
+    return [entry for turn in line["conversationTurns"] for entry in turn["results"]]
+
+
 def summarize_scores(lines: list[dict[str, Any]]) -> dict[str, dict[str, Any]]:
     """Per metric: the mean result, how many were scored and how many could not be."""
     out: dict[str, dict[str, Any]] = {}
     for line in lines:
-        for entry in line["automatedEvaluationResult"]["scores"]:
+        for entry in _entries(line):
             agg = out.setdefault(entry["metricName"], {"sum": 0.0, "scored": 0, "unscored": 0})
             if entry["result"] is None:
                 agg["unscored"] += 1

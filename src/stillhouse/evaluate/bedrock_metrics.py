@@ -37,6 +37,11 @@ BUILTIN_METRICS: dict[str, JudgeRubric] = {
         "Does the candidate answer stay within what the prompt states, adding no invented facts?",
     ),
     "Builtin.Relevance": _rubric("Relevance", "How relevant is the candidate answer to the prompt?"),
+    # RAG evaluation's name for coherence.
+    "Builtin.LogicalCoherence": _rubric(
+        "LogicalCoherence",
+        "Is the candidate answer logically consistent and free of contradictions and gaps?",
+    ),
     "Builtin.Coherence": _rubric(
         "Coherence", "Is the candidate answer logically consistent and free of contradictions and gaps?"
     ),

@@ -22,6 +22,7 @@ from stillhouse.jobs.evaluation_schema import (
     ListEvaluationJobsRequest,
     ListEvaluationJobsResponse,
     ModelConfigSummary,
+    RagConfigSummary,
 )
 from stillhouse.jobs.schema import parse_wire
 
@@ -96,8 +97,17 @@ class EvaluationJobsMixin:
 
 def check_request(req: CreateEvaluationJobRequest) -> None:
     """What Bedrock refuses at create time (and what this server does not run), as 400s."""
-    if req.applicationType == "RagEvaluation" or req.inferenceConfig.ragConfigs is not None:
-        raise InvalidInputError("RAG evaluation is not supported here", field="applicationType")
+    rag = req.inferenceConfig.ragConfigs is not None
+    if rag != (req.applicationType == "RagEvaluation"):
+        raise InvalidInputError(
+            "applicationType RagEvaluation goes with inferenceConfig.ragConfigs, ModelEvaluation with models",
+            field="applicationType",
+        )
+    if rag and req.inferenceConfig.rag_source is None:
+        raise InvalidInputError(
+            "only a precomputedRagSourceConfig.retrieveAndGenerateSourceConfig RAG source is supported here",
+            field="inferenceConfig.ragConfigs",
+        )
     automated = req.evaluationConfig.automated
     if automated is None:
         raise InvalidInputError("human evaluation is not supported here", field="evaluationConfig.human")
@@ -206,6 +216,13 @@ def summary(job: EvaluationJob) -> EvaluationSummary:
                 bedrockModelIdentifiers=bedrock or None,
                 precomputedInferenceSourceIdentifiers=precomputed or None,
             )
+            if models
+            else None,
+            ragConfigSummary=RagConfigSummary(
+                precomputedRagSourceIdentifiers=[job.inferenceConfig.rag_source]
+            )
+            if job.inferenceConfig.rag_source
+            else None,
         ),
         applicationType=job.applicationType,
     )

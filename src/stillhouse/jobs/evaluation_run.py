@@ -4,6 +4,9 @@ For each dataset and each model: the model's response to every prompt (asked thr
 request cache, or read from the dataset's ``modelResponses`` for a precomputed inference source,
 which asks no model at all), each metric's score, and Bedrock's output file at
 ``{s3Uri}/{jobName}/{jobId}/models/{model}/taskTypes/{taskType}/datasets/{dataset}/{jobId}_output.jsonl``.
+A RAG evaluation of a precomputed retrieve-and-generate source scores the dataset's
+``conversationTurns`` answers (the judge sees the retrieved passages) into
+``{s3Uri}/{jobName}/{jobId}/inference_configs/0/datasets/{dataset}/{jobId}_output.jsonl``.
 Beside them under ``{s3Uri}/{jobName}/{jobId}/``: ``summary.json`` (per model and metric: mean,
 scored, unscored), and the ``results.json`` and ``report.html`` that ``stillhouse evaluate`` writes.
 Judge calls go through the same cache, so a job resumed after a crash pays for nothing twice.
@@ -19,9 +22,9 @@ import traceback
 from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
-from pydantic import ValidationError
+from pydantic import BaseModel, ValidationError
 
 from stillhouse.chat import ChatModel, GenerationParams, Message
 from stillhouse.errors import DatasetError, InvalidInputError, StillhouseError
@@ -29,7 +32,9 @@ from stillhouse.evaluate.bedrock_eval import (
     Answer,
     EvalRecord,
     Metric,
+    RagRecord,
     example,
+    rag_result_line,
     result_line,
     score,
     summarize_scores,
@@ -39,6 +44,7 @@ from stillhouse.jobs.evaluation import TASK_METRIC
 from stillhouse.jobs.evaluation_schema import (
     AutomatedEvaluationConfig,
     BedrockModel,
+    DatasetMetricConfig,
     EvaluationJob,
     ModelConfig,
 )
@@ -52,6 +58,7 @@ if TYPE_CHECKING:
     from stillhouse.jobs.service import JobService
 
 log = logging.getLogger(__name__)
+R = TypeVar("R", bound=BaseModel)
 DEFAULT_MAX_TOKENS = 512
 COST_KEYS = (
     "cost_per_1k_queries",
@@ -150,7 +157,7 @@ class EvaluationRunner:
         self, service: JobService, job: EvaluationJob, job_id: str, should_stop: Callable[[], bool]
     ) -> EvaluationJob:
         automated = job.evaluationConfig.automated
-        assert automated is not None and job.inferenceConfig.models  # checked at create
+        assert automated is not None  # checked at create
         store, base = self.open_store(), output_prefix(job, job_id)
         job_dir = service.job_dir(job_id)
         job_dir.mkdir(parents=True, exist_ok=True)
@@ -160,14 +167,11 @@ class EvaluationRunner:
             models = _Models(service, self.load, cache)
             for config in automated.datasetMetricConfigs:
                 assert config.dataset.datasetLocation is not None
-                records = read_dataset(store, config.dataset.datasetLocation.s3Uri)
                 metrics = _metrics(automated, config.metricNames, models)
-                for model_config in job.inferenceConfig.models:
-                    lines, ex = self._evaluate(model_config, records, metrics, models, should_stop)
-                    model_key = model_config.identifier.replace("/", "-")
-                    uri = f"{base}/models/{model_key}/taskTypes/{config.taskType}/datasets/{config.dataset.name}/{job_id}_output.jsonl"
-                    store.put_bytes(uri, "".join(json.dumps(line) + "\n" for line in lines).encode())
-                    label = model_config.identifier
+                runs = self._dataset(job, config, store, metrics, models, should_stop)
+                for identifier, key, (lines, ex) in runs:
+                    store.put_bytes(f"{base}/{key}/{job_id}_output.jsonl", _jsonl(lines))
+                    label = identifier
                     if len(automated.datasetMetricConfigs) > 1:
                         label += f" / {config.dataset.name}"
                     summary[label] = summarize_scores(lines)
@@ -177,6 +181,34 @@ class EvaluationRunner:
             summary[label]["cost"] = model_results.summary.model_dump(include=set(COST_KEYS))
         store.put_bytes(f"{base}/summary.json", json.dumps(summary, indent=2).encode())
         return _end(service, job_id, "Completed")
+
+    def _dataset(
+        self,
+        job: EvaluationJob,
+        config: DatasetMetricConfig,
+        store: ObjectStore,
+        metrics: list[Metric],
+        models: _Models,
+        should_stop: Callable[[], bool],
+    ) -> list[tuple[str, str, tuple[list[dict[str, Any]], list[ExampleResult]]]]:
+        """``(label, output folder under the job's prefix, (lines, examples))`` per evaluated system."""
+        assert config.dataset.datasetLocation is not None
+        uri, name = config.dataset.datasetLocation.s3Uri, config.dataset.name
+        rag_source = job.inferenceConfig.rag_source
+        if rag_source is not None:
+            rag = read_dataset(store, uri, RagRecord)
+            return [
+                (rag_source, f"inference_configs/0/datasets/{name}", _evaluate_rag(rag, metrics, should_stop))
+            ]
+        records = read_dataset(store, uri, EvalRecord)
+        return [
+            (
+                m.identifier,
+                f"models/{m.identifier.replace('/', '-')}/taskTypes/{config.taskType}/datasets/{name}",
+                self._evaluate(m, records, metrics, models, should_stop),
+            )
+            for m in job.inferenceConfig.models or []
+        ]
 
     def _evaluate(
         self,
@@ -191,10 +223,34 @@ class EvaluationRunner:
             if should_stop():
                 raise _Stop()
             answer = _answer(model_config, record, models)
-            scored = [score(m, record, answer.text) for m in metrics] if answer.text is not None else []
+            reference = record.referenceResponse or ""
+            scored = (
+                [score(m, record.prompt, answer.text, reference) for m in metrics]
+                if answer.text is not None
+                else []
+            )
             lines.append(result_line(record, model_config.identifier, answer.text, scored, answer.error))
-            examples.append(example(index, record, answer, scored))
+            examples.append(example(index, record.prompt, reference, answer, scored))
         return lines, examples
+
+
+def _evaluate_rag(
+    records: list[RagRecord], metrics: list[Metric], should_stop: Callable[[], bool]
+) -> tuple[list[dict[str, Any]], list[ExampleResult]]:
+    """Score each precomputed RAG answer (nothing is generated here: only the judges are asked)."""
+    lines, examples = [], []
+    for index, record in enumerate(records):
+        if should_stop():
+            raise _Stop()
+        answer = record.turn.output.text
+        scored = [score(m, record.judge_prompt(), answer, record.reference) for m in metrics]
+        lines.append(rag_result_line(record, scored))
+        examples.append(example(index, record.turn.prompt.text, record.reference, Answer(answer), scored))
+    return lines, examples
+
+
+def _jsonl(lines: list[dict[str, Any]]) -> bytes:
+    return "".join(json.dumps(line) + "\n" for line in lines).encode("utf-8")
 
 
 def _answer(model_config: ModelConfig, record: EvalRecord, models: _Models) -> Answer:
@@ -227,15 +283,15 @@ def _answer(model_config: ModelConfig, record: EvalRecord, models: _Models) -> A
     )
 
 
-def read_dataset(store: ObjectStore, uri: str) -> list[EvalRecord]:
+def read_dataset(store: ObjectStore, uri: str, kind: type[R]) -> list[R]:
     """The dataset's records; a line that is not one fails the job naming the line, as Bedrock's
     validation does."""
-    records = []
+    records: list[R] = []
     for number, line in enumerate(store.get_bytes(uri).decode("utf-8", errors="replace").splitlines(), 1):
         if not line.strip():
             continue
         try:
-            records.append(EvalRecord.model_validate_json(line))
+            records.append(kind.model_validate_json(line))
         except ValidationError as exc:
             first = exc.errors()[0]
             where = ".".join(str(p) for p in first["loc"])

@@ -1,7 +1,8 @@
 """Wire models of Bedrock's evaluation jobs (``CreateEvaluationJob`` and friends), botocore's names.
 
-Automated model evaluation (LLM-as-judge) is what runs here: human evaluation and RAG evaluation are
-accepted by the shape and refused with a ValidationException naming the field.
+Automated evaluation with an LLM judge is what runs here: of models (asked here, or their precomputed
+responses) and of precomputed retrieve-and-generate RAG sources. Human evaluation, knowledge-base
+configs and retrieve-only sources are accepted by the shape and refused with a ValidationException.
 """
 
 from __future__ import annotations
@@ -132,9 +133,40 @@ class ModelConfig(_Wire):
         return self.precomputedInferenceSource.inferenceSourceIdentifier
 
 
+class RagSourceConfig(_Wire):
+    ragSourceIdentifier: str = Field(min_length=1, max_length=256, pattern=SOURCE_ID)
+
+
+class PrecomputedRagSourceConfig(_Wire):
+    retrieveSourceConfig: RagSourceConfig | None = None
+    retrieveAndGenerateSourceConfig: RagSourceConfig | None = None
+
+    @model_validator(mode="after")
+    def _one(self) -> PrecomputedRagSourceConfig:
+        _exactly_one(self, "retrieveSourceConfig", "retrieveAndGenerateSourceConfig")
+        return self
+
+
+class RagConfig(_Wire):
+    knowledgeBaseConfig: dict[str, Any] | None = None  # accepted by the shape; refused at create
+    precomputedRagSourceConfig: PrecomputedRagSourceConfig | None = None
+
+    @model_validator(mode="after")
+    def _one(self) -> RagConfig:
+        _exactly_one(self, "knowledgeBaseConfig", "precomputedRagSourceConfig")
+        return self
+
+
 class InferenceConfig(_Wire):
     models: list[ModelConfig] | None = Field(default=None, min_length=1, max_length=2)
-    ragConfigs: list[dict[str, Any]] | None = Field(default=None, min_length=1, max_length=1)
+    ragConfigs: list[RagConfig] | None = Field(default=None, min_length=1, max_length=1)
+
+    @property
+    def rag_source(self) -> str | None:
+        """The precomputed retrieve-and-generate source of a RAG evaluation, if that is what it is."""
+        config = self.ragConfigs[0].precomputedRagSourceConfig if self.ragConfigs else None
+        generated = config.retrieveAndGenerateSourceConfig if config else None
+        return generated.ragSourceIdentifier if generated else None
 
     @model_validator(mode="after")
     def _one(self) -> InferenceConfig:
@@ -189,8 +221,14 @@ class ModelConfigSummary(_Wire):
     precomputedInferenceSourceIdentifiers: list[str] | None = None
 
 
+class RagConfigSummary(_Wire):
+    bedrockKnowledgeBaseIdentifiers: list[str] | None = None
+    precomputedRagSourceIdentifiers: list[str] | None = None
+
+
 class InferenceConfigSummary(_Wire):
     modelConfigSummary: ModelConfigSummary | None = None
+    ragConfigSummary: RagConfigSummary | None = None
 
 
 class EvaluationSummary(_Wire):
