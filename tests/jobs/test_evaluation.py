@@ -249,3 +249,11 @@ def test_a_precomputed_rag_source_is_judged_with_its_passages(service: JobServic
     assert summary.inferenceConfigSummary.ragConfigSummary.precomputedRagSourceIdentifiers == [
         "nova_lite_distilled_kb"
     ]
+
+
+def test_model_ids_become_one_key_segment() -> None:
+    from stillhouse.jobs.evaluation_run import path_part
+
+    assert path_part("amazon.nova-lite-v1:0") == "amazon.nova-lite-v1-0"
+    arn = "arn:aws:bedrock:us-east-1:123456789012:custom-model/router-v1/abcdef123456"
+    assert "/" not in path_part(arn) and ":" not in path_part(arn)

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import json
 import logging
+import re
 import tempfile
 import time
 import traceback
@@ -101,6 +102,11 @@ def inference_params(model: BedrockModel) -> GenerationParams:
         raise InvalidInputError(
             f"inferenceParams is not a valid inference config: {exc}", field="inferenceParams"
         ) from exc
+
+
+def path_part(identifier: str) -> str:
+    """A model id as one key segment (an ARN's ``/`` and a version's ``:`` become ``-``)."""
+    return re.sub(r"[^A-Za-z0-9_.-]", "-", identifier)
 
 
 def output_prefix(job: EvaluationJob, job_id: str) -> str:
@@ -204,7 +210,7 @@ class EvaluationRunner:
         return [
             (
                 m.identifier,
-                f"models/{m.identifier.replace('/', '-')}/taskTypes/{config.taskType}/datasets/{name}",
+                f"models/{path_part(m.identifier)}/taskTypes/{config.taskType}/datasets/{name}",
                 self._evaluate(m, records, metrics, models, should_stop),
             )
             for m in job.inferenceConfig.models or []
