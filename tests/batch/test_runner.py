@@ -158,3 +158,20 @@ def test_a_worker_claims_a_batch_job_like_any_other(service: JobService, tmp_pat
     assert worker.run_once() == job_id
     assert service.get_invocation_job(job_id).status == "Completed"
     assert not service.store.lease_held(job_id)
+
+
+def test_a_model_that_cannot_load_fails_the_job_once(service: JobService) -> None:
+    put_input(input_lines(3))
+    job_id = new_job(service, modelId="us.amazon.nova-premier-v1:0")
+    loads: list[str] = []
+
+    def load(spec: str):
+        loads.append(spec)
+        raise NotFoundError(f"unknown model {spec!r}")
+
+    job = BatchRunner(load=load).run(service, job_id, lambda: False)
+    assert (
+        job.status == "Failed"
+        and "could not be loaded" in (job.message or "")
+        and loads == ["us.amazon.nova-premier-v1:0"]
+    )

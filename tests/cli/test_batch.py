@@ -54,3 +54,15 @@ def test_batch_refuses_a_missing_file_before_loading_anything(stillhouse_home: P
         app, ["batch", str(tmp_path / "nope.jsonl"), "--model", "x", "--out", str(tmp_path / "o")]
     )
     assert isinstance(result.exception, NotFoundError) and "does not exist" in str(result.exception)
+
+
+def test_batch_with_a_model_that_cannot_load_is_one_error(stillhouse_home: Path, tmp_path: Path) -> None:
+    from stillhouse.errors import NotFoundError
+
+    source = tmp_path / "records.jsonl"
+    source.write_text("\n".join(input_lines(2)) + "\n")
+    out = tmp_path / "o.out"
+    result = runner.invoke(
+        app, ["batch", str(source), "--model", str(tmp_path / "no-such-model"), "--out", str(out)]
+    )
+    assert isinstance(result.exception, NotFoundError) and not out.exists()

@@ -257,3 +257,18 @@ def test_model_ids_become_one_key_segment() -> None:
     assert path_part("amazon.nova-lite-v1:0") == "amazon.nova-lite-v1-0"
     arn = "arn:aws:bedrock:us-east-1:123456789012:custom-model/router-v1/abcdef123456"
     assert "/" not in path_part(arn) and ":" not in path_part(arn)
+
+
+def test_a_judge_that_cannot_load_fails_the_job_once(service: JobService) -> None:
+    from stillhouse.errors import NotFoundError
+    from stillhouse.models.fake import FakeModel
+
+    job_id = create(service, dataset_lines(3), metrics=["OverallQuality"])
+
+    def load(spec: str) -> FakeModel:
+        if "judge" in spec:
+            raise NotFoundError(f"unknown model {spec!r}")
+        return FakeModel(["x"])
+
+    job = EvaluationRunner(load=load).run(service, job_id, lambda: False)
+    assert job.status == "Failed" and "'judge-model' could not be loaded" in job.failureMessages[0]

@@ -15,7 +15,7 @@ from stillhouse.batch.records import BatchRecord, model_output, output_line, par
 from stillhouse.chat import ChatModel
 from stillhouse.errors import StillhouseError
 from stillhouse.jobs.batch_schema import RecordCounts
-from stillhouse.models.lazy import LazyModel
+from stillhouse.models.lazy import LazyModel, ModelUnavailable
 from stillhouse.teacher.cache import RequestCache, cached_generate
 
 
@@ -62,6 +62,8 @@ class RecordLoop:
             return output_line(record, None, (400, record.error or "invalid record"))
         try:
             completion, _ = cached_generate(self.model, record.call.messages, record.call.params, self.cache)
+        except ModelUnavailable:
+            raise  # the run fails once, not every record
         except StillhouseError as exc:
             counts.errorRecordCount += 1
             return output_line(record, None, (exc.http_status, str(exc)))
@@ -110,9 +112,12 @@ def batch_file(job: BatchFile, load: Callable[[str], ChatModel] | None = None) -
         from stillhouse.models import load_model as load
     model = LazyModel(job.model, lambda: load(job.model))
     with RequestCache(job.cache) as cache:
-        return run_file(
-            job.path, model, job.out, cache=cache, invocation_type=job.invocation_type, config=job.config
-        )
+        try:
+            return run_file(
+                job.path, model, job.out, cache=cache, invocation_type=job.invocation_type, config=job.config
+            )
+        except ModelUnavailable as exc:
+            raise exc.cause from exc  # the CLI's one-line message: no output file is written
 
 
 def run_file(

@@ -23,7 +23,7 @@ from stillhouse.errors import DatasetError, NotFoundError, StillhouseError
 from stillhouse.jobs import state
 from stillhouse.jobs.batch_schema import ModelInvocationJob, RecordCounts
 from stillhouse.jobs.pipeline import Abandoned
-from stillhouse.models.lazy import LazyModel
+from stillhouse.models.lazy import LazyModel, ModelUnavailable
 from stillhouse.sources.objectstore import ObjectStore
 from stillhouse.teacher.cache import RequestCache
 
@@ -79,6 +79,8 @@ class BatchRunner:
         except _Stopped as stop:
             return self._stopped(service, job_id, stop)
         except StillhouseError as exc:
+            return _end(service, job_id, "Failed", message=str(exc))
+        except ModelUnavailable as exc:
             return _end(service, job_id, "Failed", message=str(exc))
         except Abandoned:
             raise

@@ -50,7 +50,7 @@ from stillhouse.jobs.evaluation_schema import (
     ModelConfig,
 )
 from stillhouse.jobs.pipeline import Abandoned
-from stillhouse.models.lazy import LazyModel
+from stillhouse.models.lazy import LazyModel, ModelUnavailable
 from stillhouse.sources.objectstore import ObjectStore
 from stillhouse.teacher.cache import CachedModel, RequestCache
 
@@ -151,7 +151,7 @@ class EvaluationRunner:
             if service.get_evaluation_job(job_id).status != "Stopping":
                 raise Abandoned(f"evaluation job {job_id} released") from None
             return _end(service, job_id, "Stopped")
-        except StillhouseError as exc:
+        except (StillhouseError, ModelUnavailable) as exc:
             return _end(service, job_id, "Failed", str(exc))
         except Exception as exc:  # a bug: fail the job, keep the traceback beside it
             job_dir = service.job_dir(job_id)
