@@ -175,3 +175,28 @@ def test_a_model_that_cannot_load_fails_the_job_once(service: JobService) -> Non
         and "could not be loaded" in (job.message or "")
         and loads == ["us.amazon.nova-premier-v1:0"]
     )
+
+
+def test_a_job_that_keeps_killing_its_worker_is_failed_unless_stopping(service: JobService, tmp_path) -> None:
+    import time
+
+    from tests.jobs.helpers import FakeStages
+
+    from stillhouse.jobs.worker import MAX_ATTEMPTS
+
+    put_input(input_lines(2))
+    crashing, stopping = new_job(service, jobName="crashes"), new_job(service, jobName="stops")
+    with service.store.transaction() as db:  # each job's workers died MAX_ATTEMPTS times already
+        db.execute("UPDATE jobs SET attempts = ?", (MAX_ATTEMPTS,))
+        db.execute(
+            "UPDATE jobs SET lease_owner = 'dead', lease_expires = ? WHERE id = ?",
+            (time.time() + 0.2, stopping),
+        )
+    service.stop_invocation_job(stopping)  # its dead worker still holds the lease: only Stopping
+    assert service.get_invocation_job(stopping).status == "Stopping"
+    time.sleep(0.3)  # the dead worker's lease runs out
+    worker = Worker(service, FakeStages(tmp_path), runners=Runners({"batch": "tests.batch.fake_runner:make"}))
+    assert worker.run_once() == crashing and worker.run_once() == stopping
+    failed = service.get_invocation_job(crashing)
+    assert failed.status == "Failed" and "giving up" in (failed.message or "")
+    assert service.get_invocation_job(stopping).status == "Stopped"  # run to its stop, not failed

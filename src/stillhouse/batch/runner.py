@@ -64,9 +64,12 @@ class BatchRunner:
     ) -> None:
         self.load, self.open_store, self.config = load, store, config or BatchConfig()
 
-    def give_up(self, service: JobService, job_id: str, message: str) -> None:
-        if service.get_invocation_job(job_id).status not in state.BATCH_TERMINAL:
-            _end(service, job_id, "Failed", message=message)
+    def give_up(self, service: JobService, job_id: str, message: str) -> bool:
+        """Fail a job that keeps killing its worker (one asked to stop is run to Stopped instead)."""
+        if service.get_invocation_job(job_id).status in (*state.BATCH_TERMINAL, "Stopping"):
+            return False
+        _end(service, job_id, "Failed", message=message)
+        return True
 
     def run(self, service: JobService, job_id: str, should_stop: Callable[[], bool]) -> ModelInvocationJob:
         job = service.get_invocation_job(job_id)

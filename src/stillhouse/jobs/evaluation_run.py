@@ -135,9 +135,12 @@ class EvaluationRunner:
     ) -> None:
         self.load, self.open_store = load, store
 
-    def give_up(self, service: JobService, job_id: str, message: str) -> None:
-        if service.get_evaluation_job(job_id).status not in state.TERMINAL:
-            _end(service, job_id, "Failed", message)
+    def give_up(self, service: JobService, job_id: str, message: str) -> bool:
+        """Fail a job that keeps killing its worker (one asked to stop is run to Stopped instead)."""
+        if service.get_evaluation_job(job_id).status != "InProgress":
+            return False
+        _end(service, job_id, "Failed", message)
+        return True
 
     def run(self, service: JobService, job_id: str, should_stop: Callable[[], bool]) -> EvaluationJob:
         job = service.get_evaluation_job(job_id)

@@ -40,7 +40,8 @@ DEFAULT_STAGES = "stillhouse.jobs.stages:DefaultStages"
 
 # The runners of the other job kinds, by ``module:factory`` path: a runner has
 # ``run(service, job_id, should_stop)`` (raising Abandoned to let go of the job) and
-# ``give_up(service, job_id, message)``. Batch inference runs the Bedrock runtime's bodies, which live
+# ``give_up(service, job_id, message) -> bool`` (fail a job that keeps killing its worker, unless it
+# is stopping). Batch inference runs the Bedrock runtime's bodies, which live
 # above this package (serve), so it is named here rather than imported.
 DEFAULT_RUNNERS: dict[str, str] = {
     "batch": "stillhouse.batch.runner:BatchRunner",
@@ -51,7 +52,7 @@ DEFAULT_RUNNERS: dict[str, str] = {
 class KindRunner(Protocol):
     def run(self, service: JobService, job_id: str, should_stop: Callable[[], bool]) -> object: ...
 
-    def give_up(self, service: JobService, job_id: str, message: str) -> None: ...
+    def give_up(self, service: JobService, job_id: str, message: str) -> bool: ...
 
 
 def _build(path: str) -> Any:
@@ -130,9 +131,8 @@ class Worker:
             return None
         job_id, attempt = claim
         kind = self.service.store.job_kind(job_id)
-        if attempt > MAX_ATTEMPTS:
-            message = f"the job stopped its worker {attempt - 1} times (crash or out of memory); giving up"
-            self._give_up(kind, job_id, message)
+        message = f"the job stopped its worker {attempt - 1} times (crash or out of memory); giving up"
+        if attempt > MAX_ATTEMPTS and self._give_up(kind, job_id, message):
             self.service.store.release_lease(job_id, self.owner)
             return job_id
         beat = Heartbeat(self.service, job_id, self.owner, self.lease_seconds)
@@ -158,11 +158,15 @@ class Worker:
             self.service.store.release_lease(job_id, self.owner, forgive=graceful)
         return job_id
 
-    def _give_up(self, kind: str, job_id: str, message: str) -> None:
+    def _give_up(self, kind: str, job_id: str, message: str) -> bool:
+        """Fail a job that keeps killing its worker; ``False`` when it is not running (a job asked
+        to stop is still run, so that it ends Stopped)."""
         if kind != CUSTOMIZATION:
-            self.runners[kind].give_up(self.service, job_id, message)
-        elif self.service.get_job(job_id).status == "InProgress":
-            self.service.transition(job_id, lambda j: state.fail(j, message, state.now()))
+            return self.runners[kind].give_up(self.service, job_id, message)
+        if self.service.get_job(job_id).status != "InProgress":
+            return False
+        self.service.transition(job_id, lambda j: state.fail(j, message, state.now()))
+        return True
 
     def run_forever(self) -> None:
         """Poll for work until shutdown."""
