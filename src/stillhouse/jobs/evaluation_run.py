@@ -17,12 +17,9 @@ from __future__ import annotations
 import json
 import logging
 import re
-import tempfile
 import time
 import traceback
 from collections.abc import Callable
-from datetime import UTC, datetime
-from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from pydantic import BaseModel, ValidationError
@@ -42,6 +39,7 @@ from stillhouse.evaluate.bedrock_eval import (
 )
 from stillhouse.jobs import state
 from stillhouse.jobs.evaluation import TASK_METRIC
+from stillhouse.jobs.evaluation_report import COST_KEYS, write_report
 from stillhouse.jobs.evaluation_schema import (
     AutomatedEvaluationConfig,
     BedrockModel,
@@ -55,19 +53,12 @@ from stillhouse.sources.objectstore import ObjectStore
 from stillhouse.teacher.cache import CachedModel, RequestCache
 
 if TYPE_CHECKING:
-    from stillhouse.evaluate.results import EvaluationResults, ExampleResult
+    from stillhouse.evaluate.results import ExampleResult
     from stillhouse.jobs.service import JobService
 
 log = logging.getLogger(__name__)
 R = TypeVar("R", bound=BaseModel)
 DEFAULT_MAX_TOKENS = 512
-COST_KEYS = (
-    "cost_per_1k_queries",
-    "price_entry",
-    "core_seconds_mean",
-    "stand_in",
-    "stand_in_cost_per_1k_queries",
-)
 
 
 def _load(spec: str) -> ChatModel:
@@ -185,7 +176,7 @@ class EvaluationRunner:
                         label += f" / {config.dataset.name}"
                     summary[label] = summarize_scores(lines)
                     examples[label] = ex
-        results = _write_report(store, base, job, automated, examples)
+        results = write_report(store, base, job, automated, examples)
         for label, model_results in results.models.items():
             summary[label]["cost"] = model_results.summary.model_dump(include=set(COST_KEYS))
         store.put_bytes(f"{base}/summary.json", json.dumps(summary, indent=2).encode())
@@ -337,57 +328,6 @@ def _metrics(automated: AutomatedEvaluationConfig, names: list[str], models: _Mo
                 Metric(name, Judge(models[judge_id], BUILTIN_METRICS[name]), judge_id, builtin=True)
             )
     return metrics
-
-
-def _write_report(
-    store: ObjectStore,
-    base: str,
-    job: EvaluationJob,
-    automated: AutomatedEvaluationConfig,
-    examples: dict[str, list[ExampleResult]],
-) -> EvaluationResults:
-    """``results.json`` and ``report.html`` as ``stillhouse evaluate`` writes them, for the job:
-    each model priced from the price table (a local one by its measured core-seconds, beside the
-    Bedrock model it stands in for)."""
-    from stillhouse.evaluate.prices import load_prices
-    from stillhouse.evaluate.report import write_report
-    from stillhouse.evaluate.results import EvaluationResults, ModelResults, summarize
-    from stillhouse.evaluate.run import price_examples
-
-    prices = load_prices()
-    results = EvaluationResults(
-        task=f"evaluation job {job.jobName}",
-        created_at=datetime.now(UTC).isoformat(timespec="seconds"),
-        n_records=max((len(e) for e in examples.values()), default=0),
-        judge=_judge_info(automated),
-        prices_source=prices.source_path,
-        currency=prices.currency,
-    )
-    for label, ex in examples.items():
-        price = prices.lookup(label.split(" / ")[0])
-        # Precomputed responses were not run here: with nothing measured there is nothing to price.
-        ex, stand = price_examples(ex, price, prices) if any(e.latency_ms for e in ex) else (ex, None)
-        summary = summarize(label, label, ex, priced=price.match if price else None, stand_in=stand)
-        results.models[label] = ModelResults(summary=summary, examples=ex)
-    with tempfile.TemporaryDirectory() as tmp:
-        files = write_report(results, Path(tmp))
-        store.put_bytes(f"{base}/results.json", files.results_json.read_bytes())
-        store.put_bytes(f"{base}/report.html", files.report_html.read_bytes())
-    return results
-
-
-def _judge_info(automated: AutomatedEvaluationConfig) -> Any:
-    from stillhouse.evaluate.judge import JudgeRubric
-    from stillhouse.evaluate.results import JudgeInfo
-
-    custom = automated.customMetricConfig
-    if custom is None:
-        return None
-    definition = custom.customMetrics[0].customMetricDefinition
-    return JudgeInfo(
-        model=custom.evaluatorModelConfig.bedrockEvaluatorModels[0].modelIdentifier,
-        rubric=JudgeRubric.model_validate(definition.model_dump(exclude_none=True)),
-    )
 
 
 def _end(service: JobService, job_id: str, target: str, message: str | None = None) -> EvaluationJob:
