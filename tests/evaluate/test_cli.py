@@ -90,7 +90,14 @@ def test_json_summary_has_the_headline_keys(heldout_file, fake_models, tmp_path,
     assert summary["models"]["perfect"]["rubric_mean"] == 5.0
     assert summary["models"]["base"]["validity"] == 0.0
     assert summary["models"]["perfect"]["judge_mean"] == 4.0
-    assert summary["models"]["perfect"]["cost_per_1k_queries"] == 0.0  # shipped table: self-hosted is free
+    # Shipped table: a self-hosted model costs its measured core-seconds at the default core-hour
+    # rate (tokens are free), shown beside Nova Micro's on-demand price for the same tokens.
+    perfect = summary["models"]["perfect"]
+    assert perfect["core_seconds_mean"] > 0
+    assert perfect["cost_per_1k_queries"] == pytest.approx(
+        1000 * perfect["core_seconds_mean"] / 3600 * 0.0446
+    )
+    assert perfect["stand_in"] == "amazon.nova-micro-v1:0" and perfect["stand_in_cost_per_1k_queries"] > 0
     assert (out / "results.json").is_file() and (out / "report.html").is_file()
     assert "line 3" in result.stderr  # the broken line is reported, the rest evaluated
     assert summary["unreadable"][0].startswith("line 3: record: invalid JSON")

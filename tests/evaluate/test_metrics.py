@@ -106,3 +106,30 @@ def test_bad_price_tables_are_refused_with_the_path(tmp_path):
     bad.write_text(json.dumps({"models": [{"match": "*", "input_per_1k": -1, "output_per_1k": 0}]}))
     with pytest.raises(InvalidInputError, match="bad.json"):
         load_prices(bad)
+
+
+def test_core_hour_price_charges_measured_core_seconds():
+    price = ModelPrice(match="local", input_per_1k=0.0, output_per_1k=0.0, per_core_hour=0.036)
+    assert price.query_cost(100, 100, seconds=5.0, core_seconds=2.0) == pytest.approx(0.00002)
+    assert price.query_cost(100, 100, seconds=5.0) == 0.0  # core time not measured: not guessed
+
+
+def test_a_local_model_is_shown_beside_the_bedrock_model_it_stands_in_for():
+    from stillhouse.evaluate.prices import stand_in
+
+    nova = ModelPrice(match="*nova-micro*", input_per_1k=0.000035, output_per_1k=0.00014)
+    local = ModelPrice(match="*", input_per_1k=0, output_per_1k=0, stands_in_for="amazon.nova-micro-v1:0")
+    table = PriceTable(models=[nova, local])
+    assert stand_in(table, local) is nova
+    assert stand_in(table, nova) is None  # names no stand-in
+    unknown = local.model_copy(update={"stands_in_for": "some.other-model"})
+    assert stand_in(table, unknown) is None  # the catch-all is not a Bedrock price
+
+
+def test_the_default_table_prices_local_compute_and_names_its_stand_in(stillhouse_home):
+    from stillhouse.evaluate.prices import stand_in
+
+    table = load_prices()
+    local = table.lookup("smollm2-135m")
+    assert local.per_core_hour and local.per_core_hour > 0
+    assert stand_in(table, local).match == "*nova-micro*"

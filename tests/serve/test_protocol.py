@@ -298,3 +298,16 @@ def test_bad_output_configs_are_refused(config: dict[str, object], problem: str)
     body = {"messages": [{"role": "user", "content": [{"text": "q"}]}], "outputConfig": config}
     with pytest.raises((ValidationError, InvalidInputError), match=problem):
         bp.converse_to_domain(bp.ConverseRequest.model_validate(body), default_max_tokens=8)
+
+
+def test_nova_bodies_read_the_camel_case_spelling_too() -> None:
+    body = {
+        "messages": [{"role": "user", "content": [{"text": "hi"}]}],
+        "inferenceConfig": {"maxTokens": 7, "topP": 0.4, "topK": 20, "temperature": 0.2},
+    }
+    req = bp.parse_invoke_body(body)
+    assert isinstance(req, bp.NovaInvokeRequest)
+    _, params = bp.invoke_to_domain(req, default_max_tokens=99)
+    assert (params.max_tokens, params.top_p, params.temperature) == (7, 0.4, 0.2)
+    with pytest.raises(ValidationError):
+        bp.parse_invoke_body({**body, "inferenceConfig": {"maxTokens": 0}})

@@ -4,6 +4,7 @@ Submodules import only typer/rich at module level; heavy libraries load inside t
 """
 
 from stillhouse.cli import (  # noqa: F401  (imported for their command registrations)
+    batch,
     demo,
     evaluate,
     jobs,

@@ -112,12 +112,14 @@ def latency_distribution(results: EvaluationResults) -> bytes | None:
 
 
 def cost_per_1k(results: EvaluationResults) -> bytes | None:
-    """Cost of 1,000 queries per priced model."""
-    priced = {
-        label: r.summary.cost_per_1k_queries
-        for label, r in results.models.items()
-        if r.summary.cost_per_1k_queries is not None
-    }
+    """Cost of 1,000 queries per priced model, and beside a local model the same tokens at the
+    on-demand price of the Bedrock model it stands in for."""
+    priced: dict[str, float] = {}
+    for label, r in results.models.items():
+        if r.summary.cost_per_1k_queries is not None:
+            priced[label] = r.summary.cost_per_1k_queries
+        if r.summary.stand_in and r.summary.stand_in_cost_per_1k_queries is not None:
+            priced[f"{label} as {r.summary.stand_in}"] = r.summary.stand_in_cost_per_1k_queries
     if not priced:
         return None
     fig = _new_figure(7.0, 0.6 * len(priced) + 1.8)
@@ -126,7 +128,7 @@ def cost_per_1k(results: EvaluationResults) -> bytes | None:
     for y, value in enumerate(priced.values()):
         ax.annotate(f"{value:.4g}", (value, y), xytext=(3, 0), textcoords="offset points", va="center")
     ax.set_xlabel(f"{results.currency} per 1,000 queries")
-    ax.set_title("Cost per 1K queries (measured tokens x price table)")
+    ax.set_title("Cost per 1K queries (measured tokens and core-seconds x price table)")
     return _png(fig)
 
 

@@ -35,6 +35,9 @@ SUMMARY_KEYS: tuple[str, ...] = (
     "output_tokens_mean",
     "tokens_total",
     "cost_per_1k_queries",
+    "core_seconds_mean",
+    "stand_in",
+    "stand_in_cost_per_1k_queries",
 )
 
 
@@ -54,6 +57,8 @@ class ExampleResult(_Model):
     input_tokens: int = 0
     output_tokens: int = 0
     cost: float | None = None
+    core_seconds: float | None = None  # CPU time the call used in this process (None: not measured)
+    stand_in_cost: float | None = None  # the same tokens at the on-demand price of the stand-in model
     valid: bool
     parse_errors: list[str] = []
     scores: dict[str, float | None] = {}
@@ -84,6 +89,9 @@ class ModelSummary(_Model):
     tokens_total: int = 0
     cost_per_1k_queries: float | None = None
     price_entry: str | None = None
+    core_seconds_mean: float | None = None
+    stand_in: str | None = None  # the Bedrock model whose on-demand price is shown beside
+    stand_in_cost_per_1k_queries: float | None = None
     judge_mean: float | None = None
     judge_failures: int = 0
     score_means: dict[str, float | None] = {}
@@ -127,9 +135,16 @@ class EvaluationResults(_Model):
 
 
 def summarize(
-    label: str, model_name: str, examples: list[ExampleResult], *, priced: str | None
+    label: str,
+    model_name: str,
+    examples: list[ExampleResult],
+    *,
+    priced: str | None,
+    stand_in: str | None = None,
 ) -> ModelSummary:
-    """Headline figures from per-example results. ``priced`` names the price entry used, if any."""
+    """Headline figures from per-example results. ``priced`` names the price entry used, if any;
+    ``stand_in`` the Bedrock model whose on-demand price the examples' ``stand_in_cost`` holds."""
+    stand_in_costs = finite(e.stand_in_cost for e in examples)
     latencies = [e.latency_ms for e in examples]
     score_keys = sorted({key for e in examples for key in e.scores})
     score_means = {key: mean(e.scores.get(key) for e in examples) for key in score_keys}
@@ -152,6 +167,9 @@ def summarize(
         tokens_total=sum(e.input_tokens + e.output_tokens for e in examples),
         cost_per_1k_queries=cost_per_1k_queries(finite(e.cost for e in examples)) if priced else None,
         price_entry=priced,
+        core_seconds_mean=mean(e.core_seconds for e in examples),
+        stand_in=stand_in if stand_in_costs else None,
+        stand_in_cost_per_1k_queries=cost_per_1k_queries(stand_in_costs) if stand_in else None,
         judge_mean=mean(v.score for v in judged) if judged else None,
         judge_failures=sum(v.score is None for v in judged),
         score_means=score_means,

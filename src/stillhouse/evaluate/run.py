@@ -18,7 +18,7 @@ from stillhouse.chat import ChatModel, GenerationParams, Message, last_user_text
 from stillhouse.errors import DatasetError, StillhouseError
 from stillhouse.evaluate.judge import Judge, builtin_rubric
 from stillhouse.evaluate.metrics import exact_match, field_errors, fuzzy_match
-from stillhouse.evaluate.prices import ModelPrice, PriceTable
+from stillhouse.evaluate.prices import ModelPrice, PriceTable, stand_in
 from stillhouse.evaluate.results import (
     EvaluationResults,
     ExampleResult,
@@ -121,12 +121,13 @@ def evaluate_models(
     )
     for label, model in models.items():
         price = prices.lookup(label, model.name) if prices else None
-        examples = run_model(
-            task, label, model, cases, params, price=price, warmup=warmup, show_progress=show_progress
-        )
+        examples = run_model(task, label, model, cases, params, warmup=warmup, show_progress=show_progress)
+        examples, stand_in_name = price_examples(examples, price, prices)
         if judge is not None:
             examples = judge_examples(judge, label, examples, show_progress=show_progress)
-        summary = summarize(label, model.name, examples, priced=price.match if price else None)
+        summary = summarize(
+            label, model.name, examples, priced=price.match if price else None, stand_in=stand_in_name
+        )
         results.models[label] = ModelResults(summary=summary, examples=examples)
     return results
 
@@ -138,11 +139,10 @@ def run_model(
     cases: Sequence[EvalCase],
     params: GenerationParams,
     *,
-    price: ModelPrice | None = None,
     warmup: int = 0,
     show_progress: bool = True,
 ) -> list[ExampleResult]:
-    """Ask ``model`` every case once, timing each call, and score its answers."""
+    """Ask ``model`` every case once, timing each call (wall and CPU), and score its answers."""
     for _ in range(warmup):
         try:
             model.generate(list(cases[0].messages), params)
@@ -152,25 +152,43 @@ def run_model(
     with progress_bar(f"evaluate {label}", total=len(cases), disable=not show_progress) as (bar, bar_task):
         for case in cases:
             example = _answer_one(task, model, case, params)
-            if price is not None:
-                cost = price.query_cost(
-                    example.input_tokens, example.output_tokens, example.latency_ms / 1000
-                )
-                example = example.model_copy(update={"cost": cost})
             examples.append(example)
             valid = sum(e.valid for e in examples)
             bar.update(bar_task, advance=1, info=f"valid {valid}/{len(examples)}")
     return examples
 
 
+def price_examples(
+    examples: list[ExampleResult], price: ModelPrice | None, table: PriceTable | None
+) -> tuple[list[ExampleResult], str | None]:
+    """Each example's cost at ``price`` (tokens, wall time, measured core-seconds) and, beside it,
+    the same tokens at the on-demand price of the Bedrock model ``price`` stands in for; returns the
+    examples and that model's name (``None`` when there is none)."""
+    if price is None or table is None:
+        return examples, None
+    stand = stand_in(table, price)
+    priced = []
+    for e in examples:
+        update = {
+            "cost": price.query_cost(e.input_tokens, e.output_tokens, e.latency_ms / 1000, e.core_seconds)
+        }
+        if stand is not None:
+            update["stand_in_cost"] = stand.query_cost(e.input_tokens, e.output_tokens, 0.0)
+        priced.append(e.model_copy(update=update))
+    return priced, price.stands_in_for if stand is not None else None
+
+
 def _answer_one(task: Task, model: ChatModel, case: EvalCase, params: GenerationParams) -> ExampleResult:
-    start = time.perf_counter()
+    start, cpu = time.perf_counter(), time.process_time()
     try:
         completion = model.generate(list(case.messages), params)
     except StillhouseError as exc:  # a failed call is a data point (invalid, rubric 1), not a crash
         latency = (time.perf_counter() - start) * 1000.0
         return score_example(task, case, "", latency_ms=latency, error=f"{type(exc).__name__}: {exc}")
     wall_ms = (time.perf_counter() - start) * 1000.0
+    # The CPU time of this process during the call: what an in-process model (llama.cpp,
+    # transformers) used, on every core; near zero for a remote backend, which is priced by tokens.
+    core_seconds = time.process_time() - cpu
     # A backend's own timing of the model call is preferred: an answer replayed from the teacher
     # cache keeps the latency measured when it was paid for instead of reporting ~0 ms.
     latency = completion.latency_ms if completion.latency_ms > 0 else wall_ms
@@ -181,7 +199,7 @@ def _answer_one(task: Task, model: ChatModel, case: EvalCase, params: Generation
         latency_ms=latency,
         input_tokens=completion.input_tokens,
         output_tokens=completion.output_tokens,
-    )
+    ).model_copy(update={"core_seconds": core_seconds})
 
 
 def score_example(
@@ -266,9 +284,14 @@ def rescore(task: Task, results: EvaluationResults, references: Mapping[int, str
                 output_tokens=example.output_tokens,
                 error=example.error,
             )
-            examples.append(rescored.model_copy(update={"cost": example.cost, "judge": example.judge}))
+            kept = {k: getattr(example, k) for k in ("cost", "core_seconds", "stand_in_cost", "judge")}
+            examples.append(rescored.model_copy(update=kept))
         summary = summarize(
-            label, model_results.summary.model_name, examples, priced=model_results.summary.price_entry
+            label,
+            model_results.summary.model_name,
+            examples,
+            priced=model_results.summary.price_entry,
+            stand_in=model_results.summary.stand_in,
         )
         out.models[label] = ModelResults(summary=summary, examples=examples)
     indices = {e.index for m in results.models.values() for e in m.examples}

@@ -23,6 +23,7 @@ COLUMNS = (
     ("input_tokens_mean", "in tok/query", "{:.1f}"),
     ("output_tokens_mean", "out tok/query", "{:.1f}"),
     ("cost_per_1k_queries", "cost / 1K queries", "{:.4g}"),
+    ("stand_in_cost_per_1k_queries", "Bedrock stand-in / 1K", "{:.4g}"),
     ("failed_calls", "failed calls", "{}"),
 )
 

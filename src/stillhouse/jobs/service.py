@@ -18,7 +18,9 @@ from typing import Any
 from stillhouse import paths
 from stillhouse.errors import ConflictError, NotFoundError
 from stillhouse.jobs import arns, state
+from stillhouse.jobs.batch import BatchJobsMixin
 from stillhouse.jobs.deployments import DeploymentsMixin
+from stillhouse.jobs.evaluation import EvaluationJobsMixin
 from stillhouse.jobs.provisioned import ProvisionedMixin
 from stillhouse.jobs.schema import (
     CreateModelCustomizationJobRequest,
@@ -36,7 +38,7 @@ from stillhouse.jobs.schema import (
     parse_wire,
 )
 from stillhouse.jobs.specs import local_specs
-from stillhouse.jobs.store import Page, Store, epoch, like, time_filters
+from stillhouse.jobs.store import CUSTOMIZATION, Page, Store, epoch, like, time_filters
 
 JobChange = Callable[[ModelCustomizationJob], ModelCustomizationJob]
 
@@ -51,9 +53,9 @@ def request_hash(request: CreateModelCustomizationJobRequest | Any) -> str:
     return hashlib.sha256(json.dumps(body, sort_keys=True).encode()).hexdigest()
 
 
-class JobService(DeploymentsMixin, ProvisionedMixin):
+class JobService(DeploymentsMixin, ProvisionedMixin, BatchJobsMixin, EvaluationJobsMixin):
     """Create, inspect, list and stop customization jobs; read and delete the custom models they make;
-    manage custom model deployments. Safe to use from several processes on one database file."""
+    manage custom model deployments; the same for batch inference and evaluation jobs (their mixins). Safe to use from several processes on one database file."""
 
     def __init__(self, db_path: Path | None = None, *, jobs_root: Path | None = None) -> None:
         self.db_path = Path(db_path or default_db_path())
@@ -122,7 +124,9 @@ class JobService(DeploymentsMixin, ProvisionedMixin):
     def _job_row(self, identifier: str) -> Any:
         parts = arns.split_arn(identifier)
         key = parts[1] if parts and parts[0] == "model-customization-job" else identifier
-        row = self.store.one("SELECT id, doc FROM jobs WHERE id = ? OR name = ?", (key, key))
+        row = self.store.one(
+            "SELECT id, doc FROM jobs WHERE kind = ? AND (id = ? OR name = ?)", (CUSTOMIZATION, key, key)
+        )
         if row is None:
             raise NotFoundError(f"no model customization job {identifier!r}", field="jobIdentifier")
         return row
@@ -141,6 +145,8 @@ class JobService(DeploymentsMixin, ProvisionedMixin):
         """``ListModelCustomizationJobs`` with status/name/time filters and opaque-token paging."""
         req = parse_wire(ListModelCustomizationJobsRequest, request or {})
         where, params = time_filters(req.creationTimeAfter, req.creationTimeBefore)
+        where.insert(0, "kind = ?")
+        params.insert(0, CUSTOMIZATION)
         if req.statusEquals:
             where.append("status = ?")
             params.append(req.statusEquals)
@@ -270,6 +276,24 @@ class JobService(DeploymentsMixin, ProvisionedMixin):
     def custom_model_dir(self, identifier: str) -> Path:
         """The folder holding a custom model's weights (what the server loads for inference)."""
         return Path(self._model_row(identifier)["model_dir"])
+
+    def model_spec(self, model_id: str) -> str:
+        """The model spec a job's ``modelId`` names: a provisioned model's custom model, a custom
+        model's folder (by ARN or name, from this service's table), a Bedrock foundation-model id or
+        ARN through the foundation-model table, or the id itself as a registry spec."""
+        from stillhouse.models.foundation import active_table
+
+        parts = arns.split_arn(model_id)
+        if parts and parts[0] == "provisioned-model":
+            return self.model_spec(self.get_provisioned(model_id).modelArn)
+        if parts and parts[0] == "foundation-model":
+            return active_table().spec_for(parts[1], "modelId")
+        try:
+            return str(self.custom_model_dir(model_id))
+        except NotFoundError:
+            if parts and parts[0] == "custom-model":
+                raise
+        return active_table().spec_for(model_id, "modelId")
 
     def list_custom_models(
         self, request: ListCustomModelsRequest | dict[str, Any] | None = None

@@ -10,6 +10,13 @@ Stage status (``validationDetails``, ``dataProcessingDetails``, ``trainingDetail
     NotStarted ──> InProgress ──> Completed | Failed | Stopping | Stopped
                                   Stopping ──> Stopped | Completed | Failed
 
+Batch inference (``ModelInvocationJob``) and evaluation jobs have their own status sets, moved by
+:func:`move` over their own tables::
+
+    batch:      Submitted ──> Validating ──> Scheduled ──> InProgress ──> Completed | PartiallyCompleted
+                any live ──> Failed | Stopping;  Stopping ──> Stopped (or the end it reached first)
+    evaluation: InProgress ──> Completed | Failed | Stopping;  Stopping ──> Stopped | Failed | Completed
+
 Every function returns a new job; an illegal move raises :class:`ConflictError` so a stray call (a
 stop on a finished job, a stage completing twice) is caught, never written.
 """
@@ -17,7 +24,9 @@ stop on a finished job, a stage completing twice) is caught, never written.
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from typing import Literal
+from typing import Literal, TypeVar
+
+from pydantic import BaseModel
 
 from stillhouse.errors import ConflictError
 from stillhouse.jobs.schema import JobStatus, ModelCustomizationJob, StageStatus, StatusDetail, StatusDetails
@@ -129,3 +138,61 @@ def complete(job: ModelCustomizationJob, model_arn: str, at: datetime) -> ModelC
 
 def fresh_details() -> StatusDetails:
     return StatusDetails()
+
+
+# ------------------------------------------------------------------- batch inference, evaluation
+
+J = TypeVar("J", bound=BaseModel)
+BATCH_MOVES: dict[str, frozenset[str]] = {
+    "Submitted": frozenset({"Validating", "Failed", "Stopping"}),
+    "Validating": frozenset({"Scheduled", "Failed", "Stopping"}),
+    "Scheduled": frozenset({"InProgress", "Failed", "Stopping"}),
+    "InProgress": frozenset({"Completed", "PartiallyCompleted", "Failed", "Stopping", "Expired"}),
+    "Stopping": frozenset({"Stopped", "Completed", "PartiallyCompleted", "Failed"}),
+}
+BATCH_TERMINAL: frozenset[str] = frozenset(
+    {"Completed", "PartiallyCompleted", "Failed", "Stopped", "Expired"}
+)
+BATCH_STEPS: tuple[str, ...] = ("Submitted", "Validating", "Scheduled", "InProgress")
+EVALUATION_MOVES: dict[str, frozenset[str]] = JOB_MOVES
+
+
+def move(job: J, moves: dict[str, frozenset[str]], target: str, at: datetime, **extra: object) -> J:
+    """``job`` (any job document with ``status``/``lastModifiedTime``) moved to ``target``, or a
+    :class:`ConflictError` when ``moves`` has no such arrow. A terminal target sets ``endTime``
+    on documents that carry one."""
+    current = job.status
+    if target not in moves.get(current, frozenset()):
+        raise ConflictError(f"the job is {current}; it cannot become {target}", field="status")
+    update: dict[str, object] = {"status": target, "lastModifiedTime": at, **extra}
+    if "endTime" in type(job).model_fields and target not in moves:
+        update["endTime"] = at
+    return job.model_copy(update=update)
+
+
+def advance_batch(job: J, target: str, at: datetime) -> J:
+    """Walk a batch job forward to ``target`` (one of :data:`BATCH_STEPS`) through each step between;
+    a resumed job already there (or past it) stays as it is."""
+    status = job.status
+    if status not in BATCH_STEPS or BATCH_STEPS.index(status) >= BATCH_STEPS.index(target):
+        return job
+    for step in BATCH_STEPS[BATCH_STEPS.index(status) + 1 : BATCH_STEPS.index(target) + 1]:
+        job = move(job, BATCH_MOVES, step, at)
+    return job
+
+
+def batch_outcome(errors: int, successes: int) -> str:
+    """How a batch job that processed every record ends: Completed when none failed,
+    PartiallyCompleted when some did, Failed when all did."""
+    if errors == 0:
+        return "Completed"
+    return "PartiallyCompleted" if successes else "Failed"
+
+
+def stop_requested(job: J, moves: dict[str, frozenset[str]], leased: bool, at: datetime) -> J:
+    """A stop request: Stopping while a worker holds the job (it stops at its next safe point),
+    Stopped at once otherwise; Stopping again is a no-op; a finished job is a ConflictError."""
+    if job.status == "Stopping":
+        return job
+    job = move(job, moves, "Stopping", at)
+    return job if leased else move(job, moves, "Stopped", at)

@@ -7,6 +7,11 @@ server process and several worker processes can share one database file safely.
 Leases: a worker claims a live job by writing ``lease_owner``/``lease_expires``; it renews the lease
 while it works (heartbeat). A job whose lease expired (its worker or host died) is claimable again,
 which is how a crashed job resumes.
+
+Kinds: the ``jobs`` table holds every kind of job (``kind``: customization, batch inference,
+evaluation), claimed and leased alike. Bedrock scopes job names and client tokens per kind, so the
+``name`` and ``client_token`` columns of a kind other than customization carry ``<kind>:`` before
+the value (:func:`scoped`); customization rows keep theirs bare, as databases made before kinds did.
 """
 
 from __future__ import annotations
@@ -29,7 +34,8 @@ CREATE TABLE IF NOT EXISTS jobs (
     id TEXT PRIMARY KEY, name TEXT NOT NULL UNIQUE, client_token TEXT UNIQUE, request_hash TEXT NOT NULL,
     status TEXT NOT NULL, created REAL NOT NULL, doc TEXT NOT NULL, request TEXT NOT NULL,
     progress TEXT NOT NULL DEFAULT '{}',
-    lease_owner TEXT, lease_expires REAL NOT NULL DEFAULT 0, attempts INTEGER NOT NULL DEFAULT 0);
+    lease_owner TEXT, lease_expires REAL NOT NULL DEFAULT 0, attempts INTEGER NOT NULL DEFAULT 0,
+    kind TEXT NOT NULL DEFAULT 'customization');
 CREATE TABLE IF NOT EXISTS custom_models (
     id TEXT PRIMARY KEY, name TEXT NOT NULL UNIQUE, arn TEXT NOT NULL UNIQUE, created REAL NOT NULL,
     status TEXT NOT NULL, doc TEXT NOT NULL, model_dir TEXT, job_id TEXT);
@@ -42,11 +48,20 @@ CREATE TABLE IF NOT EXISTS provisioned (
     status TEXT NOT NULL, model_arn TEXT NOT NULL, doc TEXT NOT NULL, client_token TEXT UNIQUE,
     request_hash TEXT);
 CREATE INDEX IF NOT EXISTS jobs_created ON jobs (created, id);
+CREATE INDEX IF NOT EXISTS jobs_kind_created ON jobs (kind, created, id);
 CREATE INDEX IF NOT EXISTS models_created ON custom_models (created, id);
 CREATE INDEX IF NOT EXISTS deployments_created ON deployments (created, id);
 CREATE INDEX IF NOT EXISTS provisioned_created ON provisioned (created, id);
 """
-LIVE = ("InProgress", "Stopping")
+CUSTOMIZATION = "customization"
+# Statuses a worker may claim: a batch job waits in Submitted..Scheduled before it runs.
+_KIND_INDEX = "CREATE INDEX IF NOT EXISTS jobs_kind_created ON jobs (kind, created, id);"
+LIVE = ("Submitted", "Validating", "Scheduled", "InProgress", "Stopping")
+
+
+def scoped(kind: str, value: str | None) -> str | None:
+    """The stored form of a per-kind name or token (customization's stays bare)."""
+    return value if value is None or kind == CUSTOMIZATION else f"{kind}:{value}"
 
 
 @dataclass(frozen=True)
@@ -97,6 +112,21 @@ def time_filters(after: Any, before: Any) -> tuple[list[str], list[Any]]:
     return where, params
 
 
+@dataclass(frozen=True)
+class JobRow:
+    """A new row of the ``jobs`` table: the resource's document and the columns kept beside it."""
+
+    job_id: str
+    kind: str
+    name: str
+    client_token: str | None
+    request_hash: str
+    status: str
+    created: float
+    doc: str
+    request: str
+
+
 class Store:
     """One SQLite database file; a short-lived connection per operation (safe across processes)."""
 
@@ -105,7 +135,11 @@ class Store:
         self.path.parent.mkdir(parents=True, exist_ok=True)
         with self._connect() as db:
             db.execute("PRAGMA journal_mode=WAL")
-            db.executescript(SCHEMA)
+            db.executescript(SCHEMA.replace(_KIND_INDEX, ""))
+            columns = {row["name"] for row in db.execute("PRAGMA table_info(jobs)")}
+            if "kind" not in columns:  # a database from before job kinds: every row is a customization
+                db.execute("ALTER TABLE jobs ADD COLUMN kind TEXT NOT NULL DEFAULT 'customization'")
+            db.execute(_KIND_INDEX)
 
     @contextmanager
     def _connect(self) -> Iterator[sqlite3.Connection]:
@@ -180,12 +214,12 @@ class Store:
             db.execute("UPDATE jobs SET progress = ? WHERE id = ?", (json.dumps(progress), job_id))
 
     def claim_job(self, owner: str, lease_seconds: float) -> tuple[str, int] | None:
-        """Lease the oldest live job nobody holds; returns ``(job id, attempt number)``."""
+        """Lease the oldest live job (of any kind) nobody holds; returns ``(job id, attempt number)``."""
         now = time.time()
         with self.transaction() as db:
             row = db.execute(
-                "SELECT id, attempts FROM jobs WHERE status IN (?, ?) AND lease_expires < ? "
-                "ORDER BY created, id LIMIT 1",
+                f"SELECT id, attempts FROM jobs WHERE status IN ({', '.join('?' * len(LIVE))}) "
+                "AND lease_expires < ? ORDER BY created, id LIMIT 1",
                 (*LIVE, now),
             ).fetchone()
             if row is None:
@@ -213,6 +247,30 @@ class Store:
                 "WHERE id = ? AND lease_owner = ?",
                 (int(forgive), job_id, owner),
             )
+
+    def job_kind(self, job_id: str) -> str:
+        row = self.one("SELECT kind FROM jobs WHERE id = ?", (job_id,))
+        if row is None:
+            raise KeyError(job_id)
+        return str(row["kind"])
+
+    def insert_job(self, db: sqlite3.Connection, row: JobRow) -> None:
+        """Insert a new job row (inside the caller's transaction, after its idempotency checks)."""
+        db.execute(
+            "INSERT INTO jobs (id, kind, name, client_token, request_hash, status, created, doc, request) "
+            "VALUES (?,?,?,?,?,?,?,?,?)",
+            (
+                row.job_id,
+                row.kind,
+                scoped(row.kind, row.name),
+                scoped(row.kind, row.client_token),
+                row.request_hash,
+                row.status,
+                row.created,
+                row.doc,
+                row.request,
+            ),
+        )
 
     def lease_held(self, job_id: str) -> bool:
         row = self.one("SELECT lease_expires FROM jobs WHERE id = ?", (job_id,))

@@ -22,11 +22,13 @@ import subprocess
 import sys
 import threading
 import uuid
+from collections.abc import Callable
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any, Protocol
 
 from stillhouse.jobs import state
 from stillhouse.jobs.pipeline import Abandoned, Stages, run_job
+from stillhouse.jobs.store import CUSTOMIZATION
 
 if TYPE_CHECKING:
     from stillhouse.jobs.service import JobService
@@ -36,11 +38,45 @@ MAX_ATTEMPTS = 3
 DEFAULT_STAGES = "stillhouse.jobs.stages:DefaultStages"
 
 
+# The runners of the other job kinds, by ``module:factory`` path: a runner has
+# ``run(service, job_id, should_stop)`` (raising Abandoned to let go of the job) and
+# ``give_up(service, job_id, message) -> bool`` (fail a job that keeps killing its worker, unless it
+# is stopping). Batch inference runs the Bedrock runtime's bodies, which live
+# above this package (serve), so it is named here rather than imported.
+DEFAULT_RUNNERS: dict[str, str] = {
+    "batch": "stillhouse.batch.runner:BatchRunner",
+    "evaluation": "stillhouse.jobs.evaluation_run:EvaluationRunner",
+}
+
+
+class KindRunner(Protocol):
+    def run(self, service: JobService, job_id: str, should_stop: Callable[[], bool]) -> object: ...
+
+    def give_up(self, service: JobService, job_id: str, message: str) -> bool: ...
+
+
+def _build(path: str) -> Any:
+    module, _, attr = path.partition(":")
+    return getattr(importlib.import_module(module), attr)()
+
+
 def load_stages(path: str | None) -> Stages:
     """Build the stage runner from a ``module:factory`` path (default: the real stages)."""
-    module, _, attr = (path or DEFAULT_STAGES).partition(":")
-    factory = getattr(importlib.import_module(module), attr)
-    return factory()
+    return _build(path or DEFAULT_STAGES)
+
+
+class Runners:
+    """The runner of each job kind, built on first use (a worker that never meets a batch job never
+    imports its machinery); ``overrides`` maps a kind to another ``module:factory`` (tests)."""
+
+    def __init__(self, overrides: dict[str, str] | None = None) -> None:
+        self.paths = {**DEFAULT_RUNNERS, **(overrides or {})}
+        self._built: dict[str, KindRunner] = {}
+
+    def __getitem__(self, kind: str) -> KindRunner:
+        if kind not in self._built:
+            self._built[kind] = _build(self.paths[kind])
+        return self._built[kind]
 
 
 class Heartbeat(threading.Thread):
@@ -81,8 +117,9 @@ class Worker:
         lease_seconds: float = 30.0,
         poll_seconds: float = 1.0,
         owner: str | None = None,
+        runners: Runners | None = None,
     ) -> None:
-        self.service, self.stages = service, stages
+        self.service, self.stages, self.runners = service, stages, runners or Runners()
         self.lease_seconds, self.poll_seconds = lease_seconds, poll_seconds
         self.owner = owner or f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
         self.shutdown = threading.Event()
@@ -93,9 +130,9 @@ class Worker:
         if claim is None:
             return None
         job_id, attempt = claim
-        if attempt > MAX_ATTEMPTS and self.service.get_job(job_id).status == "InProgress":
-            message = f"the job stopped its worker {attempt - 1} times (crash or out of memory); giving up"
-            self.service.transition(job_id, lambda j: state.fail(j, message, state.now()))
+        kind = self.service.store.job_kind(job_id)
+        message = f"the job stopped its worker {attempt - 1} times (crash or out of memory); giving up"
+        if attempt > MAX_ATTEMPTS and self._give_up(kind, job_id, message):
             self.service.store.release_lease(job_id, self.owner)
             return job_id
         beat = Heartbeat(self.service, job_id, self.owner, self.lease_seconds)
@@ -106,8 +143,13 @@ class Worker:
             def should_stop() -> bool:
                 return self.shutdown.is_set() or beat.lost.is_set() or beat.stop_requested.is_set()
 
-            job = run_job(self.service, job_id, self.stages, should_stop)
-            log.info("job %s ended %s", job_id, job.status)
+            if kind == CUSTOMIZATION:
+                log.info(
+                    "job %s ended %s", job_id, run_job(self.service, job_id, self.stages, should_stop).status
+                )
+            else:
+                self.runners[kind].run(self.service, job_id, should_stop)
+                log.info("%s job %s ended", kind, job_id)
         except Abandoned:
             graceful = True
             log.info("job %s released for another worker", job_id)
@@ -115,6 +157,16 @@ class Worker:
             beat.finish()
             self.service.store.release_lease(job_id, self.owner, forgive=graceful)
         return job_id
+
+    def _give_up(self, kind: str, job_id: str, message: str) -> bool:
+        """Fail a job that keeps killing its worker; ``False`` when it is not running (a job asked
+        to stop is still run, so that it ends Stopped)."""
+        if kind != CUSTOMIZATION:
+            return self.runners[kind].give_up(self.service, job_id, message)
+        if self.service.get_job(job_id).status != "InProgress":
+            return False
+        self.service.transition(job_id, lambda j: state.fail(j, message, state.now()))
+        return True
 
     def run_forever(self) -> None:
         """Poll for work until shutdown."""
@@ -130,9 +182,16 @@ def run_worker(
     lease_seconds: float = 30.0,
     poll_seconds: float = 1.0,
     parent_pid: int | None = None,
+    runners: dict[str, str] | None = None,
 ) -> None:
     """Run a worker in this process until SIGTERM/SIGINT (or until ``parent_pid`` goes away)."""
-    worker = Worker(service, load_stages(stages), lease_seconds=lease_seconds, poll_seconds=poll_seconds)
+    worker = Worker(
+        service,
+        load_stages(stages),
+        lease_seconds=lease_seconds,
+        poll_seconds=poll_seconds,
+        runners=Runners(runners),
+    )
 
     def on_signal(signum: int, frame: object) -> None:
         if signum == signal.SIGINT and worker.shutdown.is_set():
@@ -161,7 +220,13 @@ class WorkerPool:
 
     @classmethod
     def start(
-        cls, service: JobService, n: int, *, stages: str | None = None, lease_seconds: float = 30.0
+        cls,
+        service: JobService,
+        n: int,
+        *,
+        stages: str | None = None,
+        lease_seconds: float = 30.0,
+        runners: dict[str, str] | None = None,
     ) -> WorkerPool:
         service.jobs_root.mkdir(parents=True, exist_ok=True)
         processes = []
@@ -180,6 +245,8 @@ class WorkerPool:
                 str(os.getpid()),
             ]
             command += ["--stages", stages] if stages else []
+            for kind, path in (runners or {}).items():
+                command += ["--runner", f"{kind}={path}"]
             with open(service.jobs_root / f"worker-{index}.log", "ab") as logfile:
                 processes.append(subprocess.Popen(command, stdout=logfile, stderr=subprocess.STDOUT))
         return cls(processes)
@@ -208,15 +275,21 @@ class WorkerPool:
 
 
 def start_workers(
-    service: JobService, n: int = 1, *, stages: str | None = None, lease_seconds: float = 30.0
+    service: JobService,
+    n: int = 1,
+    *,
+    stages: str | None = None,
+    lease_seconds: float = 30.0,
+    runners: dict[str, str] | None = None,
 ) -> WorkerPool:
     """Start ``n`` background worker processes on ``service``'s database; ``stages`` is an optional
-    ``module:factory`` path of the stage runner (tests inject fakes this way).
+    ``module:factory`` path of the stage runner and ``runners`` maps a job kind to another runner's
+    (tests inject fakes this way).
 
     The service stores jobs and knows nothing of workers; whoever composes the two (the CLI, the
     server) starts them here, so the worker depends on the service and never the other way round.
     """
-    return WorkerPool.start(service, n, stages=stages, lease_seconds=lease_seconds)
+    return WorkerPool.start(service, n, stages=stages, lease_seconds=lease_seconds, runners=runners)
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -229,10 +302,18 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--stages")
     parser.add_argument("--lease-seconds", type=float, default=30.0)
     parser.add_argument("--parent-pid", type=int)
+    parser.add_argument("--runner", action="append", default=[], help="KIND=module:factory")
     args = parser.parse_args(argv)
+    runners = dict(item.split("=", 1) for item in args.runner)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(process)d %(name)s %(message)s")
     service = JobService(args.db, jobs_root=args.jobs_root)
-    run_worker(service, stages=args.stages, lease_seconds=args.lease_seconds, parent_pid=args.parent_pid)
+    run_worker(
+        service,
+        stages=args.stages,
+        lease_seconds=args.lease_seconds,
+        parent_pid=args.parent_pid,
+        runners=runners,
+    )
 
 
 if __name__ == "__main__":

@@ -77,9 +77,7 @@ def build_context(
         flush_records=settings.log_flush_records,
         flush_seconds=settings.log_flush_seconds,
     )
-    return ServeContext(
-        settings, jobs or JobService(), registry, logs, verifier, foundation, store_factory
-    )
+    return ServeContext(settings, jobs or JobService(), registry, logs, verifier, foundation, store_factory)
 
 
 def create_app(settings: ServerSettings, **collaborators: object) -> "FastAPI":
@@ -87,8 +85,10 @@ def create_app(settings: ServerSettings, **collaborators: object) -> "FastAPI":
     from fastapi import FastAPI
 
     from stillhouse.serve import (
+        batch_api,
         control,
         dispatch,
+        evaluation_api,
         foundation_api,
         logging_config,
         openai_api,
@@ -130,6 +130,8 @@ def create_app(settings: ServerSettings, **collaborators: object) -> "FastAPI":
     app.include_router(runtime.router())
     app.include_router(openai_api.router())
     app.include_router(search_api.router())
+    app.include_router(batch_api.router())
+    app.include_router(evaluation_api.router())
     dispatch.mount(app, ctx)  # requests signed for s3 or sts go to those APIs
 
     @app.get("/health", tags=["health"])

@@ -233,10 +233,16 @@ def converse_response(completion: Completion, latency_ms: float) -> ConverseResp
 
 
 class NovaInferenceConfig(_Wire):
+    """Nova reads both spellings: ``max_new_tokens``/``top_p``/``top_k`` and, as in its complete
+    request schema (and AWS's batch inference recipes), ``maxTokens``/``topP``/``topK``."""
+
     max_new_tokens: int | None = Field(default=None, ge=1, le=32768)
+    maxTokens: int | None = Field(default=None, ge=1, le=32768)
     temperature: float | None = Field(default=None, ge=0.0, le=1.0)
     top_p: float | None = Field(default=None, gt=0.0, le=1.0)
+    topP: float | None = Field(default=None, gt=0.0, le=1.0)
     top_k: int | None = None
+    topK: int | None = None
     stopSequences: list[str] | None = None
 
 
@@ -299,7 +305,8 @@ def invoke_to_domain(
         cfg = req.inferenceConfig or NovaInferenceConfig()
         conv = ConverseRequest(messages=req.messages, system=req.system)
         messages, _ = converse_to_domain(conv, default_max_tokens=default_max_tokens)
-        max_tokens, temp, top_p, stop = cfg.max_new_tokens, cfg.temperature, cfg.top_p, cfg.stopSequences
+        max_tokens, temp, stop = cfg.max_new_tokens or cfg.maxTokens, cfg.temperature, cfg.stopSequences
+        top_p = cfg.top_p if cfg.top_p is not None else cfg.topP
     elif isinstance(req, AnthropicInvokeRequest):
         messages = [Message(role="system", content=req.system)] if req.system else []
         messages += [Message(role=m.role, content=m.text) for m in req.messages]

@@ -125,3 +125,15 @@ def cached_generate(
     completion = model.generate(messages, params)
     cache.put(key, model.name, completion)
     return completion, False
+
+
+class CachedModel:
+    """A model whose every answer goes through ``cache`` (same name, same schema support)."""
+
+    def __init__(self, model: ChatModel, cache: RequestCache) -> None:
+        self.model, self.cache = model, cache
+        self.name = model.name
+        self.supports_json_schema = model.supports_json_schema
+
+    def generate(self, messages: list[Message], params: GenerationParams) -> Completion:
+        return cached_generate(self.model, messages, params, self.cache)[0]
