@@ -9,9 +9,9 @@ import pytest
 
 from stillhouse.errors import InvalidInputError, JobStoppedError
 from stillhouse.records.schema import ConversationRecord
+from stillhouse.teacher.distributions import distributions_path
 from stillhouse.train import TrainConfig, run_training
 from stillhouse.train.data import record_chat
-from stillhouse.train.teacher_tokens import distributions_path
 
 from .router_records import write_router_records
 

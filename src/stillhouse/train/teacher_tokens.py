@@ -1,6 +1,6 @@
 """The teacher's stored distributions placed on the student's tokens, for the distillation losses.
 
-A labelling run with ``TeacherConfig.top_logprobs`` writes, next to its output, one
+A labelling run with ``LabelConfig.top_logprobs`` writes, next to its output, one
 :class:`~stillhouse.chat.TokenDistribution` per answer (``<out>.distributions.jsonl``). Training
 finds a record's distribution by its answer text, and gives each of the student's answer tokens the
 teacher's distribution at the same character of the answer (:func:`align_offsets`): where both
@@ -20,11 +20,6 @@ from stillhouse.errors import DatasetError, InvalidInputError
 
 TeacherRow = tuple[tuple[int, ...], tuple[float, ...]] | None
 """The teacher's (top ids, top log-probabilities) for one student answer token, or ``None``."""
-
-
-def distributions_path(labelled: Path) -> Path:
-    """Where a labelling run writes the distributions of ``labelled``'s answers."""
-    return labelled.with_name(labelled.name + ".distributions.jsonl")
 
 
 def read_distributions(path: Path) -> dict[str, TokenDistribution]:
