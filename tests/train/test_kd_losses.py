@@ -117,3 +117,16 @@ def test_loss_for_follows_the_hyperparameters() -> None:
         {"distillationMethod": "uld", "kdWeight": "0.3", "kdTemperature": "2", "kdTopK": "5", "kdBeta": "0.5"}
     )
     assert loss_for(hp) == KDLoss("uld", weight=0.3, temperature=2.0, top_k=5, beta=0.5)
+
+
+def test_text_only_teacher_ids_stay_out_of_kd_but_count_for_uld() -> None:
+    logits, targets, batch = _batch([True, True])
+    batch["teacher_ids"] = torch.tensor([[0, -1], [-1, -1]])  # row 1: an OpenAI-style teacher
+    ce = (-LOG(0.6) + LOG(4)) / 2
+    # KD: row 0 keeps id 0 only (both sides renormalise to 1: divergence 0), row 1 drops out.
+    assert float(KDLoss("kd", weight=0.5)(logits, targets, batch)) == pytest.approx(0.5 * ce, abs=1e-6)
+    # ULD reads the probabilities only: row 0 |0.75-0.625| * 2, row 1 |0.5-0.9| * 2 (k = 2).
+    uld = KDLoss("uld", weight=0.5, top_k=2)(logits, targets, batch)
+    assert float(uld) == pytest.approx(0.5 * ce + 0.5 * (0.25 + 0.8) / 2, abs=1e-6)
+    batch["teacher_ids"] = torch.full((2, 2), -1)
+    assert float(KDLoss("kd", weight=0.5)(logits, targets, batch)) == pytest.approx(ce, abs=1e-6)

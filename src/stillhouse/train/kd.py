@@ -101,6 +101,8 @@ class KDLoss:
         divergence = self.divergence(
             logits[mask], batch["teacher_ids"][mask], batch["teacher_logprobs"][mask]
         )
+        if divergence.numel() == 0:
+            return sft
         return (1 - self.weight) * sft + self.weight * self.temperature**2 * divergence.mean()
 
     def divergence(
@@ -112,6 +114,12 @@ class KDLoss:
         k = min(self.top_k, teacher_ids.shape[-1])
         ids, stored = teacher_ids[:, :k], teacher_logprobs[:, :k].float()
         valid = torch.isfinite(stored)
+        if self.method == "kd":
+            # A teacher that names tokens by text only (an OpenAI-compatible server) stores id -1:
+            # those entries cannot be matched to the student's vocabulary and stay out of KD.
+            valid = valid & (ids >= 0)
+        rows = valid.any(dim=-1)  # positions with nothing comparable left drop out of the mean
+        logits, ids, stored, valid = logits[rows], ids[rows], stored[rows], valid[rows]
         teacher = renormalise_topk(torch.where(valid, stored / self.temperature, -torch.inf))
         student_all = torch.log_softmax(logits / self.temperature, dim=-1)
         if self.method == "uld":
