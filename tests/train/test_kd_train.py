@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from stillhouse.errors import InvalidInputError, JobStoppedError
+from stillhouse.errors import DatasetError, InvalidInputError, JobStoppedError
 from stillhouse.records.schema import ConversationRecord
 from stillhouse.teacher.distributions import distributions_path
 from stillhouse.train import TrainConfig, run_training
@@ -116,3 +116,13 @@ def test_kd_without_distributions_is_refused_before_training(
         run_training(_config(tiny_student, kd_inputs, tmp_path / "out", teacher_distributions=None))
     assert err.value.field == "teacher_distributions"
     assert not (tmp_path / "out" / "checkpoints").exists()
+
+
+def test_kd_on_answers_the_teacher_did_not_write_is_refused(
+    tiny_student: Path, kd_inputs: tuple[Path, Path], tmp_path: Path
+) -> None:
+    other = write_router_records(tmp_path / "other.jsonl", 8, seed=7)  # other answers
+    data, dists = kd_inputs
+    with pytest.raises(DatasetError) as err:
+        run_training(_config(tiny_student, (other, dists), tmp_path / "out"))
+    assert err.value.field == "teacher_distributions"

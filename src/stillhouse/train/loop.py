@@ -124,6 +124,10 @@ def prepare(config: TrainConfig) -> Prepared:
         distributions=_teacher_distributions(config, hp),
     )
     train = data.encode_records(records, **encode)
+    if encode["distributions"] is not None:
+        from stillhouse.train.teacher_tokens import check_coverage
+
+        check_coverage([e.teacher for e in train.examples])
     validation = data.encode_records(val_records, what="validation data", **encode) if val_records else None
     order = [
         data.plan_batches(train.lengths, hp.batchSize, seed=config.seed, epoch=e, batching=config.batching)

@@ -89,3 +89,15 @@ def collate_teacher(rows: Sequence[TeacherRow]) -> dict[str, Any]:
         logprobs[n, : len(row[1])] = torch.tensor(row[1])
         mask[n] = True
     return {"teacher_ids": ids, "teacher_logprobs": logprobs, "teacher_mask": mask}
+
+
+def check_coverage(teacher: Sequence[Sequence[TeacherRow] | None]) -> None:
+    """Refuse a distillation run in which no answer token has a teacher distribution (the data's
+    answers are not the ones labelled, or a task's student format rewrote them): it would silently
+    train as SFT."""
+    if not any(row is not None for rows in teacher for row in rows or ()):
+        raise DatasetError(
+            "no answer in the training data matches the teacher's stored distributions (were the "
+            "answers rewritten after labelling, e.g. into a task's student format?)",
+            field="teacher_distributions",
+        )
