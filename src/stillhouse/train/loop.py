@@ -15,10 +15,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from stillhouse.errors import ConflictError, InvalidInputError, JobStoppedError
+from stillhouse.errors import ConflictError, JobStoppedError
 from stillhouse.outputs import check_output_dir
 from stillhouse.progress import note
-from stillhouse.train import artifacts, checkpoint, data, export, student
+from stillhouse.train import artifacts, checkpoint, data, export, student, teacher_tokens
 from stillhouse.train.checkpoint import CheckpointState, MetricRow
 from stillhouse.train.config import TrainConfig, TrainResult
 from stillhouse.train.hparams import Hyperparameters, lr_factor, parse_hyperparameters
@@ -121,13 +121,11 @@ def prepare(config: TrainConfig) -> Prepared:
         tokenizer=tokenizer,
         max_length=max_length,
         overflow=config.overflow,
-        distributions=_teacher_distributions(config, hp),
+        distributions=teacher_tokens.for_run(config.teacher_distributions, hp.distillationMethod),
     )
     train = data.encode_records(records, **encode)
     if encode["distributions"] is not None:
-        from stillhouse.train.teacher_tokens import check_coverage
-
-        check_coverage([e.teacher for e in train.examples])
+        teacher_tokens.check_coverage([e.teacher for e in train.examples])
     validation = data.encode_records(val_records, what="validation data", **encode) if val_records else None
     order = [
         data.plan_batches(train.lengths, hp.batchSize, seed=config.seed, epoch=e, batching=config.batching)
@@ -138,21 +136,6 @@ def prepare(config: TrainConfig) -> Prepared:
     return Prepared(
         hp, student_dir, tokenizer, train, validation, _fingerprint(config, hp, student_dir), order, total
     )
-
-
-def _teacher_distributions(config: TrainConfig, hp: Hyperparameters) -> dict[str, Any] | None:
-    """The teacher's stored distributions a distillation run trains on (``None`` for SFT)."""
-    if hp.distillationMethod == "sft":
-        return None
-    if config.teacher_distributions is None:
-        raise InvalidInputError(
-            f"distillationMethod={hp.distillationMethod} needs the teacher's stored distributions "
-            "(label with top_logprobs on, then pass its .distributions.jsonl)",
-            field="teacher_distributions",
-        )
-    from stillhouse.train.teacher_tokens import read_distributions
-
-    return read_distributions(config.teacher_distributions)
 
 
 def _student_format(config: TrainConfig, records: list[Any]) -> list[Any]:

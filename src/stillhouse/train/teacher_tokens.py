@@ -41,6 +41,19 @@ def read_distributions(path: Path) -> dict[str, TokenDistribution]:
     return found
 
 
+def for_run(path: Path | None, method: str) -> dict[str, TokenDistribution] | None:
+    """The distributions a run with ``distillationMethod=method`` trains on (``None`` for SFT)."""
+    if method == "sft":
+        return None
+    if path is None:
+        raise InvalidInputError(
+            f"distillationMethod={method} needs the teacher's stored distributions (label with "
+            "top_logprobs on, then pass its .distributions.jsonl)",
+            field="teacher_distributions",
+        )
+    return read_distributions(path)
+
+
 def align_offsets(student_starts: Sequence[int | None], teacher_starts: Sequence[int]) -> list[int | None]:
     """For each student token (its first character in the answer, ``None`` outside it), the teacher
     position that starts at the same character, or ``None`` where the teacher has no boundary."""
