@@ -66,8 +66,8 @@ class TokenDistribution(_Frozen):
     """A model's top-k next-token log-probabilities at each token of an answer it wrote (what
     logit-level distillation trains on). Position ``i`` predicted the token ``ids[i]`` that starts at
     character ``offsets[i]`` of ``text``; ``top_ids[i]``/``top_logprobs[i]`` are its k best, best
-    first, log-probabilities rounded to :data:`LOGPROB_DECIMALS` (about float16's precision) so a
-    stored answer of 200 tokens at k=20 stays a few tens of kilobytes."""
+    first, log-probabilities rounded to :data:`LOGPROB_DECIMALS` (about float16's precision: more
+    digits would only make the stored distributions bigger)."""
 
     text: str
     offsets: tuple[int, ...]

@@ -43,8 +43,8 @@ def fit_to_answer(dist: TokenDistribution, answer: str) -> TokenDistribution | N
 
 
 def pack(dist: TokenDistribution) -> bytes:
-    """A distribution as the cache stores it: compressed JSON (ids and 3-decimal logprobs
-    compress about 3x)."""
+    """A distribution as the cache stores it: compressed JSON (its ids and rounded log-probabilities
+    repeat a few digits, which compress well)."""
     return zlib.compress(dist.model_dump_json().encode("utf-8"), level=6)
 
 
