@@ -62,6 +62,23 @@ class Completion(_Frozen):
         return self.input_tokens + self.output_tokens
 
 
+class TokenDistribution(_Frozen):
+    """A model's top-k next-token log-probabilities at each token of an answer it wrote (what
+    logit-level distillation trains on). Position ``i`` predicted the token ``ids[i]`` that starts at
+    character ``offsets[i]`` of ``text``; ``top_ids[i]``/``top_logprobs[i]`` are its k best, best
+    first, log-probabilities rounded to :data:`LOGPROB_DECIMALS` (about float16's precision: more
+    digits would only make the stored distributions bigger)."""
+
+    text: str
+    offsets: tuple[int, ...]
+    ids: tuple[int, ...]
+    top_ids: tuple[tuple[int, ...], ...]
+    top_logprobs: tuple[tuple[float, ...], ...]
+
+
+LOGPROB_DECIMALS = 3
+
+
 @runtime_checkable
 class ChatModel(Protocol):
     """The one model interface: llama.cpp, transformers, OpenAI HTTP, Bedrock and the fake all fit it.
@@ -86,6 +103,16 @@ class StreamingChatModel(ChatModel, Protocol):
     """
 
     def stream(self, messages: list[Message], params: GenerationParams) -> Iterator[str | Completion]: ...
+
+
+@runtime_checkable
+class DistributionChatModel(ChatModel, Protocol):
+    """A :class:`ChatModel` that can also say, for each token of its answer, its ``top_k`` most
+    likely tokens with their log-probabilities (an optional extra, like streaming)."""
+
+    def generate_with_distribution(
+        self, messages: list[Message], params: GenerationParams, top_k: int
+    ) -> tuple[Completion, TokenDistribution]: ...
 
 
 def stream_chat(

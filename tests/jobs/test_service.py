@@ -50,6 +50,8 @@ def test_names_must_be_free(service: JobService) -> None:
         ({"trainingDataConfig": {}}, "trainingDataConfig"),
         ({"hyperParameters": {"epochCount": "9"}}, "epochCount"),
         ({"hyperParameters": {"dropout": "0.1"}}, "dropout"),
+        ({"hyperParameters": {"distillationMethod": "dpo"}}, "distillationMethod"),
+        ({"hyperParameters": {"distillationMethod": "kd", "kdTopK": "50"}}, "kdTopK"),
         ({"surprise": 1}, "surprise"),
         ({"jobName": "bad name!"}, "jobName"),
         ({"outputDataConfig": {"s3Uri": "/tmp/out"}}, "outputDataConfig.s3Uri"),

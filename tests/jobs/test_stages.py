@@ -196,3 +196,46 @@ def test_a_job_on_a_gguf_base_publishes_a_student_that_llama_cpp_serves(
     assert resolved.backend == "llamacpp" and resolved.path == folder / "model.gguf"
     model = load_model(str(folder), n_ctx=128, n_threads=1)
     assert isinstance(model, StudentFormatModel) and isinstance(model.inner, LlamaCppModel)
+
+
+class _LogprobTeacher(FakeModel):
+    """The jobs' fake teacher that also gives its one-word answers' distributions, in the tiny
+    student's vocabulary (the same tokenizer: what ``distillationMethod=kd`` needs)."""
+
+    def __init__(self, vocab: dict[str, int]) -> None:
+        super().__init__(lambda messages, params: teacher_answer(messages[-1].content), name="teacher")
+        self.vocab, self.asked_k = vocab, set()
+
+    def generate_with_distribution(self, messages, params, top_k):
+        from stillhouse.chat import TokenDistribution
+
+        self.asked_k.add(top_k)
+        completion = self.generate(messages, params)
+        ids = (self.vocab[completion.text], self.vocab["audio" if completion.text == "visual" else "visual"])
+        dist = TokenDistribution(
+            text=completion.text, offsets=(0,), ids=ids[:1], top_ids=(ids,), top_logprobs=((-0.2, -1.7),)
+        )
+        return completion, dist
+
+
+def test_a_kd_job_labels_with_distributions_and_trains_on_them(
+    service: JobService, store, tiny_student: Path
+) -> None:
+    vocab = json.loads((tiny_student / "tokenizer.json").read_text())["model"]["vocab"]
+    store.put_bytes("s3://data/train.jsonl", "\n".join(map(prompt_line, router_prompts(100))).encode())
+    fake = _LogprobTeacher(vocab)
+    hp = {"epochCount": "1", "batchSize": "64", "distillationMethod": "kd", "kdTopK": "2"}
+    job_id, job = run(
+        service, job_request(baseModelIdentifier=str(tiny_student), hyperParameters=hp), fake, store
+    )
+    assert job.status == "Completed", job.failureMessage
+    assert fake.asked_k == {2} and len(fake.calls) == 100
+    labelled = service.job_dir(job_id) / "data" / "labelled.jsonl"
+    assert len((labelled.parent / "labelled.jsonl.distributions.jsonl").read_text().splitlines()) == 100
+    assert service.progress(job_id)["label_summary"]["distributions"] == 100
+    assert job.trainingMetrics.trainingLoss > 0
+    from stillhouse.train.checkpoint import FINISHED, checkpoint_root
+
+    finished = json.loads((checkpoint_root(service.job_dir(job_id) / "train") / FINISHED).read_text())
+    assert finished["fingerprint"]["hyperparameters"]["distillationMethod"] == "kd"  # trained as KD
+    assert finished["fingerprint"]["teacher"]  # on the distributions file the labelling wrote

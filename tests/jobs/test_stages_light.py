@@ -127,3 +127,20 @@ def test_bedrock_ids_load_the_specs_the_foundation_table_maps(
     job = run_job(service, job_id, stages, lambda: False)
     assert loads == ["tiny-teacher"] and trained == ["tiny-student"]
     assert job.status == "Failed" and "Stop" in job.failureMessage
+
+
+def test_a_kd_job_whose_teacher_has_no_log_probabilities_fails_before_any_request(
+    service: JobService, stillhouse_home: Path
+) -> None:
+    from stillhouse.sources.objectstore import open_store
+
+    store = open_store()
+    store.put_bytes("s3://data/train.jsonl", "\n".join(map(prompt_line, router_prompts(100))).encode())
+    body = job_request(hyperParameters={"epochCount": "1", "distillationMethod": "kd", "kdTopK": "5"})
+    job_id = service.job_id(service.create_job(body).jobArn)
+    fake = FakeModel(lambda messages, params: "audio", name="teacher")
+    stages = DefaultStages(load_teacher=lambda spec: fake, embedder=None, store=store)
+    job = run_job(service, job_id, stages, lambda: False)
+    assert job.status == "Failed"
+    assert "cannot return token log-probabilities" in job.failureMessage
+    assert fake.calls == []

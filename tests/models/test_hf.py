@@ -181,3 +181,28 @@ def test_closing_a_stream_stops_generation(tiny_dir):
     stream.close()  # joins the generating thread: the replica is free again
     assert model._lock.acquire(blocking=False)
     model._lock.release()
+
+
+@pytest.mark.model
+def test_distribution_scores_the_greedy_answer(tiny_dir):
+    import torch
+
+    from stillhouse.models import load_model
+
+    model = load_model(f"hf:{tiny_dir}")
+    params = GenerationParams(max_tokens=6)
+    completion, dist = model.generate_with_distribution(MESSAGES, params, 3)
+    assert completion.text == model.generate(MESSAGES, params).text == dist.text
+    words = completion.text.split()
+    assert len(dist.ids) == len(words) and all(len(row) == 3 for row in dist.top_ids)
+    assert [completion.text[o:].split()[0] for o in dist.offsets] == words
+    for logprobs in dist.top_logprobs:
+        assert list(logprobs) == sorted(logprobs, reverse=True) and logprobs[0] <= 0
+    # The first position's distribution is the one generation itself sampled the answer from.
+    inputs = model._encode(MESSAGES)
+    out = model._model.generate(
+        **inputs, max_new_tokens=1, do_sample=False, output_scores=True, return_dict_in_generate=True
+    )
+    first = torch.log_softmax(out.scores[0][0].float(), dim=-1).topk(3)
+    assert dist.top_ids[0] == tuple(first.indices.tolist())
+    assert dist.top_logprobs[0] == pytest.approx(first.values.tolist(), abs=1e-3)

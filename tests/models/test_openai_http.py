@@ -222,3 +222,36 @@ def test_stream_stop_sequence_and_errors():
     model, _ = _model(lambda r: httpx.Response(429, text="slow down"))
     with pytest.raises(ThrottledError, match="slow down"):
         list(model.stream(MESSAGES, GenerationParams()))
+
+
+def test_distribution_from_logprobs_asks_for_them_and_reads_bytes_offsets():
+    content = [
+        {
+            "token": "h\u00e9",
+            "logprob": -0.1,
+            "bytes": [104, 195, 169],
+            "top_logprobs": [
+                {"token": "x", "logprob": -3.0, "bytes": [120]},
+                {"token": "h\u00e9", "logprob": -0.1, "bytes": [104, 195, 169]},
+            ],
+        },
+        {"token": "!", "logprob": -0.5, "bytes": None, "top_logprobs": [{"token": "!", "logprob": -0.5}]},
+    ]
+    model, seen = _model(
+        lambda r: httpx.Response(200, json=_answer("h\u00e9!", logprobs={"content": content}))
+    )
+    completion, dist = model.generate_with_distribution(MESSAGES, GenerationParams(), 2)
+    body = json.loads(seen[0].content)
+    assert body["logprobs"] is True and body["top_logprobs"] == 2
+    assert completion.text == dist.text == "h\u00e9!"
+    assert dist.offsets == (0, 2) and dist.ids == (-1, -1)
+    assert dist.top_logprobs == ((-0.1, -3.0), (-0.5,)) and dist.top_ids == ((-1, -1), (-1,))
+
+
+def test_a_server_that_ignores_logprobs_is_a_model_error():
+    model, seen = _model(lambda r: httpx.Response(200, json=_answer("ok")))
+    with pytest.raises(ModelError, match="without the logprobs"):
+        model.generate_with_distribution(MESSAGES, GenerationParams(), 2)
+    model.generate(MESSAGES, GenerationParams())
+    plain = json.loads(seen[-1].content)  # a plain request asks for none
+    assert "logprobs" not in plain and "top_logprobs" not in plain

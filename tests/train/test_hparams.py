@@ -25,7 +25,41 @@ def test_strings_are_parsed_to_typed_values() -> None:
         "learningRate": 3e-5,
         "learningRateWarmupSteps": 0,
         "batchSize": 1,
+        "distillationMethod": "sft",
+        "kdWeight": 0.5,
+        "kdTemperature": 1.0,
+        "kdTopK": 20,
+        "kdBeta": 0.0,
     }
+    # An SFT run records what it did before distillation existed (its checkpoints still resume).
+    assert hp.recorded() == {
+        "epochCount": 5,
+        "learningRate": 3e-5,
+        "learningRateWarmupSteps": 0,
+        "batchSize": 1,
+    }
+
+
+def test_distillation_keys_are_parsed_and_recorded_for_kd_runs() -> None:
+    hp = parse_hyperparameters(
+        {"distillationMethod": " kd ", "kdWeight": "1", "kdTemperature": "2", "kdTopK": "5", "kdBeta": "0.5"}
+    )
+    assert (hp.distillationMethod, hp.kdWeight, hp.kdTemperature, hp.kdTopK, hp.kdBeta) == (
+        "kd",
+        1,
+        2,
+        5,
+        0.5,
+    )
+    assert hp.recorded()["distillationMethod"] == "kd" and hp.recorded()["kdTopK"] == 5
+
+
+@pytest.mark.parametrize("value", ["dpo", "KD", "", "1"])
+def test_unknown_distillation_method_names_the_choices(value: str) -> None:
+    with pytest.raises(InvalidInputError) as err:
+        parse_hyperparameters({"distillationMethod": value})
+    assert err.value.field == "distillationMethod"
+    assert "expected one of sft, kd, uld" in str(err.value)
 
 
 def test_unknown_key_is_named_with_the_allowed_ones() -> None:
@@ -50,6 +84,14 @@ def test_unknown_key_is_named_with_the_allowed_ones() -> None:
         ("learningRateWarmupSteps", "-1", "an integer from 0 to 100"),
         ("batchSize", "0", "an integer from 1 to 64"),
         ("batchSize", "65", "an integer from 1 to 64"),
+        ("kdWeight", "1.5", "a number from 0 to 1"),
+        ("kdWeight", "-0.1", "a number from 0 to 1"),
+        ("kdTemperature", "0", "a number from 0.1 to 10"),
+        ("kdTemperature", "inf", "a number from 0.1 to 10"),
+        ("kdTopK", "0", "an integer from 1 to 20"),
+        ("kdTopK", "21", "an integer from 1 to 20"),
+        ("kdTopK", "2.0", "an integer from 1 to 20"),
+        ("kdBeta", "2", "a number from 0 to 1"),
     ],
 )
 def test_bad_values_name_key_and_range(key: str, value: str, expected: str) -> None:

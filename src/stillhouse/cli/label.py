@@ -85,6 +85,15 @@ def label(
             help="Of the --k examples, how many are the likely class's fixed anchors (none without steering).",
         ),
     ] = _T.anchored,
+    top_logprobs: Annotated[
+        int,
+        typer.Option(
+            min=0,
+            max=20,
+            help="Also record the teacher's top-k log-probabilities per answer token in "
+            "<out>.distributions.jsonl (train on them with --hp distillationMethod=kd|uld).",
+        ),
+    ] = _L.top_logprobs,
     as_json: _Json = False,
 ) -> None:
     """Label prompts with a teacher model; labelled input records are kept and guide the teacher.
@@ -112,6 +121,7 @@ def label(
         repair=repair,
         progress=True,  # on stderr: a bar on a terminal, periodic lines otherwise
         failures_path=failures,
+        top_logprobs=top_logprobs,
     )
     with build_teacher(config, _read_golden(golden), _task(task)) as the_teacher:
         summary = label_records(

@@ -20,7 +20,8 @@ def train(
         list[str] | None,
         typer.Option(
             help="Hyperparameter KEY=VALUE, repeatable: epochCount, learningRate, "
-            "learningRateWarmupSteps, batchSize."
+            "learningRateWarmupSteps, batchSize; distillationMethod (sft, kd, uld), kdWeight, "
+            "kdTemperature, kdTopK, kdBeta."
         ),
     ] = None,
     method: Annotated[Literal["lora", "full"], typer.Option(help="LoRA adapter or full weights.")] = "lora",
@@ -41,6 +42,12 @@ def train(
     task: Annotated[
         str | None,
         typer.Option(help="Train in this task's student format (compact prompt; served the same way)."),
+    ] = None,
+    teacher_distributions: Annotated[
+        Path | None,
+        typer.Option(
+            help="The teacher's top-k distributions (label --top-logprobs), for distillationMethod=kd|uld."
+        ),
     ] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print the result as one JSON object.")] = False,
 ) -> None:
@@ -63,6 +70,7 @@ def train(
         data=data,
         out=out,
         validation=validation,
+        teacher_distributions=teacher_distributions,
         hyperparameters=parse_assignments(hp or []),
         method=method,
         resume=resume,

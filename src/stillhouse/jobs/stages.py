@@ -20,8 +20,15 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from stillhouse.chat import ChatModel, Completion, GenerationParams, Message
-from stillhouse.errors import DatasetError, JobStoppedError, StillhouseError
+from stillhouse.chat import (
+    ChatModel,
+    Completion,
+    DistributionChatModel,
+    GenerationParams,
+    Message,
+    TokenDistribution,
+)
+from stillhouse.errors import DatasetError, InvalidInputError, JobStoppedError, StillhouseError
 from stillhouse.jobs.pipeline import JobContext
 from stillhouse.records.schema import ConversationRecord
 
@@ -57,6 +64,25 @@ class LazyTeacher:
         self._model: ChatModel | None = None
 
     def generate(self, messages: list[Message], params: GenerationParams) -> Completion:
+        return self._loaded().generate(messages, params)
+
+    def generate_with_distribution(
+        self, messages: list[Message], params: GenerationParams, top_k: int
+    ) -> tuple[Completion, TokenDistribution]:
+        """:meth:`generate` with the answer's top-k distributions (a distillation job's labelling);
+        a teacher that cannot give them fails the job, not each record."""
+        model = self._loaded()
+        if not isinstance(model, DistributionChatModel):
+            raise _TeacherUnavailable(
+                InvalidInputError(
+                    f"teacher {self.name!r} cannot return token log-probabilities for distillationMethod",
+                    field="hyperParameters",
+                )
+            )
+        return model.generate_with_distribution(messages, params, top_k)
+
+    def _loaded(self) -> ChatModel:
+        """The teacher, loaded on first use; refuses once the job must stop."""
         if self._should_stop():
             raise _Interrupted()
         if self._model is None:
@@ -64,7 +90,16 @@ class LazyTeacher:
                 self._model = self._load(self.name)
             except StillhouseError as exc:
                 raise _TeacherUnavailable(exc) from exc
-        return self._model.generate(messages, params)
+        return self._model
+
+
+def _distillation_top_k(hyperparameters: dict[str, str] | None) -> int:
+    """How many log-probabilities per token a job's labelling records: ``kdTopK`` for a
+    distillationMethod that trains on them, 0 (plain labelling) for ``sft``."""
+    from stillhouse.train.hparams import parse_hyperparameters
+
+    hp = parse_hyperparameters(hyperparameters)
+    return hp.kdTopK if hp.distillationMethod != "sft" else 0
 
 
 def _load_model(spec: str) -> ChatModel:
@@ -199,6 +234,7 @@ class DefaultStages:
             max_tokens=teacher_config.maxResponseLengthForInference or DEFAULT_MAX_RESPONSE_TOKENS,
             workers=self.label_workers,
             progress=False,
+            top_logprobs=_distillation_top_k(ctx.request.hyperParameters),
         )
         task = detect_task(r.system_text for r in records)
         try:
@@ -217,6 +253,7 @@ class DefaultStages:
     def train(self, ctx: JobContext) -> None:
         """Fine-tune the student on the labelled pairs, resuming from the last checkpoint."""
         from stillhouse.jobs.specs import local_specs
+        from stillhouse.teacher.distributions import distributions_path
         from stillhouse.train.config import TrainConfig
 
         progress = ctx.progress
@@ -230,6 +267,9 @@ class DefaultStages:
             resume=True,
             progress=False,
             validation=Path(progress.labelled_validation_file) if progress.labelled_validation_file else None,
+            teacher_distributions=distributions_path(Path(progress.labelled_file))
+            if _distillation_top_k(ctx.request.hyperParameters)
+            else None,
         )
         result = self.run_training(config, should_stop=ctx.should_stop)
         progress.train_out, progress.model_dir = str(result.out_dir), str(result.model_dir)

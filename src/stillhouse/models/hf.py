@@ -14,7 +14,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-from stillhouse.chat import Completion, GenerationParams, Message, StopReason
+from stillhouse.chat import Completion, GenerationParams, Message, StopReason, TokenDistribution
 from stillhouse.errors import CorruptModelError, InvalidInputError, MissingDependencyError, NotFoundError
 
 
@@ -154,6 +154,18 @@ class TransformersModel:
             latency_ms=latency_ms,
             stop_reason=reason,
         )
+
+    def generate_with_distribution(
+        self, messages: list[Message], params: GenerationParams, top_k: int
+    ) -> tuple[Completion, TokenDistribution]:
+        """:meth:`generate`, and the top ``top_k`` distributions at each token of its answer."""
+        from stillhouse.models.hf_distribution import score_answer
+
+        completion = self.generate(messages, params)
+        prompt = self._encode(messages)["input_ids"][0].tolist()
+        with self._lock:
+            dist = score_answer(self._model, self._tokenizer, prompt, completion.text, top_k)
+        return completion, dist
 
     def decode_answer(self, tokens: list[int]) -> str:
         """Answer tokens as text, exactly as :meth:`generate` decodes them."""

@@ -12,13 +12,20 @@ import codecs
 import os
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from stillhouse.chat import Completion, GenerationParams, Message, StopReason, collect_stream
+from stillhouse.chat import (
+    Completion,
+    GenerationParams,
+    Message,
+    StopReason,
+    TokenDistribution,
+    collect_stream,
+)
 from stillhouse.errors import CorruptModelError, InvalidInputError, MissingDependencyError, ModelError
 from stillhouse.models.llamacpp_skeleton import SkeletonDecoder
 from stillhouse.models.skeleton import Skeleton, compile_skeleton
@@ -123,8 +130,30 @@ class LlamaCppModel:
         skeleton = self._skeleton_for(params)
         if skeleton is not None:
             return self._generate_skeleton(messages, params, skeleton)
+        return self._complete(messages, params, _SampleCounter() if params.stop else None)[0]
+
+    def generate_with_distribution(
+        self, messages: list[Message], params: GenerationParams, top_k: int
+    ) -> tuple[Completion, TokenDistribution]:
+        """:meth:`generate` (never by skeleton: its forced tokens have no sampled distribution) and
+        the top ``top_k`` log-probabilities at each token of the answer."""
+        from stillhouse.models.llamacpp_distribution import TopKRecorder, to_distribution
+
+        recorder = TopKRecorder(top_k)
+        return self._complete(
+            messages, params, recorder, lambda c: to_distribution(self._llm, recorder, c.text)
+        )
+
+    def _complete(
+        self,
+        messages: list[Message],
+        params: GenerationParams,
+        counter: Any,
+        after: Callable[[Completion], Any] | None = None,
+    ) -> tuple[Completion, Any]:
+        """One ``create_chat_completion`` with ``counter`` as its logits processor; ``after`` reads
+        the context under the same lock."""
         kwargs = self._request(messages, params)
-        counter = _SampleCounter() if params.stop else None
         if counter is not None:
             from llama_cpp import LogitsProcessorList
 
@@ -138,19 +167,20 @@ class LlamaCppModel:
             except RuntimeError as exc:
                 raise ModelError(f"llama.cpp failed: {exc}") from exc
             latency_ms = (time.perf_counter() - started) * 1000
-        choice = response["choices"][0]
-        usage = response.get("usage") or {}
-        output_tokens = int(usage.get("completion_tokens", 0))
-        return Completion(
-            text=choice["message"].get("content") or "",
-            model=self.name,
-            input_tokens=int(usage.get("prompt_tokens", 0)),
-            output_tokens=output_tokens,
-            latency_ms=latency_ms,
-            stop_reason=stop_reason(
-                choice.get("finish_reason"), output_tokens, counter.steps if counter else None
-            ),
-        )
+            choice = response["choices"][0]
+            usage = response.get("usage") or {}
+            output_tokens = int(usage.get("completion_tokens", 0))
+            completion = Completion(
+                text=choice["message"].get("content") or "",
+                model=self.name,
+                input_tokens=int(usage.get("prompt_tokens", 0)),
+                output_tokens=output_tokens,
+                latency_ms=latency_ms,
+                stop_reason=stop_reason(
+                    choice.get("finish_reason"), output_tokens, counter.steps if params.stop else None
+                ),
+            )
+            return completion, after(completion) if after is not None else None
 
     def stream(self, messages: list[Message], params: GenerationParams) -> Iterator[str | Completion]:
         """Text deltas as llama.cpp writes them (grammar-constrained under ``json_schema``), or as

@@ -14,9 +14,16 @@ from collections.abc import Iterator
 from typing import Any, Literal
 
 import httpx
-from pydantic import BaseModel, ConfigDict, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from stillhouse.chat import Completion, GenerationParams, Message, StopReason
+from stillhouse.chat import (
+    LOGPROB_DECIMALS,
+    Completion,
+    GenerationParams,
+    Message,
+    StopReason,
+    TokenDistribution,
+)
 from stillhouse.errors import (
     AccessDeniedError,
     InvalidInputError,
@@ -44,6 +51,8 @@ class ChatRequest(BaseModel):
     response_format: dict[str, Any] | None = None
     stream: bool | None = None
     stream_options: dict[str, bool] | None = None
+    logprobs: bool | None = None
+    top_logprobs: int | None = Field(default=None, ge=0, le=20)  # OpenAI's range
 
 
 class _Lenient(BaseModel):
@@ -56,8 +65,23 @@ class _ResponseMessage(_Lenient):
     content: str | None = None
 
 
+class _TopLogprob(_Lenient):
+    token: str
+    logprob: float
+    bytes: list[int] | None = None
+
+
+class _TokenLogprob(_TopLogprob):
+    top_logprobs: list[_TopLogprob] = []
+
+
+class _Logprobs(_Lenient):
+    content: list[_TokenLogprob] | None = None
+
+
 class _Choice(_Lenient):
     message: _ResponseMessage
+    logprobs: _Logprobs | None = None
     finish_reason: str | None = None
     stop_reason: str | int | None = None  # vLLM: the stop string or token that ended generation
 
@@ -190,7 +214,24 @@ class OpenAIHTTPModel:
 
     def generate(self, messages: list[Message], params: GenerationParams) -> Completion:
         """One chat completion; HTTP failures raise stillhouse errors."""
-        body = build_request(self.model, messages, params).model_dump(exclude_none=True)
+        return self._complete(build_request(self.model, messages, params), params)[0]
+
+    def generate_with_distribution(
+        self, messages: list[Message], params: GenerationParams, top_k: int
+    ) -> tuple[Completion, TokenDistribution]:
+        """:meth:`generate` with ``logprobs``/``top_logprobs``. The API names tokens by their text,
+        not their id, so the ids are -1: such distributions serve the cross-tokenizer loss (ULD),
+        which needs only the probabilities."""
+        request = build_request(self.model, messages, params).model_copy(
+            update={"logprobs": True, "top_logprobs": top_k}
+        )
+        completion, choice = self._complete(request, params)
+        if choice.logprobs is None or choice.logprobs.content is None:
+            raise ModelError(f"{self.name} answered without the logprobs it was asked for")
+        return completion, distribution_from_logprobs(completion.text, choice.logprobs.content)
+
+    def _complete(self, request: ChatRequest, params: GenerationParams) -> tuple[Completion, _Choice]:
+        body = request.model_dump(exclude_none=True)
         started = time.perf_counter()
         try:
             response = self._client.post("chat/completions", json=body)
@@ -208,7 +249,7 @@ class OpenAIHTTPModel:
         if not parsed.choices:
             raise ModelError(f"{self.name} answered with no choices")
         choice = parsed.choices[0]
-        return Completion(
+        completion = Completion(
             text=choice.message.content or "",
             model=self.name,
             input_tokens=parsed.usage.prompt_tokens,
@@ -216,6 +257,7 @@ class OpenAIHTTPModel:
             latency_ms=latency_ms,
             stop_reason=map_stop_reason(choice, params.stop),
         )
+        return completion, choice
 
     def stream(self, messages: list[Message], params: GenerationParams) -> Iterator[str | Completion]:
         """The server's ``stream: true`` deltas; usage from its last chunk (``include_usage``)."""
@@ -270,3 +312,25 @@ def _parse_chunk(name: str, data: str) -> ChatChunk:
         return ChatChunk.model_validate(raw)
     except ValidationError as exc:
         raise ModelError(f"{name} streamed an unexpected chunk: {exc}") from exc
+
+
+def distribution_from_logprobs(text: str, content: list[_TokenLogprob]) -> TokenDistribution:
+    """An OpenAI ``logprobs.content`` list as a :class:`TokenDistribution` of ``text`` (ids -1;
+    offsets from each token's ``bytes``, or its text where a server sends none)."""
+    offsets, so_far = [], b""
+    for item in content:
+        offsets.append(len(so_far.decode("utf-8", errors="ignore")))
+        so_far += bytes(item.bytes) if item.bytes is not None else item.token.encode("utf-8")
+    return TokenDistribution(
+        text=text,
+        offsets=tuple(offsets),
+        ids=tuple(-1 for _ in content),
+        top_ids=tuple(tuple(-1 for _ in item.top_logprobs) for item in content),
+        top_logprobs=tuple(
+            tuple(
+                round(t.logprob, LOGPROB_DECIMALS)
+                for t in sorted(item.top_logprobs, key=lambda t: -t.logprob)
+            )
+            for item in content
+        ),
+    )

@@ -3,6 +3,8 @@
 A request is keyed by the sha256 of (teacher name, rendered messages, decoding parameters incl. the
 seed). Entries live in one SQLite file in WAL mode: readers never block the writer, several threads
 (one connection each) and several processes may share it, and a committed entry survives a SIGKILL.
+A request asked with its top-k distributions (logit distillation) keeps them in a second table
+under the same key, so the key (and every answer cached before) stays what it was.
 """
 
 from __future__ import annotations
@@ -15,7 +17,16 @@ import time
 from pathlib import Path
 
 from stillhouse import paths
-from stillhouse.chat import ChatModel, Completion, GenerationParams, Message
+from stillhouse.chat import (
+    ChatModel,
+    Completion,
+    DistributionChatModel,
+    GenerationParams,
+    Message,
+    TokenDistribution,
+)
+from stillhouse.errors import InvalidInputError
+from stillhouse.teacher.distributions import pack, unpack
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS requests (
@@ -23,6 +34,11 @@ CREATE TABLE IF NOT EXISTS requests (
     teacher TEXT NOT NULL,
     completion TEXT NOT NULL,
     created REAL NOT NULL
+);
+CREATE TABLE IF NOT EXISTS distributions (
+    key TEXT PRIMARY KEY,
+    top_k INTEGER NOT NULL,
+    payload BLOB NOT NULL
 )
 """
 
@@ -64,7 +80,7 @@ class RequestCache:
         self._all: list[sqlite3.Connection] = []
         self._lock = threading.Lock()
         with self._conn() as conn:
-            conn.execute(_SCHEMA)
+            conn.executescript(_SCHEMA)
 
     def _conn(self) -> sqlite3.Connection:
         conn = getattr(self._local, "conn", None)
@@ -89,6 +105,30 @@ class RequestCache:
             conn.execute(
                 "INSERT OR IGNORE INTO requests (key, teacher, completion, created) VALUES (?, ?, ?, ?)",
                 (key, teacher, completion.model_dump_json(), time.time()),
+            )
+
+    def get_distribution(self, key: str, top_k: int) -> TokenDistribution | None:
+        """The stored distributions of ``key``'s answer when at least ``top_k`` wide, else ``None``."""
+        row = (
+            self._conn()
+            .execute("SELECT payload FROM distributions WHERE key = ? AND top_k >= ?", (key, top_k))
+            .fetchone()
+        )
+        return unpack(row[0]) if row else None
+
+    def put_answer_with_distribution(
+        self, key: str, teacher: str, completion: Completion, dist: TokenDistribution, top_k: int
+    ) -> None:
+        """Store an answer with its distributions. Both replace what the key held, so the answer
+        and its distributions always agree (a wider top-k replaces a narrower one)."""
+        with self._conn() as conn:
+            conn.execute(
+                "INSERT OR REPLACE INTO requests (key, teacher, completion, created) VALUES (?, ?, ?, ?)",
+                (key, teacher, completion.model_dump_json(), time.time()),
+            )
+            conn.execute(
+                "INSERT OR REPLACE INTO distributions (key, top_k, payload) VALUES (?, ?, ?)",
+                (key, top_k, pack(dist)),
             )
 
     def __len__(self) -> int:
@@ -137,3 +177,33 @@ class CachedModel:
 
     def generate(self, messages: list[Message], params: GenerationParams) -> Completion:
         return cached_generate(self.model, messages, params, self.cache)[0]
+
+
+def cached_generate_with_distribution(
+    model: ChatModel,
+    messages: list[Message],
+    params: GenerationParams,
+    cache: RequestCache | None,
+    top_k: int,
+) -> tuple[Completion, TokenDistribution, bool]:
+    """:func:`cached_generate` that also returns the answer's top-``top_k`` distributions.
+
+    A cached answer without distributions (labelled before they were asked for) is asked again:
+    only the model's own decoding gives them. Raises :class:`InvalidInputError` for a teacher that
+    cannot return distributions.
+    """
+    if not isinstance(model, DistributionChatModel):
+        raise InvalidInputError(
+            f"teacher {model.name!r} cannot return token log-probabilities; logit distillation needs "
+            "a llama.cpp, transformers or OpenAI-compatible teacher",
+            field="top_logprobs",
+        )
+    key = cache_key(model.name, messages, params)
+    if cache is not None:
+        hit, dist = cache.get(key), cache.get_distribution(key, top_k)
+        if hit is not None and dist is not None and dist.text == hit.text:
+            return hit, dist, True
+    completion, dist = model.generate_with_distribution(messages, params, top_k)
+    if cache is not None:
+        cache.put_answer_with_distribution(key, model.name, completion, dist, top_k)
+    return completion, dist, False

@@ -14,10 +14,10 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from stillhouse.chat import ChatModel, Completion, GenerationParams, Message
+from stillhouse.chat import ChatModel, Completion, GenerationParams, Message, TokenDistribution
 from stillhouse.errors import InvalidInputError, ModelError
 from stillhouse.tasks.base import Task
-from stillhouse.teacher.cache import RequestCache, cached_generate
+from stillhouse.teacher.cache import RequestCache, cached_generate, cached_generate_with_distribution
 from stillhouse.teacher.retry import RetryExhausted, RetryPolicy, Sleep, call_with_retry
 
 
@@ -33,6 +33,9 @@ class SamplingPlan(BaseModel):
     seed: int = 0
     repair: bool = Field(default=True, description="accept answers the task can fix (renormalised weights)")
     json_schema: dict[str, Any] | None = None
+    top_logprobs: int = Field(
+        default=0, ge=0, le=20, description="also ask each answer's top-k distributions"
+    )
 
 
 def sample_params(plan: SamplingPlan, sample: int, attempt: int) -> GenerationParams:
@@ -66,6 +69,8 @@ class Outcome(BaseModel):
     cached_calls: int = 0
     input_tokens: int = 0
     output_tokens: int = 0
+    # The top-k distributions of the last answer asked (the answer itself when samples == 1).
+    distribution: TokenDistribution | None = None
 
     def count(self, completion: Completion, from_cache: bool) -> None:
         """Account for one answered request (tokens count only when the teacher was really paid)."""
@@ -145,9 +150,19 @@ def ask_teacher(
     check = make_checker(task, repair=plan.repair)
 
     def ask(params: GenerationParams) -> tuple[Completion, bool]:
-        (completion, from_cache), tries = call_with_retry(
-            lambda: cached_generate(teacher, messages, params, cache), retry, sleep=sleep, rng=rng
-        )
+        if plan.top_logprobs:
+            (completion, out.distribution, from_cache), tries = call_with_retry(
+                lambda: cached_generate_with_distribution(
+                    teacher, messages, params, cache, plan.top_logprobs
+                ),
+                retry,
+                sleep=sleep,
+                rng=rng,
+            )
+        else:
+            (completion, from_cache), tries = call_with_retry(
+                lambda: cached_generate(teacher, messages, params, cache), retry, sleep=sleep, rng=rng
+            )
         out.attempts += tries
         return completion, from_cache
 

@@ -18,18 +18,20 @@ import random
 import time
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
+from contextlib import contextmanager
 from pathlib import Path
 from typing import TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from stillhouse.chat import ChatModel, Message
+from stillhouse.chat import ChatModel, DistributionChatModel, Message
 from stillhouse.errors import InvalidInputError
 from stillhouse.progress import progress_bar
 from stillhouse.records.schema import ConversationRecord, ImageLoader, Turn, to_messages
 from stillhouse.tasks.base import Task
 from stillhouse.teacher.cache import RequestCache
 from stillhouse.teacher.consensus import Outcome, SamplingPlan, ask_teacher
+from stillhouse.teacher.distributions import distributions_path, fit_to_answer
 from stillhouse.teacher.fewshot import FewShotTeacher
 from stillhouse.teacher.golden import query_text
 from stillhouse.teacher.records_io import Failure, JsonlAppender, assign_ids, done_ids
@@ -55,6 +57,9 @@ class LabelConfig(BaseModel):
     ``samples`` > 1 draws that many answers per prompt and combines them (self-consistency; needs a
     task). ``repair`` accepts answers the task can fix (e.g. renormalised weights). ``failures_path``
     defaults to ``<out>.failures.jsonl``. ``retry`` is the backoff on transient errors.
+    ``top_logprobs`` > 0 also records the teacher's top-k log-probabilities at each answer token
+    (kept in the request cache, written to ``<out>.distributions.jsonl``) for logit distillation;
+    off by default, so plain labelling asks and caches exactly what it always did.
     """
 
     model_config = ConfigDict(extra="forbid")
@@ -67,6 +72,7 @@ class LabelConfig(BaseModel):
     progress: bool = True
     failures_path: Path | None = None
     retry: RetryPolicy = RetryPolicy()
+    top_logprobs: int = Field(default=0, ge=0, le=20)
 
 
 class LabelSummary(BaseModel):
@@ -74,7 +80,8 @@ class LabelSummary(BaseModel):
 
     ``labelled`` counts records with a teacher answer in the output (``resumed`` of them were already
     there); ``from_cache`` those whose answer cost no teacher call in this run; token counts are what
-    this run paid. ``golden_kept`` labelled input records are in the output as training pairs.
+    this run paid. ``golden_kept`` labelled input records are in the output as training pairs; ``distributions``
+    answers had their top-k distributions written (an answer a task re-rendered has none).
     """
 
     model_config = ConfigDict(extra="forbid")
@@ -88,6 +95,7 @@ class LabelSummary(BaseModel):
     seconds: float = 0.0
     golden_kept: int = 0
     resumed: int = 0
+    distributions: int = 0
 
     def public(self) -> dict[str, int | float]:
         """The stable ``--json`` shape: exactly :data:`SUMMARY_KEYS`."""
@@ -198,6 +206,7 @@ def label_records(
         raise InvalidInputError(
             "self-consistency (samples > 1) needs a task to combine answers", field="samples"
         )
+    _check_distributions(config, teacher.model)
     out_path = Path(out_path)
     failures_path = config.failures_path or out_path.with_name(out_path.name + ".failures.jsonl")
     lines = list(line_numbers) if line_numbers is not None else list(range(1, len(records) + 1))
@@ -209,11 +218,27 @@ def label_records(
         seed=config.seed,
         repair=config.repair,
         json_schema=task.json_schema if task else None,
+        top_logprobs=config.top_logprobs,
     )
     runner = _Runner(teacher.model, task, plan, teacher.cache, config.retry, sleep, load_image)
     _run(jobs, runner, summary, out_path, failures_path, invalid, config.workers, config.progress)
     summary.seconds = round(time.monotonic() - started, 3)
     return summary
+
+
+def _check_distributions(config: LabelConfig, model: ChatModel) -> None:
+    """Refuse, before any call, distributions that no single answer or this teacher can give."""
+    if not config.top_logprobs:
+        return
+    if config.samples > 1:
+        raise InvalidInputError(
+            "top_logprobs records one answer's distributions; a combined answer (samples > 1) has none",
+            field="top_logprobs",
+        )
+    if not isinstance(model, DistributionChatModel):
+        raise InvalidInputError(
+            f"teacher {model.name!r} cannot return token log-probabilities", field="top_logprobs"
+        )
 
 
 class _Runner:
@@ -265,15 +290,37 @@ def _run(
     with (
         JsonlAppender(out_path) as out,
         JsonlAppender(failures_path, truncate=True) as failures,
+        _distributions_out(out_path, runner.plan.top_logprobs) as dists,
         progress_bar("labelling", total=len(jobs), disable=not progress) as (bar, task_id),
     ):
         for failure in invalid:
             failures.write(failure.model_dump_json())
         summary.failed += len(invalid)
         for job, outcome in ordered_map(runner, jobs, workers):
+            _write_distribution(outcome, dists, summary)
             _record(job, outcome, summary, out, failures)
             info = f"calls {summary.teacher_calls} · cached {summary.from_cache} · failed {summary.failed}"
             bar.update(task_id, advance=1, info=info)
+
+
+@contextmanager
+def _distributions_out(out_path: Path, top_logprobs: int) -> Iterator[JsonlAppender | None]:
+    if not top_logprobs:
+        yield None
+        return
+    with JsonlAppender(distributions_path(out_path)) as appender:
+        yield appender
+
+
+def _write_distribution(outcome: Outcome | None, dists: JsonlAppender | None, summary: LabelSummary) -> None:
+    """The answer's distributions, written before the answer itself: a crash in between relabels
+    the record from the cache on resume and writes them again (readers keep one per answer)."""
+    if dists is None or outcome is None or outcome.answer is None or outcome.distribution is None:
+        return
+    fitted = fit_to_answer(outcome.distribution, outcome.answer)
+    if fitted is not None:
+        dists.write(fitted.model_dump_json())
+        summary.distributions += 1
 
 
 def _record(

@@ -40,6 +40,9 @@ class TrainConfig(BaseModel):
     out: Path
     task: str | None = None
     validation: Path | None = None
+    # The teacher's top-k distributions of the answers in ``data`` (labelling writes them as
+    # <labelled>.distributions.jsonl); what hyperparameter distillationMethod=kd|uld trains on.
+    teacher_distributions: Path | None = None
     hyperparameters: dict[str, str] = Field(default_factory=dict)
     method: Method = "lora"
     seed: int = 42
@@ -93,4 +96,4 @@ class TrainResult(BaseModel):
     train_cpu_seconds: float
     """CPU time (all threads) of the optimizer steps: a figure a busy, shared CPU distorts less."""
     resumed_from_step: int | None
-    hyperparameters: dict[str, float | int]
+    hyperparameters: dict[str, float | int | str]

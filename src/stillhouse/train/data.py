@@ -11,14 +11,16 @@ Everything here except :func:`training_records`, :func:`encode_records` and :fun
 from __future__ import annotations
 
 import random
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from stillhouse.chat import TokenDistribution
 from stillhouse.errors import DatasetError, InvalidInputError
 from stillhouse.records.schema import ConversationRecord, to_messages
 from stillhouse.train.config import Batching, Overflow
+from stillhouse.train.teacher_tokens import TeacherRow, collate_teacher, teacher_rows
 
 IGNORE_INDEX = -100
 # Bucketing sorts by length inside windows of this many batches, then shuffles the batches: the
@@ -32,10 +34,15 @@ Render = Callable[[ChatDicts, bool], str]
 
 @dataclass(frozen=True)
 class Example:
-    """One tokenized record: ``labels`` is ``input_ids`` with non-assistant tokens set to -100."""
+    """One tokenized record: ``labels`` is ``input_ids`` with non-assistant tokens set to -100.
+
+    ``teacher`` (distillation runs only) has one row per label token: the teacher's distribution
+    there (:mod:`stillhouse.train.teacher_tokens`).
+    """
 
     input_ids: list[int]
     labels: list[int]
+    teacher: tuple[TeacherRow, ...] | None = None
 
 
 @dataclass
@@ -114,17 +121,31 @@ def fit_length(example: Example, max_length: int, overflow: Overflow) -> Example
     if len(example.input_ids) <= max_length:
         return example
     if overflow == "truncate":
-        cut = Example(example.input_ids[:max_length], example.labels[:max_length])
-        return cut if any(label != IGNORE_INDEX for label in cut.labels) else None
+        labels = example.labels[:max_length]
+        kept = sum(label != IGNORE_INDEX for label in labels)
+        teacher = example.teacher[:kept] if example.teacher is not None else None
+        cut = Example(example.input_ids[:max_length], labels, teacher)
+        return cut if kept else None
     return None
 
 
-def encode_record(record: ConversationRecord, tokenizer: Any, render: Render) -> Example:
-    """One record as token ids with assistant-only labels (no length limit applied)."""
+def encode_record(
+    record: ConversationRecord,
+    tokenizer: Any,
+    render: Render,
+    distributions: Mapping[str, TokenDistribution] | None = None,
+) -> Example:
+    """One record as token ids with assistant-only labels (no length limit applied); with
+    ``distributions`` (answer text -> the teacher's), the teacher's rows on its label tokens."""
     text, spans = assistant_spans(record_chat(record), render)
     # The template already wrote every special token; the tokenizer must not add a BOS of its own.
     enc = tokenizer(text, add_special_tokens=False, return_offsets_mapping=True)
-    return Example(list(enc["input_ids"]), mask_labels(enc["input_ids"], enc["offset_mapping"], spans))
+    labels = mask_labels(enc["input_ids"], enc["offset_mapping"], spans)
+    if distributions is None:
+        return Example(list(enc["input_ids"]), labels)
+    dist = distributions.get(record.answer or "")
+    rows = teacher_rows(text, spans, enc["offset_mapping"], labels, dist, IGNORE_INDEX)
+    return Example(list(enc["input_ids"]), labels, tuple(rows))
 
 
 def encode_records(
@@ -134,6 +155,7 @@ def encode_records(
     max_length: int,
     overflow: Overflow,
     what: str = "training data",
+    distributions: Mapping[str, TokenDistribution] | None = None,
 ) -> EncodedSet:
     """Tokenize records with assistant-only labels; enforce ``max_length`` by ``overflow``.
 
@@ -143,7 +165,7 @@ def encode_records(
     render = chat_renderer(tokenizer)
     encoded, too_long = EncodedSet(), []
     for number, record in enumerate(records, start=1):
-        example = encode_record(record, tokenizer, render)
+        example = encode_record(record, tokenizer, render, distributions)
         if len(example.input_ids) > max_length:
             too_long.append((number, len(example.input_ids)))
         fitted = fit_length(example, max_length, overflow)
@@ -222,10 +244,19 @@ def collate(examples: Sequence[Example], pad_id: int) -> dict[str, Any]:
         mask[row, :n] = 1
     loss_mask = torch.zeros_like(labels, dtype=torch.bool)
     loss_mask[:, :-1] = labels[:, 1:] != IGNORE_INDEX
-    return {
+    batch = {
         "input_ids": ids,
         "attention_mask": mask,
         "labels": labels,
         "loss_mask": loss_mask,
         "targets": labels[:, 1:][loss_mask[:, :-1]],
     }
+    if any(e.teacher is not None for e in examples):
+        batch.update(collate_teacher([row for e in examples for row in _predicted_rows(e)]))
+    return batch
+
+
+def _predicted_rows(example: Example) -> list[TeacherRow]:
+    """The teacher rows of the label tokens some position predicts (a label at position 0 has none)."""
+    rows = list(example.teacher or [None] * sum(label != IGNORE_INDEX for label in example.labels))
+    return rows[1:] if example.labels and example.labels[0] != IGNORE_INDEX else rows

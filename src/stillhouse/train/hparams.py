@@ -9,6 +9,11 @@ to show every few seconds (benchmarks/bench_train.py; benchmarks/README.md). ``l
 defaults to 1e-5 for full fine-tuning (Bedrock's default) and to 1e-4 for LoRA, the usual LoRA
 learning rate (LoRA trains a few fresh low-rank matrices that need larger steps) and also the top of
 Bedrock's allowed range.
+
+``distillationMethod`` (ours, not Bedrock's: Bedrock only fine-tunes on the teacher's answers) is
+``sft`` (that), ``kd`` (the teacher's stored top-k distributions, same tokenizer) or ``uld``
+(cross-tokenizer); ``kdWeight``, ``kdTemperature``, ``kdTopK`` and ``kdBeta`` shape the
+distillation term (:mod:`stillhouse.train.kd`).
 """
 
 from __future__ import annotations
@@ -22,6 +27,8 @@ from pydantic import BaseModel, ConfigDict
 from stillhouse.errors import InvalidInputError
 
 Method = Literal["lora", "full"]
+DistillationMethod = Literal["sft", "kd", "uld"]
+DISTILLATION_METHODS: tuple[str, ...] = ("sft", "kd", "uld")
 
 
 @dataclass(frozen=True)
@@ -40,7 +47,15 @@ _SPECS: dict[str, _Spec] = {
     "learningRate": _Spec(float, 1e-6, 1e-4, 1e-5, 1e-4),
     "learningRateWarmupSteps": _Spec(int, 0, 100, 10, 10),
     "batchSize": _Spec(int, 1, 64, 4, 4),
+    "kdWeight": _Spec(float, 0, 1, 0.5, 0.5),
+    "kdTemperature": _Spec(float, 0.1, 10, 1, 1),
+    # 20 is the most a teacher stores (OpenAI's top_logprobs limit, our labelling default).
+    "kdTopK": _Spec(int, 1, 20, 20, 20),
+    "kdBeta": _Spec(float, 0, 1, 0, 0),
 }
+# Keys whose value is one of a few words rather than a number.
+_CHOICES: dict[str, tuple[str, ...]] = {"distillationMethod": DISTILLATION_METHODS}
+KD_KEYS = ("distillationMethod", "kdWeight", "kdTemperature", "kdTopK", "kdBeta")
 
 
 class Hyperparameters(BaseModel):
@@ -52,11 +67,21 @@ class Hyperparameters(BaseModel):
     learningRate: float
     learningRateWarmupSteps: int
     batchSize: int
+    distillationMethod: DistillationMethod = "sft"
+    kdWeight: float = 0.5
+    kdTemperature: float = 1.0
+    kdTopK: int = 20
+    kdBeta: float = 0.0
+
+    def recorded(self) -> dict[str, int | float | str]:
+        """What checkpoints and results record: an SFT run leaves out the distillation keys, so its
+        fingerprint (and a checkpoint written before they existed) stays what it was."""
+        return self.model_dump(exclude=set(KD_KEYS) if self.distillationMethod == "sft" else None)
 
 
 def allowed_keys() -> list[str]:
     """The hyperparameter names accepted, in documentation order."""
-    return list(_SPECS)
+    return [*_SPECS, *_CHOICES]
 
 
 def _range_text(spec: _Spec) -> str:
@@ -86,12 +111,20 @@ def parse_hyperparameters(raw: dict[str, str] | None, method: Method = "lora") -
     (with the allowed range).
     """
     raw = raw or {}
-    unknown = sorted(set(raw) - set(_SPECS))
+    unknown = sorted(set(raw) - set(allowed_keys()))
     if unknown:
         raise InvalidInputError(
-            f"unknown hyperparameter {unknown[0]!r}; allowed: {', '.join(_SPECS)}", field=unknown[0]
+            f"unknown hyperparameter {unknown[0]!r}; allowed: {', '.join(allowed_keys())}", field=unknown[0]
         )
-    values: dict[str, int | float] = {}
+    values: dict[str, int | float | str] = {}
+    for key, choices in _CHOICES.items():
+        if key in raw:
+            text = str(raw[key]).strip()
+            if text not in choices:
+                raise InvalidInputError(
+                    f"{raw[key]!r} is not valid; expected one of {', '.join(choices)}", field=key
+                )
+            values[key] = text
     for key, spec in _SPECS.items():
         if key in raw:
             values[key] = _parse_one(key, raw[key], spec)

@@ -18,11 +18,12 @@ from typing import Any
 from stillhouse.errors import ConflictError, JobStoppedError
 from stillhouse.outputs import check_output_dir
 from stillhouse.progress import note
-from stillhouse.train import artifacts, checkpoint, data, export, student
+from stillhouse.train import artifacts, checkpoint, data, export, student, teacher_tokens
 from stillhouse.train.checkpoint import CheckpointState, MetricRow
 from stillhouse.train.config import TrainConfig, TrainResult
 from stillhouse.train.hparams import Hyperparameters, lr_factor, parse_hyperparameters
-from stillhouse.train.losses import LossFn, token_cross_entropy
+from stillhouse.train.kd import loss_for
+from stillhouse.train.losses import LossFn
 from stillhouse.train.stop import StopSignal
 
 MAX_GRAD_NORM = 1.0
@@ -64,14 +65,15 @@ def run_training(
     config: TrainConfig,
     *,
     should_stop: Callable[[], bool] | None = None,
-    loss_fn: LossFn = token_cross_entropy,
+    loss_fn: LossFn | None = None,
 ) -> TrainResult:
     """Fine-tune ``config.student`` on ``config.data`` and export a loadable model directory.
 
     Raises :class:`~stillhouse.errors.InvalidInputError` (bad hyperparameter, dataset or length)
     before training, :class:`~stillhouse.errors.ConflictError` when ``out`` holds another run, and
     :class:`~stillhouse.errors.JobStoppedError` (or ``KeyboardInterrupt`` for Ctrl-C) after saving a
-    checkpoint when stopped; rerun with ``resume=True`` to continue.
+    checkpoint when stopped; rerun with ``resume=True`` to continue. ``loss_fn`` defaults to the
+    loss the hyperparameters' ``distillationMethod`` names (:func:`stillhouse.train.kd.loss_for`).
     """
     import torch
 
@@ -84,7 +86,7 @@ def run_training(
     torch.set_num_threads(student.cpu_threads(config.threads))
     try:
         torch.manual_seed(config.seed)
-        run = Run.start(config, prepared, loss_fn)
+        run = Run.start(config, prepared, loss_fn or loss_for(prepared.hp))
         stop = StopSignal(should_stop)
         with stop.catching_ctrl_c():
             run.train(stop)
@@ -115,8 +117,15 @@ def prepare(config: TrainConfig) -> Prepared:
     note(f"tokenizing {len(records)} records for {student_dir.name}", enabled=config.progress)
     tokenizer = student.load_tokenizer(student_dir)
     max_length = config.max_length or student.context_length(student_dir)
-    encode = dict(tokenizer=tokenizer, max_length=max_length, overflow=config.overflow)
+    encode = dict(
+        tokenizer=tokenizer,
+        max_length=max_length,
+        overflow=config.overflow,
+        distributions=teacher_tokens.for_run(config.teacher_distributions, hp.distillationMethod),
+    )
     train = data.encode_records(records, **encode)
+    if encode["distributions"] is not None:
+        teacher_tokens.check_coverage([e.teacher for e in train.examples])
     validation = data.encode_records(val_records, what="validation data", **encode) if val_records else None
     order = [
         data.plan_batches(train.lengths, hp.batchSize, seed=config.seed, epoch=e, batching=config.batching)
@@ -145,7 +154,12 @@ def _fingerprint(config: TrainConfig, hp: Hyperparameters, student_dir: Path) ->
         "student": str(student_dir.resolve()),
         "data": checkpoint.file_sha256(config.data),
         "validation": checkpoint.file_sha256(config.validation) if config.validation else None,
-        "hyperparameters": hp.model_dump(),
+        **(
+            {"teacher": checkpoint.file_sha256(config.teacher_distributions)}
+            if config.teacher_distributions and hp.distillationMethod != "sft"
+            else {}
+        ),
+        "hyperparameters": hp.recorded(),
         "method": config.method,
         **config.model_dump(include={"seed", "max_length", "overflow", "batching", "max_steps", "task"}),
         "lora": [config.lora_r, config.lora_alpha, config.lora_dropout, list(config.lora_targets)]
@@ -388,7 +402,7 @@ class Run:
             train_seconds=progress.train_seconds,
             train_cpu_seconds=progress.train_cpu_seconds,
             resumed_from_step=progress.resumed_from,
-            hyperparameters=prepared.hp.model_dump(),
+            hyperparameters=prepared.hp.recorded(),
         )
 
 

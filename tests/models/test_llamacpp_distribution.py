@@ -1,0 +1,67 @@
+"""llama.cpp answers with their top-k log-probabilities, on the tiny GGUF: aligned with the answer's
+tokens and equal to what llama-cpp-python itself reports with ``logits_all=True``."""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+
+import pytest
+
+from stillhouse.chat import GenerationParams, Message
+
+pytestmark = pytest.mark.model
+
+MESSAGES = [
+    Message(role="system", content="route"),
+    Message(role="user", content="sunset over snowy mountains"),
+]
+
+
+@pytest.fixture(scope="module")
+def tiny_gguf(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    pytest.importorskip("llama_cpp")
+    from tests.tiny_llama import write_tiny_gguf
+    from tests.train.conftest import build_tiny_student
+
+    return write_tiny_gguf(build_tiny_student(tmp_path_factory.mktemp("gguf")))
+
+
+@pytest.mark.parametrize("max_tokens", [6, 40])
+def test_distribution_follows_the_answer_tokens(tiny_gguf: Path, max_tokens: int) -> None:
+    from stillhouse.models.llamacpp import LlamaCppModel
+
+    model = LlamaCppModel(tiny_gguf, n_threads=1)
+    params = GenerationParams(max_tokens=max_tokens)
+    completion, dist = model.generate_with_distribution(MESSAGES, params, 4)
+    assert completion.text == model.generate(MESSAGES, params).text and dist.text == completion.text
+    assert len(dist.ids) == len(dist.offsets) == len(dist.top_ids) == len(dist.top_logprobs) > 0
+    assert len(dist.ids) == completion.output_tokens
+    pieces = [model._llm.detokenize([t]).decode() for t in dist.ids]
+    assert "".join(pieces) == completion.text
+    assert list(dist.offsets) == [len("".join(pieces[:i])) for i in range(len(pieces))]
+    for chosen, ids, logprobs in zip(dist.ids, dist.top_ids, dist.top_logprobs, strict=True):
+        assert ids[0] == chosen  # greedy: the written token is the most likely one
+        assert list(logprobs) == sorted(logprobs, reverse=True) and sum(map(math.exp, logprobs)) <= 1.0001
+
+
+def test_values_match_llama_cpp_pythons_own_logprobs(tiny_gguf: Path) -> None:
+    from llama_cpp import Llama
+
+    from stillhouse.models.llamacpp import LlamaCppModel
+
+    _, dist = LlamaCppModel(tiny_gguf, n_threads=1).generate_with_distribution(
+        MESSAGES, GenerationParams(max_tokens=6), 3
+    )
+    llm = Llama(model_path=str(tiny_gguf), logits_all=True, n_threads=1, verbose=False)
+    reply = llm.create_chat_completion(
+        messages=[{"role": m.role, "content": m.content} for m in MESSAGES],
+        max_tokens=6,
+        temperature=0.0,
+        logprobs=True,
+        top_logprobs=3,
+    )
+    theirs = reply["choices"][0]["logprobs"]["content"]
+    assert len(theirs) == len(dist.ids)
+    for ours, entry in zip(dist.top_logprobs, theirs, strict=True):
+        assert [t["logprob"] for t in entry["top_logprobs"]] == pytest.approx(list(ours), abs=2e-3)
