@@ -6,6 +6,7 @@ Submodules import only typer/rich at module level; heavy libraries load inside t
 from stillhouse.cli import (  # noqa: F401  (imported for their command registrations)
     demo,
     evaluate,
+    images,
     jobs,
     label,
     models,
