@@ -100,6 +100,15 @@ def test_distillation_is_text_only():
     ]
 
 
+def test_image_prompts_take_images_without_answers_and_keep_the_image_rules():
+    profile = PROFILES["image-prompts"]
+    assert _rules(_record(("user", [*_text("k"), _image()])), profile) == []
+    assert _rules(_record(("user", [*_text("k"), _image("tiff")])), profile) == [
+        ("image-format", "messages[0].content[1].image.format")
+    ]
+    assert (profile.min_valid, profile.max_records) == (FT.min_valid, FT.max_records)
+
+
 @pytest.mark.parametrize(
     ("uri", "ok"),
     [

@@ -32,6 +32,7 @@ class ImageKeywordsTask(Task):
 
     name = "image-keywords"
     system_prompt = SYSTEM_PROMPT
+    takes_images = True
 
     def parse(self, text: str) -> ParseResult:
         return parse_answer(text)
