@@ -100,3 +100,17 @@ def test_images_prompts_cli_refuses_an_unknown_format(tmp_path):
     ]
     result = CliRunner().invoke(app, args)
     assert result.exit_code == 2 and not (tmp_path / "o.jsonl").exists()
+
+
+def test_images_experiment_cli_says_what_student_to_provide(tmp_path):
+    write_photos(tmp_path / "photos", 1, max_side=50)
+    (tmp_path / "text").mkdir()
+    args = ["images", "experiment", str(tmp_path / "photos"), "--teacher", "openai:m@http://127.0.0.1:9/v1"]
+    args += ["--student", str(tmp_path / "text"), "--out", str(tmp_path / "run")]
+    result = CliRunner().invoke(app, args)
+    # The CLI edge (cli.app.main) turns this into one line and exit code 2.
+    assert isinstance(result.exception, InvalidInputError)
+    assert "must be a local vision-language model folder" in str(result.exception)
+    assert not (tmp_path / "run").exists()
+    bad = CliRunner().invoke(app, [*args, "--sizes", "8,x"])
+    assert bad.exit_code == 2 and "not a comma-separated list of sizes" in bad.output

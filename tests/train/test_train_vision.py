@@ -22,7 +22,24 @@ from stillhouse.train.data import IGNORE_INDEX
 
 pytestmark = pytest.mark.model
 
-WORDS = ["person", "animal", "object", "outdoor", "indoor", "night", "day", "red", "blue", "green", "bright", "dark", "portrait", "close-up", "calm", "happy"]
+WORDS = [
+    "person",
+    "animal",
+    "object",
+    "outdoor",
+    "indoor",
+    "night",
+    "day",
+    "red",
+    "blue",
+    "green",
+    "bright",
+    "dark",
+    "portrait",
+    "close-up",
+    "calm",
+    "happy",
+]
 HPARAMS = {"epochCount": "1", "batchSize": "2", "learningRateWarmupSteps": "0", "learningRate": "1e-4"}
 # Bedrock's learning rate tops out at 1e-4; a large LoRA alpha (scale alpha / r = 128) lets 8 steps
 # move a random model's loss visibly.

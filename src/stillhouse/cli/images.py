@@ -51,3 +51,43 @@ def prompts(
         f"wrote {written} prompt records to {out}; images cost about {built.tokens:,} tokens "
         f"(width x height / 750) at {max_side} px, {built.original_tokens:,} at full size"
     )
+
+
+@images_app.command("experiment")
+def experiment(
+    folder: Annotated[Path, typer.Argument(help="A folder of images; the last --eval-images are held out.")],
+    teacher: Annotated[
+        str, typer.Option(help="The vision teacher: a model folder, openai:MODEL@URL, bedrock:ID.")
+    ],
+    student: Annotated[str, typer.Option(help="The vision student: a local transformers model folder.")],
+    out: Annotated[Path, typer.Option("--out", help="Folder for labels, students, results and figures.")],
+    sizes: Annotated[str, typer.Option(help="Training-set sizes, comma-separated.")] = "300,900",
+    eval_images: Annotated[int, typer.Option(min=1, help="Images held out for evaluation.")] = 100,
+    max_side: Annotated[
+        int, typer.Option(min=16, max=8000, help="Downscale images to this many pixels a side.")
+    ] = 512,
+    max_tokens: Annotated[int, typer.Option(min=1, help="Answer token cap for teacher and students.")] = 256,
+) -> None:
+    """The seed's experiment: label the images with the teacher, train a student on each size, and
+    plot the Jaccard distributions (base student and each trained one) and the learning curve."""
+    from stillhouse.recipes.image_keywords import ImageKeywordsConfig, run_image_keywords
+    from stillhouse.sources.images import ImageConfig
+
+    try:
+        parsed = tuple(int(s) for s in sizes.split(",") if s.strip())
+    except ValueError:
+        raise typer.BadParameter(
+            f"{sizes!r} is not a comma-separated list of sizes", param_hint="--sizes"
+        ) from None
+    config = ImageKeywordsConfig(
+        images=folder,
+        teacher=teacher,
+        student=student,
+        out=out,
+        sizes=parsed,
+        eval_images=eval_images,
+        image=ImageConfig(max_side=max_side),
+        max_tokens=max_tokens,
+    )
+    summary = run_image_keywords(config, log=typer.echo)
+    typer.echo(f"mean Jaccard against the teacher: {summary['mean_jaccard']}; figures in {out}")
