@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 from tests.photos import photo_png
-from tests.tiny_vlm import IMAGE_TOKEN, save_tiny_vlm
+from tests.tiny_vlm import IMAGE_TOKEN, save_tiny_idefics3, save_tiny_vlm
 
 from stillhouse.chat import GenerationParams, Image, Message
 from stillhouse.errors import CorruptModelError, InvalidInputError
@@ -68,6 +68,18 @@ def test_the_registry_loads_a_vision_folder_and_it_generates(tiny_vlm):
     assert again.text == completion.text  # greedy
     text_only = model.generate([Message(role="user", content=USER_PROMPT)], GenerationParams(max_tokens=2))
     assert text_only.output_tokens == 2
+
+
+@pytest.mark.model
+def test_an_idefics3_folder_smolvlm_family_generates_from_an_image(tmp_path):
+    folder = save_tiny_idefics3(tmp_path / "idefics3", [USER_PROMPT])
+    assert resolve(str(folder)).backend == "hf-vision"
+    model = load_model(str(folder))
+    image_id = model.processor.tokenizer.convert_tokens_to_ids(IMAGE_TOKEN)
+    inputs = model._encode(image_messages(photo()))
+    assert inputs["input_ids"][0].tolist().count(image_id) == 4  # (32 / 8)^2 patches, pixel-shuffled by 2
+    completion = model.generate(image_messages(photo()), GenerationParams(max_tokens=3))
+    assert completion.output_tokens == 3 and completion.input_tokens == inputs["input_ids"].shape[1]
 
 
 @pytest.mark.model

@@ -129,3 +129,29 @@ def test_lora_on_sixteen_photos_lowers_the_loss_and_the_folder_reloads(tiny_vlm,
     photo = Image(format="png", data=photo_png("astronaut", 48))
     completion = model.generate(image_messages(photo), GenerationParams(max_tokens=8))
     assert completion.output_tokens >= 1 and completion.text
+
+
+def test_an_idefics3_student_trains_its_language_model_only(tmp_path):
+    import torch
+    from safetensors.torch import load_file
+    from tests.tiny_vlm import save_tiny_idefics3
+
+    student = save_tiny_idefics3(tmp_path / "idefics3", [SYSTEM_PROMPT, USER_PROMPT, ", ".join(WORDS)])
+    data = image_records(tmp_path / "train.jsonl", 8)
+    config = TrainConfig(
+        student=str(student),
+        data=data,
+        out=tmp_path / "run",
+        hyperparameters=HPARAMS,
+        max_steps=2,
+        lora_alpha=LORA_ALPHA,
+        progress=False,
+        threads=2,
+    )
+    result = run_training(config)
+    assert result.steps == 2
+    before = load_file(next(student.glob("*.safetensors")))
+    after = load_file(next(result.model_dir.glob("*.safetensors")))
+    vision = [k for k in before if "vision_model" in k]
+    assert vision and all(torch.equal(before[k], after[k]) for k in vision)
+    assert any(not torch.equal(before[k], after[k]) for k in before if "text_model" in k)
