@@ -24,6 +24,7 @@ from stillhouse.search.store import COMBINED, RowBatch, Store, open_store, place
 from stillhouse.tasks.video_router.prompt import MODALITIES
 
 if TYPE_CHECKING:
+    from stillhouse.chat import ChatModel
     from stillhouse.models.embeddings import Embedder
 
 BATCH = 256
@@ -115,8 +116,13 @@ def add_segments(
     engine: cfg.Engine | None = None,
     uri: str | None = None,
     show_progress: bool = False,
+    visual_keywords: str | ChatModel | None = None,
 ) -> AddReport:
     """Index the good segments of a JSONL file/folder into the current version of ``name``.
+
+    ``visual_keywords`` (a model spec or a loaded model) labels each segment's keyframe with the
+    image-keywords task and indexes the keywords as (or after) its visual text; a keyframe that
+    cannot be read or labelled is that line's problem.
 
     A new index gets version 1 with ``ingest`` (defaults if None). An existing index keeps its
     configuration: another ``ingest`` is refused here, since mixing two embedders in one table
@@ -142,10 +148,26 @@ def add_segments(
         version = manifest.current()
         _check_models(version, embedder)
         report = AddReport(index=name, version=version.version)
-        _ingest(store, version, iter_segments(location), embedder, report, show_progress=show_progress)
+        enrich = _keyword_labeller(visual_keywords)
+        if enrich is not None:
+            version.models.setdefault("visual_keywords", enrich.model.name)
+        segments = iter_segments(location, enrich=enrich.enrich if enrich else None)
+        _ingest(store, version, segments, embedder, report, show_progress=show_progress)
         version.segments = report.total
         cfg.save_manifest(manifest)
     return report
+
+
+def _keyword_labeller(model: str | ChatModel | None):  # -> VisualKeywords | None
+    if model is None:
+        return None
+    from stillhouse.search.visual_keywords import VisualKeywords
+
+    if isinstance(model, str):
+        from stillhouse.models import load_model
+
+        model = load_model(model)
+    return VisualKeywords(model)
 
 
 def _check_models(version: cfg.IndexVersion, embedder: Embedder) -> None:
