@@ -141,3 +141,16 @@ def test_dataset_limits():
     assert dataset_problems(8, 8, FT) == []
     assert "at least 8" in dataset_problems(9, 7, FT)[0]
     assert "at most 20000" in dataset_problems(20_001, 20_001, FT)[0]
+
+
+def test_inline_images_reads_s3_images_and_keeps_inline_ones():
+    from stillhouse.records.schema import inline_images
+
+    record = _record(("user", [*_text("k"), _image(uri="s3://b/a.png"), _image()]))
+    asked = []
+    inlined = inline_images(record, lambda block: asked.append(block.source.s3Location.uri) or b"PNG")
+    assert asked == ["s3://b/a.png"]
+    sources = [img.source for img in inlined.messages[0].images]
+    assert [s.bytes for s in sources] == ["UE5H", "aGVsbG8="] and all(s.s3Location is None for s in sources)
+    text_only = _record(("user", _text("k")))
+    assert inline_images(text_only, lambda block: b"") is text_only
