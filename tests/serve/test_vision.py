@@ -122,3 +122,17 @@ def test_a_text_model_refuses_an_image_with_a_validation_exception(runtime, depl
     assert error["Code"] == "ValidationException"
     assert "text-only model; images are not supported" in error["Message"]
     assert caught.value.response["ResponseMetadata"]["HTTPStatusCode"] == 400
+
+
+def test_chat_completions_to_a_text_model_with_an_image_is_a_400(server, deployed):
+    import openai
+
+    url = "data:image/png;base64," + base64.b64encode(PNG).decode()
+    client = openai.OpenAI(base_url=server + "/v1", api_key=API_KEY, max_retries=0)
+    with pytest.raises(openai.BadRequestError) as caught:
+        client.chat.completions.create(
+            model=deployed["text"],
+            messages=[{"role": "user", "content": [{"type": "image_url", "image_url": {"url": url}}]}],
+            max_tokens=2,
+        )
+    assert caught.value.status_code == 400 and "text-only model" in str(caught.value)
