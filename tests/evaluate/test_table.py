@@ -6,7 +6,7 @@ import pytest
 
 from stillhouse.evaluate import EvaluationResults, evaluate_models
 from stillhouse.evaluate.report import render_html
-from stillhouse.evaluate.table import COLUMNS, SummaryTable, fmt, render_text, summary_table
+from stillhouse.evaluate.table import COLUMNS, TASK_COLUMNS, SummaryTable, fmt, render_text, summary_table
 from stillhouse.models.fake import FakeModel
 from stillhouse.tasks import get_task
 
@@ -34,7 +34,7 @@ def test_one_row_per_model_one_cell_per_column_and_no_judge_column_without_a_jud
     table = summary_table(results)
     assert list(table.rows) == ["perfect", "broken"]
     assert "judge" not in table.columns
-    assert table.columns == [title for key, title, _ in COLUMNS if key != "judge_mean"]
+    assert table.columns == [title for key, title, _ in COLUMNS if key not in ("judge_mean", *TASK_COLUMNS)]
     assert all(len(cells) == len(table.columns) for cells in table.rows.values())
     by_title = {label: dict(zip(table.columns, cells, strict=True)) for label, cells in table.rows.items()}
     assert by_title["perfect"]["valid JSON"] == "100.0%" and by_title["broken"]["valid JSON"] == "0.0%"
@@ -69,3 +69,27 @@ def test_the_html_report_shows_the_same_cells(results) -> None:
     page = render_html(results, [])
     for label, cells in summary_table(results).rows.items():
         assert f"<tr><td>{label}</td>" + "".join(f"<td>{c}</td>" for c in cells) + "</tr>" in page
+
+
+def test_an_image_keyword_evaluation_gets_its_jaccard_and_f1_columns() -> None:
+    from stillhouse.evaluate.results import EvaluationResults, ExampleResult, ModelResults, summarize
+
+    examples = [
+        ExampleResult(
+            index=i,
+            query="",
+            reference="",
+            prediction="",
+            latency_ms=1.0,
+            valid=True,
+            scores={"jaccard": j, "f1": f},
+        )
+        for i, (j, f) in enumerate([(0.25, 0.4), (0.75, 0.8)])
+    ]
+    results = EvaluationResults(task="image-keywords", created_at="now", n_records=2)
+    results.models["student"] = ModelResults(
+        summary=summarize("student", "m", examples, priced=None), examples=examples
+    )
+    table = summary_table(results)
+    cells = dict(zip(table.columns, table.rows["student"], strict=True))
+    assert cells["keyword Jaccard"] == "0.500" and cells["keyword F1"] == "0.600"

@@ -105,6 +105,15 @@ def test_distillation_is_text_only():
     ]
 
 
+def test_image_prompts_take_images_without_answers_and_keep_the_image_rules():
+    profile = PROFILES["image-prompts"]
+    assert _rules(_record(("user", [*_text("k"), _image()])), profile) == []
+    assert _rules(_record(("user", [*_text("k"), _image("tiff")])), profile) == [
+        ("image-format", "messages[0].content[1].image.format")
+    ]
+    assert (profile.min_valid, profile.max_records) == (FT.min_valid, FT.max_records)
+
+
 @pytest.mark.parametrize(
     ("uri", "ok"),
     [
@@ -175,3 +184,16 @@ def test_multi_turn_prompts_are_kept_for_nova_and_local_students(student: str | 
 def test_single_turn_records_pass_for_every_student() -> None:
     pair = _record(("user", _text("a")), ("assistant", _text("b")))
     assert _rules(pair, DIST.for_student("meta.llama3-1-8b-instruct-v1:0:128k")) == []
+
+
+def test_inline_images_reads_s3_images_and_keeps_inline_ones():
+    from stillhouse.records.schema import inline_images
+
+    record = _record(("user", [*_text("k"), _image(uri="s3://b/a.png"), _image()]))
+    asked = []
+    inlined = inline_images(record, lambda block: asked.append(block.source.s3Location.uri) or b"PNG")
+    assert asked == ["s3://b/a.png"]
+    sources = [img.source for img in inlined.messages[0].images]
+    assert [s.bytes for s in sources] == ["UE5H", "aGVsbG8="] and all(s.s3Location is None for s in sources)
+    text_only = _record(("user", _text("k")))
+    assert inline_images(text_only, lambda block: b"") is text_only

@@ -7,6 +7,7 @@ from stillhouse.cli import (  # noqa: F401  (imported for their command registra
     batch,
     demo,
     evaluate,
+    images,
     jobs,
     label,
     models,

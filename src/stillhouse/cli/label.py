@@ -110,7 +110,7 @@ def label(
     report = failures or out.with_name(out.name + ".failures.jsonl")
     check_output_file(out, field="out")
     check_output_file(report, field="failures")
-    records, read = _read_prompts(prompts)
+    records, read = _read_prompts(prompts, _task(task))
     config = TeacherConfig(
         model=teacher, shots=k, anchored=anchored, steer=steer, embedder=embedder, cache=cache or "default"
     )
@@ -148,12 +148,14 @@ def label(
         raise typer.Exit(1)
 
 
-def _read_prompts(path: Path):  # -> (records, ValidationReport)
-    """Records under the distillation rules, each bad line reported; only an oversize file is refused."""
+def _read_prompts(path: Path, task=None):  # task: Task | None -> (records, ValidationReport)
+    """Records under the distillation rules (the image-prompts rules for a task that takes images),
+    each bad line reported; only an oversize file is refused."""
     from stillhouse.records.validate import require_at_most
     from stillhouse.sources.dataset import read_dataset
 
-    records, read = read_dataset(path, "distillation", "report")
+    profile = "image-prompts" if task is not None and task.takes_images else "distillation"
+    records, read = read_dataset(path, profile, "report")
     require_at_most(read)
     return records, read
 

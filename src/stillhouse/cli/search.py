@@ -28,6 +28,10 @@ def add_segments(
         Literal["lancedb", "milvus"] | None, typer.Option(help="Engine of a new index (default lancedb).")
     ] = None,
     uri: Annotated[str | None, typer.Option(help="Milvus server URI or milvus-lite .db path.")] = None,
+    visual_keywords: Annotated[
+        str | None,
+        typer.Option(help="A vision model spec that labels each keyframe (image-keywords) as visual text."),
+    ] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object.")] = False,
 ) -> None:
     """Index segments; each bad line is reported as `line N: field: reason` and the good ones are kept.
@@ -45,6 +49,7 @@ def add_segments(
         engine=engine,
         uri=uri,
         show_progress=not as_json and sys.stderr.isatty(),
+        visual_keywords=visual_keywords,
     )
     if as_json:
         emit_json({**report.model_dump(mode="json"), "segments_per_second": round(report.per_second, 1)})

@@ -138,3 +138,37 @@ FIGURES = (
     ("Latency distribution", latency_distribution),
     ("Cost per 1K queries", cost_per_1k),
 )
+
+
+def example_score_histogram(results: EvaluationResults, key: str, *, bins: int = 10) -> bytes | None:
+    """Per model, the share of examples in each tenth of a score in [0, 1] (e.g. the image keyword
+    task's per-image ``jaccard``, as the seed plots it); ``None`` when no example has the score."""
+    edges = [i / bins for i in range(bins + 1)]
+    series: dict[str, list[float]] = {}
+    for label, r in results.models.items():
+        values = [e.scores[key] for e in r.examples if e.scores.get(key) is not None]
+        if values:
+            counts = Counter(min(int(v * bins), bins - 1) for v in values)  # 1.0 joins the last bin
+            series[label] = [counts[b] / len(values) for b in range(bins)]
+    if not series:
+        return None
+    fig = _new_figure()
+    ax = fig.subplots()
+    _grouped_bars(ax, [f"{lo:.1f}" for lo in edges[:-1]], series)
+    ax.set_title(f"Distribution of {key} per model")
+    ax.set_xlabel(f"{key} (bin start)")
+    ax.set_ylabel("share of examples")
+    return _png(fig)
+
+
+def learning_curve(points: dict[int, float], *, ylabel: str) -> bytes:
+    """A score against training-set size (0: the base model before training)."""
+    fig = _new_figure()
+    ax = fig.subplots()
+    sizes = sorted(points)
+    ax.plot(sizes, [points[n] for n in sizes], marker="o")
+    ax.set_xticks(sizes, [str(n) for n in sizes])
+    ax.set_title(f"{ylabel} against training-set size")
+    ax.set_xlabel("training records (0: base student)")
+    ax.set_ylabel(ylabel)
+    return _png(fig)

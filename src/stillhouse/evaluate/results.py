@@ -19,6 +19,9 @@ HEADLINE_KEYS: dict[str, tuple[str, ...]] = {
     "rubric_mean": ("rubric", "rubric_score", "score"),
     "weight_mae": ("mae", "weight_mae", "mean_abs_error"),
     "dominant_accuracy": ("dominant_match", "dominant_accuracy", "dominant"),
+    # The image keyword task: per-image Jaccard and F1 of the keyword sets against the reference.
+    "jaccard_mean": ("jaccard",),
+    "keyword_f1": ("f1",),
 }
 
 # The per-model figures of ``--json`` (``judge_mean``/``judge_failures`` are added when judged).
@@ -79,6 +82,8 @@ class ModelSummary(_Model):
     rubric_mean: float | None = None
     weight_mae: float | None = None
     dominant_accuracy: float | None = None
+    jaccard_mean: float | None = None
+    keyword_f1: float | None = None
     exact_match: float | None = None
     fuzzy_match: float | None = None
     p50_ms: float | None = None

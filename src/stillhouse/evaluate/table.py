@@ -17,6 +17,8 @@ COLUMNS = (
     ("judge_mean", "judge", "{:.2f}"),
     ("weight_mae", "weight MAE", "{:.3f}"),
     ("dominant_accuracy", "dominant acc.", "{:.1%}"),
+    ("jaccard_mean", "keyword Jaccard", "{:.3f}"),
+    ("keyword_f1", "keyword F1", "{:.3f}"),
     ("validity", "valid JSON", "{:.1%}"),
     ("p50_ms", "p50 ms", "{:.1f}"),
     ("p95_ms", "p95 ms", "{:.1f}"),
@@ -26,6 +28,18 @@ COLUMNS = (
     ("stand_in_cost_per_1k_queries", "Bedrock stand-in / 1K", "{:.4g}"),
     ("failed_calls", "failed calls", "{}"),
 )
+
+
+# Columns of one task's figures, shown only when some model has them (the judge's when judged).
+TASK_COLUMNS = ("jaccard_mean", "keyword_f1")
+
+
+def _shown(results: EvaluationResults, key: str) -> bool:
+    if key == "judge_mean":
+        return results.judge is not None
+    return key not in TASK_COLUMNS or any(
+        getattr(r.summary, key) is not None for r in results.models.values()
+    )
 
 
 def fmt(value: object, pattern: str) -> str:
@@ -44,7 +58,7 @@ class SummaryTable(BaseModel):
 
 def summary_table(results: EvaluationResults) -> SummaryTable:
     """The headline figures of every model (the judge's column only when a judge scored)."""
-    columns = [c for c in COLUMNS if c[0] != "judge_mean" or results.judge is not None]
+    columns = [c for c in COLUMNS if _shown(results, c[0])]
     return SummaryTable(
         columns=[title for _, title, _ in columns],
         rows={

@@ -144,18 +144,27 @@ class DefaultStages:
         from stillhouse.records.validate import get_profile, require_usable
         from stillhouse.sources.dataset import read_dataset
 
-        name = "distillation" if ctx.request.customizationType == "DISTILLATION" else "fine-tuning"
         # The student's family has rules of its own (an Anthropic or Llama student: single-turn only).
-        profile = get_profile(name).for_student(ctx.request.baseModelIdentifier)  # type: ignore[union-attr]
+        profile = get_profile(_profile(ctx)).for_student(ctx.request.baseModelIdentifier)  # type: ignore[union-attr]
         data_dir = ctx.job_dir / "data"
         location: str | Path = ctx.request.trainingDataConfig.s3Uri or self._logs_snapshot(ctx, data_dir)
         records, report = read_dataset(location, profile, "report", store=self.store)
         ctx.progress.validation_report = _short_report(report.to_json())
         require_usable(report)
+        records = self._inlined(records)
         ctx.progress.training_file = str(_write(data_dir / "train.jsonl", records))
         validators = ctx.request.validationDataConfig.validators if ctx.request.validationDataConfig else []
         if validators:
             ctx.progress.validation_file = str(self._validation_set(validators[0].s3Uri, profile, data_dir))
+
+    def _inlined(self, records: list[ConversationRecord]) -> list[ConversationRecord]:
+        """Images the records keep in the object store, read into the snapshot: labelling and
+        training then see the images as they were when the job started."""
+        from stillhouse.records.schema import inline_images
+        from stillhouse.sources.objectstore import image_loader
+
+        load = image_loader(self.store)
+        return [inline_images(record, load) for record in records]
 
     def _logs_snapshot(self, ctx: JobContext, data_dir: Path) -> Path:
         from stillhouse.sources.invocation_logs import read_invocation_logs
@@ -181,7 +190,7 @@ class DefaultStages:
             raise DatasetError(
                 f"{uri}: no valid validation records ({report.summary()})", field="validationDataConfig"
             )
-        return _write(data_dir / "validation.jsonl", records)
+        return _write(data_dir / "validation.jsonl", self._inlined(records))
 
     # ------------------------------------------------------------------------- data processing
 
@@ -305,6 +314,19 @@ def upload_outputs(store: Any, train_out: Path, output_uri: str, job_id: str) ->
             if path.is_file():
                 store.put_bytes(f"{base}/{path.relative_to(train_out).as_posix()}", path.read_bytes())
     return base + "/"
+
+
+def _profile(ctx: JobContext) -> str:
+    """The rules the job's data is read under. Bedrock distils text only; a distillation job for a
+    vision-language base model (a local folder) takes image prompts, labelled here and then trained
+    on as a fine-tuning set would be."""
+    from stillhouse.jobs.specs import local_specs
+    from stillhouse.models.hf_vision import is_vision_folder
+
+    if ctx.request.customizationType != "DISTILLATION":
+        return "fine-tuning"
+    student = local_specs(ctx.request)[0]
+    return "image-prompts" if is_vision_folder(Path(student).expanduser()) else "distillation"
 
 
 def _student_format_task(labelled: Path) -> str | None:

@@ -131,10 +131,6 @@ class TransformersModel:
         """:meth:`generate`, handing each new token to ``streamer`` and stopping once ``cancel`` is set."""
         import torch
 
-        if any(m.images for m in messages):
-            raise InvalidInputError(
-                "the transformers backend is text-only; images are not supported", field="messages"
-            )
         inputs = self._encode(messages)
         with self._lock, torch.inference_mode():
             started = time.perf_counter()  # inside the lock: waiting for another call is not latency
@@ -172,6 +168,12 @@ class TransformersModel:
         return str(self._tokenizer.decode(tokens, skip_special_tokens=True))
 
     def _encode(self, messages: list[Message]) -> dict[str, Any]:
+        if any(m.images for m in messages):
+            raise InvalidInputError(
+                f"{self.name} is a text-only model; images are not supported (load a vision model "
+                "folder, whose config.json has a vision_config)",
+                field="messages",
+            )
         chat = [{"role": m.role, "content": m.content} for m in messages]
         if getattr(self._tokenizer, "chat_template", None):
             return dict(

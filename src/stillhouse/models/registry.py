@@ -7,7 +7,9 @@ nothing downstream looks at the string again. Grammar::
 
     spec := CATALOG_NAME                  llama.cpp on the assembled, verified GGUF
           | "llamacpp:" (PATH | NAME)     llama.cpp on a .gguf file (or catalog name)
-          | "hf:" (DIR | NAME | PATH)     transformers on a folder (+ LoRA adapter) or a converted GGUF
+          | "hf:" (DIR | NAME | PATH)     transformers on a folder (+ LoRA adapter) or a converted GGUF;
+                                          a vision-language folder (config.json with a vision_config)
+                                          -> the transformers vision backend
           | "openai:" MODEL "@" BASE_URL  an OpenAI-compatible server
           | "bedrock:" MODEL_ID           Bedrock Converse (endpoint: STILLHOUSE_BEDROCK_ENDPOINT)
           | "fast-router:" DIR            the embedding router saved in DIR
@@ -34,7 +36,8 @@ from stillhouse.chat import ChatModel
 from stillhouse.errors import InvalidInputError, NotFoundError
 from stillhouse.models.manifest import StudentManifest, read_manifest
 
-Backend = Literal["llamacpp", "hf", "openai", "bedrock", "fast-router"]
+Backend = Literal["llamacpp", "hf", "hf-vision", "openai", "bedrock", "fast-router"]
+# The spec prefixes; "hf-vision" is never written, it is what an "hf" vision folder resolves to.
 _PREFIXES: tuple[Backend, ...] = ("llamacpp", "hf", "openai", "bedrock", "fast-router")
 # The file name a published model folder uses for its llama.cpp export.
 SERVING_GGUF = "model.gguf"
@@ -164,10 +167,12 @@ def _resolve_hf(parsed: ModelSpec, name: str, progress: bool) -> ResolvedModel:
     """A transformers folder (``config.json`` or a LoRA ``adapter_config.json``) as it is; a catalog
     name or ``.gguf`` file de-quantized to fp32 safetensors once and cached."""
     from stillhouse.models import catalog
+    from stillhouse.models.hf_vision import is_vision_folder
 
     path = Path(parsed.target).expanduser()
     if path.is_dir() and ((path / "config.json").is_file() or (path / "adapter_config.json").is_file()):
-        return ResolvedModel(name=name, backend="hf", path=path, manifest=read_manifest(path))
+        backend: Backend = "hf-vision" if is_vision_folder(path) else "hf"
+        return ResolvedModel(name=name, backend=backend, path=path, manifest=read_manifest(path))
     if path.is_dir():
         raise NotFoundError(f"{path} has no config.json; not a transformers model", field="model")
     gguf, local = _gguf_file(parsed.target, progress)
@@ -252,6 +257,13 @@ def _load_hf(resolved: ResolvedModel, options: LoadOptions) -> ChatModel:
     return TransformersModel(resolved.path, name=resolved.name)
 
 
+def _load_hf_vision(resolved: ResolvedModel, options: LoadOptions) -> ChatModel:
+    from stillhouse.models.hf_vision import VisionTransformersModel
+
+    assert resolved.path is not None
+    return VisionTransformersModel(resolved.path, name=resolved.name)
+
+
 def _load_openai(resolved: ResolvedModel, options: LoadOptions) -> ChatModel:
     from stillhouse.models.openai_http import OpenAIHTTPModel
 
@@ -283,6 +295,7 @@ def _load_fast_router(resolved: ResolvedModel, options: LoadOptions) -> ChatMode
 _LOADERS: dict[Backend, Callable[[ResolvedModel, LoadOptions], ChatModel]] = {
     "llamacpp": _load_llamacpp,
     "hf": _load_hf,
+    "hf-vision": _load_hf_vision,
     "openai": _load_openai,
     "bedrock": _load_bedrock,
     "fast-router": _load_fast_router,

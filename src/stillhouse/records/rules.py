@@ -16,7 +16,7 @@ from pydantic import BaseModel, ConfigDict
 
 from stillhouse.records.schema import SCHEMA_VERSION, ConversationRecord, Turn
 
-ProfileName = Literal["distillation", "fine-tuning"]
+ProfileName = Literal["distillation", "fine-tuning", "image-prompts"]
 
 ROLES = ("user", "assistant")
 IMAGE_FORMATS = ("png", "jpeg", "gif", "webp")
@@ -84,6 +84,11 @@ PROFILES: dict[str, Profile] = {
     ),
     "fine-tuning": Profile(
         name="fine-tuning", min_valid=8, max_records=20_000, allow_images=True, require_labelled=True
+    ),
+    # Image prompts to label for an image task: Bedrock distils text only, so an image set is labelled
+    # here and trained as a fine-tuning set, whose limits it therefore takes (unlabelled allowed).
+    "image-prompts": Profile(
+        name="image-prompts", min_valid=8, max_records=20_000, allow_images=True, require_labelled=False
     ),
 }
 

@@ -127,6 +127,21 @@ def to_messages(
     return out
 
 
+def inline_images(record: ConversationRecord, load_image: ImageLoader) -> ConversationRecord:
+    """``record`` with every ``s3Location`` image replaced by its bytes (a self-contained snapshot)."""
+    if not any(img.source.s3Location is not None for turn in record.messages for img in turn.images):
+        return record
+
+    def inlined(block: ContentBlock) -> ContentBlock:
+        if block.image is None or block.image.source.s3Location is None:
+            return block
+        data = base64.b64encode(load_image(block.image)).decode()
+        return ContentBlock(image=ImageBlock(format=block.image.format, source=ImageSource(bytes=data)))
+
+    turns = [Turn(role=t.role, content=[inlined(b) for b in t.content]) for t in record.messages]
+    return record.model_copy(update={"messages": turns})
+
+
 def from_messages(messages: list[Message]) -> ConversationRecord:
     """A record from domain messages (images inlined as base64 bytes)."""
     system = [SystemBlock(text=m.content) for m in messages if m.role == "system"]

@@ -26,6 +26,7 @@ from stillhouse.search.store import COMBINED, RowBatch, Store, open_store, place
 from stillhouse.tasks.video_router.prompt import MODALITIES
 
 if TYPE_CHECKING:
+    from stillhouse.chat import ChatModel
     from stillhouse.models.embeddings import Embedder
 
 BATCH = 256
@@ -182,22 +183,37 @@ def add_segments(
     engine: cfg.Engine | None = None,
     uri: str | None = None,
     show_progress: bool = False,
+    visual_keywords: str | ChatModel | None = None,
 ) -> AddReport:
     """Index the good segments of a JSONL file/folder into the current version of ``name``
-    (a new index gets version 1 with ``ingest``, defaults if None; see :func:`segment_writer`)."""
+    (a new index gets version 1 with ``ingest``, defaults if None; see :func:`segment_writer`).
+
+    ``visual_keywords`` (a model spec or a loaded model) labels each segment's keyframe with the
+    image-keywords task and indexes the keywords as (or after) its visual text; a keyframe that
+    cannot be read or labelled is that line's problem.
+    """
     with segment_writer(name, ingest=ingest, engine=engine, uri=uri) as writer:
         report = AddReport(index=name, version=writer.version.version)
-        _ingest(
-            writer.store,
-            writer.version,
-            iter_segments(location),
-            writer.embedder,
-            report,
-            show_progress=show_progress,
-        )
+        enrich = _keyword_labeller(visual_keywords)
+        if enrich is not None:
+            writer.version.models.setdefault("visual_keywords", enrich.model.name)
+        segments = iter_segments(location, enrich=enrich.enrich if enrich else None)
+        _ingest(writer.store, writer.version, segments, writer.embedder, report, show_progress=show_progress)
         writer.version.segments = report.total
         cfg.save_manifest(writer.manifest)
     return report
+
+
+def _keyword_labeller(model: str | ChatModel | None):  # -> VisualKeywords | None
+    if model is None:
+        return None
+    from stillhouse.search.visual_keywords import VisualKeywords
+
+    if isinstance(model, str):
+        from stillhouse.models import load_model
+
+        model = load_model(model)
+    return VisualKeywords(model)
 
 
 def _check_models(version: cfg.IndexVersion, embedder: Embedder) -> None:

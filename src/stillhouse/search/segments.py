@@ -9,12 +9,13 @@ lines still indexes its good ones.
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Annotated, Any
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, ValidationError, model_validator
 
+from stillhouse.errors import InvalidInputError
 from stillhouse.records.jsonl import field_path
 from stillhouse.tasks.video_router.prompt import MODALITIES, Modality
 
@@ -113,15 +114,30 @@ def parse_segment(raw: bytes | str, line: int, file: str | None = None) -> Segme
         return SegmentProblem(file=file, line=line, field=where, reason=reason.removeprefix("Value error, "))
 
 
-def iter_segments(location: str | Path) -> Iterator[Segment | SegmentProblem]:
-    """Each non-blank line of a JSONL file, folder or ``s3://`` location, parsed, in order."""
+def iter_segments(
+    location: str | Path, *, enrich: Callable[[Segment], Segment] | None = None
+) -> Iterator[Segment | SegmentProblem]:
+    """Each non-blank line of a JSONL file, folder or ``s3://`` location, parsed, in order.
+
+    ``enrich`` rewrites each good segment (e.g. its keyframe's keywords as visual text); an
+    :class:`InvalidInputError` it raises becomes that line's problem."""
     from stillhouse.sources.files import iter_source_lines
 
     base = _base_folder(location)
     for item in iter_source_lines(location, None):
-        if item.raw is not None:
-            parsed = parse_segment(item.raw, item.line, item.file)
-            yield anchored(parsed, base) if base is not None and isinstance(parsed, Segment) else parsed
+        if item.raw is None:
+            continue
+        parsed = parse_segment(item.raw, item.line, item.file)
+        if isinstance(parsed, Segment):
+            parsed = anchored(parsed, base) if base is not None else parsed
+            if enrich is not None:
+                try:
+                    parsed = enrich(parsed)
+                except InvalidInputError as exc:
+                    parsed = SegmentProblem(
+                        file=item.file, line=item.line, field=exc.field or "segment", reason=exc.message
+                    )
+        yield parsed
 
 
 def _base_folder(location: str | Path) -> Path | None:

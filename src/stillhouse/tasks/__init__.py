@@ -1,4 +1,4 @@
-"""Tasks: the video search router (``video-router``); image keyword labelling comes with a later issue.
+"""Tasks: the video search router (``video-router``) and image keyword labelling (``image-keywords``).
 
 ``get_task(name)`` finds one.
 """
@@ -15,6 +15,7 @@ __all__ = ["ParseResult", "Task", "detect_task", "get_task", "task_names"]
 
 # name -> "module:attribute", imported on first use so the CLI stays light.
 _REGISTRY: dict[str, str] = {
+    "image-keywords": "stillhouse.tasks.image_keywords:ImageKeywordsTask",
     "video-router": "stillhouse.tasks.video_router:VideoRouterTask",
 }
 

@@ -38,6 +38,8 @@ class Task(ABC):
     # and serving (None: the student sees the teacher's prompt). A student that only ever does this
     # task needs no definitions, and every prompt token is paid on each CPU training step and answer.
     student_prompt: str | None = None
+    # Whether the task's prompts carry images (its prompt sets are read under the image-prompts rules).
+    takes_images: bool = False
 
     @property
     def student_json_schema(self) -> dict[str, Any] | None:

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import random
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -37,12 +37,14 @@ class Example:
     """One tokenized record: ``labels`` is ``input_ids`` with non-assistant tokens set to -100.
 
     ``teacher`` (distillation runs only) has one row per label token: the teacher's distribution
-    there (:mod:`stillhouse.train.teacher_tokens`).
+    there (:mod:`stillhouse.train.teacher_tokens`); ``extras`` are a vision student's other model
+    inputs (``pixel_values``, ...), one row per image.
     """
 
     input_ids: list[int]
     labels: list[int]
     teacher: tuple[TeacherRow, ...] | None = None
+    extras: dict[str, Any] = field(default_factory=dict)
 
 
 @dataclass
@@ -58,12 +60,15 @@ class EncodedSet:
         return [len(e.input_ids) for e in self.examples]
 
 
-def training_records(path: Path, *, what: str = "training data") -> list[ConversationRecord]:
+def training_records(
+    path: Path, *, what: str = "training data", images: bool = False
+) -> list[ConversationRecord]:
     """A fine-tuning JSONL file read under the ``refuse`` policy: any unusable line refuses it whole.
 
     Training silently on part of a file would hide a data problem, so every problem is reported
     (the first few with their line numbers) and nothing trains. The dataset-size rules (8 to 20,000
-    records) apply to training data, not to a validation set.
+    records) apply to training data, not to a validation set. Records with images are refused unless
+    ``images`` (the student is a vision model).
     """
     from stillhouse.sources.dataset import read_dataset
 
@@ -71,8 +76,12 @@ def training_records(path: Path, *, what: str = "training data") -> list[Convers
         raise InvalidInputError(f"{what} file {str(path)!r} does not exist", field=what)
     records, _ = read_dataset(path, "fine-tuning", "refuse", sized=what == "training data", what=what)
     for number, record in enumerate(records, start=1):
-        if any(turn.images for turn in record.messages):
-            raise DatasetError(f"record {number} has images; text students cannot train on them", field=what)
+        if not images and any(turn.images for turn in record.messages):
+            raise DatasetError(
+                f"record {number} has images; text students cannot train on them (use a vision-language "
+                "student, a folder whose config.json has a vision_config)",
+                field=what,
+            )
     return records
 
 
@@ -124,7 +133,8 @@ def fit_length(example: Example, max_length: int, overflow: Overflow) -> Example
         labels = example.labels[:max_length]
         kept = sum(label != IGNORE_INDEX for label in labels)
         teacher = example.teacher[:kept] if example.teacher is not None else None
-        cut = Example(example.input_ids[:max_length], labels, teacher)
+        # Images precede the answer they are asked about, so a cut at the end keeps their tokens.
+        cut = replace(example, input_ids=example.input_ids[:max_length], labels=labels, teacher=teacher)
         return cut if kept else None
     return None
 
@@ -156,16 +166,27 @@ def encode_records(
     overflow: Overflow,
     what: str = "training data",
     distributions: Mapping[str, TokenDistribution] | None = None,
+    encoder: Callable[[ConversationRecord], Example] | None = None,
 ) -> EncodedSet:
     """Tokenize records with assistant-only labels; enforce ``max_length`` by ``overflow``.
 
     With ``overflow="error"`` any record over the limit fails the whole set, saying how many are
-    too long and which is longest, so a user can choose a limit or a policy knowingly.
+    too long and which is longest, so a user can choose a limit or a policy knowingly. ``encoder``
+    replaces the text encoding (a vision student's processor, :mod:`stillhouse.train.vision`);
+    ``distributions`` (logit distillation) are placed on the text encoding's tokens only.
     """
-    render = chat_renderer(tokenizer)
+    if encoder is not None and distributions is not None:
+        raise InvalidInputError(
+            "logit distillation (distillationMethod kd/uld) takes text students only; train a "
+            "vision-language student with distillationMethod=sft",
+            field="distillationMethod",
+        )
+    if encoder is None:
+        render = chat_renderer(tokenizer)
+        encoder = lambda record: encode_record(record, tokenizer, render, distributions)  # noqa: E731
     encoded, too_long = EncodedSet(), []
     for number, record in enumerate(records, start=1):
-        example = encode_record(record, tokenizer, render, distributions)
+        example = encoder(record)
         if len(example.input_ids) > max_length:
             too_long.append((number, len(example.input_ids)))
         fitted = fit_length(example, max_length, overflow)
@@ -244,7 +265,10 @@ def collate(examples: Sequence[Example], pad_id: int) -> dict[str, Any]:
         mask[row, :n] = 1
     loss_mask = torch.zeros_like(labels, dtype=torch.bool)
     loss_mask[:, :-1] = labels[:, 1:] != IGNORE_INDEX
+    # Image inputs hold one row per image, so a batch's are its examples' rows in order.
+    extras = {key: torch.cat([e.extras[key] for e in examples]) for key in examples[0].extras}
     batch = {
+        "extras": extras,
         "input_ids": ids,
         "attention_mask": mask,
         "labels": labels,

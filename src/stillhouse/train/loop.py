@@ -18,7 +18,7 @@ from typing import Any
 from stillhouse.errors import ConflictError, JobStoppedError
 from stillhouse.outputs import check_output_dir
 from stillhouse.progress import note
-from stillhouse.train import artifacts, checkpoint, data, export, student, teacher_tokens
+from stillhouse.train import artifacts, checkpoint, data, export, student, teacher_tokens, vision
 from stillhouse.train.checkpoint import CheckpointState, MetricRow
 from stillhouse.train.config import TrainConfig, TrainResult
 from stillhouse.train.hparams import Hyperparameters, lr_factor, parse_hyperparameters
@@ -105,23 +105,29 @@ def prepare(config: TrainConfig) -> Prepared:
     """Validate and tokenize everything; raise on bad input before any weights load."""
     check_output_dir(config.out, field="out")  # before minutes of loading, not after
     hp = parse_hyperparameters(config.hyperparameters, config.method)
+    # Only a local folder can be a vision student (the catalog's are text models), so this needs no
+    # resolution: bad data is still refused before a catalog student is converted.
+    images = vision.is_vision_student(Path(config.student).expanduser())
     note(f"reading {config.data}", enabled=config.progress)
-    records = _student_format(config, data.training_records(config.data))
+    records = _student_format(config, data.training_records(config.data, images=images))
     val_records = (
-        _student_format(config, data.training_records(config.validation, what="validation data"))
+        _student_format(
+            config, data.training_records(config.validation, what="validation data", images=images)
+        )
         if config.validation
         else None
     )
     _check_out_dir(config)
     student_dir = student.resolve_student(config.student)
     note(f"tokenizing {len(records)} records for {student_dir.name}", enabled=config.progress)
-    tokenizer = student.load_tokenizer(student_dir)
+    tokenizer = vision.load_processor(student_dir) if images else student.load_tokenizer(student_dir)
     max_length = config.max_length or student.context_length(student_dir)
     encode = dict(
         tokenizer=tokenizer,
         max_length=max_length,
         overflow=config.overflow,
         distributions=teacher_tokens.for_run(config.teacher_distributions, hp.distillationMethod),
+        encoder=(lambda record: vision.encode_image_record(record, tokenizer)) if images else None,
     )
     train = data.encode_records(records, **encode)
     if encode["distributions"] is not None:
@@ -413,6 +419,7 @@ def _forward_loss(model: Any, batch: dict[str, Any], loss_fn: LossFn) -> Any:
         attention_mask=batch["attention_mask"],
         logits_to_keep=batch["loss_mask"],
         use_cache=False,
+        **batch.get("extras", {}),
     )
     logits = out.logits
     if logits.dim() == 3:  # a model that ignores logits_to_keep returns every position

@@ -44,7 +44,9 @@ def load_tokenizer(student_dir: Path) -> Any:
 
 
 def pad_id(tokenizer: Any) -> int:
-    """Token used for padding (its positions are masked, so any id works; eos when no pad)."""
+    """Token used for padding (its positions are masked, so any id works; eos when no pad).
+    A vision student's processor pads with its tokenizer's."""
+    tokenizer = getattr(tokenizer, "tokenizer", tokenizer)
     for candidate in (tokenizer.pad_token_id, tokenizer.eos_token_id):
         if candidate is not None:
             return int(candidate)
@@ -84,18 +86,28 @@ def cpu_threads(requested: int | None) -> int:
 
 
 def build_model(student_dir: Path, config: TrainConfig) -> Any:
-    """Load the student in float32 and wrap it in LoRA unless full fine-tuning was asked for."""
+    """Load the student in float32 and wrap it in LoRA unless full fine-tuning was asked for; a
+    vision-language student trains its language model only (:mod:`stillhouse.train.vision`)."""
     import torch
-    from transformers import AutoModelForCausalLM
+    from transformers import AutoModelForCausalLM, AutoModelForImageTextToText
 
-    model = AutoModelForCausalLM.from_pretrained(student_dir, dtype=torch.float32)
+    from stillhouse.train import vision
+
+    images = vision.is_vision_student(student_dir)
+    auto = AutoModelForImageTextToText if images else AutoModelForCausalLM
+    model = auto.from_pretrained(student_dir, dtype=torch.float32)
     model.config.use_cache = False  # no KV cache while training: it only costs memory
     if config.method == "full":
+        if images:
+            vision.freeze_vision(model)
         return model
     from peft import LoraConfig, get_peft_model
 
-    present = {name.rsplit(".", 1)[-1] for name, _ in model.named_modules()}
-    targets = [t for t in config.lora_targets if t in present]
+    if images:
+        targets: Any = vision.language_lora_targets(model, config.lora_targets)
+    else:
+        present = {name.rsplit(".", 1)[-1] for name, _ in model.named_modules()}
+        targets = [t for t in config.lora_targets if t in present]
     if not targets:
         raise InvalidInputError(
             f"none of the LoRA targets {list(config.lora_targets)} exist in this model", field="lora_targets"
