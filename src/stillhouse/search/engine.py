@@ -131,7 +131,7 @@ class SearchEngine:
         started = time.perf_counter()
         routing = router.route(request.query, index=request.index) if router else None
         routed = time.perf_counter()
-        vector = embedder.embed([request.query])[0]
+        vector = query_vector(routing, version.config.embedder, embedder, request.query)
         if request.fusion == "combined":
             fused = fuse_combined(store.dense(version.table, COMBINED, vector, request.top_k))
         else:
@@ -208,6 +208,17 @@ class SearchEngine:
             if spec not in self._embedders:
                 self._embedders[spec] = load_embedder(spec)
             return self._embedders[spec]
+
+
+def query_vector(routing: Routing | None, spec: str, embedder: Embedder, query: str) -> np.ndarray:
+    """The query's vector for an index embedded by ``embedder`` (built from ``spec``): the router's
+    own when it embedded the query with the same encoder, so a search embeds its query once."""
+    from stillhouse.models.embeddings import embedder_identity
+
+    shared = routing.vector if routing is not None else None
+    if shared is not None and shared.encoder == embedder_identity(spec, embedder):
+        return shared.values
+    return embedder.embed([query])[0]
 
 
 def _channel(
