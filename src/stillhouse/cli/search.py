@@ -64,7 +64,8 @@ def rebuild(
     index: Annotated[str, _INDEX],
     embedder: Annotated[str, typer.Option(help="Text embedder of the new version.")] = "minilm",
     vector_index_min_rows: Annotated[
-        int | None, typer.Option(help="Rows from which LanceDB builds IVF_PQ (default 20,000).")
+        int | None,
+        typer.Option(help="Rows from which LanceDB builds IVF_FLAT vector indexes (default 20,000)."),
     ] = None,
 ) -> None:
     """Build a new version of an index under another configuration (the old version stays)."""

@@ -34,7 +34,7 @@ class IngestConfig(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     embedder: str = "minilm"
-    # LanceDB: brute force is exact and fast enough below this many rows; IVF_PQ above it (its
+    # LanceDB: brute force is exact and fast enough below this many rows; IVF_FLAT above it (its
     # k-means wants many rows per partition: below ~20k the index is both poorer and not faster).
     vector_index_min_rows: int = Field(default=20_000, ge=256)
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import threading
 import time
+from concurrent.futures import ThreadPoolExecutor
 from typing import TYPE_CHECKING, Annotated
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, field_validator
@@ -113,9 +114,15 @@ class SearchResponse(BaseModel):
 class SearchEngine:
     """Opened indexes, embedders and routers, reused across queries (thread-safe to share)."""
 
-    def __init__(self, *, log: RouteLog | None = None, default_router: Router | None = None) -> None:
+    def __init__(
+        self, *, log: RouteLog | None = None, default_router: Router | None = None, threads: int = 8
+    ) -> None:
+        """``threads``: the 8 channel searches of a query run on that many threads (1: one after
+        another); the engines search in native code without the GIL."""
         self.log = log
         self.default_router = default_router
+        self.threads = threads
+        self._pool: ThreadPoolExecutor | None = None
         self._lock = threading.Lock()
         self._stores: dict[tuple[str, str], Store] = {}
         self._embedders: dict[str, Embedder] = {}
@@ -135,7 +142,7 @@ class SearchEngine:
         if request.fusion == "combined":
             fused = fuse_combined(store.dense(version.table, COMBINED, vector, request.top_k))
         else:
-            channels = {m: _channel(store, version.table, m, request, vector) for m in MODALITIES}
+            channels = self._retrieve(store, version.table, request, vector)
             present = {h.id: h.has for c in channels.values() for h in (*c.dense, *c.lexical)}
             config = FusionConfig(strategy=request.fusion, lexical_weight=request.lexical_weight)
             fused = fuse(channels, routing.weights, present, config)  # type: ignore[union-attr, arg-type]
@@ -152,6 +159,31 @@ class SearchEngine:
                 total=(done - started) * 1000,
             ),
         )
+
+    def _retrieve(
+        self, store: Store, table: str, request: SearchRequest, vector: np.ndarray
+    ) -> dict[Modality, ChannelHits]:
+        """Each modality's dense and BM25 top-K, the 8 searches concurrently."""
+        k = request.top_k
+        calls = {
+            (m, kind): (store.dense, (table, m, vector, k)) if kind == "dense"
+            else (store.lexical, (table, m, request.query, k))
+            for m in MODALITIES
+            for kind in ("dense", "lexical")
+        }  # fmt: skip
+        if self.threads <= 1:
+            done = {key: fn(*args) for key, (fn, args) in calls.items()}
+        else:
+            pool = self._executor()
+            futures = {key: pool.submit(fn, *args) for key, (fn, args) in calls.items()}
+            done = {key: f.result() for key, f in futures.items()}
+        return {m: ChannelHits(dense=done[m, "dense"], lexical=done[m, "lexical"]) for m in MODALITIES}
+
+    def _executor(self) -> ThreadPoolExecutor:
+        with self._lock:
+            if self._pool is None:
+                self._pool = ThreadPoolExecutor(self.threads, thread_name_prefix="search")
+            return self._pool
 
     def _results(
         self, store: Store, table: str, request: SearchRequest, fused: list[Fused]
@@ -219,15 +251,6 @@ def query_vector(routing: Routing | None, spec: str, embedder: Embedder, query: 
     if shared is not None and shared.encoder == embedder_identity(spec, embedder):
         return shared.values
     return embedder.embed([query])[0]
-
-
-def _channel(
-    store: Store, table: str, modality: Modality, request: SearchRequest, vector: np.ndarray
-) -> ChannelHits:
-    return ChannelHits(
-        dense=store.dense(table, modality, vector, request.top_k),
-        lexical=store.lexical(table, modality, request.query, request.top_k),
-    )
 
 
 def search(request: SearchRequest, *, log: RouteLog | None = None) -> SearchResponse:
