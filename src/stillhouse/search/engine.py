@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import threading
 import time
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from typing import TYPE_CHECKING, Annotated
 
@@ -25,6 +26,7 @@ from stillhouse.search.fusion import (
     Strategy,
     fuse,
     fuse_combined,
+    merge_dense,
     merge_neighbours,
 )
 from stillhouse.search.ingest import store_for
@@ -37,7 +39,7 @@ from stillhouse.search.routing import (
     parse_weights,
     resolve_router,
 )
-from stillhouse.search.store import COMBINED, Store
+from stillhouse.search.store import COMBINED, KEYFRAME, Hit, Store
 from stillhouse.tasks.video_router.prompt import MODALITIES, Modality
 
 if TYPE_CHECKING:
@@ -142,7 +144,7 @@ class SearchEngine:
         if request.fusion == "combined":
             fused = fuse_combined(store.dense(version.table, COMBINED, vector, request.top_k))
         else:
-            channels = self._retrieve(store, version.table, request, vector)
+            channels = self._retrieve(store, version, request, vector)
             present = {h.id: h.has for c in channels.values() for h in (*c.dense, *c.lexical)}
             config = FusionConfig(strategy=request.fusion, lexical_weight=request.lexical_weight)
             fused = fuse(channels, routing.weights, present, config)  # type: ignore[union-attr, arg-type]
@@ -161,22 +163,28 @@ class SearchEngine:
         )
 
     def _retrieve(
-        self, store: Store, table: str, request: SearchRequest, vector: np.ndarray
+        self, store: Store, version: cfg.IndexVersion, request: SearchRequest, vector: np.ndarray
     ) -> dict[Modality, ChannelHits]:
-        """Each modality's dense and BM25 top-K, the 8 searches concurrently."""
-        k = request.top_k
-        calls = {
+        """Each modality's dense and BM25 top-K, the 8 searches concurrently; with an image model,
+        a 9th on the keyframe vectors (the query through its text tower) joins the visual dense list."""
+        table, k = version.table, request.top_k
+        calls: dict[tuple[str, str], tuple[Callable[..., list[Hit]], tuple]] = {
             (m, kind): (store.dense, (table, m, vector, k)) if kind == "dense"
             else (store.lexical, (table, m, request.query, k))
             for m in MODALITIES
             for kind in ("dense", "lexical")
         }  # fmt: skip
+        if version.config.image_embedder is not None:
+            image = self._embedder(version.config.image_embedder, image=True)
+            calls[KEYFRAME, "dense"] = (store.dense, (table, KEYFRAME, image.embed([request.query])[0], k))
         if self.threads <= 1:
             done = {key: fn(*args) for key, (fn, args) in calls.items()}
         else:
             pool = self._executor()
             futures = {key: pool.submit(fn, *args) for key, (fn, args) in calls.items()}
             done = {key: f.result() for key, f in futures.items()}
+        if (KEYFRAME, "dense") in done:
+            done["visual", "dense"] = merge_dense(done["visual", "dense"], done[KEYFRAME, "dense"])
         return {m: ChannelHits(dense=done[m, "dense"], lexical=done[m, "lexical"]) for m in MODALITIES}
 
     def _executor(self) -> ThreadPoolExecutor:
@@ -233,13 +241,16 @@ class SearchEngine:
                 self._stores[key] = store_for(manifest, version.config)
             return self._stores[key]
 
-    def _embedder(self, spec: str) -> Embedder:
+    def _embedder(self, spec: str, *, image: bool = False) -> Embedder:
+        """A text embedder, or (``image``) an image-text model whose ``embed`` is its text tower."""
         from stillhouse.models.embeddings import load_embedder
+        from stillhouse.models.image_embeddings import load_image_embedder
 
+        key = f"image:{spec}" if image else spec
         with self._lock:
-            if spec not in self._embedders:
-                self._embedders[spec] = load_embedder(spec)
-            return self._embedders[spec]
+            if key not in self._embedders:
+                self._embedders[key] = load_image_embedder(spec) if image else load_embedder(spec)
+            return self._embedders[key]
 
 
 def query_vector(routing: Routing | None, spec: str, embedder: Embedder, query: str) -> np.ndarray:

@@ -19,7 +19,17 @@ from typing import Any
 import numpy as np
 
 from stillhouse.errors import ConflictError, MissingDependencyError, NotFoundError
-from stillhouse.search.store import COMBINED, DENSE_COLUMNS, HAS_COLUMNS, Hit, RowBatch, StoredRow, present
+from stillhouse.search.store import (
+    COMBINED,
+    DENSE_COLUMNS,
+    HAS_COLUMNS,
+    KEYFRAME,
+    KEYFRAME_FLAG,
+    Hit,
+    RowBatch,
+    StoredRow,
+    present,
+)
 from stillhouse.tasks.video_router.prompt import MODALITIES
 
 # Share of IVF partitions each dense search probes (its recall against brute force, measured at
@@ -46,6 +56,7 @@ class LanceStore:
         self.vector_index_min_rows = vector_index_min_rows
         self._tables: dict[str, Any] = {}
         self._nprobes: dict[str, int] = {}
+        self._columns: dict[str, set[str]] = {}
 
     def _table(self, name: str) -> Any:
         if name not in self._tables:
@@ -58,7 +69,7 @@ class LanceStore:
     def exists(self, table: str) -> bool:
         return table in self._db.list_tables().tables
 
-    def create(self, table: str, dim: int) -> None:
+    def create(self, table: str, dim: int, keyframe_dim: int | None = None) -> None:
         import pyarrow as pa
 
         if self.exists(table):
@@ -67,7 +78,23 @@ class LanceStore:
         for m in MODALITIES:
             fields += [pa.field(f"{m}_text", pa.string()), pa.field(f"has_{m}", pa.bool_())]
         fields += [pa.field(f"{c}_vec", pa.list_(pa.float32(), dim)) for c in DENSE_COLUMNS]
+        fields.append(pa.field(KEYFRAME_FLAG, pa.bool_()))
+        if keyframe_dim is not None:
+            fields.append(pa.field(f"{KEYFRAME}_vec", pa.list_(pa.float32(), keyframe_dim)))
         self._tables[table] = self._db.create_table(table, schema=pa.schema(fields))
+
+    def _names(self, table: str) -> set[str]:
+        """The table's column names (read once: every search asks)."""
+        if table not in self._columns:
+            self._columns[table] = set(self._table(table).schema.names)
+        return self._columns[table]
+
+    def _vector_columns(self, table: str) -> list[str]:
+        return [c for c in (*DENSE_COLUMNS, KEYFRAME) if f"{c}_vec" in self._names(table)]
+
+    def _flags(self, table: str) -> list[str]:
+        """The presence flags a result row carries (tables from before keyframes lack that flag)."""
+        return [c for c in (*HAS_COLUMNS, KEYFRAME_FLAG) if c in self._names(table)]
 
     def add(self, table: str, rows: RowBatch) -> None:
         import pyarrow as pa
@@ -79,7 +106,9 @@ class LanceStore:
         for m in MODALITIES:
             columns[f"{m}_text"] = pa.array(rows.texts[m])
             columns[f"has_{m}"] = pa.array(rows.has(m))
-        for c in DENSE_COLUMNS:
+        if KEYFRAME_FLAG in self._names(table):
+            columns[KEYFRAME_FLAG] = pa.array(rows.has_keyframe())
+        for c in self._vector_columns(table):
             vectors = np.ascontiguousarray(rows.vectors[c], dtype=np.float32)
             dim = vectors.shape[1]
             columns[f"{c}_vec"] = pa.FixedSizeListArray.from_arrays(pa.array(vectors.reshape(-1)), dim)
@@ -101,12 +130,12 @@ class LanceStore:
                 tbl.create_index(f"{m}_text", config=FTS(stem=False, remove_stop_words=False), replace=True)
         if ("id",) not in indexed:  # results are fetched by id: a B-tree instead of a scan
             tbl.create_index("id", config=BTree())
-        for flag in HAS_COLUMNS:
+        for flag in self._flags(table):
             if (flag,) not in indexed:
                 tbl.create_index(flag, config=Bitmap())
         rows = tbl.count_rows()
         if rows >= self.vector_index_min_rows:
-            for c in DENSE_COLUMNS:
+            for c in self._vector_columns(table):
                 if (f"{c}_vec",) not in indexed:
                     config = IvfFlat(distance_type="cosine", num_partitions=_partitions(rows))
                     tbl.create_index(f"{c}_vec", config=config)
@@ -119,10 +148,10 @@ class LanceStore:
             .metric("cosine")
             .nprobes(self._probes(table))
             .limit(k)
-            .select(["id", *HAS_COLUMNS, "_distance"])  # named: lance stops adding it unasked
+            .select(["id", *self._flags(table), "_distance"])  # named: lance stops adding it unasked
         )
         if column != COMBINED:
-            query = query.where(f"has_{column}", prefilter=True)
+            query = query.where(KEYFRAME_FLAG if column == KEYFRAME else f"has_{column}", prefilter=True)
         return [
             Hit(int(r["id"]), 1.0 - float(r["_distance"]), present(r)) for r in query.to_arrow().to_pylist()
         ]
@@ -138,7 +167,7 @@ class LanceStore:
         if not text.strip():
             return []
         query = self._table(table).search(text, query_type="fts", fts_columns=f"{modality}_text")
-        rows = query.limit(k).select(["id", *HAS_COLUMNS, "_score"]).to_arrow().to_pylist()
+        rows = query.limit(k).select(["id", *self._flags(table), "_score"]).to_arrow().to_pylist()
         return [Hit(int(r["id"]), float(r["_score"]), present(r)) for r in rows]
 
     def fetch(self, table: str, ids: list[int]) -> dict[int, StoredRow]:
