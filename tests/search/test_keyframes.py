@@ -51,8 +51,8 @@ def _frame(path: Path, colour: tuple[int, int, int]) -> str:
     return str(path)
 
 
-@pytest.fixture
-def framed(home: Path, tmp_path: Path, clip_folder: Path) -> Path:
+@pytest.fixture(params=["lancedb"])
+def framed(request: pytest.FixtureRequest, home: Path, tmp_path: Path, clip_folder: Path) -> Path:
     rows = [
         # Only a keyframe says what the picture is: its visual channel is the image vector.
         {"video_id": "red", "start": 0, "end": 5, "metadata": {"title": "clip one"},
@@ -62,7 +62,8 @@ def framed(home: Path, tmp_path: Path, clip_folder: Path) -> Path:
         {"video_id": "lost", "start": 0, "end": 5, "visual": "a grey wall", "keyframe": str(tmp_path / "missing.png")},
     ]  # fmt: skip
     path = write_segments(tmp_path / "framed.jsonl", rows)
-    add_segments("kf", path, ingest=cfg.IngestConfig(embedder="hashing:64", image_embedder=str(clip_folder)))
+    config = cfg.IngestConfig(embedder="hashing:64", image_embedder=str(clip_folder))
+    add_segments("kf", path, ingest=config, engine=request.param)
     return tmp_path
 
 
@@ -89,6 +90,7 @@ def test_each_readable_keyframe_is_embedded_by_the_image_tower(framed: Path, cli
     assert not np.allclose(expected[0], expected[1])
 
 
+@pytest.mark.parametrize("framed", ["lancedb", "milvus"], indirect=True)
 def test_the_text_query_searches_keyframes_in_the_visual_channel(framed: Path, clip_folder: Path):
     from stillhouse.models.image_embeddings import ImageTextEmbedder
 
