@@ -1,7 +1,7 @@
 """Search quality and speed on a generated corpus with known ground truth per modality.
 
     python benchmarks/bench_search.py [--segments 10000] [--queries 200] [--embedder hashing] \
-        [--router SPEC] [--engine lancedb] [--student SPEC]
+        [--router SPEC] [--engine lancedb] [--student SPEC] [--distractors 8] [--duplicates 2]
 
 Each segment draws its visual, audio, transcription and metadata text from separate slots of the
 router synthesizer's vocabularies (``tasks/video_router/vocab.py``), each channel present with
@@ -9,7 +9,10 @@ probability 0.85, and with probability 0.5 a channel also mentions a phrase of *
 vocabulary (a poster of a person in the picture, a spoken "did you hear the piano"), so a query's
 words occur in the wrong channels of other segments and routing has something to decide. A query
 targets one segment through one modality (80%) or two (20%, oracle weights 0.5 / 0.5); every
-segment whose queried channels carry the same slot values is relevant.
+segment whose queried channels carry the same slot values is relevant. Each query also gets planted
+hard negatives (:func:`plant`): ``--distractors`` segments whose other channels mention all its
+values and ``--duplicates`` copies of its target differing only in the queried channels
+(benchmarks/README says exactly how the corpus is built).
 
 Strategies: routed (the router's weights, end to end), rrf (routed weights, weighted RRF), uniform,
 combined (one embedding of all channels, no routing) and oracle (the ground-truth modality weights).
