@@ -1,7 +1,7 @@
 """Search quality and speed on a generated corpus with known ground truth per modality.
 
     python benchmarks/bench_search.py [--segments 10000] [--queries 200] [--embedder hashing] \
-        [--router SPEC] [--engine lancedb] [--student SPEC]
+        [--router SPEC] [--engine lancedb] [--student SPEC] [--distractors 8] [--duplicates 2]
 
 Each segment draws its visual, audio, transcription and metadata text from separate slots of the
 router synthesizer's vocabularies (``tasks/video_router/vocab.py``), each channel present with
@@ -9,7 +9,10 @@ probability 0.85, and with probability 0.5 a channel also mentions a phrase of *
 vocabulary (a poster of a person in the picture, a spoken "did you hear the piano"), so a query's
 words occur in the wrong channels of other segments and routing has something to decide. A query
 targets one segment through one modality (80%) or two (20%, oracle weights 0.5 / 0.5); every
-segment whose queried channels carry the same slot values is relevant.
+segment whose queried channels carry the same slot values is relevant. Each query also gets planted
+hard negatives (:func:`plant`): ``--distractors`` segments whose other channels mention all its
+values and ``--duplicates`` copies of its target differing only in the queried channels
+(benchmarks/README says exactly how the corpus is built).
 
 Strategies: routed (the router's weights, end to end), rrf (routed weights, weighted RRF), uniform,
 combined (one embedding of all channels, no routing) and oracle (the ground-truth modality weights).
@@ -27,6 +30,7 @@ as router on 10 queries.
 from __future__ import annotations
 
 import argparse
+import copy
 import json
 import math
 import os
@@ -108,7 +112,8 @@ SHORT_KEYS = {"visual": (0, 2), "audio": (0, 2), "transcription": (0, 2), "metad
 
 
 def make_queries(rng: random.Random, slots: list[dict], n: int, short: float = 0.0) -> list[dict]:
-    """Queries with their relevant segment numbers and oracle weights; ``short`` of them short."""
+    """Queries with their target, queried slots and oracle weights; ``short`` of them short.
+    :func:`relevant` fills in their relevant segments once the corpus is complete."""
     out = []
     while len(out) < n:
         target = rng.randrange(len(slots))
@@ -117,16 +122,120 @@ def make_queries(rng: random.Random, slots: list[dict], n: int, short: float = 0
         values = {m: dict(zip(KEYS[m], slots[target][m], strict=True)) for m in mods}
         brief = short > 0 and rng.random() < short  # no draw at 0: the default queries stay as they were
         keys = {m: SHORT_KEYS[m] if brief else tuple(range(3)) for m in mods}
-        want = {m: tuple(slots[target][m][i] for i in keys[m]) for m in mods}
-        relevant = {
-            i
-            for i, seg in enumerate(slots)
-            if all(m in seg and tuple(seg[m][j] for j in keys[m]) == want[m] for m in mods)
-        }
         text = " and ".join((SHORT if brief else QUERY)[m](values[m]) for m in mods)
         oracle = {m: (1.0 / len(mods) if m in mods else 0.0) for m in MODS}
-        out.append({"text": text, "relevant": relevant, "oracle": oracle, "mods": mods})
+        out.append({"text": text, "target": target, "keys": keys, "oracle": oracle, "mods": mods})
     return out
+
+
+def relevant(query: dict, slots: list[dict], lookup: dict) -> set[int]:
+    """Every segment whose queried channels carry the target's values in the queried slots
+    (``lookup`` memoises, per modality and slots, which segments carry which values)."""
+    keys, target = query["keys"], slots[query["target"]]
+    found = None
+    for m in query["mods"]:
+        if (m, keys[m]) not in lookup:
+            table: dict[tuple, set[int]] = {}
+            for i, seg in enumerate(slots):
+                if m in seg:
+                    table.setdefault(tuple(seg[m][j] for j in keys[m]), set()).add(i)
+            lookup[m, keys[m]] = table
+        ids = lookup[m, keys[m]].get(tuple(target[m][j] for j in keys[m]), set())
+        found = ids if found is None else found & ids
+    return set(found or ())
+
+
+# How one channel mentions another modality's values (the planted distractors): a title naming a
+# sound, a transcript describing a scene, a caption of a screen showing a quote.
+PHRASE = {
+    "visual": lambda v: f"{v['subject']} {v['action']} {v['place']}",
+    "audio": lambda v: f"{v['style']} {v['instrument']} music and {v['sound']}",
+    "transcription": lambda v: f'{v["speaker"]} saying "{v["quote"]}" about {v["topic"]}',
+    "metadata": lambda v: f"{v['genre']} from {v['channel']} featuring {v['person']}",
+}
+MENTION = {
+    "visual": lambda p: f"a screen showing {p}",
+    "audio": lambda p: f"a voice describing {p}",
+    "transcription": lambda p: f"let me tell you about {p}",
+    "metadata": lambda p: p,  # the title
+}
+
+
+def _mention(seg: dict, channel: str, phrase: str) -> None:
+    """Add ``phrase`` to ``channel`` of ``seg`` (creating the channel if the segment lacks it)."""
+    if channel == "metadata":
+        meta = seg.setdefault("metadata", {})
+        meta["title"] = f"{meta['title']} | {phrase}" if meta.get("title") else phrase
+    else:
+        seg[channel] = (
+            f"{seg[channel]}. {MENTION[channel](phrase)}" if seg.get(channel) else MENTION[channel](phrase)
+        )
+
+
+def plant(
+    rng: random.Random,
+    segments: list[dict],
+    slots: list[dict],
+    query: dict,
+    distractors: int,
+    duplicates: int,
+) -> None:
+    """Append a query's hard negatives to the corpus (ids continue from the end):
+
+    - ``distractors`` segments whose *other* channels (a non-empty random subset of the modalities
+      the query does not target) mention all the query's values, while their own queried channels
+      carry other values: only routing to the queried channel tells them from the target;
+    - ``duplicates`` copies of the target that differ only in the queried channels (a re-upload or
+      the same scene with another sound), which a single combined embedding can hardly separate.
+    """
+    target, mods = slots[query["target"]], query["mods"]
+    values = {m: dict(zip(KEYS[m], target[m], strict=True)) for m in mods}
+    others = [m for m in MODS if m not in mods]
+    for _ in range(distractors):
+        seg, have = _fresh(rng, len(segments), mods, target)
+        for channel in rng.sample(others, rng.randint(1, len(others))):
+            for m in mods:
+                _mention(seg, channel, PHRASE[m](values[m]))
+            have.setdefault(channel, (None, None, None))  # a channel the mention created has no values
+        segments.append(seg)
+        slots.append(have)
+    for _ in range(duplicates):
+        fresh, have = _fresh(rng, len(segments), mods, target)
+        seg = {
+            **copy.deepcopy(segments[query["target"]]),
+            **{k: fresh[k] for k in ("video_id", "start", "end")},
+        }
+        seg.update({m: fresh[m] for m in mods})
+        segments.append(seg)
+        slots.append({**target, **{m: have[m] for m in mods}})
+
+
+def _fresh(rng: random.Random, n: int, mods: list[str], target: dict) -> tuple[dict, dict]:
+    """A new random segment with every queried channel present and unlike the target's."""
+    while True:
+        seg, have = make_segment(rng, n)
+        if all(m in have and have[m] != target[m] for m in mods):
+            return seg, have
+
+
+def build_corpus(rng: random.Random, args: argparse.Namespace) -> tuple[list[dict], list[dict]]:
+    """``args.segments`` segments: random background segments, then each query's planted hard
+    negatives (:func:`plant`) at the end; every query's relevant set computed over all of them."""
+    planted = args.queries * (args.distractors + args.duplicates)
+    if planted >= args.segments:
+        raise SystemExit(f"{args.segments} segments cannot hold {planted} planted ones: use more segments")
+    segments, slots = [], []
+    for n in range(args.segments - planted):
+        seg, have = make_segment(rng, n)
+        segments.append(seg)
+        slots.append(have)
+    queries = make_queries(rng, slots, args.queries, args.short)
+    for q in queries:
+        plant(rng, segments, slots, q, args.distractors, args.duplicates)
+    lookup: dict = {}
+    for q in queries:
+        q["relevant"] = relevant(q, slots, lookup)
+    return segments, queries
 
 
 def fit_router(folder: Path, n_weak: int) -> Path:
@@ -190,6 +299,33 @@ def run_strategy(
     return ranked, timings, weights
 
 
+def ann_recall(manifest, queries: list[dict], embedder_spec: str, n: int = 30) -> str | None:  # type: ignore[no-untyped-def]
+    """Recall@10 / @50 of the store's dense searches against LanceDB brute force, over ``n``
+    queries and every vector column (None when the table has no vector index)."""
+    from stillhouse.models.embeddings import load_embedder
+    from stillhouse.search.ingest import store_for
+    from stillhouse.search.store import COMBINED, DENSE_COLUMNS
+
+    if manifest.engine != "lancedb":
+        return None
+    store = store_for(manifest, manifest.current().config)
+    table = store._table(manifest.current().table)  # the exact search is LanceDB's own
+    if not any(i.index_type.startswith("Ivf") for i in table.list_indices()):
+        return None
+    embedder, r10, r50 = load_embedder(embedder_spec), [], []
+    for q in queries[:n]:
+        vector = embedder.embed([q["text"]])[0]
+        for c in DENSE_COLUMNS:
+            exact = table.search(vector, vector_column_name=f"{c}_vec").metric("cosine").bypass_vector_index()
+            if c != COMBINED:
+                exact = exact.where(f"has_{c}", prefilter=True)
+            want = exact.limit(50).select(["id", "_distance"]).to_arrow()["id"].to_pylist()
+            got = [h.id for h in store.dense(manifest.current().table, c, vector, 50)]
+            r10.append(len(set(got[:10]) & set(want[:10])) / max(1, min(10, len(want))))
+            r50.append(len(set(got) & set(want)) / max(1, len(want)))
+    return f"ANN recall against brute force ({n} queries x 5 columns): @10 {statistics.mean(r10):.3f}, @50 {statistics.mean(r50):.3f}"
+
+
 def print_table(results: dict) -> None:
     """Quality and latency per strategy, one line each."""
     print(
@@ -216,6 +352,10 @@ def main() -> None:
     )
     parser.add_argument("--student", help="also time this generative router on 10 queries")
     parser.add_argument("--short", type=float, default=0.0, help="share of two-slot (short) queries")
+    parser.add_argument(
+        "--distractors", type=int, default=8, help="cross-modal distractors planted per query (README)"
+    )
+    parser.add_argument("--duplicates", type=int, default=2, help="near-duplicates of each query's target")
     parser.add_argument("--seed", type=int, default=0)
     args = parser.parse_args()
 
@@ -225,19 +365,17 @@ def main() -> None:
     from stillhouse.search.engine import SearchEngine, SearchRequest
     from stillhouse.search.ingest import add_segments, store_for
 
-    rng = random.Random(args.seed)
-    corpus, slots = work / "segments.jsonl", []
+    corpus = work / "segments.jsonl"
+    segments, queries = build_corpus(random.Random(args.seed), args)
     with corpus.open("w", encoding="utf-8") as out:
-        for n in range(args.segments):
-            seg, have = make_segment(rng, n)
-            slots.append(have)
-            out.write(json.dumps(seg) + "\n")
-    queries = make_queries(rng, slots, args.queries, args.short)
+        out.writelines(json.dumps(seg) + "\n" for seg in segments)
     print(
-        f"corpus: {args.segments} segments, {args.queries} queries ({sum(len(q['mods']) > 1 for q in queries)} mixed), "
+        f"corpus: {len(segments)} segments, {args.queries} queries ({sum(len(q['mods']) > 1 for q in queries)} mixed), "
+        f"{args.distractors} cross-modal distractors and {args.duplicates} near-duplicates planted per query, "
         f"mean relevant per query {statistics.mean(len(q['relevant']) for q in queries):.1f}"
     )
 
+    print(f"load average (1, 5, 15 min) at the start: {', '.join(f'{x:.1f}' for x in os.getloadavg())}")
     report = add_segments("bench", corpus, ingest=IngestConfig(embedder=args.embedder), engine=args.engine)
     manifest = require_manifest("bench")
     size = store_for(manifest, manifest.current().config).size_bytes(manifest.current().table)
@@ -245,6 +383,10 @@ def main() -> None:
         f"add-segments ({args.engine}, {args.embedder}): {report.per_second:.0f} segments/s "
         f"({report.seconds:.1f} s); index {size / 1e6 if size else float('nan'):.1f} MB"
     )
+
+    recall = ann_recall(manifest, queries, args.embedder)
+    if recall:
+        print(recall)
 
     started = time.perf_counter()
     router = args.router or str(fit_router(work / "router", args.router_queries))
@@ -261,6 +403,7 @@ def main() -> None:
         results[name] = (metrics(ranked, queries), timings)
 
     print_table(results)
+    print(f"load average (1, 5, 15 min) at the end: {', '.join(f'{x:.1f}' for x in os.getloadavg())}")
     print(f"\npeak memory (max RSS): {resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024:.0f} MB")
     if args.student:
         times = [

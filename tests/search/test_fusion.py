@@ -129,3 +129,12 @@ def test_evidence_is_the_piece_sharing_most_query_words():
     assert best_piece("who is ann", "metadata", "title: Concert\npeople: Ann Lee") == "people: Ann Lee"
     assert best_piece("nothing", "visual", "first. second.") == "first."
     assert evidence("x", {"visual": "", "audio": "a"}) == {"audio": "a"}
+
+
+def test_merge_dense_normalises_each_list_and_keeps_each_ids_best():
+    from stillhouse.search.fusion import merge_dense
+
+    captions = [Hit(1, 0.9), Hit(2, 0.5), Hit(3, 0.1)]  # MiniLM-like cosines
+    frames = [Hit(3, 0.31), Hit(4, 0.30), Hit(1, 0.21)]  # CLIP-like: a narrow range, another scale
+    merged = merge_dense(captions, frames)
+    assert [(h.id, round(h.score, 6)) for h in merged] == [(1, 1.0), (3, 1.0), (4, 0.9), (2, 0.5)]

@@ -117,7 +117,9 @@ def test_a_second_writer_is_refused(home: Path, segment_file: Path):
         add_segments("idx", segment_file, ingest=HASHING)
 
 
-def test_lancedb_builds_ivf_pq_past_its_threshold_and_still_finds_the_segment(home: Path, tmp_path: Path):
+def test_lancedb_builds_ivf_flat_past_its_threshold_compacts_and_still_finds_the_segment(
+    home: Path, tmp_path: Path
+):
     rows = [
         {"video_id": f"v{i}", "start": 0, "end": 10, "visual": f"scene {i} with object{i} and colour{i % 7}"}
         for i in range(300)
@@ -129,7 +131,9 @@ def test_lancedb_builds_ivf_pq_past_its_threshold_and_still_finds_the_segment(ho
     manifest = cfg.require_manifest("big")
     table = LanceStore(manifest.uri, vector_index_min_rows=256)._table(manifest.current().table)
     kinds = {tuple(i.columns): i.index_type for i in table.list_indices()}
-    assert kinds[("visual_vec",)] == "IvfPq" and kinds[("combined_vec",)] == "IvfPq"
+    assert kinds[("visual_vec",)] == "IvfFlat" and kinds[("combined_vec",)] == "IvfFlat"
     assert kinds[("visual_text",)] == "FTS" and kinds[("id",)] == "BTree"
+    assert kinds[("has_visual",)] == "Bitmap" and kinds[("has_metadata",)] == "Bitmap"
+    assert table.stats()["fragment_stats"]["num_fragments"] == 1  # two batches of rows, compacted
     out = search(SearchRequest(query="object123", index="big", weights="1,0,0,0", k=3))
     assert out.results[0].video_id == "v123"

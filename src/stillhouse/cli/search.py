@@ -24,6 +24,10 @@ def add_segments(
         str | None,
         typer.Option(help="Text embedder of a new index: minilm (default), minilm-gguf, hashing[:DIM]."),
     ] = None,
+    image_embedder: Annotated[
+        str | None,
+        typer.Option(help="Local CLIP/SigLIP folder of a new index: keyframes get image vectors."),
+    ] = None,
     engine: Annotated[
         Literal["lancedb", "milvus"] | None, typer.Option(help="Engine of a new index (default lancedb).")
     ] = None,
@@ -41,7 +45,9 @@ def add_segments(
     from stillhouse.search.config import IngestConfig
     from stillhouse.search.ingest import add_segments as run
 
-    ingest = IngestConfig(embedder=embedder) if embedder else None
+    chosen = {"embedder": embedder, "image_embedder": image_embedder}
+    given = {key: value for key, value in chosen.items() if value}
+    ingest = IngestConfig(**given) if given else None
     report = run(
         index,
         source,
@@ -68,8 +74,12 @@ def add_segments(
 def rebuild(
     index: Annotated[str, _INDEX],
     embedder: Annotated[str, typer.Option(help="Text embedder of the new version.")] = "minilm",
+    image_embedder: Annotated[
+        str | None, typer.Option(help="Local CLIP/SigLIP folder: the new version embeds keyframes.")
+    ] = None,
     vector_index_min_rows: Annotated[
-        int | None, typer.Option(help="Rows from which LanceDB builds IVF_PQ (default 20,000).")
+        int | None,
+        typer.Option(help="Rows from which LanceDB builds IVF_FLAT vector indexes (default 20,000)."),
     ] = None,
 ) -> None:
     """Build a new version of an index under another configuration (the old version stays)."""
@@ -77,7 +87,7 @@ def rebuild(
     from stillhouse.search.ingest import rebuild as run
 
     given = {"vector_index_min_rows": vector_index_min_rows} if vector_index_min_rows is not None else {}
-    ingest = IngestConfig(embedder=embedder, **given)
+    ingest = IngestConfig(embedder=embedder, image_embedder=image_embedder, **given)
     report = run(index, ingest, show_progress=sys.stderr.isatty())
     typer.echo(f"{index} v{report.version}: {report.total} segments ({report.per_second:.0f}/s)")
 

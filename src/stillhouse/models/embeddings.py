@@ -28,6 +28,12 @@ class Embedder(Protocol):
     def embed(self, texts: list[str]) -> np.ndarray: ...
 
 
+def embedder_identity(spec: str, embedder: Embedder) -> tuple[str, str, int]:
+    """What makes two embedders interchangeable: the ``load_embedder`` spec that built it, its name
+    and width. Two vectors of one text are the same vector only when these are equal."""
+    return (spec.strip(), embedder.name, int(embedder.dim))
+
+
 def l2_normalise(matrix: np.ndarray) -> np.ndarray:
     """Rows scaled to unit norm; all-zero rows stay zero."""
     norms = np.linalg.norm(matrix, axis=1, keepdims=True)

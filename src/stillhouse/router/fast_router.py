@@ -219,24 +219,40 @@ class FastRouterModel(ChatModel):
         router = FastRouter.load(folder, embedder=embedder)
         return cls(router, name=name or f"fast-router:{folder.name}", reasoner=reasoner)
 
+    @property
+    def encoder(self) -> tuple[str, str, int]:
+        """The identity of the query encoder (see :func:`embedder_identity`): a search index built
+        with the same encoder reuses the vector :meth:`generate_embedded` returns."""
+        from stillhouse.models.embeddings import embedder_identity
+
+        return embedder_identity(self.router.embedder_name, self.router.embedder)
+
     def generate(self, messages: list[Message], params: GenerationParams) -> Completion:
+        return self.generate_embedded(messages, params)[0]
+
+    def generate_embedded(
+        self, messages: list[Message], params: GenerationParams
+    ) -> tuple[Completion, np.ndarray]:
+        """:meth:`generate`, also returning the query's embedding (float32), so a search embeds it once."""
         started = time.perf_counter()
         query = last_user_text(messages)
         if query is None:
             raise InvalidInputError("the conversation has no user turn to route", field="messages")
-        row = self.router.predict([query])[0]
+        vector = self.router.embed([query])
+        row = self.router.predict_embeddings(vector)[0]
         weights = round_hundredths({m: float(w) for m, w in zip(MODALITIES, row, strict=True)})
         reasoning, tokens = templated_reasoning(weights), (0, 0)
         if self.reasoner is not None:
             reasoning, tokens = self._reasoning(messages, params, fallback=reasoning)
         text = json.dumps({**weights, "reasoning": reasoning}, ensure_ascii=False, separators=(", ", ": "))
-        return Completion(
+        completion = Completion(
             text=text,
             model=self.name,
             input_tokens=tokens[0],
             output_tokens=tokens[1],
             latency_ms=(time.perf_counter() - started) * 1000.0,
         )
+        return completion, vector[0].astype(np.float32)
 
     def _reasoning(
         self, messages: list[Message], params: GenerationParams, *, fallback: str

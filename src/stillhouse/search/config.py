@@ -34,7 +34,10 @@ class IngestConfig(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     embedder: str = "minilm"
-    # LanceDB: brute force is exact and fast enough below this many rows; IVF_PQ above it (its
+    # A local CLIP/SigLIP folder: keyframes are embedded by its image tower and searched, as part of
+    # the visual channel, with the query embedded by its text tower. None: visual is caption text only.
+    image_embedder: str | None = None
+    # LanceDB: brute force is exact and fast enough below this many rows; IVF_FLAT above it (its
     # k-means wants many rows per partition: below ~20k the index is both poorer and not faster).
     vector_index_min_rows: int = Field(default=20_000, ge=256)
 

@@ -10,6 +10,8 @@ from __future__ import annotations
 import json
 import threading
 import time
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from typing import TYPE_CHECKING, Annotated, Any
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, field_validator
@@ -25,6 +27,7 @@ from stillhouse.search.fusion import (
     Strategy,
     fuse,
     fuse_combined,
+    merge_dense,
     merge_neighbours,
 )
 from stillhouse.search.ingest import store_for
@@ -37,7 +40,7 @@ from stillhouse.search.routing import (
     parse_weights,
     resolve_router,
 )
-from stillhouse.search.store import COMBINED, Store
+from stillhouse.search.store import COMBINED, KEYFRAME, Hit, Store
 from stillhouse.tasks.video_router.prompt import MODALITIES, Modality
 
 if TYPE_CHECKING:
@@ -123,9 +126,15 @@ class SearchResponse(BaseModel):
 class SearchEngine:
     """Opened indexes, embedders and routers, reused across queries (thread-safe to share)."""
 
-    def __init__(self, *, log: RouteLog | None = None, default_router: Router | None = None) -> None:
+    def __init__(
+        self, *, log: RouteLog | None = None, default_router: Router | None = None, threads: int = 8
+    ) -> None:
+        """``threads``: the 8 channel searches of a query run on that many threads (1: one after
+        another); the engines search in native code without the GIL."""
         self.log = log
         self.default_router = default_router
+        self.threads = threads
+        self._pool: ThreadPoolExecutor | None = None
         self._lock = threading.Lock()
         self._stores: dict[tuple[str, str], Store] = {}
         self._embedders: dict[str, Embedder] = {}
@@ -141,11 +150,11 @@ class SearchEngine:
         started = time.perf_counter()
         routing = router.route(request.query, index=request.index) if router else None
         routed = time.perf_counter()
-        vector = embedder.embed([request.query])[0]
+        vector = query_vector(routing, version.config.embedder, embedder, request.query)
         if request.fusion == "combined":
             fused = fuse_combined(store.dense(version.table, COMBINED, vector, request.top_k))
         else:
-            channels = {m: _channel(store, version.table, m, request, vector) for m in MODALITIES}
+            channels = self._retrieve(store, version, request, vector)
             present = {h.id: h.has for c in channels.values() for h in (*c.dense, *c.lexical)}
             config = FusionConfig(strategy=request.fusion, lexical_weight=request.lexical_weight)
             fused = fuse(channels, routing.weights, present, config)  # type: ignore[union-attr, arg-type]
@@ -173,6 +182,37 @@ class SearchEngine:
         if segment_id not in rows:
             raise NotFoundError(f"index {index!r} has no segment {segment_id}", field="segment")
         return json.loads(rows[segment_id].info)  # type: ignore[no-any-return]
+
+    def _retrieve(
+        self, store: Store, version: cfg.IndexVersion, request: SearchRequest, vector: np.ndarray
+    ) -> dict[Modality, ChannelHits]:
+        """Each modality's dense and BM25 top-K, the 8 searches concurrently; with an image model,
+        a 9th on the keyframe vectors (the query through its text tower) joins the visual dense list."""
+        table, k = version.table, request.top_k
+        calls: dict[tuple[str, str], tuple[Callable[..., list[Hit]], tuple]] = {
+            (m, kind): (store.dense, (table, m, vector, k)) if kind == "dense"
+            else (store.lexical, (table, m, request.query, k))
+            for m in MODALITIES
+            for kind in ("dense", "lexical")
+        }  # fmt: skip
+        if version.config.image_embedder is not None:
+            image = self._embedder(version.config.image_embedder, image=True)
+            calls[KEYFRAME, "dense"] = (store.dense, (table, KEYFRAME, image.embed([request.query])[0], k))
+        if self.threads <= 1:
+            done = {key: fn(*args) for key, (fn, args) in calls.items()}
+        else:
+            pool = self._executor()
+            futures = {key: pool.submit(fn, *args) for key, (fn, args) in calls.items()}
+            done = {key: f.result() for key, f in futures.items()}
+        if (KEYFRAME, "dense") in done:
+            done["visual", "dense"] = merge_dense(done["visual", "dense"], done[KEYFRAME, "dense"])
+        return {m: ChannelHits(dense=done[m, "dense"], lexical=done[m, "lexical"]) for m in MODALITIES}
+
+    def _executor(self) -> ThreadPoolExecutor:
+        with self._lock:
+            if self._pool is None:
+                self._pool = ThreadPoolExecutor(self.threads, thread_name_prefix="search")
+            return self._pool
 
     def _results(
         self, store: Store, table: str, request: SearchRequest, fused: list[Fused]
@@ -212,13 +252,16 @@ class SearchEngine:
                 self._stores[key] = store_for(manifest, version.config)
             return self._stores[key]
 
-    def _embedder(self, spec: str) -> Embedder:
+    def _embedder(self, spec: str, *, image: bool = False) -> Embedder:
+        """A text embedder, or (``image``) an image-text model whose ``embed`` is its text tower."""
         from stillhouse.models.embeddings import load_embedder
+        from stillhouse.models.image_embeddings import load_image_embedder
 
+        key = f"image:{spec}" if image else spec
         with self._lock:
-            if spec not in self._embedders:
-                self._embedders[spec] = load_embedder(spec)
-            return self._embedders[spec]
+            if key not in self._embedders:
+                self._embedders[key] = load_image_embedder(spec) if image else load_embedder(spec)
+            return self._embedders[key]
 
 
 def _result(span: Span, info: dict[str, Any]) -> SearchResult:
@@ -237,13 +280,15 @@ def _result(span: Span, info: dict[str, Any]) -> SearchResult:
     )
 
 
-def _channel(
-    store: Store, table: str, modality: Modality, request: SearchRequest, vector: np.ndarray
-) -> ChannelHits:
-    return ChannelHits(
-        dense=store.dense(table, modality, vector, request.top_k),
-        lexical=store.lexical(table, modality, request.query, request.top_k),
-    )
+def query_vector(routing: Routing | None, spec: str, embedder: Embedder, query: str) -> np.ndarray:
+    """The query's vector for an index embedded by ``embedder`` (built from ``spec``): the router's
+    own when it embedded the query with the same encoder, so a search embeds its query once."""
+    from stillhouse.models.embeddings import embedder_identity
+
+    shared = routing.vector if routing is not None else None
+    if shared is not None and shared.encoder == embedder_identity(spec, embedder):
+        return shared.values
+    return embedder.embed([query])[0]
 
 
 def search(request: SearchRequest, *, log: RouteLog | None = None) -> SearchResponse:

@@ -66,6 +66,19 @@ def minmax(hits: Sequence[Hit]) -> dict[int, float]:
     return {h.id: (h.score - low) / (high - low) for h in hits}
 
 
+def merge_dense(*lists: Sequence[Hit]) -> list[Hit]:
+    """Several dense lists of one modality as one (a caption's text vector and its keyframe's image
+    vector): each list min-max normalised on its own, since the two models' cosines are not
+    comparable, and each id keeps its best; best first (ties by id)."""
+    best: dict[int, Hit] = {}
+    for hits in lists:
+        scaled = minmax(hits)
+        for h in hits:
+            if h.id not in best or scaled[h.id] > best[h.id].score:
+                best[h.id] = Hit(h.id, scaled[h.id], h.has)
+    return sorted(best.values(), key=lambda h: (-h.score, h.id))
+
+
 def channel_scores(
     channels: Mapping[Modality, ChannelHits], lexical_weight: float
 ) -> dict[Modality, dict[int, float]]:

@@ -22,12 +22,13 @@ from stillhouse.errors import ConflictError
 from stillhouse.progress import progress_bar
 from stillhouse.search import config as cfg
 from stillhouse.search.segments import Segment, SegmentProblem, iter_segments, segment_key
-from stillhouse.search.store import COMBINED, RowBatch, Store, open_store, placeholder
+from stillhouse.search.store import COMBINED, KEYFRAME, RowBatch, Store, open_store, placeholder
 from stillhouse.tasks.video_router.prompt import MODALITIES
 
 if TYPE_CHECKING:
     from stillhouse.chat import ChatModel
     from stillhouse.models.embeddings import Embedder
+    from stillhouse.models.image_embeddings import ImageTextEmbedder
 
 BATCH = 256
 _INFO_FIELDS = ("video_id", "start", "end", "metadata", "keyframe", "media")
@@ -50,8 +51,11 @@ class AddReport(BaseModel):
         return self.added / self.seconds if self.seconds > 0 else 0.0
 
 
-def segment_rows(segments: list[Segment], first_id: int, embedder: Embedder) -> RowBatch:
-    """Rows for a batch: each channel embedded in one call, a placeholder where a channel is absent."""
+def segment_rows(
+    segments: list[Segment], first_id: int, embedder: Embedder, image: ImageTextEmbedder | None = None
+) -> RowBatch:
+    """Rows for a batch: each channel embedded in one call, a placeholder where a channel is absent;
+    with an image model, each readable keyframe embedded too."""
     rows = RowBatch(
         ids=list(range(first_id, first_id + len(segments))),
         info=[json.dumps(s.model_dump(include=set(_INFO_FIELDS)), ensure_ascii=False) for s in segments],
@@ -60,6 +64,14 @@ def segment_rows(segments: list[Segment], first_id: int, embedder: Embedder) -> 
         rows.texts[m] = [s.text(m) for s in segments]
         rows.vectors[m] = _embed_some(rows.texts[m], embedder)
     rows.vectors[COMBINED] = _embed_some([s.combined_text() for s in segments], embedder)
+    if image is not None:
+        rows.vectors[KEYFRAME] = np.tile(placeholder(image.dim), (len(segments), 1))
+        framed = [i for i, s in enumerate(segments) if s.keyframe]
+        vectors, readable = image.embed_images([str(segments[i].keyframe) for i in framed])
+        rows.keyframes = [False] * len(segments)
+        for j, i in enumerate(framed):
+            if readable[j]:
+                rows.vectors[KEYFRAME][i], rows.keyframes[i] = vectors[j], True
     return rows
 
 
@@ -78,7 +90,9 @@ def segment_from_row(row: dict[str, object]) -> Segment:
     return Segment.model_validate({**info, **texts})
 
 
-def model_versions(embedder: Embedder, store: Store) -> dict[str, str]:
+def model_versions(
+    embedder: Embedder, store: Store, image: ImageTextEmbedder | None = None
+) -> dict[str, str]:
     from importlib.metadata import PackageNotFoundError, version
 
     package = "lancedb" if store.engine == "lancedb" else "pymilvus"
@@ -86,7 +100,19 @@ def model_versions(embedder: Embedder, store: Store) -> dict[str, str]:
         engine_version = version(package)
     except PackageNotFoundError:
         engine_version = "unknown"
-    return {"embedder": embedder.name, "dim": str(embedder.dim), "engine": f"{package} {engine_version}"}
+    out = {"embedder": embedder.name, "dim": str(embedder.dim), "engine": f"{package} {engine_version}"}
+    if image is not None:
+        out |= {"image_embedder": image.name, "image_dim": str(image.dim)}
+    return out
+
+
+def load_image(config: cfg.IngestConfig) -> ImageTextEmbedder | None:
+    """The configured image-text model, if any."""
+    if config.image_embedder is None:
+        return None
+    from stillhouse.models.image_embeddings import load_image_embedder
+
+    return load_image_embedder(config.image_embedder)
 
 
 def open_or_create(name: str, engine: cfg.Engine | None, uri: str | None) -> cfg.Manifest:
@@ -120,12 +146,13 @@ class SegmentWriter:
     version: cfg.IndexVersion
     store: Store
     embedder: Embedder
+    image: ImageTextEmbedder | None = None  # the keyframes' image-text model, when configured
 
     def add(self, segments: list[Segment]) -> int:
         if segments:
             self.store.add(
                 self.version.table,
-                segment_rows(segments, self.store.count(self.version.table), self.embedder),
+                segment_rows(segments, self.store.count(self.version.table), self.embedder, self.image),
             )
         return len(segments)
 
@@ -164,15 +191,15 @@ def segment_writer(
                 field="index",
             )
         chosen = manifest.current().config if manifest.versions else (ingest or cfg.IngestConfig())
-        embedder = load_embedder(chosen.embedder)
+        embedder, image = load_embedder(chosen.embedder), load_image(chosen)
         store = store_for(manifest, chosen)
         if not manifest.versions:
-            version = manifest.add_version(chosen, model_versions(embedder, store))
-            store.create(version.table, embedder.dim)
+            version = manifest.add_version(chosen, model_versions(embedder, store, image))
+            store.create(version.table, embedder.dim, image.dim if image else None)
             cfg.save_manifest(manifest)
         version = manifest.current()
         _check_models(version, embedder)
-        yield SegmentWriter(name, manifest, version, store, embedder)
+        yield SegmentWriter(name, manifest, version, store, embedder, image)
 
 
 def add_segments(
@@ -198,7 +225,8 @@ def add_segments(
         if enrich is not None:
             writer.version.models.setdefault("visual_keywords", enrich.model.name)
         segments = iter_segments(location, enrich=enrich.enrich if enrich else None)
-        _ingest(writer.store, writer.version, segments, writer.embedder, report, show_progress=show_progress)
+        models = (writer.embedder, writer.image)
+        _ingest(writer.store, writer.version, segments, models, report, show_progress=show_progress)
         writer.version.segments = report.total
         cfg.save_manifest(writer.manifest)
     return report
@@ -230,7 +258,7 @@ def _ingest(
     store: Store,
     version: cfg.IndexVersion,
     items: Iterable[Segment | SegmentProblem],
-    embedder: Embedder,
+    models: tuple[Embedder, ImageTextEmbedder | None],
     report: AddReport,
     *,
     show_progress: bool,
@@ -239,7 +267,7 @@ def _ingest(
     next_id = store.count(version.table)
     with progress_bar(f"indexing into {version.table}", None, disable=not show_progress) as (bar, task):
         for batch in _batches(items, report):
-            store.add(version.table, segment_rows(batch, next_id, embedder))
+            store.add(version.table, segment_rows(batch, next_id, *models))
             next_id += len(batch)
             report.added += len(batch)
             bar.update(task, completed=report.added, info=f"{len(report.problems)} bad lines")
@@ -270,14 +298,14 @@ def rebuild(name: str, ingest: cfg.IngestConfig, *, show_progress: bool = False)
     with cfg.writer_lock(name):
         manifest = cfg.require_manifest(name)
         source = manifest.current()
-        embedder = load_embedder(ingest.embedder)
+        embedder, image = load_embedder(ingest.embedder), load_image(ingest)
         store = store_for(manifest, source.config)
         rows = (segment_from_row(r) for r in store.scan(source.table))
-        version = manifest.add_version(ingest, model_versions(embedder, store))
+        version = manifest.add_version(ingest, model_versions(embedder, store, image))
         target = store_for(manifest, ingest)
-        target.create(version.table, embedder.dim)
+        target.create(version.table, embedder.dim, image.dim if image else None)
         report = AddReport(index=name, version=version.version)
-        _ingest(target, version, rows, embedder, report, show_progress=show_progress)
+        _ingest(target, version, rows, (embedder, image), report, show_progress=show_progress)
         version.segments = report.total
         cfg.save_manifest(manifest)
     return report

@@ -2,7 +2,11 @@
 
 Lexical search uses LanceDB's native full-text index (BM25) on each channel's text. Dense search
 is brute force (exact) until a table reaches ``vector_index_min_rows``; from then each vector column
-gets an IVF_PQ index, searched with a refine step that re-scores candidates exactly.
+gets an IVF_FLAT index (exact distances within the partitions probed; PQ codes lost too much
+recall on the benchmark's vectors, benchmarks/README), probing a fixed share of its partitions.
+Every ingest ends by compacting the table: rows arrive in batches of a few hundred, and a search
+pays for every fragment it visits. The ``has_`` flags get bitmap indexes, so a dense search's
+prefilter (rows that have the channel) is a lookup rather than a scan.
 """
 
 from __future__ import annotations
@@ -15,11 +19,22 @@ from typing import Any
 import numpy as np
 
 from stillhouse.errors import ConflictError, MissingDependencyError, NotFoundError
-from stillhouse.search.store import COMBINED, DENSE_COLUMNS, HAS_COLUMNS, Hit, RowBatch, StoredRow, present
+from stillhouse.search.store import (
+    COMBINED,
+    DENSE_COLUMNS,
+    HAS_COLUMNS,
+    KEYFRAME,
+    KEYFRAME_FLAG,
+    Hit,
+    RowBatch,
+    StoredRow,
+    present,
+)
 from stillhouse.tasks.video_router.prompt import MODALITIES
 
-_NPROBES = 20
-_REFINE = 5
+# Share of IVF partitions each dense search probes (its recall against brute force, measured at
+# several shares: benchmarks/README).
+_PROBE_SHARE = 0.2
 
 
 def _lancedb() -> Any:
@@ -40,6 +55,8 @@ class LanceStore:
         self.uri = uri
         self.vector_index_min_rows = vector_index_min_rows
         self._tables: dict[str, Any] = {}
+        self._nprobes: dict[str, int] = {}
+        self._columns: dict[str, set[str]] = {}
 
     def _table(self, name: str) -> Any:
         if name not in self._tables:
@@ -52,7 +69,7 @@ class LanceStore:
     def exists(self, table: str) -> bool:
         return table in self._db.list_tables().tables
 
-    def create(self, table: str, dim: int) -> None:
+    def create(self, table: str, dim: int, keyframe_dim: int | None = None) -> None:
         import pyarrow as pa
 
         if self.exists(table):
@@ -61,7 +78,23 @@ class LanceStore:
         for m in MODALITIES:
             fields += [pa.field(f"{m}_text", pa.string()), pa.field(f"has_{m}", pa.bool_())]
         fields += [pa.field(f"{c}_vec", pa.list_(pa.float32(), dim)) for c in DENSE_COLUMNS]
+        fields.append(pa.field(KEYFRAME_FLAG, pa.bool_()))
+        if keyframe_dim is not None:
+            fields.append(pa.field(f"{KEYFRAME}_vec", pa.list_(pa.float32(), keyframe_dim)))
         self._tables[table] = self._db.create_table(table, schema=pa.schema(fields))
+
+    def _names(self, table: str) -> set[str]:
+        """The table's column names (read once: every search asks)."""
+        if table not in self._columns:
+            self._columns[table] = set(self._table(table).schema.names)
+        return self._columns[table]
+
+    def _vector_columns(self, table: str) -> list[str]:
+        return [c for c in (*DENSE_COLUMNS, KEYFRAME) if f"{c}_vec" in self._names(table)]
+
+    def _flags(self, table: str) -> list[str]:
+        """The presence flags a result row carries (tables from before keyframes lack that flag)."""
+        return [c for c in (*HAS_COLUMNS, KEYFRAME_FLAG) if c in self._names(table)]
 
     def add(self, table: str, rows: RowBatch) -> None:
         import pyarrow as pa
@@ -73,63 +106,68 @@ class LanceStore:
         for m in MODALITIES:
             columns[f"{m}_text"] = pa.array(rows.texts[m])
             columns[f"has_{m}"] = pa.array(rows.has(m))
-        for c in DENSE_COLUMNS:
+        if KEYFRAME_FLAG in self._names(table):
+            columns[KEYFRAME_FLAG] = pa.array(rows.has_keyframe())
+        for c in self._vector_columns(table):
             vectors = np.ascontiguousarray(rows.vectors[c], dtype=np.float32)
             dim = vectors.shape[1]
             columns[f"{c}_vec"] = pa.FixedSizeListArray.from_arrays(pa.array(vectors.reshape(-1)), dim)
         tbl.add(pa.table(columns, schema=tbl.schema))
 
     def finish(self, table: str) -> None:
-        """FTS indexes on the first ingest, IVF_PQ once the table crosses the threshold, and an
-        incremental ``optimize`` otherwise (new rows join the existing indexes). Once per ingest,
-        not per batch: each call writes index files and a table version."""
-        from lancedb.index import FTS
+        """Compact the ingest's fragments (``optimize``, which also brings existing indexes up to
+        date), then create what is missing: FTS per channel, a B-tree on ``id``, bitmaps on the
+        ``has_`` flags, and IVF_FLAT per vector column once the table crosses the threshold. Once
+        per ingest, not per batch: each call writes index files and a table version."""
+        from lancedb.index import FTS, Bitmap, BTree, IvfFlat
 
         tbl = self._table(table)
-        dim = int(tbl.schema.field(f"{COMBINED}_vec").type.list_size)
+        tbl.optimize()
         indexed = {tuple(i.columns) for i in tbl.list_indices()}
-        first = not indexed
         for m in MODALITIES:
             if (f"{m}_text",) not in indexed:
                 # No stemming or stop words: the same analysis as Milvus's standard analyzer.
                 tbl.create_index(f"{m}_text", config=FTS(stem=False, remove_stop_words=False), replace=True)
         if ("id",) not in indexed:  # results are fetched by id: a B-tree instead of a scan
-            tbl.create_scalar_index("id")
+            tbl.create_index("id", config=BTree())
+        for flag in self._flags(table):
+            if (flag,) not in indexed:
+                tbl.create_index(flag, config=Bitmap())
         rows = tbl.count_rows()
-        missing_vec = [c for c in DENSE_COLUMNS if (f"{c}_vec",) not in indexed]
-        if rows >= self.vector_index_min_rows and missing_vec:
-            for c in missing_vec:
-                tbl.create_index(
-                    metric="cosine",
-                    vector_column_name=f"{c}_vec",
-                    index_type="IVF_PQ",
-                    num_partitions=max(1, int(math.sqrt(rows))),
-                    num_sub_vectors=_sub_vectors(dim),
-                )
-        elif not first:
-            tbl.optimize()
+        if rows >= self.vector_index_min_rows:
+            for c in self._vector_columns(table):
+                if (f"{c}_vec",) not in indexed:
+                    config = IvfFlat(distance_type="cosine", num_partitions=_partitions(rows))
+                    tbl.create_index(f"{c}_vec", config=config)
+        self._nprobes.pop(table, None)
 
     def dense(self, table: str, column: str, vector: np.ndarray, k: int) -> list[Hit]:
         query = (
             self._table(table)
             .search(np.asarray(vector, dtype=np.float32), vector_column_name=f"{column}_vec")
             .metric("cosine")
-            .nprobes(_NPROBES)
-            .refine_factor(_REFINE)
+            .nprobes(self._probes(table))
             .limit(k)
-            .select(["id", *HAS_COLUMNS, "_distance"])  # named: lance stops adding it unasked
+            .select(["id", *self._flags(table), "_distance"])  # named: lance stops adding it unasked
         )
         if column != COMBINED:
-            query = query.where(f"has_{column}", prefilter=True)
+            query = query.where(KEYFRAME_FLAG if column == KEYFRAME else f"has_{column}", prefilter=True)
         return [
             Hit(int(r["id"]), 1.0 - float(r["_distance"]), present(r)) for r in query.to_arrow().to_pylist()
         ]
+
+    def _probes(self, table: str) -> int:
+        """Partitions to probe: the share of the partitions the index was built with (rows added
+        since only join existing partitions, so this share of today's count is an upper bound)."""
+        if table not in self._nprobes:
+            self._nprobes[table] = max(1, math.ceil(_PROBE_SHARE * _partitions(self.count(table))))
+        return self._nprobes[table]
 
     def lexical(self, table: str, modality: str, text: str, k: int) -> list[Hit]:
         if not text.strip():
             return []
         query = self._table(table).search(text, query_type="fts", fts_columns=f"{modality}_text")
-        rows = query.limit(k).select(["id", *HAS_COLUMNS, "_score"]).to_arrow().to_pylist()
+        rows = query.limit(k).select(["id", *self._flags(table), "_score"]).to_arrow().to_pylist()
         return [Hit(int(r["id"]), float(r["_score"]), present(r)) for r in rows]
 
     def fetch(self, table: str, ids: list[int]) -> dict[int, StoredRow]:
@@ -160,9 +198,6 @@ class LanceStore:
         return sum(p.stat().st_size for p in root.rglob("*") if p.is_file())
 
 
-def _sub_vectors(dim: int) -> int:
-    """PQ sub-vectors of 8 dimensions each (48 for 384-d), or the largest divisor of ``dim`` below."""
-    for width in (8, 4, 2, 1):
-        if dim % width == 0:
-            return dim // width
-    return dim
+def _partitions(rows: int) -> int:
+    """IVF partitions for a table of ``rows``: sqrt(rows), lance's usual choice."""
+    return max(1, int(math.sqrt(rows)))

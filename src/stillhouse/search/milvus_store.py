@@ -15,7 +15,17 @@ import numpy as np
 
 from stillhouse.errors import ConflictError, MissingDependencyError, NotFoundError
 from stillhouse.search.segments import MAX_CHANNEL_CHARS
-from stillhouse.search.store import COMBINED, DENSE_COLUMNS, HAS_COLUMNS, Hit, RowBatch, StoredRow, present
+from stillhouse.search.store import (
+    COMBINED,
+    DENSE_COLUMNS,
+    HAS_COLUMNS,
+    KEYFRAME,
+    KEYFRAME_FLAG,
+    Hit,
+    RowBatch,
+    StoredRow,
+    present,
+)
 from stillhouse.tasks.video_router.prompt import MODALITIES
 
 ENV_TOKEN = "STILLHOUSE_MILVUS_TOKEN"
@@ -42,6 +52,7 @@ class MilvusStore:
         # from the manifest, which records the URI only.
         self._client = pm.MilvusClient(uri, token=os.environ.get(ENV_TOKEN, ""))
         self._loaded: set[str] = set()
+        self._fields: dict[str, set[str]] = {}
 
     def exists(self, table: str) -> bool:
         return bool(self._client.has_collection(table))
@@ -53,7 +64,17 @@ class MilvusStore:
             self._client.load_collection(table)
             self._loaded.add(table)
 
-    def create(self, table: str, dim: int) -> None:
+    def _names(self, table: str) -> set[str]:
+        """The collection's field names (read once: every search asks)."""
+        if table not in self._fields:
+            self._fields[table] = {f["name"] for f in self._client.describe_collection(table)["fields"]}
+        return self._fields[table]
+
+    def _flags(self, table: str) -> list[str]:
+        """The presence flags a result carries (collections from before keyframes lack that flag)."""
+        return [c for c in (*HAS_COLUMNS, KEYFRAME_FLAG) if c in self._names(table)]
+
+    def create(self, table: str, dim: int, keyframe_dim: int | None = None) -> None:
         pm = _pymilvus()
         if self.exists(table):
             raise ConflictError(f"collection {table!r} already exists at {self.uri}", field="index")
@@ -76,8 +97,10 @@ class MilvusStore:
                 )
             )
             params.add_index(field_name=f"{m}_sparse", index_type="SPARSE_INVERTED_INDEX", metric_type="BM25")
-        for c in DENSE_COLUMNS:
-            schema.add_field(f"{c}_vec", dt.FLOAT_VECTOR, dim=dim)
+        schema.add_field(KEYFRAME_FLAG, dt.BOOL)
+        widths = {c: dim for c in DENSE_COLUMNS} | ({KEYFRAME: keyframe_dim} if keyframe_dim else {})
+        for c, width in widths.items():
+            schema.add_field(f"{c}_vec", dt.FLOAT_VECTOR, dim=width)
             extra = {} if self._lite else {"params": {"M": 16, "efConstruction": 200}}
             params.add_index(field_name=f"{c}_vec", index_type=dense_index, metric_type="COSINE", **extra)
         # Strong: a search right after an insert sees it, as with LanceDB.
@@ -87,12 +110,15 @@ class MilvusStore:
         if not len(rows):
             return
         self._require(table)
-        data = []
+        data, names, keyframes = [], self._names(table), rows.has_keyframe()
+        columns = [c for c in (*DENSE_COLUMNS, KEYFRAME) if f"{c}_vec" in names]
         for i, row_id in enumerate(rows.ids):
             row: dict[str, Any] = {"id": row_id, "info": rows.info[i]}
             for m in MODALITIES:
                 row[f"{m}_text"], row[f"has_{m}"] = rows.texts[m][i], bool(rows.texts[m][i])
-            for c in DENSE_COLUMNS:
+            if KEYFRAME_FLAG in names:
+                row[KEYFRAME_FLAG] = keyframes[i]
+            for c in columns:
                 row[f"{c}_vec"] = rows.vectors[c][i].tolist()
             data.append(row)
         self._client.insert(table, data)
@@ -107,8 +133,10 @@ class MilvusStore:
             data=[np.asarray(vector, dtype=np.float32).tolist()],
             anns_field=f"{column}_vec",
             limit=k,
-            filter="" if column == COMBINED else f"has_{column} == true",
-            output_fields=["id", *HAS_COLUMNS],
+            filter=""
+            if column == COMBINED
+            else f"{KEYFRAME_FLAG if column == KEYFRAME else f'has_{column}'} == true",
+            output_fields=["id", *self._flags(table)],
             # HNSW explores ``ef`` candidates; at least the k asked for (FLAT ignores it).
             search_params={"metric_type": "COSINE", "params": {"ef": max(64, k)}},
         )
@@ -123,7 +151,7 @@ class MilvusStore:
             data=[text],
             anns_field=f"{modality}_sparse",
             limit=k,
-            output_fields=["id", *HAS_COLUMNS],
+            output_fields=["id", *self._flags(table)],
             search_params={"metric_type": "BM25"},
         )
         # milvus-lite reports a BM25 match as a negative distance; a server as a positive score.

@@ -15,9 +15,10 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Protocol
+from typing import TYPE_CHECKING, Protocol, runtime_checkable
 
-from pydantic import BaseModel, ConfigDict
+import numpy as np
+from pydantic import BaseModel, ConfigDict, Field
 
 from stillhouse import paths
 from stillhouse.chat import ChatModel, Completion, GenerationParams, Message
@@ -32,15 +33,36 @@ ENV_ROUTER = "STILLHOUSE_SEARCH_ROUTER"
 _MAX_TOKENS = 256
 
 
+@dataclass(frozen=True)
+class QueryVector:
+    """The query's embedding made while routing, and the identity of the encoder that made it
+    (``models.embeddings.embedder_identity``): retrieval reuses it when the index has that encoder."""
+
+    encoder: tuple[str, str, int]
+    values: np.ndarray
+
+
 class Routing(BaseModel):
     """What routing decided for one query."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", arbitrary_types_allowed=True)
 
     weights: dict[Modality, float]
     router: str
     reasoning: str | None = None
     fallback: str | None = None  # why the weights are not the router's own (unreadable answer)
+    vector: QueryVector | None = Field(default=None, exclude=True, repr=False)
+
+
+@runtime_checkable
+class EmbeddingChatModel(Protocol):
+    """A router model that embeds the query to route it (the fast router) and can hand the vector over."""
+
+    encoder: tuple[str, str, int]
+
+    def generate_embedded(
+        self, messages: list[Message], params: GenerationParams
+    ) -> tuple[Completion, np.ndarray]: ...
 
 
 @dataclass(frozen=True)
@@ -122,13 +144,18 @@ class ModelRouter:
         messages = self._task.messages(query)
         metadata = route_metadata(index)
         started = time.perf_counter()
+        vector = None
         try:
-            completion = self.model.generate(messages, self._params)
+            if isinstance(self.model, EmbeddingChatModel):
+                completion, values = self.model.generate_embedded(messages, self._params)
+                vector = QueryVector(self.model.encoder, values)
+            else:
+                completion = self.model.generate(messages, self._params)
         except StillhouseError as exc:
             self._log(RouteCall(self.name, metadata, messages, self._params, None, exc, _ms(started)))
             raise
         self._log(RouteCall(self.name, metadata, messages, self._params, completion, None, _ms(started)))
-        return self._read(completion.text)
+        return self._read(completion.text).model_copy(update={"vector": vector})
 
     def _log(self, call: RouteCall) -> None:
         if self.log is not None:

@@ -20,6 +20,10 @@ from stillhouse.tasks.video_router.prompt import MODALITIES
 
 COMBINED = "combined"
 DENSE_COLUMNS = (*MODALITIES, COMBINED)
+# With an image-text model configured, each keyframe's image vector (``keyframe_vec``, the model's
+# width) and its flag; a keyframe counts as the visual modality being present.
+KEYFRAME = "keyframe"
+KEYFRAME_FLAG = "has_keyframe"
 
 
 @dataclass(frozen=True)
@@ -36,8 +40,8 @@ HAS_COLUMNS = tuple(f"has_{m}" for m in MODALITIES)
 
 
 def present(row: dict[str, object]) -> tuple[str, ...]:
-    """The modalities whose ``has_`` flag is set in a result row."""
-    return tuple(m for m in MODALITIES if row.get(f"has_{m}"))
+    """The modalities whose ``has_`` flag is set in a result row (visual also by a keyframe vector)."""
+    return tuple(m for m in MODALITIES if row.get(f"has_{m}") or (m == "visual" and row.get(KEYFRAME_FLAG)))
 
 
 @dataclass
@@ -48,9 +52,13 @@ class RowBatch:
     info: list[str]
     texts: dict[str, list[str]] = field(default_factory=dict)  # modality -> text ('' when absent)
     vectors: dict[str, np.ndarray] = field(default_factory=dict)  # dense column -> (n, dim) float32
+    keyframes: list[bool] | None = None  # per row, whether vectors[KEYFRAME] holds its keyframe
 
     def __len__(self) -> int:
         return len(self.ids)
+
+    def has_keyframe(self) -> list[bool]:
+        return list(self.keyframes) if self.keyframes is not None else [False] * len(self.ids)
 
     def has(self, modality: str) -> list[bool]:
         return [bool(t) for t in self.texts[modality]]
@@ -69,8 +77,9 @@ class Store(Protocol):
 
     engine: Engine
 
-    def create(self, table: str, dim: int) -> None:
-        """Create an empty table (an existing one of that name is an error)."""
+    def create(self, table: str, dim: int, keyframe_dim: int | None = None) -> None:
+        """Create an empty table (an existing one of that name is an error); ``keyframe_dim``: the
+        image model's width, when keyframes are embedded."""
 
     def add(self, table: str, rows: RowBatch) -> None:
         """Append rows (searchable at once)."""
@@ -79,7 +88,8 @@ class Store(Protocol):
         """Bring the lexical and vector indexes up to date after an ingest."""
 
     def dense(self, table: str, column: str, vector: np.ndarray, k: int) -> list[Hit]:
-        """Top-``k`` by cosine among rows that have ``column`` (every row has ``combined``)."""
+        """Top-``k`` by cosine among rows that have ``column`` (every row has ``combined``;
+        ``keyframe``: the rows with a keyframe vector)."""
 
     def lexical(self, table: str, modality: str, text: str, k: int) -> list[Hit]:
         """Top-``k`` by BM25 on ``{modality}_text``."""
