@@ -198,6 +198,12 @@ def test_the_playground_streams_as_server_sent_events(served: Served):
     assert "".join(deltas) == "echo: stream me please" and len(deltas) == 4  # the fake streams by word
     assert events[-1][0] == "end" and events[-1][1]["stopReason"] == "end_turn"
     assert events[-1][1]["usage"] == {"inputTokens": 3, "outputTokens": 4}
+    import json
+
+    wal = served.home / "serve" / "invocation-log-wal"  # the records not yet flushed to the store
+    records = [json.loads(line) for f in wal.glob("*.wal.jsonl") for line in f.read_text().splitlines()]
+    logged = [r for r in records if r["modelId"] == arn and "stream me please" in json.dumps(r["input"])]
+    assert [r["operation"] for r in logged] == ["ConverseStream"]  # the API's streamed call, logged as it
 
 
 @pytest.mark.parametrize(
