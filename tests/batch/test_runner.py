@@ -8,9 +8,10 @@ from typing import Any
 
 import pytest
 
-from stillhouse.batch.runner import BatchRunner, read_manifest
+from stillhouse.batch.runner import BatchRunner
 from stillhouse.errors import ConflictError, ModelError, NotFoundError
 from stillhouse.jobs import JobService, state
+from stillhouse.jobs.batch import read_manifest
 from stillhouse.jobs.pipeline import Abandoned
 from stillhouse.jobs.worker import Runners, Worker
 from stillhouse.models.fake import FakeModel

@@ -10,7 +10,6 @@ leaves the job live: the next one redoes the loop, and the cache answers every r
 
 from __future__ import annotations
 
-import json
 import logging
 import traceback
 from collections.abc import Callable
@@ -21,6 +20,7 @@ from stillhouse.batch.run import BatchConfig, RecordLoop, Stop, parse_lines
 from stillhouse.chat import ChatModel
 from stillhouse.errors import DatasetError, NotFoundError, StillhouseError
 from stillhouse.jobs import state
+from stillhouse.jobs.batch import MANIFEST, output_prefix
 from stillhouse.jobs.batch_schema import ModelInvocationJob, RecordCounts
 from stillhouse.jobs.pipeline import Abandoned
 from stillhouse.models.lazy import LazyModel, ModelUnavailable
@@ -31,7 +31,6 @@ if TYPE_CHECKING:
     from stillhouse.jobs.service import JobService
 
 log = logging.getLogger(__name__)
-MANIFEST = "manifest.json.out"
 
 
 def _load(spec: str) -> ChatModel:
@@ -156,7 +155,7 @@ class BatchRunner:
         outputs: list[tuple[str, list[str]]],
         counts: RecordCounts,
     ) -> None:
-        base = out_uri.rstrip("/") + f"/{job_id}/"
+        base = output_prefix(out_uri, job_id)
         for name, lines in outputs:
             store.put_bytes(base + f"{name}.out", "".join(line + "\n" for line in lines).encode("utf-8"))
         store.put_bytes(base + MANIFEST, (counts.model_dump_json() + "\n").encode("utf-8"))
@@ -209,8 +208,3 @@ def _end(
 
     log.info("batch job %s -> %s", job_id, target)
     return service.update_invocation_job(job_id, change)
-
-
-def read_manifest(store: ObjectStore, out_uri: str, job_id: str) -> dict[str, Any]:
-    """A finished job's ``manifest.json.out`` (what a caller reads after the job ends)."""
-    return json.loads(store.get_bytes(out_uri.rstrip("/") + f"/{job_id}/{MANIFEST}"))

@@ -22,6 +22,7 @@ from stillhouse.jobs.schema import parse_wire
 
 if TYPE_CHECKING:
     from stillhouse.jobs.store import Store
+    from stillhouse.sources.objectstore import ObjectStore
 
 BATCH = kinds.Kind(
     name="batch",
@@ -31,6 +32,7 @@ BATCH = kinds.Kind(
     label="model invocation job",
 )
 DEFAULT_TIMEOUT_HOURS = 24  # Bedrock's default when timeoutDurationInHours is not given
+MANIFEST = "manifest.json.out"  # beside the .out files, where Bedrock writes it
 
 
 class BatchJobsMixin:
@@ -89,6 +91,18 @@ class BatchJobsMixin:
     ) -> ModelInvocationJob:
         """Apply a state move (worker side) atomically."""
         return kinds.update(self.store, BATCH, job_id, lambda job, leased: change(job), progress)
+
+
+def output_prefix(out_uri: str, job_id: str) -> str:
+    """Where a job's ``.out`` files and manifest go: ``{s3Uri}{jobId}/``, as Bedrock writes them."""
+    return out_uri.rstrip("/") + f"/{job_id}/"
+
+
+def read_manifest(store: ObjectStore, out_uri: str, job_id: str) -> dict[str, Any]:
+    """A finished job's ``manifest.json.out`` (what a caller reads after the job ends)."""
+    import json
+
+    return json.loads(store.get_bytes(output_prefix(out_uri, job_id) + MANIFEST))
 
 
 def _new_job(job_id: str, req: CreateModelInvocationJobRequest) -> ModelInvocationJob:

@@ -37,6 +37,8 @@ EVALUATION = kinds.Kind(
     label="evaluation job",
 )
 TASK_METRIC = "Task."
+SUMMARY = "summary.json"  # per model and metric: mean, scored, unscored (and cost)
+REPORT = "report.html"  # as ``stillhouse evaluate`` writes it
 
 
 class EvaluationJobsMixin:
@@ -183,6 +185,11 @@ def _new_job(job_id: str, req: CreateEvaluationJobRequest) -> EvaluationJob:
         creationTime=at,
         lastModifiedTime=at,
     )
+
+
+def output_prefix(job: EvaluationJob, job_id: str) -> str:
+    """Where a job's outputs go: ``{s3Uri}/{jobName}/{jobId}``, as Bedrock writes them."""
+    return job.outputDataConfig.s3Uri.rstrip("/") + f"/{job.jobName}/{job_id}"
 
 
 def summary(job: EvaluationJob) -> EvaluationSummary:

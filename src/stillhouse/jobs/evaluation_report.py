@@ -9,6 +9,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from stillhouse.jobs.evaluation import REPORT
 from stillhouse.jobs.evaluation_schema import AutomatedEvaluationConfig, EvaluationJob
 from stillhouse.sources.objectstore import ObjectStore
 
@@ -58,7 +59,7 @@ def write_report(
     with tempfile.TemporaryDirectory() as tmp:
         files = write_files(results, Path(tmp))
         store.put_bytes(f"{base}/results.json", files.results_json.read_bytes())
-        store.put_bytes(f"{base}/report.html", files.report_html.read_bytes())
+        store.put_bytes(f"{base}/{REPORT}", files.report_html.read_bytes())
     return results
 
 

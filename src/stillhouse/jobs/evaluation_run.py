@@ -38,7 +38,7 @@ from stillhouse.evaluate.bedrock_eval import (
     summarize_scores,
 )
 from stillhouse.jobs import state
-from stillhouse.jobs.evaluation import TASK_METRIC
+from stillhouse.jobs.evaluation import SUMMARY, TASK_METRIC, output_prefix
 from stillhouse.jobs.evaluation_report import COST_KEYS, write_report
 from stillhouse.jobs.evaluation_schema import (
     AutomatedEvaluationConfig,
@@ -98,10 +98,6 @@ def inference_params(model: BedrockModel) -> GenerationParams:
 def path_part(identifier: str) -> str:
     """A model id as one key segment (an ARN's ``/`` and a version's ``:`` become ``-``)."""
     return re.sub(r"[^A-Za-z0-9_.-]", "-", identifier)
-
-
-def output_prefix(job: EvaluationJob, job_id: str) -> str:
-    return job.outputDataConfig.s3Uri.rstrip("/") + f"/{job.jobName}/{job_id}"
 
 
 class _Models:
@@ -179,7 +175,7 @@ class EvaluationRunner:
         results = write_report(store, base, job, automated, examples)
         for label, model_results in results.models.items():
             summary[label]["cost"] = model_results.summary.model_dump(include=set(COST_KEYS))
-        store.put_bytes(f"{base}/summary.json", json.dumps(summary, indent=2).encode())
+        store.put_bytes(f"{base}/{SUMMARY}", json.dumps(summary, indent=2).encode())
         return _end(service, job_id, "Completed")
 
     def _dataset(

@@ -13,14 +13,21 @@ from stillhouse.chat import Completion
 from stillhouse.serve import bedrock_protocol as bp
 from stillhouse.serve import eventstream
 from stillhouse.serve.bedrock_stream import ConverseEvents, InvokeEvents, StreamEvents
-from stillhouse.serve.context import context, parse_json, parse_json_object, read_body, verify_sigv4
+from stillhouse.serve.context import (
+    ServeContext,
+    context,
+    parse_json,
+    parse_json_object,
+    read_body,
+    verify_sigv4,
+)
 from stillhouse.serve.errors import (
     CONVERSE_STREAM_ERRORS,
     INVOKE_STREAM_ERRORS,
     as_stillhouse_error,
     stream_exception,
 )
-from stillhouse.serve.streaming import StreamCall, stream_logged
+from stillhouse.serve.streaming import StreamCall, StreamWire, stream_logged
 
 if TYPE_CHECKING:
     from fastapi import Request
@@ -53,7 +60,15 @@ async def converse_stream(model_id: str, request: Request) -> StreamingResponse:
     """Bedrock ``ConverseStream``."""
     body = await read_body(request)
     verify_sigv4(request, body)
-    ctx = context(request)
+    wire = BedrockWire(ConverseEvents(), CONVERSE_STREAM_ERRORS)
+    return await converse_stream_body(context(request), model_id, body, wire)
+
+
+async def converse_stream_body(
+    ctx: ServeContext, model_id: str, body: bytes, wire: StreamWire
+) -> StreamingResponse:
+    """A ``ConverseStream`` request body streamed and logged, framed by ``wire`` (the API's event
+    stream, or the console playground's server-sent events)."""
     req = parse_json(bp.ConverseRequest, body)
     messages, params = bp.converse_to_domain(req, default_max_tokens=ctx.settings.max_tokens_default)
     call = StreamCall(
@@ -65,7 +80,7 @@ async def converse_stream(model_id: str, request: Request) -> StreamingResponse:
         params=params,
         final_body=lambda c, ms: bp.converse_response(c, ms).model_dump(mode="json", exclude_none=True),
     )
-    return await stream_logged(ctx, call, BedrockWire(ConverseEvents(), CONVERSE_STREAM_ERRORS))
+    return await stream_logged(ctx, call, wire)
 
 
 async def invoke_stream(model_id: str, request: Request) -> StreamingResponse:

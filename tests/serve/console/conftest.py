@@ -1,6 +1,6 @@
 """A real server for the console tests: an isolated STILLHOUSE_HOME with a small search index whose
-segments have a keyframe and a real MP4, a job service with an in-process worker (FakeModel teacher),
-uvicorn on a loopback port; all module-scoped so a browser module starts one of each."""
+segments have a keyframe and a real MP4, a job service with an in-process worker (FakeModel teacher,
+FakeModel batch and evaluation runners), uvicorn on a loopback port; all module-scoped so a browser module starts one of each."""
 
 from __future__ import annotations
 
@@ -21,6 +21,7 @@ from tests.serve.helpers import API_KEY, KEY_ID, REGION, SECRET, fake_loader, fr
 
 from stillhouse.serve.settings import ServerSettings
 
+RUNNERS = {"batch": "tests.batch.fake_runner:make", "evaluation": "tests.jobs.evaluation_helpers:make_runner"}
 MEDIA_START = 2.0  # the concert segment with the video starts here (bigbuckbunny.mp4 is 5.3 s)
 
 
@@ -71,7 +72,7 @@ def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Served]:
 
     from stillhouse.jobs.service import JobService
     from stillhouse.jobs.stages import DefaultStages
-    from stillhouse.jobs.worker import Worker
+    from stillhouse.jobs.worker import Runners, Worker
     from stillhouse.models.fake import FakeModel
     from stillhouse.serve.app import create_app
     from stillhouse.sources.objectstore import LocalObjectStore
@@ -102,7 +103,10 @@ def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Served]:
         )
         teacher = FakeModel(lambda messages, params: teacher_answer(messages[-1].content), name="teacher")
         worker = Worker(
-            jobs, DefaultStages(load_teacher=lambda spec: teacher, embedder="hashing"), poll_seconds=0.2
+            jobs,
+            DefaultStages(load_teacher=lambda spec: teacher, embedder="hashing"),
+            poll_seconds=0.2,
+            runners=Runners(RUNNERS),
         )
         threading.Thread(target=worker.run_forever, daemon=True).start()
         port = free_port()
@@ -125,6 +129,15 @@ def put_dataset(home: Path, name: str, lines: list[str]) -> str:
     uri = f"s3://stillhouse-datasets/{name}"
     LocalObjectStore(home / "s3").put_bytes(uri, "\n".join(lines).encode())
     return uri
+
+
+def wait_for(jobs: Any, get: str, name: str, done: frozenset[str], timeout: float = 30) -> Any:
+    """The job (``jobs.<get>(name)``) once its status is in ``done`` (the in-process worker runs it)."""
+    deadline = time.monotonic() + timeout
+    while (job := getattr(jobs, get)(name)).status not in done:
+        assert time.monotonic() < deadline, f"{name} is still {job.status}"
+        time.sleep(0.05)
+    return job
 
 
 def json_lines(records: list[dict]) -> list[str]:

@@ -1,6 +1,7 @@
 """The console in headless Chromium (Debian's /usr/bin/chromium, driven by Playwright): log in,
 search and play a segment, create a distillation job from the form and watch it complete, upload a
-dataset, talk to a deployment; screenshots of every page at two window sizes."""
+dataset, stream from a deployment and a provisioned model, watch a batch job from the API complete,
+an evaluation job's scores and report; screenshots of every page at two window sizes."""
 
 from __future__ import annotations
 
@@ -11,8 +12,11 @@ from typing import Any
 
 import pytest
 from tests.jobs.helpers import build_tiny_student, prompt_line, router_prompts
-from tests.serve.console.conftest import MEDIA_START, Served, put_dataset
+from tests.serve.console.conftest import MEDIA_START, Served, put_dataset, wait_for
 from tests.serve.helpers import API_KEY, boto_client, deploy
+
+from stillhouse.jobs import state
+from stillhouse.sources.objectstore import LocalObjectStore
 
 CHROMIUM = "/usr/bin/chromium"
 pytestmark = [
@@ -162,20 +166,64 @@ def test_a_dataset_upload_shows_the_validators_report(page: Any, tmp_path: Path)
     shoot(page, "datasets")
 
 
-def test_the_playground_converses_with_a_deployment_and_reports_open_in_place(page: Any, served: Served):
-    deploy(boto_client("bedrock", served.url), served.jobs, served.home)
+def test_the_playground_streams_from_a_deployment_and_a_provisioned_model(page: Any, served: Served):
+    bedrock = boto_client("bedrock", served.url)
+    model_arn, _ = deploy(bedrock, served.jobs, served.home)
+    pm = bedrock.create_provisioned_model_throughput(
+        modelUnits=1, provisionedModelName="console-pm", modelId=model_arn
+    )["provisionedModelArn"]
+    wait_for(served.jobs, "get_provisioned", pm, frozenset({"InService", "Failed"}))
     report = served.home / "evaluations" / "run-1" / "report.html"
     report.parent.mkdir(parents=True)
     report.write_text("<!doctype html><title>r</title><h1>Evaluation run-1</h1>")
     page.goto("/console/models")
-    page.get_by_label("Message").fill("hello there")
-    page.get_by_role("button", name="Send").click()
-    page.wait_for_selector("#pg-log li.assistant")
-    assert page.locator("#pg-log li.assistant").inner_text() == "assistant: echo: hello there"
+    assert "console-pm" in page.locator("table#provisioned").inner_text()
+    for option, text in (("router-dep", "hello there"), ("console-pm", "provisioned hello")):
+        page.get_by_label("Model", exact=True).select_option(label=option)
+        page.get_by_label("Message").fill(text)
+        page.get_by_role("button", name="Send").click()
+        answer = page.locator("#pg-log li.assistant[data-done]").last
+        answer.wait_for()
+        assert answer.inner_text() == f"assistant: echo: {text}"
+        assert answer.get_attribute("data-deltas") == str(1 + len(text.split()))  # one per word
     page.get_by_role("link", name="run-1").click()
     frame = page.frame_locator("iframe#report")
     assert frame.locator("h1").inner_text() == "Evaluation run-1"
     shoot(page, "models")
+
+
+def test_a_batch_job_from_the_api_is_listed_and_completes_with_its_counts(
+    page: Any, served: Served, monkeypatch: pytest.MonkeyPatch
+):
+    from tests.batch.helpers import INPUT, input_lines, job_body
+
+    monkeypatch.setenv("BATCH_CALL_DELAY", "0.2")  # the fake answers slowly enough to watch it run
+    LocalObjectStore(served.home / "s3").put_bytes(INPUT, "\n".join(input_lines(6)).encode())
+    boto_client("bedrock", served.url).create_model_invocation_job(**job_body("browser-batch"))
+    page.goto("/console/jobs")
+    row = page.locator("table.jobs tr", has_text="browser-batch")
+    assert "Batch inference" in row.inner_text()
+    row.locator("text=Completed").wait_for(timeout=20_000)  # the table polls; nothing reloads it
+    assert "6/6 records" in row.inner_text()
+    row.get_by_role("link", name="browser-batch").click()
+    counts = page.locator("#record-counts")
+    assert counts.locator('[data-count="successRecordCount"] strong').inner_text() == "6"
+    assert counts.locator('[data-count="errorRecordCount"] strong').inner_text() == "0"
+    uris = page.locator("#output-uris li").all_inner_texts()
+    assert [u.rsplit("/", 1)[1] for u in uris] == ["manifest.json.out", "records.jsonl.out"]
+    shoot(page, "job-batch")
+
+
+def test_an_evaluation_jobs_page_shows_scores_and_its_report(page: Any, served: Served):
+    from tests.jobs.evaluation_helpers import DATASET, dataset_lines, eval_body
+
+    LocalObjectStore(served.home / "s3").put_bytes(DATASET, "\n".join(dataset_lines(2)).encode())
+    arn = boto_client("bedrock", served.url).create_evaluation_job(**eval_body("browser-eval"))["jobArn"]
+    assert wait_for(served.jobs, "get_evaluation_job", arn, state.TERMINAL).status == "Completed"
+    page.goto("/console/jobs/evaluation/browser-eval")
+    assert page.locator("#scores tbody th").all_inner_texts() == ["student-model"]
+    assert page.frame_locator("iframe#report").locator("h1").count() >= 1  # the report, in place
+    shoot(page, "job-evaluation")
 
 
 def readme_shot(page: Any) -> None:

@@ -72,7 +72,10 @@ def test_state_changing_requests_without_the_sessions_csrf_token_are_refused(ser
     form = "jobName=x" + (f"&csrf={token}" if token is not None else "")
     assert client.post("/console/jobs/new", content=form, headers=FORM).status_code == 403
     headers = {"x-csrf-token": token} if token else {}
-    assert client.post("/console/models/converse", json={"model": "x"}, headers=headers).status_code == 403
+    assert (
+        client.post("/console/models/converse-stream", json={"model": "x"}, headers=headers).status_code
+        == 403
+    )
     response = client.post("/console/datasets/upload?name=a.jsonl", content=b"{}", headers=headers)
     assert response.status_code == 403
     assert (
@@ -87,7 +90,7 @@ def test_another_sessions_csrf_token_is_refused(served: Served):
     first, _ = login(served.url)
     second, _ = login(served.url)
     response = second.post(
-        "/console/models/converse", json={"model": "x"}, headers={"x-csrf-token": csrf_of(first)}
+        "/console/models/converse-stream", json={"model": "x"}, headers={"x-csrf-token": csrf_of(first)}
     )
     assert response.status_code == 403
 
@@ -168,3 +171,53 @@ def test_stopping_a_finished_job_shows_the_apis_conflict_as_a_page(served: Serve
     page = client.post("/console/jobs/customization/finished-job/stop", content=f"csrf={token}", headers=FORM)
     assert page.status_code == 409 and "ConflictException" in page.text
     assert client.get("/console/jobs/customization/no-such-job").status_code == 404
+
+
+def sse_events(text: str) -> list[tuple[str, dict]]:
+    import json
+
+    frames = [f for f in text.split("\n\n") if f.startswith("event: ")]
+    return [(f.split("\n")[0][7:], json.loads(f.split("\n")[1][6:])) for f in frames]
+
+
+def test_the_playground_streams_as_server_sent_events(served: Served):
+    from tests.serve.helpers import boto_client, deploy
+
+    if not served.jobs.list_deployments({}).modelDeploymentSummaries:
+        deploy(boto_client("bedrock", served.url), served.jobs, served.home)
+    arn = served.jobs.list_deployments({}).modelDeploymentSummaries[0].customModelDeploymentArn
+    client, _ = login(served.url)
+    token = csrf_of(client, "/console/models")
+    body = {"model": arn, "messages": [{"role": "user", "text": "stream me please"}]}
+    with client.stream(
+        "POST", "/console/models/converse-stream", json=body, headers={"x-csrf-token": token}
+    ) as r:
+        assert r.status_code == 200 and r.headers["content-type"].startswith("text/event-stream")
+        events = sse_events(r.read().decode())
+    deltas = [data["text"] for name, data in events if name == "delta"]
+    assert "".join(deltas) == "echo: stream me please" and len(deltas) == 4  # the fake streams by word
+    assert events[-1][0] == "end" and events[-1][1]["stopReason"] == "end_turn"
+    assert events[-1][1]["usage"] == {"inputTokens": 3, "outputTokens": 4}
+    import json
+
+    wal = served.home / "serve" / "invocation-log-wal"  # the records not yet flushed to the store
+    records = [json.loads(line) for f in wal.glob("*.wal.jsonl") for line in f.read_text().splitlines()]
+    logged = [r for r in records if r["modelId"] == arn and "stream me please" in json.dumps(r["input"])]
+    assert [r["operation"] for r in logged] == ["ConverseStream"]  # the API's streamed call, logged as it
+
+
+@pytest.mark.parametrize(
+    ("body", "status", "words"),
+    [
+        ({"model": "no-such-deployment", "messages": [{"role": "user", "text": "hi"}]}, 404, "no-such"),
+        ({"model": "", "messages": [{"role": "user", "text": "hi"}]}, 400, "pick a deployment"),
+        ({"model": "x", "messages": []}, 400, "write a message"),
+    ],
+)
+def test_a_stream_refused_before_its_first_delta_is_an_http_error(
+    served: Served, body: dict, status: int, words: str
+):
+    client, _ = login(served.url)
+    token = csrf_of(client, "/console/models")
+    response = client.post("/console/models/converse-stream", json=body, headers={"x-csrf-token": token})
+    assert response.status_code == status and words in response.json()["message"]

@@ -83,3 +83,24 @@ def test_the_job_form_becomes_a_distillation_request_without_blank_hyperparamete
     teacher = body["customizationConfig"]["distillationConfig"]["teacherModelConfig"]
     assert teacher == {"teacherModelIdentifier": "t", "maxResponseLengthForInference": 64}
     assert body["roleArn"] == "arn:aws:iam::123456789012:role/stillhouse-console"
+
+
+def test_the_playgrounds_events_are_one_json_line_each():
+    import json
+
+    from stillhouse.chat import Completion
+    from stillhouse.errors import NotFoundError
+    from stillhouse.serve.console.sse import SseWire
+
+    wire = SseWire()
+    assert wire.start().startswith(b":")  # a comment, not an event
+    assert wire.delta("two\nlines") == b'event: delta\ndata: {"text": "two\\nlines"}\n\n'
+    end = wire.end(Completion(text="x", model="m", input_tokens=2, output_tokens=1), 12.4, 3.0)
+    name, data = end.decode().rstrip("\n").split("\n")
+    assert name == "event: end" and json.loads(data[6:]) == {
+        "stopReason": "end_turn",
+        "usage": {"inputTokens": 2, "outputTokens": 1},
+        "latencyMs": 12,
+    }
+    error = wire.error(NotFoundError("gone")).decode()
+    assert json.loads(error.split("\n")[1][6:]) == {"code": "ResourceNotFoundException", "message": "gone"}

@@ -1,5 +1,5 @@
-"""The jobs pages: every kind's jobs (polled while any runs), a job's page, Stop, and the form that
-creates a distillation job through the same parsing and checks as ``CreateModelCustomizationJob``."""
+"""The jobs pages: every kind's jobs (polled while any runs), a job's page (and its report, for a
+kind that writes one), Stop, and the form that creates a distillation job through the same parsing and checks as ``CreateModelCustomizationJob``."""
 
 import json
 from asyncio import to_thread
@@ -135,6 +135,16 @@ def router() -> "APIRouter":
     async def job_live(kind: str, ident: str, request: Request) -> Response:
         detail = await to_thread(_kind(kind).detail, context(request), ident)
         return render(request, "job_live.html.j2", job=detail, kind=_kind(kind), views=views)
+
+    @r.get("/jobs/{kind}/{ident}/report")
+    async def job_report(kind: str, ident: str, request: Request) -> Response:
+        report = _kind(kind).report
+        if report is None:
+            raise NotFoundError(f"a {kind} job has no report", field="report")
+        html = await to_thread(report, context(request), ident)
+        # Sandboxed like the evaluation reports on the models page: the report's scripts get no
+        # access to the console's origin.
+        return Response(html, media_type="text/html", headers={"Content-Security-Policy": "sandbox"})
 
     @r.post("/jobs/{kind}/{ident}/stop")
     async def stop(kind: str, ident: str, request: Request) -> Response:

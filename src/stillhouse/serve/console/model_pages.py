@@ -1,6 +1,6 @@
-"""The models page: custom models, deployments, a Converse playground (the runtime's own handler,
-so it is logged as a Converse call) and the evaluation reports under ``STILLHOUSE_HOME/evaluations``,
-opened in place."""
+"""The models page: custom models, deployments and provisioned throughput, a playground that streams
+(the runtime's own ConverseStream call, logged as one, framed as server-sent events) and the
+evaluation reports under ``STILLHOUSE_HOME/evaluations``, opened in place."""
 
 from asyncio import to_thread
 from pathlib import Path
@@ -44,17 +44,23 @@ def report_file(name: str, root: Path | None = None) -> Path:
 def models_view(ctx: ServeContext) -> dict[str, Any]:
     models = ctx.jobs.list_custom_models({"maxResults": 100}).modelSummaries
     deployments = ctx.jobs.list_deployments({"maxResults": 100}).modelDeploymentSummaries
-    return {"models": models, "deployments": deployments, "reports": list_reports()}
+    provisioned = ctx.jobs.list_provisioned({"maxResults": 100}).provisionedModelSummaries
+    return {
+        "models": models,
+        "deployments": deployments,
+        "provisioned": provisioned,
+        "reports": list_reports(),
+    }
 
 
 def playground_body(payload: dict[str, Any]) -> tuple[str, bytes]:
-    """``{"model", "messages": [{"role", "text"}], "maxTokens"?}`` -> the Converse model id and body."""
+    """``{"model", "messages": [{"role", "text"}], "maxTokens"?}`` -> the ConverseStream model id and body."""
     import json
 
     model = payload.get("model")
     turns = payload.get("messages")
     if not isinstance(model, str) or not model:
-        raise InvalidInputError("pick a deployed model", field="model")
+        raise InvalidInputError("pick a deployment or provisioned model", field="model")
     if not isinstance(turns, list) or not turns:
         raise InvalidInputError("write a message first", field="messages")
     messages = [
@@ -68,9 +74,10 @@ def playground_body(payload: dict[str, Any]) -> tuple[str, bytes]:
 
 def router() -> "APIRouter":
     from fastapi import APIRouter, Request
-    from fastapi.responses import FileResponse, JSONResponse, Response
+    from fastapi.responses import FileResponse, Response
 
-    from stillhouse.serve.runtime import converse_body
+    from stillhouse.serve.console.sse import SseWire
+    from stillhouse.serve.runtime_stream import converse_stream_body
 
     r = APIRouter()
 
@@ -79,11 +86,11 @@ def router() -> "APIRouter":
         view = await to_thread(models_view, context(request))
         return render(request, "models.html.j2", **view, opened=request.query_params.get("report"))
 
-    @r.post("/models/converse")
-    async def converse(request: Request) -> Response:
+    @r.post("/models/converse-stream")
+    async def converse_stream(request: Request) -> Response:
         require_csrf(request)
         model, body = playground_body(parse_json_object(await read_body(request)))
-        return JSONResponse(await converse_body(context(request), model, body))
+        return await converse_stream_body(context(request), model, body, SseWire())
 
     @r.get("/reports/{name:path}")
     async def report(name: str, request: Request) -> Response:

@@ -86,3 +86,38 @@ def weight_bar(weights: dict[str, float] | None) -> list[dict[str, object]]:
     return [
         {"modality": m, "pct": round(100 * weights.get(m, 0.0), 1), "colour": COLOURS[m]} for m in MODALITIES
     ]
+
+
+def count_label(key: str) -> str:
+    """A manifest counter's name in words: ``successRecordCount`` -> ``succeeded``."""
+    words = {
+        "totalRecordCount": "records",
+        "processedRecordCount": "processed",
+        "successRecordCount": "succeeded",
+        "errorRecordCount": "failed",
+        "inputTokenCount": "input tokens",
+        "outputTokenCount": "output tokens",
+    }
+    return words.get(key, key)
+
+
+def scores_table(scores: dict[str, dict[str, dict[str, object]]]) -> Markup:
+    """One row per evaluated model, one column per metric: its mean (and how many it scored)."""
+    metrics = sorted({m for per_model in scores.values() for m in per_model})
+    head = "".join(f'<th scope="col">{escape(m)}</th>' for m in metrics)
+    rows = []
+    for label, per_model in scores.items():
+        cells = []
+        for metric in metrics:
+            entry = per_model.get(metric) or {}
+            mean = entry.get("mean")
+            shown = f"{mean:.3f}" if isinstance(mean, int | float) else "—"
+            cells.append(
+                f'<td data-metric="{escape(metric)}">{shown} '
+                f'<small class="muted">{escape(entry.get("scored", 0))} scored</small></td>'
+            )
+        rows.append(f'<tr><th scope="row">{escape(label)}</th>{"".join(cells)}</tr>')
+    return Markup(
+        f'<table class="scores" id="scores"><thead><tr><th scope="col">Model</th>{head}</tr></thead>'
+        f"<tbody>{''.join(rows)}</tbody></table>"
+    )

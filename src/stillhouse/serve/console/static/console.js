@@ -73,6 +73,36 @@ function polling() {
   });
 }
 
+// Reads a server-sent event stream from a POST (EventSource can only GET): onEvent(name, data) for
+// each event as it arrives.
+async function streamPost(url, body, onEvent) {
+  const response = await fetch(url, {
+    method: "POST",
+    credentials: "same-origin",
+    headers: { "X-CSRF-Token": csrf(), "Content-Type": "application/json", Accept: "text/event-stream" },
+    body,
+  });
+  if (!response.ok) {  // refused before the first delta: an ordinary error body
+    const data = await response.json().catch(() => ({}));
+    throw new Error(data.message || `${response.status} ${response.statusText}`);
+  }
+  const reader = response.body.pipeThrough(new TextDecoderStream()).getReader();
+  let buffer = "";
+  for (;;) {
+    const { value, done } = await reader.read();
+    if (done) return;
+    buffer += value;
+    let cut;
+    while ((cut = buffer.indexOf("\n\n")) >= 0) {
+      const frame = buffer.slice(0, cut);
+      buffer = buffer.slice(cut + 2);
+      const name = /^event: (.*)$/m.exec(frame)?.[1];
+      const data = /^data: (.*)$/m.exec(frame)?.[1];
+      if (name && data) onEvent(name, JSON.parse(data));
+    }
+  }
+}
+
 function playground() {
   const form = document.getElementById("playground");
   if (!form) return;
@@ -83,6 +113,7 @@ function playground() {
     li.className = cls || role;
     li.textContent = `${role}: ${text}`;
     log.append(li);
+    return li;
   };
   form.addEventListener("submit", async (event) => {
     event.preventDefault();
@@ -91,13 +122,25 @@ function playground() {
     turns.push({ role: "user", text });
     say("user", text);
     form.elements.text.value = "";
+    let answer = "", li = null, deltas = 0;
     try {
-      const out = await post(form.dataset.url, JSON.stringify({ model: form.elements.model.value, messages: turns }), "application/json");
-      const answer = out.output.message.content.map((c) => c.text || "").join("");
+      await streamPost(form.dataset.url, JSON.stringify({ model: form.elements.model.value, messages: turns }), (name, data) => {
+        if (name === "delta") {
+          answer += data.text;
+          li = li || say("assistant", "");
+          li.textContent = `assistant: ${answer}`;
+          li.dataset.deltas = String(++deltas);
+        } else if (name === "end") {
+          li = li || say("assistant", "");
+          li.dataset.done = data.stopReason;
+        } else if (name === "error") {
+          throw new Error(data.message);
+        }
+      });
       turns.push({ role: "assistant", text: answer });
-      say("assistant", answer);
     } catch (err) {
       turns.pop();
+      if (li) li.remove();
       say("error", err.message, "error");
     }
   });
