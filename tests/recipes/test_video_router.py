@@ -31,6 +31,7 @@ def tiny_demo(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> DemoConfig:
         student_max_tokens=48,
         hyperparameters={"epochCount": "1", "learningRate": "0.0001", "batchSize": "16"},
         progress=False,
+        search=False,  # the video search stage has tests of its own (test_demo_search_stage.py)
     )
 
 
@@ -48,6 +49,7 @@ def test_demo_writes_every_artifact_and_a_rerun_reuses_the_teacher_and_the_stude
     assert summary["labelling"]["teacher_calls"] >= 4 and summary["labelling"]["golden_kept"] == 125
     assert set(summary["vs_human"]) == {"teacher", "base-student", "distilled-student", "fast-router"}
     assert any("distilled-student" in line for line in lines)  # the printed comparison table
+    assert summary["search"] is None and "search" not in summary["seconds"]  # the stage turned off
 
     # Every synthesized query's intent is kept; answers are verified against it; the fast router also
     # learnt from the single-intent queries among the 30 router queries.

@@ -49,10 +49,15 @@ def demo(
         _D.router_embedder,
         help="Fast router encoder: minilm-gguf (llama.cpp), minilm (torch), hashing[:DIM].",
     ),
+    search: bool = typer.Option(
+        _D.search,
+        help="End with the video search: the search demo's clips and queries, routed by the new routers.",
+    ),
 ) -> None:
     """Distil the video search router end to end: synthesize queries, label them with the teacher
     (guided by golden examples), verify the answers against each query's design intent, train the generative student and the fast router, evaluate teacher /
-    base / distilled students on the held-out set, and write report.html, results.json, summary.json.
+    base / distilled students on the held-out set, and write report.html, results.json, summary.json;
+    then ingest video clips and search them, routed by the fast router and the student just trained.
 
     A rerun reuses the teacher cache and the trained models under OUT.
     """
@@ -72,6 +77,7 @@ def demo(
         samples=samples,
         method=method,  # type: ignore[arg-type]  # validated by DemoConfig
         router_embedder=router_embedder,
+        search=search,
     )
     config.hyperparameters["epochCount"] = str(epochs)
     run_demo(config, log=typer.echo)

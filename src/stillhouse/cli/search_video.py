@@ -68,12 +68,18 @@ def demo(
     router: Annotated[
         str | None, typer.Option(help="Router spec for the queries (default: uniform weights).")
     ] = None,
+    student: Annotated[
+        str | None,
+        typer.Option(help="A generative router (runs/demo/models/student) shown routing one query."),
+    ] = None,
     short: Annotated[bool, typer.Option("--short", help="Skip the 212 s packaged clip.")] = False,
 ) -> None:
-    """Ingest packaged real clips and clips made with known speech, text and sounds, then query them."""
+    """Ingest packaged real clips and clips made with known speech, text and sounds, then query them
+    (the report also goes to OUT/results.json)."""
     from stillhouse.recipes.search_demo import SearchDemoConfig, run_search_demo
 
-    report = run_search_demo(SearchDemoConfig(out=out, index=index, router=router, long_clip=not short))
+    config = SearchDemoConfig(out=out, index=index, router=router, student=student, long_clip=not short)
+    report = run_search_demo(config)
     missed = [q.query for q in report.queries if not q.found]
     typer.echo("all demo queries found their clip" if not missed else f"missed: {', '.join(missed)}")
     if missed:

