@@ -81,6 +81,9 @@ def eval_body(
     return body
 
 
+RECIPE_JUDGE = "us.anthropic.claude-3-5-haiku-20241022-v1:0"
+
+
 class Loader:
     """``load(spec)`` for the runner: a judge that scores 4 (or garbage on cue), a student answering GOOD."""
 
@@ -90,8 +93,13 @@ class Loader:
         self.loaded: list[str] = []
 
     def __call__(self, spec: str) -> FakeModel:
+        from stillhouse.models.foundation import active_table
+
         self.loaded.append(spec)
-        return self.judge if "judge" in spec or "anthropic" in spec else self.student
+        # The recipe's judge is a Bedrock id, which the job loads as the spec the foundation table maps it to.
+        return (
+            self.judge if "judge" in spec or spec == active_table().spec_for(RECIPE_JUDGE) else self.student
+        )
 
 
 def make_runner() -> Any:
@@ -161,11 +169,7 @@ def rag_job(name: str, dataset_uri: str, output_uri: str) -> dict[str, Any]:
                         ],
                     }
                 ],
-                "evaluatorModelConfig": {
-                    "bedrockEvaluatorModels": [
-                        {"modelIdentifier": "us.anthropic.claude-3-5-haiku-20241022-v1:0"}
-                    ]
-                },
+                "evaluatorModelConfig": {"bedrockEvaluatorModels": [{"modelIdentifier": RECIPE_JUDGE}]},
             }
         },
     }
