@@ -1,5 +1,9 @@
-"""AWS's invocation-log distillation notebook's Bedrock calls, arguments as published, against the
-server: put_model_invocation_logging_configuration, converse on the teacher's inference profile,
+"""AWS's two distillation notebooks' calls, arguments as published, against the server.
+
+The S3-input notebook (``Distillation-via-S3-input.ipynb``) runs with only ``AWS_ENDPOINT_URL`` and
+keys set: sts, s3 (create_bucket, upload_file, list_objects_v2), create_model_customization_job on
+the uploaded prompts, the job run, its metrics read back through S3, provisioned throughput and
+converse / converse_stream on it. The invocation-log notebook: put_model_invocation_logging_configuration, converse on the teacher's inference profile,
 create_model_customization_job on the logs' AWSLogs prefix (right after the calls), the job run,
 create_provisioned_model_throughput on its custom model, converse on the provisionedModelArn.
 
@@ -15,8 +19,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from tests.jobs.helpers import build_tiny_student, router_prompts
-from tests.serve.helpers import fake_loader
+from tests.jobs.helpers import build_tiny_student, prompt_line, router_prompts
+from tests.serve.helpers import KEY_ID, REGION, SECRET, fake_loader
 
 pytestmark = pytest.mark.model
 
@@ -126,3 +130,79 @@ def test_invocation_log_distillation_through_provisioned_throughput(
     )
     assert out["stopReason"] in ("end_turn", "max_tokens") and out["usage"]["outputTokens"] >= 1
     bedrock.delete_provisioned_model_throughput(provisionedModelId=provisioned_model_id)
+
+
+def test_s3_input_distillation_runs_with_only_aws_endpoint_url_set(
+    server: str, jobs: Any, home: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import boto3
+
+    from stillhouse.jobs.pipeline import run_job
+    from stillhouse.jobs.stages import DefaultStages
+    from stillhouse.sources.objectstore import LocalObjectStore
+
+    for name, value in (
+        ("AWS_ENDPOINT_URL", server),
+        ("AWS_ACCESS_KEY_ID", KEY_ID),
+        ("AWS_SECRET_ACCESS_KEY", SECRET),
+        ("AWS_DEFAULT_REGION", REGION),
+    ):
+        monkeypatch.setenv(name, value)
+    session = boto3.session.Session()
+    s3_client, bedrock_client = session.client("s3"), session.client(service_name="bedrock")
+    bedrock_runtime = session.client(service_name="bedrock-runtime")
+    account_id = session.client("sts").get_caller_identity()["Account"]
+    bucket_name = f"bedrock-distillation-{account_id}"
+    s3_client.create_bucket(Bucket=bucket_name)
+    dataset = tmp_path / "training-data.jsonl"
+    dataset.write_text("\n".join(prompt_line(p) for p in router_prompts(110)) + "\n")
+    s3_client.upload_file(str(dataset), bucket_name, "data/training-data.jsonl")
+
+    arn = bedrock_client.create_model_customization_job(
+        jobName="distill-from-s3",
+        customModelName="distilled-from-s3",
+        roleArn=f"arn:aws:iam::{account_id}:role/BedrockDistillation",
+        baseModelIdentifier=STUDENT,
+        customizationType="DISTILLATION",
+        trainingDataConfig={"s3Uri": f"s3://{bucket_name}/data/training-data.jsonl"},
+        outputDataConfig={"s3Uri": f"s3://{bucket_name}/output/"},
+        hyperParameters={"epochCount": "1", "batchSize": "64"},
+        customizationConfig={
+            "distillationConfig": {
+                "teacherModelConfig": {"teacherModelIdentifier": TEACHER, "maxResponseLengthForInference": 64}
+            }
+        },
+    )["jobArn"]
+    job = run_job(
+        jobs,
+        jobs.job_id(arn),
+        DefaultStages(load_teacher=fake_loader, embedder="hashing", store=LocalObjectStore(home / "s3")),
+        lambda: False,
+    )
+    assert job.status == "Completed", job.failureMessage
+    outputs = [
+        o["Key"]
+        for page in s3_client.get_paginator("list_objects_v2").paginate(Bucket=bucket_name, Prefix="output/")
+        for o in page.get("Contents", [])
+    ]
+    assert any(k.endswith("training_artifacts/step_wise_training_metrics.csv") for k in outputs), outputs
+
+    custom_model_arn = bedrock_client.get_model_customization_job(jobIdentifier=arn)["outputModelArn"]
+    provisioned_arn = bedrock_client.create_provisioned_model_throughput(
+        modelUnits=1, provisionedModelName="distilled-from-s3-pt", modelId=custom_model_arn
+    )["provisionedModelArn"]
+    pm = _wait(
+        lambda: bedrock_client.get_provisioned_model_throughput(provisionedModelId=provisioned_arn),
+        "status",
+        {"InService", "Failed"},
+    )
+    assert pm["status"] == "InService", pm.get("failureMessage")
+    request = {
+        "modelId": provisioned_arn,
+        "messages": [{"role": "user", "content": [{"text": "red car dog"}]}],
+        "inferenceConfig": {"maxTokens": 4, "temperature": 0},
+    }
+    whole = bedrock_runtime.converse(**request)["output"]["message"]["content"][0]["text"]
+    events = list(bedrock_runtime.converse_stream(**request)["stream"])
+    streamed = "".join(e["contentBlockDelta"]["delta"]["text"] for e in events if "contentBlockDelta" in e)
+    assert streamed == whole and "messageStop" in events[-2] and "metadata" in events[-1]
