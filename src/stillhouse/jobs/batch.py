@@ -67,15 +67,7 @@ class BatchJobsMixin:
     ) -> ListModelInvocationJobsResponse:
         """``ListModelInvocationJobs`` with status/name/submit-time filters and paging."""
         req = parse_wire(ListModelInvocationJobsRequest, request or {})
-        query = kinds.ListQuery(
-            after=req.submitTimeAfter,
-            before=req.submitTimeBefore,
-            status=req.statusEquals,
-            name_contains=req.nameContains,
-            descending=req.sortOrder == "Descending",
-            limit=req.maxResults,
-            token=req.nextToken,
-        )
+        query = kinds.ListQuery.of(req, req.submitTimeAfter, req.submitTimeBefore, req.statusEquals)
         jobs, token = kinds.page(self.store, BATCH, query)
         return ListModelInvocationJobsResponse(nextToken=token, invocationJobSummaries=jobs)
 

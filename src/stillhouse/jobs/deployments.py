@@ -23,7 +23,7 @@ from stillhouse.jobs.schema import (
     ListCustomModelDeploymentsResponse,
     parse_wire,
 )
-from stillhouse.jobs.store import Page, epoch, like, time_filters
+from stillhouse.jobs.store import ListQuery, epoch
 
 if TYPE_CHECKING:
     from stillhouse.jobs.store import Store
@@ -100,10 +100,7 @@ class DeploymentsMixin:
         return CreateCustomModelDeploymentResponse(customModelDeploymentArn=dep.customModelDeploymentArn)
 
     def _deployment_row(self, identifier: str) -> Any:
-        row = self.store.one(
-            "SELECT * FROM deployments WHERE arn = ? OR name = ? OR id = ?",
-            (identifier, identifier, identifier),
-        )
+        row = self.store.find("deployments", identifier, "custom-model-deployment")
         if row is None:
             raise NotFoundError(
                 f"no custom model deployment {identifier!r}", field="customModelDeploymentIdentifier"
@@ -119,18 +116,10 @@ class DeploymentsMixin:
     ) -> ListCustomModelDeploymentsResponse:
         """``ListCustomModelDeployments`` with status/name/model/time filters and paging."""
         req = parse_wire(ListCustomModelDeploymentsRequest, request or {})
-        where, params = time_filters(req.createdAfter, req.createdBefore)
-        for clause, value in (
-            ("status = ?", req.statusEquals),
-            ("model_arn = ?", req.modelArnEquals),
-            ("name LIKE ? ESCAPE '\\'", req.nameContains and like(req.nameContains)),
-        ):
-            if value:
-                where.append(clause)
-                params.append(value)
-        rows, token = self.store.page(
-            "deployments", Page(where, params, req.sortOrder == "Descending", req.maxResults, req.nextToken)
+        query = ListQuery.of(
+            req, req.createdAfter, req.createdBefore, req.statusEquals, ("model_arn = ?", req.modelArnEquals)
         )
+        rows, token = self.store.page("deployments", query.as_page())
         return ListCustomModelDeploymentsResponse(
             nextToken=token, modelDeploymentSummaries=[_summary(r["doc"]) for r in rows]
         )

@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import re
 import secrets
 from datetime import datetime
 from typing import TYPE_CHECKING, Any, Literal
@@ -23,7 +22,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from stillhouse.errors import ConflictError, NotFoundError
 from stillhouse.jobs import arns, state
 from stillhouse.jobs.schema import SortOrder, Tag, parse_wire
-from stillhouse.jobs.store import Page, epoch, like, time_filters
+from stillhouse.jobs.store import ListQuery, epoch
 
 if TYPE_CHECKING:
     from stillhouse.jobs.store import Store
@@ -36,7 +35,6 @@ PROVISIONED_MOVES: dict[str, frozenset[str]] = {
     "Updating": frozenset({"InService", "Failed"}),
     "Failed": frozenset(),
 }
-_ID = re.compile(r"^arn:aws(-[^:]+)?:bedrock:[a-z0-9-]{1,20}:\d{12}:provisioned-model/(?P<id>[a-z0-9]{12})$")
 
 
 class _Wire(BaseModel):
@@ -164,11 +162,7 @@ class ProvisionedMixin:
         return doc.provisionedModelArn
 
     def _provisioned_row(self, identifier: str) -> Any:
-        match = _ID.match(identifier)
-        row = self.store.one(
-            "SELECT * FROM provisioned WHERE arn = ? OR name = ? OR id = ?",
-            (identifier, identifier, match["id"] if match else identifier),
-        )
+        row = self.store.find("provisioned", identifier, "provisioned-model")
         if row is None:
             raise NotFoundError(f"provisioned model {identifier!r} was not found", field="provisionedModelId")
         return row
@@ -181,18 +175,14 @@ class ProvisionedMixin:
         self, request: ListProvisionedModelThroughputsRequest | dict[str, Any] | None = None
     ) -> ListProvisionedModelThroughputsResponse:
         req = parse_wire(ListProvisionedModelThroughputsRequest, request or {})
-        where, params = time_filters(req.creationTimeAfter, req.creationTimeBefore)
-        for clause, value in (
-            ("status = ?", req.statusEquals),
+        query = ListQuery.of(
+            req,
+            req.creationTimeAfter,
+            req.creationTimeBefore,
+            req.statusEquals,
             ("model_arn = ?", req.modelArnEquals),
-            ("name LIKE ? ESCAPE '\\'", req.nameContains and like(req.nameContains)),
-        ):
-            if value:
-                where.append(clause)
-                params.append(value)
-        rows, token = self.store.page(
-            "provisioned", Page(where, params, req.sortOrder == "Descending", req.maxResults, req.nextToken)
         )
+        rows, token = self.store.page("provisioned", query.as_page())
         return ListProvisionedModelThroughputsResponse(
             nextToken=token,
             provisionedModelSummaries=[ProvisionedModel.model_validate_json(r["doc"]) for r in rows],

@@ -38,7 +38,7 @@ from stillhouse.jobs.schema import (
     parse_wire,
 )
 from stillhouse.jobs.specs import local_specs
-from stillhouse.jobs.store import CUSTOMIZATION, Page, Store, epoch, like, time_filters
+from stillhouse.jobs.store import CUSTOMIZATION, ListQuery, Store, epoch
 
 JobChange = Callable[[ModelCustomizationJob], ModelCustomizationJob]
 
@@ -122,11 +122,7 @@ class JobService(DeploymentsMixin, ProvisionedMixin, BatchJobsMixin, EvaluationJ
             )
 
     def _job_row(self, identifier: str) -> Any:
-        parts = arns.split_arn(identifier)
-        key = parts[1] if parts and parts[0] == "model-customization-job" else identifier
-        row = self.store.one(
-            "SELECT id, doc FROM jobs WHERE kind = ? AND (id = ? OR name = ?)", (CUSTOMIZATION, key, key)
-        )
+        row = self.store.find("jobs", identifier, "model-customization-job", kind=CUSTOMIZATION)
         if row is None:
             raise NotFoundError(f"no model customization job {identifier!r}", field="jobIdentifier")
         return row
@@ -144,18 +140,8 @@ class JobService(DeploymentsMixin, ProvisionedMixin, BatchJobsMixin, EvaluationJ
     ) -> ListModelCustomizationJobsResponse:
         """``ListModelCustomizationJobs`` with status/name/time filters and opaque-token paging."""
         req = parse_wire(ListModelCustomizationJobsRequest, request or {})
-        where, params = time_filters(req.creationTimeAfter, req.creationTimeBefore)
-        where.insert(0, "kind = ?")
-        params.insert(0, CUSTOMIZATION)
-        if req.statusEquals:
-            where.append("status = ?")
-            params.append(req.statusEquals)
-        if req.nameContains:
-            where.append("name LIKE ? ESCAPE '\\'")
-            params.append(like(req.nameContains))
-        rows, token = self.store.page(
-            "jobs", Page(where, params, req.sortOrder == "Descending", req.maxResults, req.nextToken)
-        )
+        query = ListQuery.of(req, req.creationTimeAfter, req.creationTimeBefore, req.statusEquals)
+        rows, token = self.store.page("jobs", query.as_page(CUSTOMIZATION))
         return ListModelCustomizationJobsResponse(
             nextToken=token, modelCustomizationJobSummaries=[_summary(r["doc"]) for r in rows]
         )
@@ -261,10 +247,7 @@ class JobService(DeploymentsMixin, ProvisionedMixin, BatchJobsMixin, EvaluationJ
     # --------------------------------------------------------------------------- custom models
 
     def _model_row(self, identifier: str) -> Any:
-        row = self.store.one(
-            "SELECT * FROM custom_models WHERE arn = ? OR name = ? OR id = ?",
-            (identifier, identifier, identifier),
-        )
+        row = self.store.find("custom_models", identifier, "custom-model")
         if row is None:
             raise NotFoundError(f"no custom model {identifier!r}", field="modelIdentifier")
         return row
@@ -300,21 +283,15 @@ class JobService(DeploymentsMixin, ProvisionedMixin, BatchJobsMixin, EvaluationJ
     ) -> ListCustomModelsResponse:
         """``ListCustomModels`` with name/time/base-model/status filters and paging."""
         req = parse_wire(ListCustomModelsRequest, request or {})
-        where, params = time_filters(req.creationTimeAfter, req.creationTimeBefore)
-        for column, value in (
-            ("name LIKE ? ESCAPE '\\'", req.nameContains and like(req.nameContains)),
-            ("status = ?", req.modelStatus),
-            (
-                "json_extract(doc, '$.baseModelArn') = ?",
-                req.baseModelArnEquals or req.foundationModelArnEquals,
-            ),
-        ):
-            if value:
-                where.append(column)
-                params.append(value)
-        rows, token = self.store.page(
-            "custom_models", Page(where, params, req.sortOrder == "Descending", req.maxResults, req.nextToken)
+        base_model = req.baseModelArnEquals or req.foundationModelArnEquals
+        query = ListQuery.of(
+            req,
+            req.creationTimeAfter,
+            req.creationTimeBefore,
+            req.modelStatus,
+            ("json_extract(doc, '$.baseModelArn') = ?", base_model),
         )
+        rows, token = self.store.page("custom_models", query.as_page())
         return ListCustomModelsResponse(
             nextToken=token, modelSummaries=[_model_summary(r["doc"]) for r in rows]
         )

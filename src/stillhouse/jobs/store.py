@@ -28,6 +28,7 @@ from pathlib import Path
 from typing import Any
 
 from stillhouse.errors import InvalidInputError
+from stillhouse.jobs.arns import split_arn
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS jobs (
@@ -113,6 +114,54 @@ def time_filters(after: Any, before: Any) -> tuple[list[str], list[Any]]:
 
 
 @dataclass(frozen=True)
+class ListQuery:
+    """A listing in store terms: creation-time window, status, name filter, paging (Bedrock's list
+    parameters). ``extra`` holds (SQL condition, parameter) pairs; an empty parameter is no filter,
+    as an absent request field is none."""
+
+    after: Any = None
+    before: Any = None
+    status: str | None = None
+    name_contains: str | None = None
+    descending: bool = True
+    limit: int = 100
+    token: str | None = None
+    extra: tuple[tuple[str, Any], ...] = ()
+
+    @classmethod
+    def of(
+        cls, request: Any, after: Any, before: Any, status: str | None, *extra: tuple[str, Any]
+    ) -> ListQuery:
+        """The listing a Bedrock ``List*`` request asks: the time window and status under its own
+        names, the name filter and paging as every one of them spells them."""
+        return cls(
+            after,
+            before,
+            status,
+            request.nameContains,
+            request.sortOrder == "Descending",
+            request.maxResults,
+            request.nextToken,
+            extra,
+        )
+
+    def as_page(self, kind: str | None = None) -> Page:
+        """The :class:`Page` of this listing (of one job kind's rows when ``kind`` is given)."""
+        where, params = time_filters(self.after, self.before)
+        filters = [
+            ("kind = ?", kind),
+            ("status = ?", self.status),
+            ("name LIKE ? ESCAPE '\\'", self.name_contains and like(self.name_contains)),
+            *self.extra,
+        ]
+        for condition, value in filters:
+            if value:
+                where.append(condition)
+                params.append(value)
+        return Page(where, params, self.descending, self.limit, self.token)
+
+
+@dataclass(frozen=True)
 class JobRow:
     """A new row of the ``jobs`` table: the resource's document and the columns kept beside it."""
 
@@ -185,6 +234,18 @@ class Store:
             return rows, None
         last = rows[page.limit - 1]
         return rows[: page.limit], encode_token(last["created"], last["id"])
+
+    def find(self, table: str, identifier: str, arn_type: str, kind: str | None = None) -> sqlite3.Row | None:
+        """The row of ``table`` whose ARN, name or id is ``identifier`` (in the ``jobs`` table, of
+        job ``kind``, whose names are :func:`scoped`); ``None`` when there is none."""
+        parts = split_arn(identifier)
+        key = parts[1] if parts and parts[0] == arn_type else identifier
+        if kind is not None:
+            sql = "SELECT * FROM jobs WHERE kind = ? AND (id = ? OR name = ?)"
+            return self.one(sql, (kind, key, scoped(kind, key)))
+        return self.one(
+            f"SELECT * FROM {table} WHERE arn = ? OR name = ? OR id = ?", (identifier, identifier, key)
+        )
 
     # ---------------------------------------------------------------------------------- jobs
 
