@@ -8,8 +8,6 @@ are two. Rows live in the same ``jobs`` table as customization jobs, so the same
 
 from __future__ import annotations
 
-import hashlib
-import json
 import secrets
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -19,7 +17,7 @@ from pydantic import BaseModel
 
 from stillhouse.errors import ConflictError, NotFoundError
 from stillhouse.jobs import arns, state
-from stillhouse.jobs.store import JobRow, ListQuery, Store, epoch, scoped
+from stillhouse.jobs.store import JobRow, ListQuery, Store, epoch, replayed, request_digest, scoped
 
 __all__ = ["Kind", "ListQuery", "arn", "create", "find", "get", "page", "stop", "update"]
 
@@ -35,11 +33,6 @@ class Kind(Generic[D]):
     label: str  # how errors name it: "model invocation job"
 
 
-def request_digest(request: BaseModel) -> str:
-    body = request.model_dump(mode="json", exclude={"clientRequestToken"}, exclude_none=True)
-    return hashlib.sha256(json.dumps(body, sort_keys=True).encode()).hexdigest()
-
-
 def create(
     store: Store, kind: Kind[D], request: BaseModel, name: str, token: str | None, make: Callable[[str], D]
 ) -> tuple[str, bool]:
@@ -48,17 +41,8 @@ def create(
     a :class:`ConflictError`."""
     digest = request_digest(request)
     with store.transaction() as db:
-        if token:
-            row = db.execute(
-                "SELECT id, request_hash FROM jobs WHERE client_token = ?", (scoped(kind.name, token),)
-            ).fetchone()
-            if row is not None:
-                if row["request_hash"] != digest:
-                    raise ConflictError(
-                        "clientRequestToken was already used for a different request",
-                        field="clientRequestToken",
-                    )
-                return row["id"], False
+        if (row := replayed(db, "jobs", scoped(kind.name, token), digest)) is not None:
+            return row["id"], False
         if db.execute("SELECT 1 FROM jobs WHERE name = ?", (scoped(kind.name, name),)).fetchone():
             raise ConflictError(f"a {kind.label} named {name!r} already exists", field="jobName")
         job_id = secrets.token_hex(6)

@@ -11,7 +11,6 @@ nothing is stored when a request is refused.
 
 from __future__ import annotations
 
-import hashlib
 import json
 import secrets
 from datetime import datetime
@@ -22,7 +21,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from stillhouse.errors import ConflictError, NotFoundError
 from stillhouse.jobs import arns, state
 from stillhouse.jobs.schema import SortOrder, Tag, parse_wire
-from stillhouse.jobs.store import ListQuery, epoch
+from stillhouse.jobs.store import ListQuery, ServedRow, replayed, request_digest
 
 if TYPE_CHECKING:
     from stillhouse.jobs.store import Store
@@ -119,21 +118,10 @@ class ProvisionedMixin:
         """Record a provisioned model in ``Creating``; returns its ARN. Idempotent on the token."""
         req = parse_wire(CreateProvisionedModelThroughputRequest, request)
         model_arn, foundation_arn = self.served_model(req.modelId)
-        body = req.model_dump(mode="json", exclude={"clientRequestToken"}, exclude_none=True)
-        digest = hashlib.sha256(json.dumps(body, sort_keys=True).encode()).hexdigest()
+        digest = request_digest(req)
         with self.store.transaction() as db:
-            if req.clientRequestToken:
-                row = db.execute(
-                    "SELECT arn, request_hash FROM provisioned WHERE client_token = ?",
-                    (req.clientRequestToken,),
-                ).fetchone()
-                if row is not None:
-                    if row["request_hash"] != digest:
-                        raise ConflictError(
-                            "clientRequestToken was already used for a different request",
-                            field="clientRequestToken",
-                        )
-                    return str(row["arn"])
+            if (row := replayed(db, "provisioned", req.clientRequestToken, digest)) is not None:
+                return str(row["arn"])
             if db.execute("SELECT 1 FROM provisioned WHERE name = ?", (req.provisionedModelName,)).fetchone():
                 raise ConflictError(
                     f"a provisioned model named {req.provisionedModelName!r} already exists",
@@ -153,11 +141,11 @@ class ProvisionedMixin:
                 lastModifiedTime=at,
                 commitmentDuration=req.commitmentDuration,
             )
-            db.execute(
-                "INSERT INTO provisioned (id, name, arn, created, status, model_arn, doc, client_token, "
-                "request_hash) VALUES (?,?,?,?,?,?,?,?,?)",
-                (pm_id, doc.provisionedModelName, doc.provisionedModelArn, epoch(at), doc.status, model_arn,
-                 doc.model_dump_json(), req.clientRequestToken, digest),
+            self.store.insert_served(
+                db,
+                "provisioned",
+                ServedRow(pm_id, doc.provisionedModelName, doc.provisionedModelArn, at, doc.status, model_arn,
+                          doc.model_dump_json(), req.clientRequestToken, digest),
             )  # fmt: skip
         return doc.provisionedModelArn
 

@@ -7,7 +7,6 @@ report back through :meth:`JobService.transition`, :meth:`save_progress` and
 
 from __future__ import annotations
 
-import hashlib
 import json
 import secrets
 import shutil
@@ -38,19 +37,13 @@ from stillhouse.jobs.schema import (
     parse_wire,
 )
 from stillhouse.jobs.specs import local_specs
-from stillhouse.jobs.store import CUSTOMIZATION, ListQuery, Store, epoch
+from stillhouse.jobs.store import CUSTOMIZATION, JobRow, ListQuery, Store, epoch, replayed, request_digest
 
 JobChange = Callable[[ModelCustomizationJob], ModelCustomizationJob]
 
 
 def default_db_path() -> Path:
     return paths.home() / "jobs.db"
-
-
-def request_hash(request: CreateModelCustomizationJobRequest | Any) -> str:
-    """Fingerprint of a request minus its token: same token + same hash = the same call retried."""
-    body = request.model_dump(mode="json", exclude={"clientRequestToken"}, exclude_none=True)
-    return hashlib.sha256(json.dumps(body, sort_keys=True).encode()).hexdigest()
 
 
 class JobService(DeploymentsMixin, ProvisionedMixin, BatchJobsMixin, EvaluationJobsMixin):
@@ -73,27 +66,18 @@ class JobService(DeploymentsMixin, ProvisionedMixin, BatchJobsMixin, EvaluationJ
         req: CreateModelCustomizationJobRequest = parse_wire(CreateModelCustomizationJobRequest, request)
         _check_hyperparameters(req)
         local_specs(req)  # a Bedrock model id the foundation-model table lacks is refused here
-        digest = request_hash(req)
+        digest = request_digest(req)
         job_id = secrets.token_hex(6)
         with self.store.transaction() as db:
-            if req.clientRequestToken:
-                row = db.execute(
-                    "SELECT id, request_hash FROM jobs WHERE client_token = ?", (req.clientRequestToken,)
-                ).fetchone()
-                if row is not None:
-                    if row["request_hash"] != digest:
-                        raise ConflictError(
-                            "clientRequestToken was already used for a different request",
-                            field="clientRequestToken",
-                        )
-                    return CreateModelCustomizationJobResponse(jobArn=arns.job_arn(row["id"]))
+            if (row := replayed(db, "jobs", req.clientRequestToken, digest)) is not None:
+                return CreateModelCustomizationJobResponse(jobArn=arns.job_arn(row["id"]))
             self._check_names_free(db, req)
             job = _new_job(job_id, req)
-            db.execute(
-                "INSERT INTO jobs (id, name, client_token, request_hash, status, created, doc, request) "
-                "VALUES (?,?,?,?,?,?,?,?)",
-                (
+            self.store.insert_job(
+                db,
+                JobRow(
                     job_id,
+                    CUSTOMIZATION,
                     req.jobName,
                     req.clientRequestToken,
                     digest,

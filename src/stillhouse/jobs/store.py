@@ -17,6 +17,7 @@ the value (:func:`scoped`); customization rows keep theirs bare, as databases ma
 from __future__ import annotations
 
 import base64
+import hashlib
 import json
 import sqlite3
 import time
@@ -27,7 +28,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from stillhouse.errors import InvalidInputError
+from stillhouse.errors import ConflictError, InvalidInputError
 from stillhouse.jobs.arns import split_arn
 
 SCHEMA = """
@@ -159,6 +160,40 @@ class ListQuery:
                 where.append(condition)
                 params.append(value)
         return Page(where, params, self.descending, self.limit, self.token)
+
+
+def request_digest(request: Any) -> str:
+    """Fingerprint of a create request minus its token: same token + same digest = the same call retried."""
+    body = request.model_dump(mode="json", exclude={"clientRequestToken"}, exclude_none=True)
+    return hashlib.sha256(json.dumps(body, sort_keys=True).encode()).hexdigest()
+
+
+def replayed(db: sqlite3.Connection, table: str, token: str | None, digest: str) -> sqlite3.Row | None:
+    """The row an earlier create with this client token made (the call retried); ``None`` for a new
+    or absent token. The token used before for another request is Bedrock's ConflictException."""
+    if not token:
+        return None
+    row = db.execute(f"SELECT * FROM {table} WHERE client_token = ?", (token,)).fetchone()
+    if row is not None and row["request_hash"] != digest:
+        raise ConflictError(
+            "clientRequestToken was already used for a different request", field="clientRequestToken"
+        )
+    return row
+
+
+@dataclass(frozen=True)
+class ServedRow:
+    """A new row of ``deployments`` or ``provisioned``: a resource serving a model, and its document."""
+
+    row_id: str
+    name: str
+    arn: str
+    created: Any
+    status: str
+    model_arn: str
+    doc: str
+    client_token: str | None
+    request_hash: str
 
 
 @dataclass(frozen=True)
@@ -314,6 +349,15 @@ class Store:
         if row is None:
             raise KeyError(job_id)
         return str(row["kind"])
+
+    def insert_served(self, db: sqlite3.Connection, table: str, row: ServedRow) -> None:
+        """Insert a deployment or provisioned model (inside the caller's transaction, after its checks)."""
+        db.execute(
+            f"INSERT INTO {table} (id, name, arn, created, status, model_arn, doc, client_token, request_hash) "
+            "VALUES (?,?,?,?,?,?,?,?,?)",
+            (row.row_id, row.name, row.arn, epoch(row.created), row.status, row.model_arn, row.doc,
+             row.client_token, row.request_hash),
+        )  # fmt: skip
 
     def insert_job(self, db: sqlite3.Connection, row: JobRow) -> None:
         """Insert a new job row (inside the caller's transaction, after its idempotency checks)."""
