@@ -10,7 +10,12 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from tests.serve.helpers import API_KEY, KEY_ID, REGION, SECRET, boto_client, fake_loader, free_port
+from tests.serve.helpers import (
+    boto_client,
+    fake_loader,
+    free_port,
+    server_settings,
+)
 
 from stillhouse.serve.settings import ServerSettings
 
@@ -32,14 +37,7 @@ def jobs(home: Path) -> Any:
 
 @pytest.fixture
 def settings() -> ServerSettings:
-    return ServerSettings(
-        access_key_id=KEY_ID,
-        secret_access_key=SECRET,
-        api_key=API_KEY,
-        region=REGION,
-        log_flush_records=1000,
-        log_flush_seconds=60,
-    )
+    return server_settings()
 
 
 @pytest.fixture

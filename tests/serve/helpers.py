@@ -17,6 +17,21 @@ API_KEY = "sk-test-stillhouse"
 REGION = "us-east-1"
 
 
+def server_settings(**changes: Any) -> Any:
+    """The test server's settings: every API's credentials, the log flushed only when a test says."""
+    from stillhouse.serve.settings import ServerSettings
+
+    return ServerSettings(
+        access_key_id=KEY_ID,
+        secret_access_key=SECRET,
+        api_key=API_KEY,
+        region=REGION,
+        log_flush_records=1000,
+        log_flush_seconds=60,
+        **changes,
+    )
+
+
 def echo(messages: list[Message], params: GenerationParams) -> str:
     """The FakeModel answer: the last user turn, reversed word order, so tests can check routing."""
     return "echo: " + messages[-1].content
