@@ -25,6 +25,7 @@ from stillhouse.jobs.evaluation_schema import (
     RagConfigSummary,
 )
 from stillhouse.jobs.schema import parse_wire
+from stillhouse.jobs.store import ListQuery
 
 if TYPE_CHECKING:
     from stillhouse.jobs.store import Store
@@ -70,7 +71,7 @@ class EvaluationJobsMixin:
         """``ListEvaluationJobs`` with status/name/application/time filters and paging."""
         req = parse_wire(ListEvaluationJobsRequest, request or {})
         application = ("json_extract(doc, '$.applicationType') = ?", req.applicationTypeEquals)
-        query = kinds.ListQuery.of(
+        query = ListQuery.of(
             req, req.creationTimeAfter, req.creationTimeBefore, req.statusEquals, application
         )
         jobs, token = kinds.page(self.store, EVALUATION, query)

@@ -19,8 +19,6 @@ from stillhouse.errors import ConflictError, NotFoundError
 from stillhouse.jobs import arns, state
 from stillhouse.jobs.store import JobRow, ListQuery, Store, epoch, replayed, request_digest, scoped
 
-__all__ = ["Kind", "ListQuery", "arn", "create", "find", "get", "page", "stop", "update"]
-
 D = TypeVar("D", bound=BaseModel)
 
 
