@@ -41,16 +41,30 @@ def settings() -> ServerSettings:
 
 
 @pytest.fixture
-def app(settings: ServerSettings, jobs: Any, home: Path) -> Any:
+def model_loader() -> Any:
+    """What the app loads a model spec with: FakeModels here; a module serving real models overrides it."""
+    return fake_loader
+
+
+@pytest.fixture
+def catalog_names() -> frozenset[str]:
+    """The specs the app loads on first call (catalog models); a module may override it too."""
+    return frozenset({"fake-catalog"})
+
+
+@pytest.fixture
+def app(
+    settings: ServerSettings, jobs: Any, home: Path, model_loader: Any, catalog_names: frozenset[str]
+) -> Any:
     from stillhouse.serve.app import create_app
     from stillhouse.sources.objectstore import LocalObjectStore
 
     return create_app(
         settings,
         jobs=jobs,
-        model_loader=fake_loader,
+        model_loader=model_loader,
         store_factory=lambda: LocalObjectStore(home / "s3"),
-        catalog_names=frozenset({"fake-catalog"}),
+        catalog_names=catalog_names,
     )
 
 
