@@ -32,15 +32,11 @@ def chatml_tokenizer(core: Any, *, unk_token: str | None = "<unk>") -> Any:
     )
 
 
-def save_tiny_llama(folder: Path, tokenizer: Any, *, max_positions: int = 128, seed: int = 0) -> Path:
-    """Save a seeded random Llama sized to ``tokenizer`` (a ``PreTrainedTokenizerFast``) and the
-    tokenizer itself in ``folder``; the special-token ids come from the tokenizer."""
-    import torch
-    from transformers import LlamaConfig, LlamaForCausalLM
-
-    torch.manual_seed(seed)
-    config = LlamaConfig(
-        vocab_size=tokenizer.backend_tokenizer.get_vocab_size(),
+def llama_dims(tokenizer: Any, max_positions: int, vocab_size: int | None = None) -> dict[str, Any]:
+    """The tiny Llama's sizes and special-token ids (the text model of tests/tiny_vlm.py's too);
+    ``vocab_size`` defaults to the tokenizer's backend vocabulary."""
+    return dict(
+        vocab_size=vocab_size or tokenizer.backend_tokenizer.get_vocab_size(),
         hidden_size=32,
         intermediate_size=64,
         num_hidden_layers=2,
@@ -50,8 +46,17 @@ def save_tiny_llama(folder: Path, tokenizer: Any, *, max_positions: int = 128, s
         pad_token_id=tokenizer.pad_token_id,
         eos_token_id=tokenizer.eos_token_id,
         bos_token_id=tokenizer.bos_token_id,
-        tie_word_embeddings=False,
     )
+
+
+def save_tiny_llama(folder: Path, tokenizer: Any, *, max_positions: int = 128, seed: int = 0) -> Path:
+    """Save a seeded random Llama sized to ``tokenizer`` (a ``PreTrainedTokenizerFast``) and the
+    tokenizer itself in ``folder``; the special-token ids come from the tokenizer."""
+    import torch
+    from transformers import LlamaConfig, LlamaForCausalLM
+
+    torch.manual_seed(seed)
+    config = LlamaConfig(**llama_dims(tokenizer, max_positions), tie_word_embeddings=False)
     LlamaForCausalLM(config).save_pretrained(folder)
     tokenizer.save_pretrained(folder)
     return folder

@@ -7,7 +7,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from tests.tiny_llama import chatml_tokenizer
+from tests.tiny_llama import chatml_tokenizer, llama_dims
 
 IMAGE_TOKEN = "<image>"
 SPECIALS = ["<pad>", "<unk>", "<|im_start|>", "<|im_end|>", IMAGE_TOKEN]
@@ -19,6 +19,15 @@ CHAT_TEMPLATE = (
     "<|im_end|>\n{% endfor %}{% if add_generation_prompt %}<|im_start|>assistant\n{% endif %}"
 )
 IMAGE_SIZE, PATCH_SIZE = 32, 8
+# The one-layer vision tower of both models (CLIP's and SigLIP's configs take the same sizes).
+VISION: dict[str, int] = dict(
+    hidden_size=16,
+    intermediate_size=32,
+    num_hidden_layers=1,
+    num_attention_heads=2,
+    image_size=IMAGE_SIZE,
+    patch_size=PATCH_SIZE,
+)
 
 
 def vlm_tokenizer(texts: list[str]) -> Any:
@@ -63,28 +72,8 @@ def save_tiny_vlm(folder: Path, texts: list[str], *, max_positions: int = 512, s
         image_token=IMAGE_TOKEN,
         num_additional_image_tokens=1,  # CLIP's class token, dropped by the "default" strategy
     )
-    vision = CLIPVisionConfig(
-        hidden_size=16,
-        intermediate_size=32,
-        num_hidden_layers=1,
-        num_attention_heads=2,
-        image_size=IMAGE_SIZE,
-        patch_size=PATCH_SIZE,
-        projection_dim=16,
-    )
-    text = LlamaConfig(
-        vocab_size=tokenizer.backend_tokenizer.get_vocab_size(),
-        hidden_size=32,
-        intermediate_size=64,
-        num_hidden_layers=2,
-        num_attention_heads=4,
-        num_key_value_heads=2,
-        max_position_embeddings=max_positions,
-        pad_token_id=tokenizer.pad_token_id,
-        eos_token_id=tokenizer.eos_token_id,
-        bos_token_id=tokenizer.bos_token_id,
-        tie_word_embeddings=False,
-    )
+    vision = CLIPVisionConfig(**VISION, projection_dim=16)
+    text = LlamaConfig(**llama_dims(tokenizer, max_positions), tie_word_embeddings=False)
     config = LlavaConfig(
         vision_config=vision,
         text_config=text,
@@ -123,30 +112,11 @@ def save_tiny_idefics3(folder: Path, texts: list[str], *, seed: int = 0) -> Path
     processor = Idefics3Processor(
         image_processor=image_processor, tokenizer=tokenizer, chat_template=CHAT_TEMPLATE, image_seq_len=4
     )
-    text = dict(
-        model_type="llama",
-        vocab_size=len(tokenizer),
-        hidden_size=32,
-        intermediate_size=64,
-        num_hidden_layers=2,
-        num_attention_heads=4,
-        num_key_value_heads=2,
-        max_position_embeddings=512,
-        pad_token_id=tokenizer.pad_token_id,
-        eos_token_id=tokenizer.eos_token_id,
-        bos_token_id=tokenizer.bos_token_id,
-    )
-    vision = dict(
-        hidden_size=16,
-        intermediate_size=32,
-        num_hidden_layers=1,
-        num_attention_heads=2,
-        image_size=IMAGE_SIZE,
-        patch_size=PATCH_SIZE,
-    )
+    # The special tokens added above are past the backend's vocabulary: size the model to them all.
+    text = dict(model_type="llama", **llama_dims(tokenizer, 512, vocab_size=len(tokenizer)))
     config = Idefics3Config(
         text_config=text,
-        vision_config=vision,
+        vision_config=VISION,
         image_token_id=tokenizer.convert_tokens_to_ids(IMAGE_TOKEN),
         scale_factor=2,
     )

@@ -229,3 +229,35 @@ def test_uris_the_store_would_refuse_are_refused_at_create(
     assert err.value.code == "ValidationException"
     assert err.value.field == field
     assert service.list_jobs().modelCustomizationJobSummaries == []
+
+
+def test_every_resource_is_found_by_arn_name_or_id_and_an_arn_of_another_partition(
+    service: JobService, tmp_path: Path
+) -> None:
+    """One lookup (Store.find) serves them all: the ARN as stored, the name, the id, and the id inside
+    an ARN of another partition, region or account; another resource type's ARN finds nothing."""
+    model_arn = finished_model(service, tmp_path)
+    dep_arn = service.create_deployment({"modelDeploymentName": "dep", "modelArn": model_arn})
+    pm_arn = service.create_provisioned({"provisionedModelName": "pm", "modelId": model_arn, "modelUnits": 1})
+    job_arn = service.get_job("job-1").jobArn
+    cases = [
+        (service.get_job, job_arn, "job-1", lambda doc: doc.jobArn),
+        (
+            service.get_deployment,
+            dep_arn.customModelDeploymentArn,
+            "dep",
+            lambda doc: doc.customModelDeploymentArn,
+        ),
+        (service.get_provisioned, pm_arn, "pm", lambda doc: doc.provisionedModelArn),
+    ]
+    for get, arn, name, arn_of in cases:
+        kind_and_id = arn.split(":", 5)[5]
+        elsewhere = f"arn:aws-cn:bedrock:cn-north-1:111111111111:{kind_and_id}"
+        for identifier in (arn, name, kind_and_id.rsplit("/", 1)[1], elsewhere):
+            assert arn_of(get(identifier)) == arn, identifier
+        with pytest.raises(NotFoundError):
+            get(f"arn:aws:bedrock:us-east-1:000000000000:custom-model/{kind_and_id.rsplit('/', 1)[1]}")
+    assert service.get_custom_model(model_arn).modelArn == model_arn
+    assert service.get_custom_model("job-1-model").modelArn == model_arn
+    with pytest.raises(NotFoundError):
+        service.get_custom_model("no-such-model")

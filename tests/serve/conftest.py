@@ -10,7 +10,12 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from tests.serve.helpers import API_KEY, KEY_ID, REGION, SECRET, boto_client, fake_loader, free_port
+from tests.serve.helpers import (
+    boto_client,
+    fake_loader,
+    free_port,
+    server_settings,
+)
 
 from stillhouse.serve.settings import ServerSettings
 
@@ -32,27 +37,34 @@ def jobs(home: Path) -> Any:
 
 @pytest.fixture
 def settings() -> ServerSettings:
-    return ServerSettings(
-        access_key_id=KEY_ID,
-        secret_access_key=SECRET,
-        api_key=API_KEY,
-        region=REGION,
-        log_flush_records=1000,
-        log_flush_seconds=60,
-    )
+    return server_settings()
 
 
 @pytest.fixture
-def app(settings: ServerSettings, jobs: Any, home: Path) -> Any:
+def model_loader() -> Any:
+    """What the app loads a model spec with: FakeModels here; a module serving real models overrides it."""
+    return fake_loader
+
+
+@pytest.fixture
+def catalog_names() -> frozenset[str]:
+    """The specs the app loads on first call (catalog models); a module may override it too."""
+    return frozenset({"fake-catalog"})
+
+
+@pytest.fixture
+def app(
+    settings: ServerSettings, jobs: Any, home: Path, model_loader: Any, catalog_names: frozenset[str]
+) -> Any:
     from stillhouse.serve.app import create_app
     from stillhouse.sources.objectstore import LocalObjectStore
 
     return create_app(
         settings,
         jobs=jobs,
-        model_loader=fake_loader,
+        model_loader=model_loader,
         store_factory=lambda: LocalObjectStore(home / "s3"),
-        catalog_names=frozenset({"fake-catalog"}),
+        catalog_names=catalog_names,
     )
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import socket
 import time
 from pathlib import Path
@@ -14,6 +15,21 @@ KEY_ID = "AKIDSTILLHOUSETEST"
 SECRET = "test-secret-key/with+chars"
 API_KEY = "sk-test-stillhouse"
 REGION = "us-east-1"
+
+
+def server_settings(**changes: Any) -> Any:
+    """The test server's settings: every API's credentials, the log flushed only when a test says."""
+    from stillhouse.serve.settings import ServerSettings
+
+    return ServerSettings(
+        access_key_id=KEY_ID,
+        secret_access_key=SECRET,
+        api_key=API_KEY,
+        region=REGION,
+        log_flush_records=1000,
+        log_flush_seconds=60,
+        **changes,
+    )
 
 
 def echo(messages: list[Message], params: GenerationParams) -> str:
@@ -59,6 +75,16 @@ def boto_client(
         aws_secret_access_key=secret,
         config=base.merge(config) if config is not None else base,
     )
+
+
+def unsigned_call(client: Any, operation: str, sample: str = "abcdef123456") -> tuple[Any, Any]:
+    """``operation`` called unsigned (``client``: a test client of the app) at the method and path
+    botocore's ``bedrock`` model gives it, ``sample`` in each path parameter: (operation model, response)."""
+    import botocore.session
+
+    model = botocore.session.get_session().get_service_model("bedrock").operation_model(operation)
+    uri = re.sub(r"\{[^}]+\}", sample, model.http["requestUri"])
+    return model, client.request(model.http["method"], uri)
 
 
 def make_custom_model(jobs: Any, home: Path, name: str = "router-v1") -> str:

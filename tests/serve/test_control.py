@@ -2,15 +2,13 @@
 
 from __future__ import annotations
 
-import re
 import time
 from pathlib import Path
 from typing import Any
 
-import botocore.session
 import pytest
 from botocore.exceptions import ClientError
-from tests.serve.helpers import boto_client, make_custom_model
+from tests.serve.helpers import boto_client, make_custom_model, unsigned_call
 
 JOB = {
     "jobName": "router-distill-1",
@@ -49,10 +47,8 @@ def test_every_operation_has_a_route_matching_botocore(operation: str, client: A
     """botocore's own service model says where each call goes; the app must serve exactly that
     (an unsigned call reaching the route is refused by auth, 403 MissingAuthenticationTokenException
     as AWS answers an unsigned call, not by routing, 404)."""
-    model = botocore.session.get_session().get_service_model("bedrock").operation_model(operation)
+    model, response = unsigned_call(client, operation, "arn%3Aaws%3Abedrock%3Aus-east-1%3A0%3Ax%2Fsample")
     method, uri = model.http["method"], model.http["requestUri"]
-    sample = re.sub(r"\{[^}]+\}", "arn%3Aaws%3Abedrock%3Aus-east-1%3A0%3Ax%2Fsample", uri)
-    response = client.request(method, sample)
     assert response.status_code == 403, f"{operation}: {method} {uri} -> {response.status_code}"
     assert response.headers["x-amzn-ErrorType"].startswith("MissingAuthenticationTokenException:")
     for name, member in model.input_shape.members.items():

@@ -9,11 +9,11 @@ import re
 from pathlib import Path
 from typing import Any
 
-import botocore.session
 import pytest
 from botocore.exceptions import ClientError
 from tests.batch.helpers import job_body
 from tests.jobs.evaluation_helpers import DATASET, dataset_lines, eval_body
+from tests.serve.helpers import unsigned_call
 
 from stillhouse.sources.objectstore import LocalObjectStore
 
@@ -23,9 +23,8 @@ RUNNERS = {"evaluation": "tests.jobs.evaluation_helpers:make_runner"}
 
 @pytest.mark.parametrize("operation", OPERATIONS)
 def test_every_evaluation_operation_has_a_route_matching_botocore(operation: str, client: Any) -> None:
-    model = botocore.session.get_session().get_service_model("bedrock").operation_model(operation)
+    model, response = unsigned_call(client, operation)
     method, uri = model.http["method"], model.http["requestUri"]
-    response = client.request(method, re.sub(r"\{[^}]+\}", "abcdef123456", uri))
     assert response.status_code == 403, f"{operation}: {method} {uri} -> {response.status_code}"
 
 

@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 from botocore.exceptions import ClientError
-from tests.serve.helpers import LOADED
+from tests.serve.helpers import LOADED, boto_client
 
 from stillhouse.sources.invocation_logs import InvocationLogsConfig, read_invocation_logs
 from stillhouse.sources.objectstore import LocalObjectStore
@@ -68,18 +68,9 @@ def test_get_unknown_or_malformed_model(bedrock: Any, identifier: str, code: str
 
 def test_list_refuses_a_bad_filter_value(server: str) -> None:
     """botocore checks enums client-side only when asked; the server refuses them as Bedrock does."""
-    import boto3
     from botocore.config import Config
-    from tests.serve.helpers import KEY_ID, REGION, SECRET
 
-    client = boto3.client(
-        "bedrock",
-        endpoint_url=server,
-        region_name=REGION,
-        aws_access_key_id=KEY_ID,
-        aws_secret_access_key=SECRET,
-        config=Config(retries={"max_attempts": 1}, parameter_validation=False),
-    )
+    client = boto_client("bedrock", server, config=Config(parameter_validation=False))
     with pytest.raises(ClientError) as info:
         client.list_foundation_models(byCustomizationType="PRETRAINING")
     assert _code(info) == ("ValidationException", 400)

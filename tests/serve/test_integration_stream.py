@@ -4,7 +4,6 @@ greedy deltas add up to the non-streamed answer, and a router-schema answer stay
 from __future__ import annotations
 
 import json
-from pathlib import Path
 from typing import Any
 
 import jsonschema
@@ -18,19 +17,16 @@ ROUTER = get_task("video-router")
 
 
 @pytest.fixture
-def app(settings: Any, jobs: Any, home: Path) -> Any:
+def model_loader() -> Any:
     pytest.importorskip("llama_cpp")
-    from stillhouse.serve.app import create_app
     from stillhouse.serve.deployments import default_loader
-    from stillhouse.sources.objectstore import LocalObjectStore
 
-    return create_app(
-        settings,
-        jobs=jobs,
-        model_loader=default_loader(threads=1),  # cores are shared in CI
-        store_factory=lambda: LocalObjectStore(home / "s3"),
-        catalog_names=frozenset({MODEL}),
-    )
+    return default_loader(threads=1)  # cores are shared in CI
+
+
+@pytest.fixture
+def catalog_names() -> frozenset[str]:
+    return frozenset({MODEL})
 
 
 def _warm(runtime: Any, request: dict[str, Any]) -> None:

@@ -10,6 +10,7 @@ from typing import Any
 
 import pytest
 from botocore.exceptions import ClientError
+from tests.serve.helpers import boto_client
 
 from stillhouse.sources.invocation_logs import InvocationLogsConfig, read_invocation_logs
 from stillhouse.sources.objectstore import LocalObjectStore
@@ -100,18 +101,9 @@ def test_configuration_survives_a_restart(bedrock: Any, settings: Any, jobs: Any
     ],
 )
 def test_bad_configurations_are_refused_and_nothing_changes(server: str, app: Any, config: dict) -> None:
-    import boto3
     from botocore.config import Config
-    from tests.serve.helpers import KEY_ID, REGION, SECRET
 
-    client = boto3.client(
-        "bedrock",
-        endpoint_url=server,
-        region_name=REGION,
-        aws_access_key_id=KEY_ID,
-        aws_secret_access_key=SECRET,
-        config=Config(retries={"max_attempts": 1}, parameter_validation=False),
-    )
+    client = boto_client("bedrock", server, config=Config(parameter_validation=False))
     with pytest.raises(ClientError) as info:
         client.put_model_invocation_logging_configuration(loggingConfig=config)
     assert info.value.response["Error"]["Code"] == "ValidationException"

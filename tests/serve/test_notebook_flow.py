@@ -34,12 +34,10 @@ def tiny_student(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 @pytest.fixture
-def app(settings: Any, jobs: Any, home: Path, tiny_student: Path, monkeypatch: pytest.MonkeyPatch) -> Any:
-    """The conftest app, with a foundation-model table and a loader that loads real folders."""
+def model_loader(home: Path, tiny_student: Path, monkeypatch: pytest.MonkeyPatch) -> Any:
+    """The conftest app's, with a foundation-model table and a loader that loads real folders."""
     from stillhouse.models import load_model
     from stillhouse.models.foundation import ENV_FILE
-    from stillhouse.serve.app import create_app
-    from stillhouse.sources.objectstore import LocalObjectStore
 
     table = home / "foundation-models.json"
     table.write_text(json.dumps({"amazon.nova-premier-v1:0": "fake-teacher", STUDENT: str(tiny_student)}))
@@ -48,13 +46,12 @@ def app(settings: Any, jobs: Any, home: Path, tiny_student: Path, monkeypatch: p
     def loader(spec: str) -> Any:
         return fake_loader(spec) if spec.startswith("fake-") else load_model(spec)
 
-    return create_app(
-        settings,
-        jobs=jobs,
-        model_loader=loader,
-        store_factory=lambda: LocalObjectStore(home / "s3"),
-        catalog_names=frozenset(),
-    )
+    return loader
+
+
+@pytest.fixture
+def catalog_names() -> frozenset[str]:
+    return frozenset()
 
 
 def _wait(get: Any, key: str, done: set[str]) -> dict[str, Any]:

@@ -12,25 +12,20 @@ import numpy as np
 import pytest
 from tests.serve.helpers import make_custom_model
 
-from stillhouse.serve.settings import ServerSettings
-
 USER = [{"role": "user", "content": [{"text": "find the guitar solo"}]}]
 
 
 @pytest.fixture
-def app(settings: ServerSettings, jobs: Any, home: Path) -> Any:
-    """The app with the server's own loader: specs go through ``stillhouse.models.load_model``."""
-    from stillhouse.serve.app import create_app
+def model_loader() -> Any:
+    """The server's own loader: specs go through ``stillhouse.models.load_model``."""
     from stillhouse.serve.deployments import default_loader
-    from stillhouse.sources.objectstore import LocalObjectStore
 
-    return create_app(
-        settings,
-        jobs=jobs,
-        model_loader=default_loader(threads=1),
-        store_factory=lambda: LocalObjectStore(home / "s3"),
-        catalog_names=frozenset(),
-    )
+    return default_loader(threads=1)
+
+
+@pytest.fixture
+def catalog_names() -> frozenset[str]:
+    return frozenset()
 
 
 def _save_tiny_router(folder: Path) -> None:

@@ -52,17 +52,13 @@ def loader(spec: str) -> Any:
 
 
 @pytest.fixture
-def app(settings: Any, jobs: Any, home: Path) -> Any:
-    from stillhouse.serve.app import create_app
-    from stillhouse.sources.objectstore import LocalObjectStore
+def model_loader() -> Any:
+    return loader
 
-    return create_app(
-        settings,
-        jobs=jobs,
-        model_loader=loader,
-        store_factory=lambda: LocalObjectStore(home / "s3"),
-        catalog_names=frozenset({"fake-catalog", "slow", "failing"}),
-    )
+
+@pytest.fixture
+def catalog_names() -> frozenset[str]:
+    return frozenset({"fake-catalog", "slow", "failing"})
 
 
 def _events(response: dict[str, Any]) -> list[tuple[str, Any]]:

@@ -38,19 +38,16 @@ def custom_models(jobs: Any, home: Path, tmp_path: Path) -> dict[str, str]:
 
 
 @pytest.fixture
-def app(settings: Any, jobs: Any, home: Path, custom_models: dict[str, str]) -> Any:
-    """The server with the real model loader (the conftest's serves FakeModels)."""
-    from stillhouse.serve.app import create_app
+def model_loader(custom_models: dict[str, str]) -> Any:
+    """The server's real model loader (the conftest's serves FakeModels)."""
     from stillhouse.serve.deployments import default_loader
-    from stillhouse.sources.objectstore import LocalObjectStore
 
-    return create_app(
-        settings,
-        jobs=jobs,
-        model_loader=default_loader(1),
-        store_factory=lambda: LocalObjectStore(home / "s3"),
-        catalog_names=frozenset(),
-    )
+    return default_loader(1)
+
+
+@pytest.fixture
+def catalog_names() -> frozenset[str]:
+    return frozenset()
 
 
 @pytest.fixture

@@ -12,7 +12,7 @@ import re
 
 DEFAULT_REGION = "us-east-1"
 DEFAULT_ACCOUNT = "000000000000"
-_ARN = re.compile(r"^arn:aws:bedrock:[^:]*:[^:]*:(?P<kind>[a-z\-]+)/(?P<rest>.+)$")
+_ARN = re.compile(r"^arn:aws(-[^:]+)?:bedrock:[^:]*:[^:]*:(?P<kind>[a-z\-]+)/(?P<rest>.+)$")
 
 
 def region() -> str:

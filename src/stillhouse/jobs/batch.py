@@ -19,6 +19,7 @@ from stillhouse.jobs.batch_schema import (
     ModelInvocationJob,
 )
 from stillhouse.jobs.schema import parse_wire
+from stillhouse.jobs.store import ListQuery
 
 if TYPE_CHECKING:
     from stillhouse.jobs.store import Store
@@ -67,15 +68,7 @@ class BatchJobsMixin:
     ) -> ListModelInvocationJobsResponse:
         """``ListModelInvocationJobs`` with status/name/submit-time filters and paging."""
         req = parse_wire(ListModelInvocationJobsRequest, request or {})
-        query = kinds.ListQuery(
-            after=req.submitTimeAfter,
-            before=req.submitTimeBefore,
-            status=req.statusEquals,
-            name_contains=req.nameContains,
-            descending=req.sortOrder == "Descending",
-            limit=req.maxResults,
-            token=req.nextToken,
-        )
+        query = ListQuery.of(req, req.submitTimeAfter, req.submitTimeBefore, req.statusEquals)
         jobs, token = kinds.page(self.store, BATCH, query)
         return ListModelInvocationJobsResponse(nextToken=token, invocationJobSummaries=jobs)
 

@@ -6,8 +6,6 @@ deployment ``Creating -> Active`` (or ``Failed``) with :meth:`DeploymentsMixin.m
 
 from __future__ import annotations
 
-import hashlib
-import json
 import secrets
 from typing import TYPE_CHECKING, Any
 
@@ -23,7 +21,7 @@ from stillhouse.jobs.schema import (
     ListCustomModelDeploymentsResponse,
     parse_wire,
 )
-from stillhouse.jobs.store import Page, epoch, like, time_filters
+from stillhouse.jobs.store import ListQuery, ServedRow, replayed, request_digest
 
 if TYPE_CHECKING:
     from stillhouse.jobs.store import Store
@@ -50,22 +48,10 @@ class DeploymentsMixin:
         model = self._model_row(req.modelArn)
         if model["status"] != "Active":
             raise InvalidInputError(f"custom model {model['name']!r} is {model['status']}", field="modelArn")
-        digest = hashlib.sha256(
-            json.dumps(req.model_dump(mode="json", exclude={"clientRequestToken"}), sort_keys=True).encode()
-        ).hexdigest()
+        digest = request_digest(req)
         with self.store.transaction() as db:
-            if req.clientRequestToken:
-                row = db.execute(
-                    "SELECT arn, request_hash FROM deployments WHERE client_token = ?",
-                    (req.clientRequestToken,),
-                ).fetchone()
-                if row is not None:
-                    if row["request_hash"] != digest:
-                        raise ConflictError(
-                            "clientRequestToken was already used for a different request",
-                            field="clientRequestToken",
-                        )
-                    return CreateCustomModelDeploymentResponse(customModelDeploymentArn=row["arn"])
+            if (row := replayed(db, "deployments", req.clientRequestToken, digest)) is not None:
+                return CreateCustomModelDeploymentResponse(customModelDeploymentArn=row["arn"])
             if db.execute("SELECT 1 FROM deployments WHERE name = ?", (req.modelDeploymentName,)).fetchone():
                 raise ConflictError(
                     f"a deployment named {req.modelDeploymentName!r} already exists",
@@ -82,28 +68,16 @@ class DeploymentsMixin:
                 description=req.description,
                 lastUpdatedAt=at,
             )
-            db.execute(
-                "INSERT INTO deployments (id, name, arn, created, status, model_arn, doc, client_token, "
-                "request_hash) VALUES (?,?,?,?,?,?,?,?,?)",
-                (
-                    dep_id,
-                    dep.modelDeploymentName,
-                    dep.customModelDeploymentArn,
-                    epoch(at),
-                    dep.status,
-                    dep.modelArn,
-                    dep.model_dump_json(),
-                    req.clientRequestToken,
-                    digest,
-                ),
-            )
+            self.store.insert_served(
+                db,
+                "deployments",
+                ServedRow(dep_id, dep.modelDeploymentName, dep.customModelDeploymentArn, at, dep.status,
+                          dep.modelArn, dep.model_dump_json(), req.clientRequestToken, digest),
+            )  # fmt: skip
         return CreateCustomModelDeploymentResponse(customModelDeploymentArn=dep.customModelDeploymentArn)
 
     def _deployment_row(self, identifier: str) -> Any:
-        row = self.store.one(
-            "SELECT * FROM deployments WHERE arn = ? OR name = ? OR id = ?",
-            (identifier, identifier, identifier),
-        )
+        row = self.store.find("deployments", identifier, "custom-model-deployment")
         if row is None:
             raise NotFoundError(
                 f"no custom model deployment {identifier!r}", field="customModelDeploymentIdentifier"
@@ -119,18 +93,10 @@ class DeploymentsMixin:
     ) -> ListCustomModelDeploymentsResponse:
         """``ListCustomModelDeployments`` with status/name/model/time filters and paging."""
         req = parse_wire(ListCustomModelDeploymentsRequest, request or {})
-        where, params = time_filters(req.createdAfter, req.createdBefore)
-        for clause, value in (
-            ("status = ?", req.statusEquals),
-            ("model_arn = ?", req.modelArnEquals),
-            ("name LIKE ? ESCAPE '\\'", req.nameContains and like(req.nameContains)),
-        ):
-            if value:
-                where.append(clause)
-                params.append(value)
-        rows, token = self.store.page(
-            "deployments", Page(where, params, req.sortOrder == "Descending", req.maxResults, req.nextToken)
+        query = ListQuery.of(
+            req, req.createdAfter, req.createdBefore, req.statusEquals, ("model_arn = ?", req.modelArnEquals)
         )
+        rows, token = self.store.page("deployments", query.as_page())
         return ListCustomModelDeploymentsResponse(
             nextToken=token, modelDeploymentSummaries=[_summary(r["doc"]) for r in rows]
         )

@@ -25,6 +25,7 @@ from stillhouse.jobs.evaluation_schema import (
     RagConfigSummary,
 )
 from stillhouse.jobs.schema import parse_wire
+from stillhouse.jobs.store import ListQuery
 
 if TYPE_CHECKING:
     from stillhouse.jobs.store import Store
@@ -69,20 +70,9 @@ class EvaluationJobsMixin:
     ) -> ListEvaluationJobsResponse:
         """``ListEvaluationJobs`` with status/name/application/time filters and paging."""
         req = parse_wire(ListEvaluationJobsRequest, request or {})
-        extra = (
-            (("json_extract(doc, '$.applicationType') = ?", req.applicationTypeEquals),)
-            if req.applicationTypeEquals
-            else ()
-        )
-        query = kinds.ListQuery(
-            after=req.creationTimeAfter,
-            before=req.creationTimeBefore,
-            status=req.statusEquals,
-            name_contains=req.nameContains,
-            descending=req.sortOrder == "Descending",
-            limit=req.maxResults,
-            token=req.nextToken,
-            extra=extra,
+        application = ("json_extract(doc, '$.applicationType') = ?", req.applicationTypeEquals)
+        query = ListQuery.of(
+            req, req.creationTimeAfter, req.creationTimeBefore, req.statusEquals, application
         )
         jobs, token = kinds.page(self.store, EVALUATION, query)
         return ListEvaluationJobsResponse(nextToken=token, jobSummaries=[summary(j) for j in jobs])

@@ -8,8 +8,6 @@ are two. Rows live in the same ``jobs`` table as customization jobs, so the same
 
 from __future__ import annotations
 
-import hashlib
-import json
 import secrets
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -19,7 +17,7 @@ from pydantic import BaseModel
 
 from stillhouse.errors import ConflictError, NotFoundError
 from stillhouse.jobs import arns, state
-from stillhouse.jobs.store import JobRow, Page, Store, epoch, like, scoped, time_filters
+from stillhouse.jobs.store import JobRow, ListQuery, Store, epoch, replayed, request_digest, scoped
 
 D = TypeVar("D", bound=BaseModel)
 
@@ -33,25 +31,6 @@ class Kind(Generic[D]):
     label: str  # how errors name it: "model invocation job"
 
 
-@dataclass(frozen=True)
-class ListQuery:
-    """A listing: time window, status, name filter, paging (Bedrock's list parameters)."""
-
-    after: Any = None
-    before: Any = None
-    status: str | None = None
-    name_contains: str | None = None
-    descending: bool = True
-    limit: int = 100
-    token: str | None = None
-    extra: tuple[tuple[str, Any], ...] = ()  # (SQL condition, parameter) pairs
-
-
-def request_digest(request: BaseModel) -> str:
-    body = request.model_dump(mode="json", exclude={"clientRequestToken"}, exclude_none=True)
-    return hashlib.sha256(json.dumps(body, sort_keys=True).encode()).hexdigest()
-
-
 def create(
     store: Store, kind: Kind[D], request: BaseModel, name: str, token: str | None, make: Callable[[str], D]
 ) -> tuple[str, bool]:
@@ -60,17 +39,8 @@ def create(
     a :class:`ConflictError`."""
     digest = request_digest(request)
     with store.transaction() as db:
-        if token:
-            row = db.execute(
-                "SELECT id, request_hash FROM jobs WHERE client_token = ?", (scoped(kind.name, token),)
-            ).fetchone()
-            if row is not None:
-                if row["request_hash"] != digest:
-                    raise ConflictError(
-                        "clientRequestToken was already used for a different request",
-                        field="clientRequestToken",
-                    )
-                return row["id"], False
+        if (row := replayed(db, "jobs", scoped(kind.name, token), digest)) is not None:
+            return row["id"], False
         if db.execute("SELECT 1 FROM jobs WHERE name = ?", (scoped(kind.name, name),)).fetchone():
             raise ConflictError(f"a {kind.label} named {name!r} already exists", field="jobName")
         job_id = secrets.token_hex(6)
@@ -99,12 +69,7 @@ def arn(kind: Kind[Any], job_id: str) -> str:
 
 def find(store: Store, kind: Kind[Any], identifier: str) -> Any:
     """The row of a job given its ARN, name or id (:class:`NotFoundError` when unknown)."""
-    parts = arns.split_arn(identifier)
-    key = parts[1] if parts and parts[0] == kind.arn_type else identifier
-    row = store.one(
-        "SELECT id, doc, request FROM jobs WHERE kind = ? AND (id = ? OR name = ?)",
-        (kind.name, key, scoped(kind.name, key)),
-    )
+    row = store.find("jobs", identifier, kind.arn_type, kind=kind.name)
     if row is None:
         raise NotFoundError(f"no {kind.label} {identifier!r}", field="jobIdentifier")
     return row
@@ -115,19 +80,7 @@ def get(store: Store, kind: Kind[D], identifier: str) -> D:
 
 
 def page(store: Store, kind: Kind[D], query: ListQuery) -> tuple[list[D], str | None]:
-    where, params = time_filters(query.after, query.before)
-    where.insert(0, "kind = ?")
-    params.insert(0, kind.name)
-    if query.status:
-        where.append("status = ?")
-        params.append(query.status)
-    if query.name_contains:
-        where.append("name LIKE ? ESCAPE '\\'")
-        params.append(like(query.name_contains))
-    for condition, value in query.extra:
-        where.append(condition)
-        params.append(value)
-    rows, token = store.page("jobs", Page(where, params, query.descending, query.limit, query.token))
+    rows, token = store.page("jobs", query.as_page(kind.name))
     return [kind.doc.model_validate_json(r["doc"]) for r in rows], token
 
 

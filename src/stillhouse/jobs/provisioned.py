@@ -11,9 +11,7 @@ nothing is stored when a request is refused.
 
 from __future__ import annotations
 
-import hashlib
 import json
-import re
 import secrets
 from datetime import datetime
 from typing import TYPE_CHECKING, Any, Literal
@@ -23,7 +21,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from stillhouse.errors import ConflictError, NotFoundError
 from stillhouse.jobs import arns, state
 from stillhouse.jobs.schema import SortOrder, Tag, parse_wire
-from stillhouse.jobs.store import Page, epoch, like, time_filters
+from stillhouse.jobs.store import ListQuery, ServedRow, replayed, request_digest
 
 if TYPE_CHECKING:
     from stillhouse.jobs.store import Store
@@ -36,7 +34,6 @@ PROVISIONED_MOVES: dict[str, frozenset[str]] = {
     "Updating": frozenset({"InService", "Failed"}),
     "Failed": frozenset(),
 }
-_ID = re.compile(r"^arn:aws(-[^:]+)?:bedrock:[a-z0-9-]{1,20}:\d{12}:provisioned-model/(?P<id>[a-z0-9]{12})$")
 
 
 class _Wire(BaseModel):
@@ -121,21 +118,10 @@ class ProvisionedMixin:
         """Record a provisioned model in ``Creating``; returns its ARN. Idempotent on the token."""
         req = parse_wire(CreateProvisionedModelThroughputRequest, request)
         model_arn, foundation_arn = self.served_model(req.modelId)
-        body = req.model_dump(mode="json", exclude={"clientRequestToken"}, exclude_none=True)
-        digest = hashlib.sha256(json.dumps(body, sort_keys=True).encode()).hexdigest()
+        digest = request_digest(req)
         with self.store.transaction() as db:
-            if req.clientRequestToken:
-                row = db.execute(
-                    "SELECT arn, request_hash FROM provisioned WHERE client_token = ?",
-                    (req.clientRequestToken,),
-                ).fetchone()
-                if row is not None:
-                    if row["request_hash"] != digest:
-                        raise ConflictError(
-                            "clientRequestToken was already used for a different request",
-                            field="clientRequestToken",
-                        )
-                    return str(row["arn"])
+            if (row := replayed(db, "provisioned", req.clientRequestToken, digest)) is not None:
+                return str(row["arn"])
             if db.execute("SELECT 1 FROM provisioned WHERE name = ?", (req.provisionedModelName,)).fetchone():
                 raise ConflictError(
                     f"a provisioned model named {req.provisionedModelName!r} already exists",
@@ -155,20 +141,16 @@ class ProvisionedMixin:
                 lastModifiedTime=at,
                 commitmentDuration=req.commitmentDuration,
             )
-            db.execute(
-                "INSERT INTO provisioned (id, name, arn, created, status, model_arn, doc, client_token, "
-                "request_hash) VALUES (?,?,?,?,?,?,?,?,?)",
-                (pm_id, doc.provisionedModelName, doc.provisionedModelArn, epoch(at), doc.status, model_arn,
-                 doc.model_dump_json(), req.clientRequestToken, digest),
+            self.store.insert_served(
+                db,
+                "provisioned",
+                ServedRow(pm_id, doc.provisionedModelName, doc.provisionedModelArn, at, doc.status, model_arn,
+                          doc.model_dump_json(), req.clientRequestToken, digest),
             )  # fmt: skip
         return doc.provisionedModelArn
 
     def _provisioned_row(self, identifier: str) -> Any:
-        match = _ID.match(identifier)
-        row = self.store.one(
-            "SELECT * FROM provisioned WHERE arn = ? OR name = ? OR id = ?",
-            (identifier, identifier, match["id"] if match else identifier),
-        )
+        row = self.store.find("provisioned", identifier, "provisioned-model")
         if row is None:
             raise NotFoundError(f"provisioned model {identifier!r} was not found", field="provisionedModelId")
         return row
@@ -181,18 +163,14 @@ class ProvisionedMixin:
         self, request: ListProvisionedModelThroughputsRequest | dict[str, Any] | None = None
     ) -> ListProvisionedModelThroughputsResponse:
         req = parse_wire(ListProvisionedModelThroughputsRequest, request or {})
-        where, params = time_filters(req.creationTimeAfter, req.creationTimeBefore)
-        for clause, value in (
-            ("status = ?", req.statusEquals),
+        query = ListQuery.of(
+            req,
+            req.creationTimeAfter,
+            req.creationTimeBefore,
+            req.statusEquals,
             ("model_arn = ?", req.modelArnEquals),
-            ("name LIKE ? ESCAPE '\\'", req.nameContains and like(req.nameContains)),
-        ):
-            if value:
-                where.append(clause)
-                params.append(value)
-        rows, token = self.store.page(
-            "provisioned", Page(where, params, req.sortOrder == "Descending", req.maxResults, req.nextToken)
         )
+        rows, token = self.store.page("provisioned", query.as_page())
         return ListProvisionedModelThroughputsResponse(
             nextToken=token,
             provisionedModelSummaries=[ProvisionedModel.model_validate_json(r["doc"]) for r in rows],

@@ -7,7 +7,6 @@ report back through :meth:`JobService.transition`, :meth:`save_progress` and
 
 from __future__ import annotations
 
-import hashlib
 import json
 import secrets
 import shutil
@@ -38,19 +37,13 @@ from stillhouse.jobs.schema import (
     parse_wire,
 )
 from stillhouse.jobs.specs import local_specs
-from stillhouse.jobs.store import CUSTOMIZATION, Page, Store, epoch, like, time_filters
+from stillhouse.jobs.store import CUSTOMIZATION, JobRow, ListQuery, Store, epoch, replayed, request_digest
 
 JobChange = Callable[[ModelCustomizationJob], ModelCustomizationJob]
 
 
 def default_db_path() -> Path:
     return paths.home() / "jobs.db"
-
-
-def request_hash(request: CreateModelCustomizationJobRequest | Any) -> str:
-    """Fingerprint of a request minus its token: same token + same hash = the same call retried."""
-    body = request.model_dump(mode="json", exclude={"clientRequestToken"}, exclude_none=True)
-    return hashlib.sha256(json.dumps(body, sort_keys=True).encode()).hexdigest()
 
 
 class JobService(DeploymentsMixin, ProvisionedMixin, BatchJobsMixin, EvaluationJobsMixin):
@@ -73,27 +66,18 @@ class JobService(DeploymentsMixin, ProvisionedMixin, BatchJobsMixin, EvaluationJ
         req: CreateModelCustomizationJobRequest = parse_wire(CreateModelCustomizationJobRequest, request)
         _check_hyperparameters(req)
         local_specs(req)  # a Bedrock model id the foundation-model table lacks is refused here
-        digest = request_hash(req)
+        digest = request_digest(req)
         job_id = secrets.token_hex(6)
         with self.store.transaction() as db:
-            if req.clientRequestToken:
-                row = db.execute(
-                    "SELECT id, request_hash FROM jobs WHERE client_token = ?", (req.clientRequestToken,)
-                ).fetchone()
-                if row is not None:
-                    if row["request_hash"] != digest:
-                        raise ConflictError(
-                            "clientRequestToken was already used for a different request",
-                            field="clientRequestToken",
-                        )
-                    return CreateModelCustomizationJobResponse(jobArn=arns.job_arn(row["id"]))
+            if (row := replayed(db, "jobs", req.clientRequestToken, digest)) is not None:
+                return CreateModelCustomizationJobResponse(jobArn=arns.job_arn(row["id"]))
             self._check_names_free(db, req)
             job = _new_job(job_id, req)
-            db.execute(
-                "INSERT INTO jobs (id, name, client_token, request_hash, status, created, doc, request) "
-                "VALUES (?,?,?,?,?,?,?,?)",
-                (
+            self.store.insert_job(
+                db,
+                JobRow(
                     job_id,
+                    CUSTOMIZATION,
                     req.jobName,
                     req.clientRequestToken,
                     digest,
@@ -122,11 +106,7 @@ class JobService(DeploymentsMixin, ProvisionedMixin, BatchJobsMixin, EvaluationJ
             )
 
     def _job_row(self, identifier: str) -> Any:
-        parts = arns.split_arn(identifier)
-        key = parts[1] if parts and parts[0] == "model-customization-job" else identifier
-        row = self.store.one(
-            "SELECT id, doc FROM jobs WHERE kind = ? AND (id = ? OR name = ?)", (CUSTOMIZATION, key, key)
-        )
+        row = self.store.find("jobs", identifier, "model-customization-job", kind=CUSTOMIZATION)
         if row is None:
             raise NotFoundError(f"no model customization job {identifier!r}", field="jobIdentifier")
         return row
@@ -144,18 +124,8 @@ class JobService(DeploymentsMixin, ProvisionedMixin, BatchJobsMixin, EvaluationJ
     ) -> ListModelCustomizationJobsResponse:
         """``ListModelCustomizationJobs`` with status/name/time filters and opaque-token paging."""
         req = parse_wire(ListModelCustomizationJobsRequest, request or {})
-        where, params = time_filters(req.creationTimeAfter, req.creationTimeBefore)
-        where.insert(0, "kind = ?")
-        params.insert(0, CUSTOMIZATION)
-        if req.statusEquals:
-            where.append("status = ?")
-            params.append(req.statusEquals)
-        if req.nameContains:
-            where.append("name LIKE ? ESCAPE '\\'")
-            params.append(like(req.nameContains))
-        rows, token = self.store.page(
-            "jobs", Page(where, params, req.sortOrder == "Descending", req.maxResults, req.nextToken)
-        )
+        query = ListQuery.of(req, req.creationTimeAfter, req.creationTimeBefore, req.statusEquals)
+        rows, token = self.store.page("jobs", query.as_page(CUSTOMIZATION))
         return ListModelCustomizationJobsResponse(
             nextToken=token, modelCustomizationJobSummaries=[_summary(r["doc"]) for r in rows]
         )
@@ -261,10 +231,7 @@ class JobService(DeploymentsMixin, ProvisionedMixin, BatchJobsMixin, EvaluationJ
     # --------------------------------------------------------------------------- custom models
 
     def _model_row(self, identifier: str) -> Any:
-        row = self.store.one(
-            "SELECT * FROM custom_models WHERE arn = ? OR name = ? OR id = ?",
-            (identifier, identifier, identifier),
-        )
+        row = self.store.find("custom_models", identifier, "custom-model")
         if row is None:
             raise NotFoundError(f"no custom model {identifier!r}", field="modelIdentifier")
         return row
@@ -300,21 +267,15 @@ class JobService(DeploymentsMixin, ProvisionedMixin, BatchJobsMixin, EvaluationJ
     ) -> ListCustomModelsResponse:
         """``ListCustomModels`` with name/time/base-model/status filters and paging."""
         req = parse_wire(ListCustomModelsRequest, request or {})
-        where, params = time_filters(req.creationTimeAfter, req.creationTimeBefore)
-        for column, value in (
-            ("name LIKE ? ESCAPE '\\'", req.nameContains and like(req.nameContains)),
-            ("status = ?", req.modelStatus),
-            (
-                "json_extract(doc, '$.baseModelArn') = ?",
-                req.baseModelArnEquals or req.foundationModelArnEquals,
-            ),
-        ):
-            if value:
-                where.append(column)
-                params.append(value)
-        rows, token = self.store.page(
-            "custom_models", Page(where, params, req.sortOrder == "Descending", req.maxResults, req.nextToken)
+        base_model = req.baseModelArnEquals or req.foundationModelArnEquals
+        query = ListQuery.of(
+            req,
+            req.creationTimeAfter,
+            req.creationTimeBefore,
+            req.modelStatus,
+            ("json_extract(doc, '$.baseModelArn') = ?", base_model),
         )
+        rows, token = self.store.page("custom_models", query.as_page())
         return ListCustomModelsResponse(
             nextToken=token, modelSummaries=[_model_summary(r["doc"]) for r in rows]
         )

@@ -17,6 +17,7 @@ the value (:func:`scoped`); customization rows keep theirs bare, as databases ma
 from __future__ import annotations
 
 import base64
+import hashlib
 import json
 import sqlite3
 import time
@@ -27,7 +28,8 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from stillhouse.errors import InvalidInputError
+from stillhouse.errors import ConflictError, InvalidInputError
+from stillhouse.jobs.arns import split_arn
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS jobs (
@@ -113,6 +115,88 @@ def time_filters(after: Any, before: Any) -> tuple[list[str], list[Any]]:
 
 
 @dataclass(frozen=True)
+class ListQuery:
+    """A listing in store terms: creation-time window, status, name filter, paging (Bedrock's list
+    parameters). ``extra`` holds (SQL condition, parameter) pairs; an empty parameter is no filter,
+    as an absent request field is none."""
+
+    after: Any = None
+    before: Any = None
+    status: str | None = None
+    name_contains: str | None = None
+    descending: bool = True
+    limit: int = 100
+    token: str | None = None
+    extra: tuple[tuple[str, Any], ...] = ()
+
+    @classmethod
+    def of(
+        cls, request: Any, after: Any, before: Any, status: str | None, *extra: tuple[str, Any]
+    ) -> ListQuery:
+        """The listing a Bedrock ``List*`` request asks: the time window and status under its own
+        names, the name filter and paging as every one of them spells them."""
+        return cls(
+            after,
+            before,
+            status,
+            request.nameContains,
+            request.sortOrder == "Descending",
+            request.maxResults,
+            request.nextToken,
+            extra,
+        )
+
+    def as_page(self, kind: str | None = None) -> Page:
+        """The :class:`Page` of this listing (of one job kind's rows when ``kind`` is given)."""
+        where, params = time_filters(self.after, self.before)
+        filters = [
+            ("kind = ?", kind),
+            ("status = ?", self.status),
+            ("name LIKE ? ESCAPE '\\'", self.name_contains and like(self.name_contains)),
+            *self.extra,
+        ]
+        for condition, value in filters:
+            if value:
+                where.append(condition)
+                params.append(value)
+        return Page(where, params, self.descending, self.limit, self.token)
+
+
+def request_digest(request: Any) -> str:
+    """Fingerprint of a create request minus its token: same token + same digest = the same call retried."""
+    body = request.model_dump(mode="json", exclude={"clientRequestToken"}, exclude_none=True)
+    return hashlib.sha256(json.dumps(body, sort_keys=True).encode()).hexdigest()
+
+
+def replayed(db: sqlite3.Connection, table: str, token: str | None, digest: str) -> sqlite3.Row | None:
+    """The row an earlier create with this client token made (the call retried); ``None`` for a new
+    or absent token. The token used before for another request is Bedrock's ConflictException."""
+    if not token:
+        return None
+    row = db.execute(f"SELECT * FROM {table} WHERE client_token = ?", (token,)).fetchone()
+    if row is not None and row["request_hash"] != digest:
+        raise ConflictError(
+            "clientRequestToken was already used for a different request", field="clientRequestToken"
+        )
+    return row
+
+
+@dataclass(frozen=True)
+class ServedRow:
+    """A new row of ``deployments`` or ``provisioned``: a resource serving a model, and its document."""
+
+    row_id: str
+    name: str
+    arn: str
+    created: Any
+    status: str
+    model_arn: str
+    doc: str
+    client_token: str | None
+    request_hash: str
+
+
+@dataclass(frozen=True)
 class JobRow:
     """A new row of the ``jobs`` table: the resource's document and the columns kept beside it."""
 
@@ -186,6 +270,18 @@ class Store:
         last = rows[page.limit - 1]
         return rows[: page.limit], encode_token(last["created"], last["id"])
 
+    def find(self, table: str, identifier: str, arn_type: str, kind: str | None = None) -> sqlite3.Row | None:
+        """The row of ``table`` whose ARN, name or id is ``identifier`` (in the ``jobs`` table, of
+        job ``kind``, whose names are :func:`scoped`); ``None`` when there is none."""
+        parts = split_arn(identifier)
+        key = parts[1] if parts and parts[0] == arn_type else identifier
+        if kind is not None:
+            sql = "SELECT * FROM jobs WHERE kind = ? AND (id = ? OR name = ?)"
+            return self.one(sql, (kind, key, scoped(kind, key)))
+        return self.one(
+            f"SELECT * FROM {table} WHERE arn = ? OR name = ? OR id = ?", (identifier, identifier, key)
+        )
+
     # ---------------------------------------------------------------------------------- jobs
 
     def update_job(
@@ -253,6 +349,15 @@ class Store:
         if row is None:
             raise KeyError(job_id)
         return str(row["kind"])
+
+    def insert_served(self, db: sqlite3.Connection, table: str, row: ServedRow) -> None:
+        """Insert a deployment or provisioned model (inside the caller's transaction, after its checks)."""
+        db.execute(
+            f"INSERT INTO {table} (id, name, arn, created, status, model_arn, doc, client_token, request_hash) "
+            "VALUES (?,?,?,?,?,?,?,?,?)",
+            (row.row_id, row.name, row.arn, epoch(row.created), row.status, row.model_arn, row.doc,
+             row.client_token, row.request_hash),
+        )  # fmt: skip
 
     def insert_job(self, db: sqlite3.Connection, row: JobRow) -> None:
         """Insert a new job row (inside the caller's transaction, after its idempotency checks)."""

@@ -145,6 +145,11 @@ def _ffmpeg(*args: str) -> None:
     _run(["ffmpeg", "-y", "-loglevel", "error", *args])
 
 
+def synth_audio(path: Path, seconds: float, *signal: str) -> None:
+    """A mono 16 kHz 16-bit WAV of ``seconds`` of sox's ``synth`` ``signal`` (e.g. ``"sine", "1000"``)."""
+    _run(["sox", "-n", "-r", "16000", "-c", "1", "-b", "16", str(path), "synth", str(seconds), *signal])
+
+
 def _frames(colour: str, seconds: float) -> list[str]:
     return ["-f", "lavfi", "-i", f"color=c={colour}:s=320x180:r=10:d={seconds}"]
 
@@ -163,44 +168,9 @@ def make_known_clips(folder: Path) -> list[Path]:
     _render_text(folder / "slide.png")
     _ffmpeg("-loop", "1", "-framerate", "10", "-t", "6", "-i", str(folder / "slide.png"),
             "-c:v", "libx264", "-pix_fmt", "yuv420p", str(folder / "onscreen.mp4"))  # fmt: skip
-    _run(
-        [
-            "sox",
-            "-n",
-            "-r",
-            "16000",
-            "-c",
-            "1",
-            "-b",
-            "16",
-            str(tone),
-            "synth",
-            "6",
-            "sine",
-            "1000",
-            "vol",
-            "0.5",
-        ]
-    )
+    synth_audio(tone, 6, "sine", "1000", "vol", "0.5")
     _ffmpeg(*_frames("darkgreen", 6), "-i", str(tone), *_encode(folder / "tone.mp4"))
-    _run(
-        [
-            "sox",
-            "-n",
-            "-r",
-            "16000",
-            "-c",
-            "1",
-            "-b",
-            "16",
-            str(noise),
-            "synth",
-            "6",
-            "whitenoise",
-            "vol",
-            "0.3",
-        ]
-    )
+    synth_audio(noise, 6, "whitenoise", "vol", "0.3")
     _ffmpeg(*_frames("gray", 6), "-i", str(noise), *_encode(folder / "noise.mp4"))
     (folder / "corrupt.mp4").write_bytes(b"\x00\x00\x00\x18ftypmp42" + bytes(range(256)) * 8)
     for wav in (speech, tone, noise):

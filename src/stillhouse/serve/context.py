@@ -22,6 +22,7 @@ from stillhouse.serve.settings import ServerSettings
 
 if TYPE_CHECKING:
     from fastapi import Request
+    from fastapi.responses import JSONResponse
 
     from stillhouse.jobs.service import JobService
     from stillhouse.models.foundation import FoundationTable
@@ -89,6 +90,25 @@ def verify_sigv4(request: Request, body: bytes) -> None:
     if verifier is None:
         raise AccessDeniedError("the Bedrock API is disabled: the server has no access key configured")
     verifier.verify(signed_request(request, body))
+
+
+async def authed(request: Request) -> tuple[ServeContext, bytes]:
+    """A Bedrock route's first step: the body read once and its SigV4 signature checked."""
+    body = await read_body(request)
+    verify_sigv4(request, body)
+    return context(request), body
+
+
+def query(request: Request) -> dict[str, Any]:
+    """The query string as a List* request (botocore sends those parameters there)."""
+    return dict(request.query_params)
+
+
+def json_response(model: BaseModel | None, status: int = 200) -> JSONResponse:
+    """A wire model as a JSON answer, its unset fields left out (``{}`` for an empty answer)."""
+    from fastapi.responses import JSONResponse
+
+    return JSONResponse({} if model is None else model.model_dump(mode="json", exclude_none=True), status)
 
 
 def verify_bearer(request: Request) -> None:

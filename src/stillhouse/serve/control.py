@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any
 
 from stillhouse.errors import NotFoundError, ServiceUnavailableError, StillhouseError
 from stillhouse.jobs.schema import CreateCustomModelDeploymentRequest, CreateModelCustomizationJobRequest
-from stillhouse.serve.context import ServeContext, context, parse_json, read_body, verify_sigv4
+from stillhouse.serve.context import ServeContext, authed, json_response, parse_json, query
 from stillhouse.serve.deployments import ModelPool
 
 if TYPE_CHECKING:
@@ -26,22 +26,6 @@ log = logging.getLogger(__name__)
 JOBS = "/model-customization-jobs"
 MODELS = "/custom-models"
 DEPLOYMENTS = "/model-customization/custom-model-deployments"
-
-
-def _json(model: "BaseModel | None", status: int = 200) -> "JSONResponse":
-    from fastapi.responses import JSONResponse
-
-    return JSONResponse({} if model is None else model.model_dump(mode="json", exclude_none=True), status)
-
-
-async def _authed(request: "Request") -> tuple[ServeContext, bytes]:
-    body = await read_body(request)
-    verify_sigv4(request, body)
-    return context(request), body
-
-
-def _query(request: "Request") -> dict[str, Any]:
-    return dict(request.query_params)
 
 
 # ----------------------------------------------------------------------------------- deployments
@@ -88,7 +72,7 @@ def restore_deployments(ctx: ServeContext) -> int:
 
 
 async def create_deployment(request: "Request") -> "JSONResponse":
-    ctx, body = await _authed(request)
+    ctx, body = await authed(request)
     req = parse_json(CreateCustomModelDeploymentRequest, body)
 
     def record_and_load() -> "BaseModel":
@@ -97,11 +81,11 @@ async def create_deployment(request: "Request") -> "JSONResponse":
             start_deployment(ctx, out.customModelDeploymentArn)
         return out
 
-    return _json(await to_thread(record_and_load), 202)
+    return json_response(await to_thread(record_and_load), 202)
 
 
 async def delete_deployment(identifier: str, request: "Request") -> "JSONResponse":
-    ctx, _ = await _authed(request)
+    ctx, _ = await authed(request)
 
     def delete() -> None:
         arn = ctx.jobs.get_deployment(identifier).customModelDeploymentArn
@@ -109,7 +93,7 @@ async def delete_deployment(identifier: str, request: "Request") -> "JSONRespons
         ctx.registry.remove(arn)
 
     await to_thread(delete)
-    return _json(None)
+    return json_response(None)
 
 
 def _store_logs(ctx: ServeContext) -> None:
@@ -148,30 +132,30 @@ def _job_routes(r: "APIRouter") -> None:
 
     @r.post(JOBS)
     async def create_job(request: Request) -> JSONResponse:
-        ctx, body = await _authed(request)
+        ctx, body = await authed(request)
         req = parse_json(CreateModelCustomizationJobRequest, body)
         # Every call answered so far is in the write-ahead log (fsynced before it answered); storing
         # them now, before the job exists, means a job on invocation logs reads every call made
         # before it was created, however long the flush interval.
         if req.trainingDataConfig.invocationLogsConfig is not None:
             await to_thread(_store_logs, ctx)
-        return _json(await to_thread(ctx.jobs.create_job, req), 201)
+        return json_response(await to_thread(ctx.jobs.create_job, req), 201)
 
     @r.get(JOBS)
     async def list_jobs(request: Request) -> JSONResponse:
-        ctx, _ = await _authed(request)
-        return _json(await to_thread(ctx.jobs.list_jobs, _query(request)))
+        ctx, _ = await authed(request)
+        return json_response(await to_thread(ctx.jobs.list_jobs, query(request)))
 
     @r.post(JOBS + "/{job_identifier:path}/stop")
     async def stop_job(job_identifier: str, request: Request) -> JSONResponse:
-        ctx, _ = await _authed(request)
+        ctx, _ = await authed(request)
         await to_thread(ctx.jobs.stop_job, job_identifier)
-        return _json(None)
+        return json_response(None)
 
     @r.get(JOBS + "/{job_identifier:path}")
     async def get_job(job_identifier: str, request: Request) -> JSONResponse:
-        ctx, _ = await _authed(request)
-        return _json(await to_thread(ctx.jobs.get_job, job_identifier))
+        ctx, _ = await authed(request)
+        return json_response(await to_thread(ctx.jobs.get_job, job_identifier))
 
 
 def _model_routes(r: "APIRouter") -> None:
@@ -180,19 +164,19 @@ def _model_routes(r: "APIRouter") -> None:
 
     @r.get(MODELS)
     async def list_models(request: Request) -> JSONResponse:
-        ctx, _ = await _authed(request)
-        return _json(await to_thread(ctx.jobs.list_custom_models, _query(request)))
+        ctx, _ = await authed(request)
+        return json_response(await to_thread(ctx.jobs.list_custom_models, query(request)))
 
     @r.get(MODELS + "/{model_identifier:path}")
     async def get_model(model_identifier: str, request: Request) -> JSONResponse:
-        ctx, _ = await _authed(request)
-        return _json(await to_thread(ctx.jobs.get_custom_model, model_identifier))
+        ctx, _ = await authed(request)
+        return json_response(await to_thread(ctx.jobs.get_custom_model, model_identifier))
 
     @r.delete(MODELS + "/{model_identifier:path}")
     async def delete_model(model_identifier: str, request: Request) -> JSONResponse:
-        ctx, _ = await _authed(request)
+        ctx, _ = await authed(request)
         await to_thread(ctx.jobs.delete_custom_model, model_identifier)
-        return _json(None)
+        return json_response(None)
 
 
 def _deployment_routes(r: "APIRouter") -> None:
@@ -205,13 +189,13 @@ def _deployment_routes(r: "APIRouter") -> None:
 
     @r.get(DEPLOYMENTS)
     async def list_deployments(request: Request) -> JSONResponse:
-        ctx, _ = await _authed(request)
-        return _json(await to_thread(ctx.jobs.list_deployments, _query(request)))
+        ctx, _ = await authed(request)
+        return json_response(await to_thread(ctx.jobs.list_deployments, query(request)))
 
     @r.get(DEPLOYMENTS + "/{identifier:path}")
     async def get_deployment(identifier: str, request: Request) -> JSONResponse:
-        ctx, _ = await _authed(request)
-        return _json(await to_thread(ctx.jobs.get_deployment, identifier))
+        ctx, _ = await authed(request)
+        return json_response(await to_thread(ctx.jobs.get_deployment, identifier))
 
     @r.delete(DEPLOYMENTS + "/{identifier:path}")
     async def _delete_deployment(identifier: str, request: Request) -> JSONResponse:

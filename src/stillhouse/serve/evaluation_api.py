@@ -7,8 +7,7 @@ from asyncio import to_thread
 from typing import TYPE_CHECKING
 
 from stillhouse.jobs.evaluation_schema import CreateEvaluationJobRequest
-from stillhouse.serve.context import parse_json
-from stillhouse.serve.control import _authed, _json, _query
+from stillhouse.serve.context import authed, json_response, parse_json, query
 
 if TYPE_CHECKING:
     from fastapi import APIRouter
@@ -25,24 +24,24 @@ def router() -> "APIRouter":
 
     @r.post(JOBS)
     async def create_job(request: Request) -> JSONResponse:
-        ctx, body = await _authed(request)
+        ctx, body = await authed(request)
         req = parse_json(CreateEvaluationJobRequest, body)
-        return _json(await to_thread(ctx.jobs.create_evaluation_job, req), 202)
+        return json_response(await to_thread(ctx.jobs.create_evaluation_job, req), 202)
 
     @r.get(JOBS)
     async def list_jobs(request: Request) -> JSONResponse:
-        ctx, _ = await _authed(request)
-        return _json(await to_thread(ctx.jobs.list_evaluation_jobs, _query(request)))
+        ctx, _ = await authed(request)
+        return json_response(await to_thread(ctx.jobs.list_evaluation_jobs, query(request)))
 
     @r.post("/evaluation-job/{job_identifier:path}/stop")
     async def stop_job(job_identifier: str, request: Request) -> JSONResponse:
-        ctx, _ = await _authed(request)
+        ctx, _ = await authed(request)
         await to_thread(ctx.jobs.stop_evaluation_job, job_identifier)
-        return _json(None)
+        return json_response(None)
 
     @r.get(JOBS + "/{job_identifier:path}")
     async def get_job(job_identifier: str, request: Request) -> JSONResponse:
-        ctx, _ = await _authed(request)
-        return _json(await to_thread(ctx.jobs.get_evaluation_job, job_identifier))
+        ctx, _ = await authed(request)
+        return json_response(await to_thread(ctx.jobs.get_evaluation_job, job_identifier))
 
     return r

@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Any
 
 from stillhouse.errors import InvalidInputError, NotFoundError
 from stillhouse.models.foundation import NOT_RESOLVED, FoundationModel, FoundationTable, canonical_id
-from stillhouse.serve.context import context, read_body, verify_sigv4
+from stillhouse.serve.context import authed, query
 
 if TYPE_CHECKING:
     from fastapi import APIRouter
@@ -109,16 +109,14 @@ def router() -> "APIRouter":
     # Nested so that fastapi is imported only when an app is built (annotations evaluated here).
     @r.get(PATH)
     async def list_foundation_models(request: Request) -> JSONResponse:
-        verify_sigv4(request, await read_body(request))
-        ctx = context(request)
+        ctx, _ = await authed(request)
         return JSONResponse(
-            {"modelSummaries": list_models(ctx.foundation, dict(request.query_params), ctx.settings.region)}
+            {"modelSummaries": list_models(ctx.foundation, query(request), ctx.settings.region)}
         )
 
     @r.get(PATH + "/{model_identifier:path}")
     async def get_foundation_model(model_identifier: str, request: Request) -> JSONResponse:
-        verify_sigv4(request, await read_body(request))
-        ctx = context(request)
+        ctx, _ = await authed(request)
         return JSONResponse(
             {"modelDetails": get_model(ctx.foundation, model_identifier, ctx.settings.region)}
         )

@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Any
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from stillhouse.errors import InvalidInputError
-from stillhouse.serve.context import ServeContext, context, parse_json, read_body, verify_sigv4
+from stillhouse.serve.context import ServeContext, authed, json_response, parse_json
 
 if TYPE_CHECKING:
     from fastapi import APIRouter
@@ -127,17 +127,12 @@ def router() -> "APIRouter":
     r = APIRouter(tags=["bedrock"])
 
     # Nested so that fastapi is imported only when an app is built (annotations evaluated here).
-    async def authed(request: Request) -> tuple[ServeContext, bytes]:
-        body = await read_body(request)
-        verify_sigv4(request, body)
-        return context(request), body
-
     @r.put(PATH)
     async def put_logging(request: Request) -> JSONResponse:
         ctx, body = await authed(request)
         req = parse_json(PutLoggingRequest, body)
         await to_thread(put_config, ctx, req.loggingConfig)
-        return JSONResponse({})
+        return json_response(None)
 
     @r.get(PATH)
     async def get_logging(request: Request) -> JSONResponse:
@@ -152,6 +147,6 @@ def router() -> "APIRouter":
     async def delete_logging(request: Request) -> JSONResponse:
         ctx, _ = await authed(request)
         await to_thread(delete_config, ctx)
-        return JSONResponse({})
+        return json_response(None)
 
     return r

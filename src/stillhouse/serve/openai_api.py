@@ -17,8 +17,8 @@ from stillhouse.chat import Completion
 from stillhouse.serve import openai_protocol as op
 from stillhouse.serve.context import context, parse_json, read_body, verify_bearer
 from stillhouse.serve.errors import openai_error_body
-from stillhouse.serve.runtime import run_logged
-from stillhouse.serve.streaming import StreamCall, stream_logged
+from stillhouse.serve.runtime import ModelCall, run_logged
+from stillhouse.serve.streaming import stream_logged
 
 if TYPE_CHECKING:
     from fastapi import APIRouter, Request
@@ -62,21 +62,7 @@ async def chat_completions(request: "Request") -> "JSONResponse | StreamingRespo
     ctx = context(request)
     req = parse_json(op.ChatCompletionRequest, body)
     messages, params = req.to_domain(default_max_tokens=ctx.settings.max_tokens_default)
-    if req.stream:
-        include_usage = bool(req.stream_options and req.stream_options.include_usage)
-        call = StreamCall(
-            operation="ChatCompletions",
-            model_id=req.model,
-            metadata=req.metadata,
-            input_body=req.model_dump(mode="json", exclude_none=True, by_alias=True),
-            messages=messages,
-            params=params,
-            final_body=lambda c, ms: op.chat_completion_response(c, req.model).model_dump(mode="json"),
-        )
-        chunks = op.ChatCompletionChunks(req.model, include_usage=include_usage)
-        return await stream_logged(ctx, call, SSEWire(chunks))
-    out, _, _ = await run_logged(
-        ctx,
+    call = ModelCall(
         operation="ChatCompletions",
         model_id=req.model,
         metadata=req.metadata,
@@ -85,6 +71,11 @@ async def chat_completions(request: "Request") -> "JSONResponse | StreamingRespo
         params=params,
         render=lambda c, ms: op.chat_completion_response(c, req.model).model_dump(mode="json"),
     )
+    if req.stream:
+        include_usage = bool(req.stream_options and req.stream_options.include_usage)
+        chunks = op.ChatCompletionChunks(req.model, include_usage=include_usage)
+        return await stream_logged(ctx, call, SSEWire(chunks))
+    out, _, _ = await run_logged(ctx, call)
     return JSONResponse(out)
 
 

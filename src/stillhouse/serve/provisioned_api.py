@@ -18,7 +18,7 @@ from stillhouse.jobs.provisioned import (
     CreateProvisionedModelThroughputRequest,
     UpdateProvisionedModelThroughputRequest,
 )
-from stillhouse.serve.context import ServeContext, context, parse_json, read_body, verify_sigv4
+from stillhouse.serve.context import ServeContext, authed, json_response, parse_json, query
 from stillhouse.serve.deployments import ModelPool
 
 if TYPE_CHECKING:
@@ -102,11 +102,6 @@ def router() -> "APIRouter":
     r = APIRouter(tags=["bedrock"])
 
     # Nested so that fastapi is imported only when an app is built (annotations evaluated here).
-    async def authed(request: Request) -> tuple[ServeContext, bytes]:
-        body = await read_body(request)
-        verify_sigv4(request, body)
-        return context(request), body
-
     @r.post(ONE)
     async def create_provisioned(request: Request) -> JSONResponse:
         ctx, body = await authed(request)
@@ -116,7 +111,7 @@ def router() -> "APIRouter":
     @r.get(MANY)
     async def list_provisioned(request: Request) -> JSONResponse:
         ctx, _ = await authed(request)
-        page = await to_thread(ctx.jobs.list_provisioned, dict(request.query_params))
+        page = await to_thread(ctx.jobs.list_provisioned, query(request))
         out: dict[str, Any] = {
             "provisionedModelSummaries": [_summary(p) for p in page.provisionedModelSummaries]
         }
@@ -127,20 +122,19 @@ def router() -> "APIRouter":
     @r.get(ONE + "/{identifier:path}")
     async def get_provisioned(identifier: str, request: Request) -> JSONResponse:
         ctx, _ = await authed(request)
-        doc = await to_thread(ctx.jobs.get_provisioned, identifier)
-        return JSONResponse(doc.model_dump(mode="json", exclude_none=True))
+        return json_response(await to_thread(ctx.jobs.get_provisioned, identifier))
 
     @r.patch(ONE + "/{identifier:path}")
     async def update_provisioned(identifier: str, request: Request) -> JSONResponse:
         ctx, body = await authed(request)
         req = parse_json(UpdateProvisionedModelThroughputRequest, body)
         await to_thread(update, ctx, identifier, req)
-        return JSONResponse({})
+        return json_response(None)
 
     @r.delete(ONE + "/{identifier:path}")
     async def delete_provisioned(identifier: str, request: Request) -> JSONResponse:
         ctx, _ = await authed(request)
         await to_thread(delete, ctx, identifier)
-        return JSONResponse({})
+        return json_response(None)
 
     return r

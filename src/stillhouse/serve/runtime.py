@@ -9,19 +9,13 @@ ARNs contain). Every call, failed or not, is written to the invocation log with 
 
 import time
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from stillhouse.chat import Completion, GenerationParams, Message
 from stillhouse.errors import StillhouseError
 from stillhouse.serve import bedrock_protocol as bp
-from stillhouse.serve.context import (
-    ServeContext,
-    context,
-    parse_json,
-    parse_json_object,
-    read_body,
-    verify_sigv4,
-)
+from stillhouse.serve.context import ServeContext, authed, parse_json, parse_json_object
 from stillhouse.serve.errors import as_stillhouse_error
 from stillhouse.serve.logging import build_record
 from stillhouse.sources.invocation_logs import InvocationLogRecord
@@ -31,34 +25,32 @@ if TYPE_CHECKING:
     from fastapi.responses import JSONResponse
 
 
-async def run_logged(
-    ctx: ServeContext,
-    *,
-    operation: str,
-    model_id: str,
-    metadata: dict[str, str] | None,
-    input_body: Any,
-    messages: list[Message],
-    params: GenerationParams,
-    render: Callable[[Completion, float], dict[str, Any]],
-) -> tuple[dict[str, Any], Completion, float]:
-    """Generate on the pool for ``model_id``; log the call (answer or error) either way.
+@dataclass(frozen=True)
+class ModelCall:
+    """One runtime call, streamed or not: what is logged about it and what the model is asked."""
 
-    ``render(completion, latency_ms) -> dict`` builds the response body, which is what gets logged.
-    """
+    operation: str
+    model_id: str
+    metadata: dict[str, str] | None
+    input_body: Any
+    messages: list[Message]
+    params: GenerationParams
+    render: Callable[[Completion, float], dict[str, Any]]  # the non-streamed answer (and what is logged)
+
+
+async def run_logged(ctx: ServeContext, call: ModelCall) -> tuple[dict[str, Any], Completion, float]:
+    """Generate on the pool for ``call.model_id``; log the call (answer or error) either way."""
     started = time.perf_counter()
     try:
-        pool, may_wait = ctx.resolve(model_id)
-        completion = await pool.generate(messages, params, wait_load=may_wait)
+        pool, may_wait = ctx.resolve(call.model_id)
+        completion = await pool.generate(call.messages, call.params, wait_load=may_wait)
         latency_ms = (time.perf_counter() - started) * 1000
-        body = render(completion, latency_ms)
+        body = call.render(completion, latency_ms)
     except Exception as exc:
         err = as_stillhouse_error(exc)
-        await log_record(ctx, call_record(ctx, operation, model_id, metadata, input_body, None, error=err))
+        await log_record(ctx, call_record(ctx, call, None, error=err))
         raise err from exc
-    await log_record(
-        ctx, call_record(ctx, operation, model_id, metadata, input_body, body, completion=completion)
-    )
+    await log_record(ctx, call_record(ctx, call, body, completion=completion))
     return body, completion, latency_ms
 
 
@@ -71,20 +63,17 @@ async def log_record(ctx: ServeContext, record: InvocationLogRecord) -> None:
 
 def call_record(
     ctx: ServeContext,
-    operation: str,
-    model_id: str,
-    metadata: dict[str, str] | None,
-    input_body: Any,
+    call: ModelCall,
     output_body: Any,
     *,
     completion: Completion | None = None,
     error: StillhouseError | None = None,
 ) -> InvocationLogRecord:
     return build_record(
-        operation=operation,
-        model_id=model_id,
-        request_metadata=metadata,
-        input_body=input_body,
+        operation=call.operation,
+        model_id=call.model_id,
+        request_metadata=call.metadata,
+        input_body=call.input_body,
         output_body=output_body,
         input_tokens=completion.input_tokens if completion else None,
         output_tokens=completion.output_tokens if completion else None,
@@ -98,18 +87,22 @@ async def converse(model_id: str, request: "Request") -> "JSONResponse":
     """Bedrock ``Converse``."""
     from fastapi.responses import JSONResponse
 
-    body = await read_body(request)
-    verify_sigv4(request, body)
-    return JSONResponse(await converse_body(context(request), model_id, body))
+    ctx, body = await authed(request)
+    return JSONResponse(await converse_body(ctx, model_id, body))
 
 
 async def converse_body(ctx: ServeContext, model_id: str, body: bytes) -> dict[str, Any]:
     """A ``Converse`` request body answered and logged (the API's and the console's playground's)."""
+    out, _, _ = await run_logged(ctx, converse_call(ctx, "Converse", model_id, body))
+    return out
+
+
+def converse_call(ctx: ServeContext, operation: str, model_id: str, body: bytes) -> ModelCall:
+    """A ``Converse`` or ``ConverseStream`` body read as the call it asks (the two read it alike)."""
     req = parse_json(bp.ConverseRequest, body)
     messages, params = bp.converse_to_domain(req, default_max_tokens=ctx.settings.max_tokens_default)
-    out, _, _ = await run_logged(
-        ctx,
-        operation="Converse",
+    return ModelCall(
+        operation=operation,
         model_id=model_id,
         metadata=req.requestMetadata,
         input_body=req.model_dump(mode="json", exclude_none=True, by_alias=True),
@@ -117,16 +110,23 @@ async def converse_body(ctx: ServeContext, model_id: str, body: bytes) -> dict[s
         params=params,
         render=lambda c, ms: bp.converse_response(c, ms).model_dump(mode="json", exclude_none=True),
     )
-    return out
 
 
 async def invoke(model_id: str, request: "Request") -> "JSONResponse":
     """Bedrock ``InvokeModel`` (Nova ``messages-v1``, Anthropic messages or Llama ``prompt`` bodies)."""
     from fastapi.responses import JSONResponse
 
-    body = await read_body(request)
-    verify_sigv4(request, body)
-    ctx = context(request)
+    ctx, call, _ = await invoke_call(request, "InvokeModel", model_id)
+    out, _, _ = await run_logged(ctx, call)
+    return JSONResponse(out)
+
+
+async def invoke_call(
+    request: "Request", operation: str, model_id: str
+) -> tuple[ServeContext, ModelCall, Any]:
+    """An ``InvokeModel`` or ``InvokeModelWithResponseStream`` request read, checked and parsed the
+    one way both read it: the call, and the parsed body (its model family shapes the answer)."""
+    ctx, body = await authed(request)
     metadata = bp.parse_request_metadata_header(request.headers.get("x-amzn-bedrock-request-metadata"))
     raw = parse_json_object(body)
     try:
@@ -134,9 +134,8 @@ async def invoke(model_id: str, request: "Request") -> "JSONResponse":
     except ValueError as exc:
         raise as_stillhouse_error(exc) from exc
     messages, params = bp.invoke_to_domain(req, default_max_tokens=ctx.settings.max_tokens_default)
-    out, _, _ = await run_logged(
-        ctx,
-        operation="InvokeModel",
+    call = ModelCall(
+        operation=operation,
         model_id=model_id,
         metadata=metadata,
         input_body=raw,
@@ -144,7 +143,7 @@ async def invoke(model_id: str, request: "Request") -> "JSONResponse":
         params=params,
         render=lambda c, ms: bp.invoke_response(req, c, model_id),
     )
-    return JSONResponse(out)
+    return ctx, call, req
 
 
 def router() -> "APIRouter":

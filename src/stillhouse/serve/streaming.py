@@ -11,14 +11,13 @@ cancels the response: the pool stops the generation and frees the replica (serve
 from __future__ import annotations
 
 import time
-from collections.abc import AsyncIterator, Callable
-from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Protocol
+from collections.abc import AsyncIterator
+from typing import TYPE_CHECKING, Protocol
 
-from stillhouse.chat import Completion, GenerationParams, Message
+from stillhouse.chat import Completion
 from stillhouse.serve.context import ServeContext
 from stillhouse.serve.errors import as_stillhouse_error
-from stillhouse.serve.runtime import call_record, log_record
+from stillhouse.serve.runtime import ModelCall, call_record, log_record
 
 if TYPE_CHECKING:
     from fastapi.responses import StreamingResponse
@@ -39,20 +38,7 @@ class StreamWire(Protocol):
     def error(self, exc: Exception) -> bytes: ...
 
 
-@dataclass(frozen=True)
-class StreamCall:
-    """One streamed call: what is logged about it and what the model is asked."""
-
-    operation: str
-    model_id: str
-    metadata: dict[str, str] | None
-    input_body: Any
-    messages: list[Message]
-    params: GenerationParams
-    final_body: Callable[[Completion, float], dict[str, Any]]  # the non-streamed answer, for the log
-
-
-async def stream_logged(ctx: ServeContext, call: StreamCall, wire: StreamWire) -> StreamingResponse:
+async def stream_logged(ctx: ServeContext, call: ModelCall, wire: StreamWire) -> StreamingResponse:
     """The streaming response of ``call``; errors before its first delta are raised (HTTP errors)."""
     from fastapi.responses import StreamingResponse
 
@@ -63,7 +49,7 @@ async def stream_logged(ctx: ServeContext, call: StreamCall, wire: StreamWire) -
         first = await anext(items)
     except Exception as exc:
         err = as_stillhouse_error(exc)
-        await log_record(ctx, _record(ctx, call, None, error=err))
+        await log_record(ctx, call_record(ctx, call, None, error=err))
         raise err from exc
     first_byte_ms = (time.perf_counter() - started) * 1000
     body = _body(ctx, call, wire, items, first, started, first_byte_ms)
@@ -72,7 +58,7 @@ async def stream_logged(ctx: ServeContext, call: StreamCall, wire: StreamWire) -
 
 async def _body(
     ctx: ServeContext,
-    call: StreamCall,
+    call: ModelCall,
     wire: StreamWire,
     items: AsyncIterator[str | Completion],
     item: str | Completion,
@@ -86,15 +72,11 @@ async def _body(
             item = await anext(items)
         latency_ms = (time.perf_counter() - started) * 1000
         last = wire.end(item, latency_ms, first_byte_ms)
-        record = _record(ctx, call, call.final_body(item, latency_ms), completion=item)
+        record = call_record(ctx, call, call.render(item, latency_ms), completion=item)
     except Exception as exc:  # not a cancellation: a client gone closes the stream below
         err = as_stillhouse_error(exc)
-        last, record = wire.error(err), _record(ctx, call, None, error=err)
+        last, record = wire.error(err), call_record(ctx, call, None, error=err)
     finally:
         await items.aclose()  # a hang-up cancels us mid-stream: the pool frees the replica here
     await log_record(ctx, record)  # durable before the client sees the stream end
     yield last
-
-
-def _record(ctx: ServeContext, call: StreamCall, output: Any, **outcome: Any) -> Any:
-    return call_record(ctx, call.operation, call.model_id, call.metadata, call.input_body, output, **outcome)

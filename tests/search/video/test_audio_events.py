@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import shutil
-import subprocess
 import wave
 from pathlib import Path
 
 import numpy as np
 import pytest
 
+from stillhouse.recipes.search_demo import synth_audio
 from stillhouse.search.video import audio_events as ae
 
 RATE = 16_000
@@ -75,26 +75,7 @@ def test_streamed_patches_equal_patches_of_the_whole_signal() -> None:
 @pytest.mark.skipif(shutil.which("sox") is None, reason="needs sox")
 def test_yamnet_labels_a_sox_sine_as_sine_wave_or_beep(tmp_path: Path, home: Path) -> None:
     path = tmp_path / "tone.wav"
-    subprocess.run(
-        [
-            "sox",
-            "-n",
-            "-r",
-            "16000",
-            "-c",
-            "1",
-            "-b",
-            "16",
-            str(path),
-            "synth",
-            "3",
-            "sine",
-            "1000",
-            "vol",
-            "0.5",
-        ],
-        check=True,
-    )
+    synth_audio(path, 3, "sine", "1000", "vol", "0.5")
     with wave.open(str(path)) as handle:
         samples = np.frombuffer(handle.readframes(handle.getnframes()), np.int16) / 32768.0
     model = ae.YamNet()

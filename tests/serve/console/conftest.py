@@ -17,9 +17,7 @@ from typing import Any
 
 import pytest
 from tests.search.conftest import SEGMENTS, tiny_router, write_segments
-from tests.serve.helpers import API_KEY, KEY_ID, REGION, SECRET, fake_loader, free_port
-
-from stillhouse.serve.settings import ServerSettings
+from tests.serve.helpers import fake_loader, free_port, server_settings
 
 RUNNERS = {"batch": "tests.batch.fake_runner:make", "evaluation": "tests.jobs.evaluation_helpers:make_runner"}
 MEDIA_START = 2.0  # the concert segment with the video starts here (bigbuckbunny.mp4 is 5.3 s)
@@ -86,14 +84,7 @@ def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Served]:
         mp.setenv("STILLHOUSE_SEARCH_ROUTER", str(tiny_router(root / "router")))
         build_index(root, video)
         jobs = JobService(home / "jobs.db")
-        settings = ServerSettings(
-            access_key_id=KEY_ID,
-            secret_access_key=SECRET,
-            api_key=API_KEY,
-            region=REGION,
-            log_flush_records=1000,
-            log_flush_seconds=60,
-        )
+        settings = server_settings()
         app = create_app(
             settings,
             jobs=jobs,
