@@ -205,7 +205,9 @@ def test_each_bad_request_is_refused_at_create(service: JobService, change: Any,
 
 
 def test_an_unknown_task_rubric_is_refused(service: JobService) -> None:
-    with pytest.raises(InvalidInputError, match="unknown task 'no-such-task'; known: image-keywords, video-router"):
+    with pytest.raises(
+        InvalidInputError, match="unknown task 'no-such-task'; known: image-keywords, video-router"
+    ):
         service.create_evaluation_job(eval_body(metrics=["Task.no-such-task"]))
 
 
