@@ -178,11 +178,14 @@ def test_the_playground_streams_from_a_deployment_and_a_provisioned_model(page: 
     report.write_text("<!doctype html><title>r</title><h1>Evaluation run-1</h1>")
     page.goto("/console/models")
     assert "console-pm" in page.locator("table#provisioned").inner_text()
-    for option, text in (("router-dep", "hello there"), ("console-pm", "provisioned hello")):
+    for turn, (option, text) in enumerate(
+        (("router-dep", "hello there"), ("console-pm", "provisioned hello"))
+    ):
         page.get_by_label("Model", exact=True).select_option(label=option)
         page.get_by_label("Message").fill(text)
         page.get_by_role("button", name="Send").click()
-        answer = page.locator("#pg-log li.assistant[data-done]").last
+        # This turn's answer, once done: the last done one may still be the previous turn's.
+        answer = page.locator("#pg-log li.assistant[data-done]").nth(turn)
         answer.wait_for()
         assert answer.inner_text() == f"assistant: echo: {text}"
         assert answer.get_attribute("data-deltas") == str(1 + len(text.split()))  # one per word
