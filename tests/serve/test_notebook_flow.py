@@ -62,6 +62,21 @@ def _wait(get: Any, key: str, done: set[str]) -> dict[str, Any]:
     return out
 
 
+def _provision(bedrock: Any, job_arn: str, name: str) -> str:
+    """The notebooks' last cells: one model unit of the job's custom model, waited for until InService."""
+    custom_model_arn = bedrock.get_model_customization_job(jobIdentifier=job_arn)["outputModelArn"]
+    provisioned_arn = bedrock.create_provisioned_model_throughput(
+        modelUnits=1, provisionedModelName=name, modelId=custom_model_arn
+    )["provisionedModelArn"]
+    pm = _wait(
+        lambda: bedrock.get_provisioned_model_throughput(provisionedModelId=provisioned_arn),
+        "status",
+        {"InService", "Failed"},
+    )
+    assert pm["status"] == "InService", pm.get("failureMessage")
+    return str(provisioned_arn)
+
+
 def test_invocation_log_distillation_through_provisioned_throughput(
     bedrock: Any, runtime: Any, jobs: Any, home: Path
 ) -> None:
@@ -110,16 +125,7 @@ def test_invocation_log_distillation_through_provisioned_throughput(
     assert job.status == "Completed", job.failureMessage
     assert jobs.progress(jobs.job_id(arn))["log_report"]["kept"] == 110  # every call before the job
 
-    custom_model_id = bedrock.get_model_customization_job(jobIdentifier=arn)["outputModelArn"]
-    provisioned_model_id = bedrock.create_provisioned_model_throughput(
-        modelUnits=1, provisionedModelName="distilled-from-logs-pt", modelId=custom_model_id
-    )["provisionedModelArn"]
-    pm = _wait(
-        lambda: bedrock.get_provisioned_model_throughput(provisionedModelId=provisioned_model_id),
-        "status",
-        {"InService", "Failed"},
-    )
-    assert pm["status"] == "InService", pm.get("failureMessage")
+    provisioned_model_id = _provision(bedrock, arn, "distilled-from-logs-pt")
     out = runtime.converse(
         modelId=provisioned_model_id,
         messages=[{"role": "user", "content": [{"text": "red car dog"}]}],
@@ -184,16 +190,7 @@ def test_s3_input_distillation_runs_with_only_aws_endpoint_url_set(
     ]
     assert any(k.endswith("training_artifacts/step_wise_training_metrics.csv") for k in outputs), outputs
 
-    custom_model_arn = bedrock_client.get_model_customization_job(jobIdentifier=arn)["outputModelArn"]
-    provisioned_arn = bedrock_client.create_provisioned_model_throughput(
-        modelUnits=1, provisionedModelName="distilled-from-s3-pt", modelId=custom_model_arn
-    )["provisionedModelArn"]
-    pm = _wait(
-        lambda: bedrock_client.get_provisioned_model_throughput(provisionedModelId=provisioned_arn),
-        "status",
-        {"InService", "Failed"},
-    )
-    assert pm["status"] == "InService", pm.get("failureMessage")
+    provisioned_arn = _provision(bedrock_client, arn, "distilled-from-s3-pt")
     request = {
         "modelId": provisioned_arn,
         "messages": [{"role": "user", "content": [{"text": "red car dog"}]}],
