@@ -92,8 +92,9 @@ def _spawn_and_wait(
     import torch.multiprocessing as mp
     from torch.multiprocessing.spawn import ProcessException
 
-    args = (processes, _free_port(), config.model_dump_json(), loss_fn, files)
+    args = (processes, _free_port(), config.model_dump_json(), loss_fn, files, os.getpid())
     context = mp.start_processes(_rank, args=args, nprocs=processes, join=False, start_method="spawn")
+    interrupted = False
     try:
         while True:
             if should_stop is not None and not files.stop.exists() and should_stop():
@@ -103,6 +104,10 @@ def _spawn_and_wait(
                     return
             except ProcessException:  # one rank failed; join() has ended the others
                 return
+            except KeyboardInterrupt:
+                if interrupted:  # a second Ctrl-C: leave now
+                    raise
+                interrupted = True  # the ranks had it too: they checkpoint and stop after their step
     finally:
         for process in context.processes:
             if process.is_alive():
@@ -116,10 +121,13 @@ def _free_port() -> int:
         return int(probe.getsockname()[1])
 
 
-def _rank(rank: int, processes: int, port: int, config_json: str, loss_fn: Any, files: _Files) -> None:
+def _rank(
+    rank: int, processes: int, port: int, config_json: str, loss_fn: Any, files: _Files, parent: int
+) -> None:
     """One rank, in its own interpreter: join the group as torchrun's ranks do, train, report."""
     from stillhouse.train.loop import run_training
 
+    _end_with_parent(parent)
     os.environ.update(
         RANK=str(rank),
         LOCAL_RANK=str(rank),
@@ -136,6 +144,20 @@ def _rank(rank: int, processes: int, port: int, config_json: str, loss_fn: Any, 
         sys.exit(1)
     if rank == 0:
         files.result.write_text(result.model_dump_json())
+
+
+def _end_with_parent(parent: int) -> None:
+    """Ask Linux to kill this rank when the process that launched it dies (a job worker killed -9):
+    an orphaned rank must not go on writing into a run that another worker resumes."""
+    if not sys.platform.startswith("linux"):
+        return
+    import ctypes
+    import signal
+
+    PR_SET_PDEATHSIG = 1  # noqa: N806 - the <sys/prctl.h> name
+    ctypes.CDLL(None, use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
+    if os.getppid() != parent:  # it died before the request was made
+        os._exit(1)
 
 
 def _record_first_error(path: Path, exc: BaseException, rank: int) -> None:

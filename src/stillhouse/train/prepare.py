@@ -42,15 +42,7 @@ def prepare(config: TrainConfig, world_size: int = 1) -> Prepared:
     # Only a local folder can be a vision student (the catalog's are text models), so this needs no
     # resolution: bad data is still refused before a catalog student is converted.
     images = vision.is_vision_student(Path(config.student).expanduser())
-    note(f"reading {config.data}", enabled=config.progress)
-    records = _student_format(config, data.training_records(config.data, images=images))
-    val_records = (
-        _student_format(
-            config, data.training_records(config.validation, what="validation data", images=images)
-        )
-        if config.validation
-        else None
-    )
+    records, val_records = _read(config, images)
     _check_out_dir(config)
     student_dir = student.resolve_student(config.student)
     note(f"tokenizing {len(records)} records for {student_dir.name}", enabled=config.progress)
@@ -75,6 +67,18 @@ def prepare(config: TrainConfig, world_size: int = 1) -> Prepared:
     total = min(planned, config.max_steps) if config.max_steps else planned
     return Prepared(
         hp, student_dir, tokenizer, train, validation, _fingerprint(config, hp, student_dir), order, total
+    )
+
+
+def _read(config: TrainConfig, images: bool) -> tuple[list[Any], list[Any] | None]:
+    """The training and validation records, in the task's student format."""
+    note(f"reading {config.data}", enabled=config.progress)
+    records = _student_format(config, data.training_records(config.data, images=images))
+    if not config.validation:
+        return records, None
+    what = "validation data"
+    return records, _student_format(
+        config, data.training_records(config.validation, what=what, images=images)
     )
 
 
