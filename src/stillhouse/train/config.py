@@ -68,6 +68,7 @@ class TrainConfig(BaseModel):
     lora_targets: tuple[str, ...] = DEFAULT_LORA_TARGETS
     resume: bool = False
     merge: bool = True
+    # Compute threads of this machine (default: its cores), shared evenly by its training processes.
     threads: int | None = Field(default=None, ge=1)
     progress: bool = True
 

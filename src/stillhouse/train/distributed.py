@@ -99,15 +99,19 @@ class World:
         dist.broadcast_object_list(box, src=0, device=self.device if self.device != "cpu" else None)
         return box[0]
 
-    def wrap(self, model: Any) -> Any:
-        """``model`` under DistributedDataParallel (the model itself in a world of one)."""
+    def wrap(self, model: Any, *, unused: bool = False) -> Any:
+        """``model`` under DistributedDataParallel (the model itself in a world of one); ``unused``:
+        some trainable weights may get no gradient in a step (a vision student's image projection on
+        a batch without images), which DDP must then look for."""
         if self.size == 1:
             return model
         from torch.nn.parallel import DistributedDataParallel
 
         gpu = [int(self.device.split(":")[1])] if self.device.startswith("cuda") else None
         # Buffers (rotary frequencies) never train, so there is nothing to re-broadcast each step.
-        return DistributedDataParallel(model, device_ids=gpu, broadcast_buffers=False)
+        return DistributedDataParallel(
+            model, device_ids=gpu, broadcast_buffers=False, find_unused_parameters=unused
+        )
 
     def place(self, batch: dict[str, Any]) -> dict[str, Any]:
         """A collated batch's tensors on this rank's device (as they are on the CPU)."""

@@ -26,7 +26,7 @@ from typing import Any
 
 from stillhouse.errors import ConflictError, JobStoppedError
 from stillhouse.progress import note
-from stillhouse.train import artifacts, checkpoint, data, distributed, export, student
+from stillhouse.train import artifacts, checkpoint, data, distributed, export, student, vision
 from stillhouse.train.checkpoint import MetricRow, Progress
 from stillhouse.train.config import TrainConfig, TrainResult
 from stillhouse.train.distributed import World
@@ -114,7 +114,7 @@ class Run:
         if config.resume:
             run.resume()
         # After resuming: DDP starts every rank from rank 0's weights, which are the checkpoint's.
-        run.trained = world.wrap(model)
+        run.trained = world.wrap(model, unused=vision.is_vision_student(prepared.student_dir))
         return run
 
     @property
