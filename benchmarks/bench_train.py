@@ -69,7 +69,7 @@ def child(setup: str, records: int, steps: int, batch: int, max_length: int) -> 
     """Train ``steps`` steps of one setup; return measured and extrapolated figures."""
     from stillhouse.train import TrainConfig, run_training
     from stillhouse.train.data import padded_size, plan_batches
-    from stillhouse.train.loop import prepare
+    from stillhouse.train.prepare import prepare
 
     student, method, batching, dataset = SETUPS[setup]
     with tempfile.TemporaryDirectory(prefix="bench-train-") as tmp:

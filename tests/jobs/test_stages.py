@@ -239,3 +239,30 @@ def test_a_kd_job_labels_with_distributions_and_trains_on_them(
     finished = json.loads((checkpoint_root(service.job_dir(job_id) / "train") / FINISHED).read_text())
     assert finished["fingerprint"]["hyperparameters"]["distillationMethod"] == "kd"  # trained as KD
     assert finished["fingerprint"]["teacher"]  # on the distributions file the labelling wrote
+
+
+@pytest.mark.slow
+def test_a_job_trains_on_the_processes_the_server_was_given(
+    service: JobService, store, tiny_student: Path, monkeypatch
+) -> None:
+    """`stillhouse serve --train-processes 2` (its environment variable): the training stage runs on
+    2 DDP ranks and ends with the loss one process reaches on the same global batches."""
+    from stillhouse.train.launch import PROCESSES_ENV
+
+    pairs = [prompt_line(p, teacher_answer(p)) for p in router_prompts(12)]
+    store.put_bytes("s3://data/ft.jsonl", "\n".join(pairs).encode())
+    losses = []
+    for processes in ("1", "2"):
+        monkeypatch.setenv(PROCESSES_ENV, processes)
+        body = job_request(
+            f"ft-{processes}",
+            customizationType="FINE_TUNING",
+            customizationConfig=None,
+            baseModelIdentifier=str(tiny_student),
+            trainingDataConfig={"s3Uri": "s3://data/ft.jsonl"},
+            hyperParameters={"epochCount": "1", "batchSize": "4"},
+        )
+        _, job = run(service, body, teacher(), store)
+        assert job.status == "Completed", job.failureMessage
+        losses.append(job.trainingMetrics.trainingLoss)
+    assert losses[1] == pytest.approx(losses[0], abs=1e-4)

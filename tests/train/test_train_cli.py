@@ -49,3 +49,13 @@ def test_train_refuses_an_out_under_a_file(tiny_student: Path, router_file: Path
     result = CliRunner().invoke(app, _args(tiny_student, router_file, tmp_path / "file" / "out"))
     assert isinstance(result.exception, OutputPathError)
     assert result.exception.field == "out"
+
+
+def test_train_refuses_processes_that_do_not_split_the_batch(
+    tiny_student: Path, router_file: Path, tmp_path: Path
+) -> None:
+    extra = ["--hp", "batchSize=4", "--processes", "3"]
+    result = CliRunner().invoke(app, _args(tiny_student, router_file, tmp_path / "out", *extra))
+    assert isinstance(result.exception, InvalidInputError)
+    assert result.exception.field == "batchSize" and "does not split over 3 process" in str(result.exception)
+    assert not (tmp_path / "out").exists()

@@ -21,6 +21,13 @@ def serve(
         int | None, typer.Option(help="Compute threads per replica (default: cores / workers).")
     ] = None,
     job_workers: Annotated[int, typer.Option(help="Background job worker processes (0: run none here).")] = 1,
+    train_processes: Annotated[
+        int,
+        typer.Option(
+            min=1,
+            help="Processes each customization job trains on (DDP; env STILLHOUSE_TRAIN_PROCESSES).",
+        ),
+    ] = 1,
     access_key_id: Annotated[
         str | None, typer.Option(help="Access key id for SigV4 (env STILLHOUSE_ACCESS_KEY_ID).")
     ] = None,
@@ -61,6 +68,10 @@ def serve(
     from stillhouse.serve.launch import LaunchConfig, run_server
     from stillhouse.serve.settings import settings_from_env
 
+    if train_processes > 1:  # the job workers read it when a job reaches training
+        from stillhouse.train.launch import PROCESSES_ENV
+
+        os.environ[PROCESSES_ENV] = str(train_processes)
     if region:  # ARNs are minted by the job service and its worker processes, which read the env
         os.environ["STILLHOUSE_REGION"] = region
     if foundation_models is not None:  # the job workers map a job's model ids through the same file

@@ -49,6 +49,19 @@ def train(
             help="The teacher's top-k distributions (label --top-logprobs), for distillationMethod=kd|uld."
         ),
     ] = None,
+    processes: Annotated[
+        int,
+        typer.Option(
+            min=1, help="Train on this many local processes (DDP, gloo); under torchrun leave it at 1."
+        ),
+    ] = 1,
+    grad_accumulation: Annotated[
+        int,
+        typer.Option(
+            min=1,
+            help="Micro-batches per process and step (per-process micro-batch x this x processes = batchSize).",
+        ),
+    ] = 1,
     as_json: Annotated[bool, typer.Option("--json", help="Print the result as one JSON object.")] = False,
 ) -> None:
     """Fine-tune a student on labelled records (loss on assistant tokens only).
@@ -57,10 +70,14 @@ def train(
     (default 1e-4 for LoRA, 1e-5 for full), learningRateWarmupSteps 0-100 (default 10), batchSize
     1-64 (default 4). Writes training_artifacts/step_wise_training_metrics.csv, a loss curve, the
     validation metrics when --validation is given, and OUT/model, a folder transformers loads as is.
-    Ctrl-C stops after the current step with a checkpoint; --resume continues.
+    Ctrl-C stops after the current step with a checkpoint; --resume continues. Across processes:
+    --processes N here, or `torchrun --nproc-per-node N -m stillhouse train ...` (and --nnodes for
+    several machines); the global batch stays batchSize and rank 0 prints and writes.
     """
-    from stillhouse.train import TrainConfig, run_training
+    from stillhouse.train import TrainConfig
+    from stillhouse.train.distributed import is_primary
     from stillhouse.train.hparams import parse_assignments
+    from stillhouse.train.launch import run_training_processes
     from stillhouse.train.student import prefer_passive_openmp
 
     prefer_passive_openmp()  # a training-only process: safe to let idle OpenMP threads sleep
@@ -82,9 +99,12 @@ def train(
         merge=merge,
         task=task,
         retain_checkpoints=keep_checkpoints,
+        grad_accumulation=grad_accumulation,
         progress=True,  # on stderr: a bar on a terminal, periodic lines otherwise
     )
-    result = run_training(config)
+    result = run_training_processes(config, processes)
+    if not is_primary():  # a torchrun rank other than 0: rank 0 reports the run
+        return
     if as_json:
         emit_json(result.model_dump(mode="json"))
         return

@@ -6,7 +6,8 @@
 - data processing: DISTILLATION labels the prompts with the teacher through a job-scoped persistent
   request cache into an append-only output (a restarted job continues where it stopped and never pays
   twice); FINE_TUNING uses the labelled records as they are;
-- training: :func:`stillhouse.train.run_training` with checkpoints, resumed on restart;
+- training: :func:`stillhouse.train.run_training` with checkpoints, resumed on restart (on N local
+  processes under DDP with ``stillhouse serve --train-processes N``);
 - publish: the custom model's serving folder (:func:`stillhouse.train.publish.publish_student`: the
   merged model, its manifest, and ``model.gguf`` when the base model is a GGUF, so llama.cpp serves
   it as it serves the demo's student) and the metrics CSVs (and loss curve) to ``outputDataConfig.s3Uri``.
@@ -109,9 +110,10 @@ def _load_model(spec: str) -> ChatModel:
 
 
 def _run_training(config: Any, *, should_stop: Callable[[], bool]) -> Any:
-    from stillhouse.train.loop import run_training
+    """In this worker, or on the N processes ``stillhouse serve --train-processes N`` asked for."""
+    from stillhouse.train.launch import processes_from_env, run_training_processes
 
-    return run_training(config, should_stop=should_stop)
+    return run_training_processes(config, processes_from_env(), should_stop=should_stop)
 
 
 class DefaultStages:

@@ -6,6 +6,12 @@ Only the trainable tensors are saved (the LoRA adapter, or every weight for full
 frozen base is reloaded from the student directory. The run's *fingerprint* (student, data hashes,
 hyperparameters, seed...) is stored too, so resuming with different inputs is refused instead of
 silently mixing two runs.
+
+Nothing in a checkpoint depends on how many processes wrote it: the weights and optimizer state are
+the same on every rank (gradients are all-reduced before each step), the step counts global batches,
+and the random state of each micro-batch is derived from the seed, the step and its slot of the
+batch (:mod:`stillhouse.train.loop`) rather than saved, so a run written at one world size resumes
+at another exactly where it stopped.
 """
 
 from __future__ import annotations
@@ -14,6 +20,7 @@ import hashlib
 import os
 import re
 import shutil
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -48,6 +55,46 @@ class CheckpointState(BaseModel):
     padded_tokens: int
     train_seconds: float
     train_cpu_seconds: float = 0.0
+
+
+@dataclass
+class Progress:
+    """Where a run stands (the JSON side of its checkpoint, plus where this process resumed from)."""
+
+    step: int = 0
+    training: list[MetricRow] = field(default_factory=list)
+    validation: list[MetricRow] = field(default_factory=list)
+    trained_tokens: int = 0
+    padded_tokens: int = 0
+    train_seconds: float = 0.0
+    train_cpu_seconds: float = 0.0
+    resumed_from: int | None = None
+
+    @property
+    def tokens_per_second(self) -> float:
+        return self.trained_tokens / self.train_seconds if self.train_seconds else 0.0
+
+    def state(self, fingerprint: dict[str, Any], data_order: list[list[list[int]]]) -> CheckpointState:
+        return CheckpointState(
+            step=self.step,
+            fingerprint=fingerprint,
+            data_order=data_order,
+            training=self.training,
+            validation=self.validation,
+            trained_tokens=self.trained_tokens,
+            padded_tokens=self.padded_tokens,
+            train_seconds=self.train_seconds,
+            train_cpu_seconds=self.train_cpu_seconds,
+        )
+
+    @classmethod
+    def resumed(cls, state: CheckpointState) -> Progress:
+        return cls(
+            **state.model_dump(exclude={"fingerprint", "data_order", "training", "validation"}),
+            training=list(state.training),
+            validation=list(state.validation),
+            resumed_from=state.step,
+        )
 
 
 def file_sha256(path: Path) -> str:

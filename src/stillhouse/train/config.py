@@ -55,6 +55,10 @@ class TrainConfig(BaseModel):
     overflow: Overflow = "error"
     batching: Batching = "bucketed"
     max_steps: int | None = Field(default=None, ge=1)
+    # Micro-batches per process and step: a memory lever, not a hyperparameter. The global batch
+    # stays batchSize whatever this and the world size are (stillhouse.train.distributed), so it is
+    # not part of a run's fingerprint and a checkpoint resumes with any value.
+    grad_accumulation: int = Field(default=1, ge=1)
     lora_r: int = Field(default=8, ge=1, le=256)
     lora_alpha: int = Field(default=16, ge=1)
     # No LoRA dropout by default: on CPU it costs a mask and a copy of the input for each of the 210
@@ -64,6 +68,7 @@ class TrainConfig(BaseModel):
     lora_targets: tuple[str, ...] = DEFAULT_LORA_TARGETS
     resume: bool = False
     merge: bool = True
+    # Compute threads of this machine (default: its cores), shared evenly by its training processes.
     threads: int | None = Field(default=None, ge=1)
     progress: bool = True
 

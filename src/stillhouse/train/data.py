@@ -246,6 +246,12 @@ def padded_size(lengths: Sequence[int], batches: Sequence[Sequence[int]]) -> int
     return sum(len(b) * max(lengths[i] for i in b) for b in batches)
 
 
+def predicted_tokens(example: Example) -> int:
+    """Positions of ``example`` that carry a loss: its label tokens but one at position 0 (which no
+    position predicts); what :func:`collate`'s ``targets`` holds for it."""
+    return sum(label != IGNORE_INDEX for label in example.labels[1:])
+
+
 def collate(examples: Sequence[Example], pad_id: int) -> dict[str, Any]:
     """Right-pad a batch to its longest example and mark where the loss is taken.
 

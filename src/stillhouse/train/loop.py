@@ -1,64 +1,42 @@
-"""THE training loop: one supervised fine-tuning loop for every method and loss.
+"""THE training loop: one supervised fine-tuning loop for every method and loss, on one process or many.
 
 :func:`run_training` first does everything that can fail on bad input (hyperparameters, dataset,
-tokenization and context length, output folder) and only then loads weights and trains. Each step
-is deterministic given the seed; checkpoints carry everything needed for a resumed run to end with
-the same losses as an uninterrupted one. A first Ctrl-C, or ``should_stop()`` returning true, ends
-the run cleanly after the current step with a checkpoint; a second Ctrl-C aborts at once.
+tokenization and context length, output folder: :mod:`stillhouse.train.prepare`) and only then loads
+weights and trains. Each step is deterministic given the seed; checkpoints carry everything needed
+for a resumed run to end with the same losses as an uninterrupted one. A first Ctrl-C, or
+``should_stop()`` returning true, ends the run cleanly after the current step with a checkpoint; a
+second Ctrl-C aborts at once.
+
+Under torchrun (or :mod:`stillhouse.train.launch`) every process runs this same loop under
+DistributedDataParallel: each trains its share of every global batch (:mod:`stillhouse.train.distributed`),
+gradients are all-reduced, and rank 0 alone writes the metrics CSVs, checkpoints and the model.
+Each micro-batch's loss is weighted by its share of the global batch's loss tokens, so a split batch
+takes the step a single process takes on the whole batch (exactly so for a loss that is a mean over
+loss tokens, as cross-entropy is; a distillation loss whose divergence averages over the teacher's
+positions is weighted by the same token counts).
 """
 
 from __future__ import annotations
 
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from stillhouse.errors import ConflictError, JobStoppedError
-from stillhouse.outputs import check_output_dir
 from stillhouse.progress import note
-from stillhouse.train import artifacts, checkpoint, data, export, student, teacher_tokens, vision
-from stillhouse.train.checkpoint import CheckpointState, MetricRow
+from stillhouse.train import artifacts, checkpoint, data, distributed, export, student, vision
+from stillhouse.train.checkpoint import MetricRow, Progress
 from stillhouse.train.config import TrainConfig, TrainResult
-from stillhouse.train.hparams import Hyperparameters, lr_factor, parse_hyperparameters
+from stillhouse.train.distributed import World
+from stillhouse.train.hparams import lr_factor
 from stillhouse.train.kd import loss_for
 from stillhouse.train.losses import LossFn
+from stillhouse.train.prepare import Prepared, finished_result, prepare
 from stillhouse.train.stop import StopSignal
 
 MAX_GRAD_NORM = 1.0
-
-
-@dataclass
-class Prepared:
-    """Everything checked and tokenized before any weight is loaded."""
-
-    hp: Hyperparameters
-    student_dir: Path
-    tokenizer: Any
-    train: data.EncodedSet
-    validation: data.EncodedSet | None
-    fingerprint: dict[str, Any]
-    data_order: list[list[list[int]]]
-    total_steps: int
-
-
-@dataclass
-class Progress:
-    """Where a run stands; saved in every checkpoint."""
-
-    step: int = 0
-    training: list[MetricRow] = field(default_factory=list)
-    validation: list[MetricRow] = field(default_factory=list)
-    trained_tokens: int = 0
-    padded_tokens: int = 0
-    train_seconds: float = 0.0
-    train_cpu_seconds: float = 0.0
-    resumed_from: int | None = None
-
-    @property
-    def tokens_per_second(self) -> float:
-        return self.trained_tokens / self.train_seconds if self.train_seconds else 0.0
 
 
 def run_training(
@@ -69,156 +47,74 @@ def run_training(
 ) -> TrainResult:
     """Fine-tune ``config.student`` on ``config.data`` and export a loadable model directory.
 
-    Raises :class:`~stillhouse.errors.InvalidInputError` (bad hyperparameter, dataset or length)
-    before training, :class:`~stillhouse.errors.ConflictError` when ``out`` holds another run, and
+    Raises :class:`~stillhouse.errors.InvalidInputError` (bad hyperparameter, dataset or length, a
+    batch that does not split over the processes) before training,
+    :class:`~stillhouse.errors.ConflictError` when ``out`` holds another run, and
     :class:`~stillhouse.errors.JobStoppedError` (or ``KeyboardInterrupt`` for Ctrl-C) after saving a
     checkpoint when stopped; rerun with ``resume=True`` to continue. ``loss_fn`` defaults to the
     loss the hyperparameters' ``distillationMethod`` names (:func:`stillhouse.train.kd.loss_for`).
+    In a process group (torchrun's, or one the caller set up) every rank calls this and gets rank
+    0's result.
     """
     import torch
 
     started = time.monotonic()
-    prepared = prepare(config)
-    done = _finished(config, prepared)
-    if done is not None:
-        return done
-    threads_before = torch.get_num_threads()
-    torch.set_num_threads(student.cpu_threads(config.threads))
-    try:
-        torch.manual_seed(config.seed)
-        run = Run.start(config, prepared, loss_fn or loss_for(prepared.hp))
-        stop = StopSignal(should_stop)
-        with stop.catching_ctrl_c():
-            run.train(stop)
-        run.finish_validation()
-        run.save()  # until the export is written, a crash can still resume from here
-        result = run.export(time.monotonic() - started)
-        checkpoint.finish(
-            config.out, prepared.fingerprint, result.model_dump(mode="json"), retain=config.retain_checkpoints
-        )
-        return result
-    finally:
-        torch.set_num_threads(threads_before)
-
-
-def prepare(config: TrainConfig) -> Prepared:
-    """Validate and tokenize everything; raise on bad input before any weights load."""
-    check_output_dir(config.out, field="out")  # before minutes of loading, not after
-    hp = parse_hyperparameters(config.hyperparameters, config.method)
-    # Only a local folder can be a vision student (the catalog's are text models), so this needs no
-    # resolution: bad data is still refused before a catalog student is converted.
-    images = vision.is_vision_student(Path(config.student).expanduser())
-    note(f"reading {config.data}", enabled=config.progress)
-    records = _student_format(config, data.training_records(config.data, images=images))
-    val_records = (
-        _student_format(
-            config, data.training_records(config.validation, what="validation data", images=images)
-        )
-        if config.validation
-        else None
-    )
-    _check_out_dir(config)
-    student_dir = student.resolve_student(config.student)
-    note(f"tokenizing {len(records)} records for {student_dir.name}", enabled=config.progress)
-    tokenizer = vision.load_processor(student_dir) if images else student.load_tokenizer(student_dir)
-    max_length = config.max_length or student.context_length(student_dir)
-    encode = dict(
-        tokenizer=tokenizer,
-        max_length=max_length,
-        overflow=config.overflow,
-        distributions=teacher_tokens.for_run(config.teacher_distributions, hp.distillationMethod),
-        encoder=(lambda record: vision.encode_image_record(record, tokenizer)) if images else None,
-    )
-    train = data.encode_records(records, **encode)
-    if encode["distributions"] is not None:
-        teacher_tokens.check_coverage([e.teacher for e in train.examples])
-    validation = data.encode_records(val_records, what="validation data", **encode) if val_records else None
-    order = [
-        data.plan_batches(train.lengths, hp.batchSize, seed=config.seed, epoch=e, batching=config.batching)
-        for e in range(hp.epochCount)
-    ]
-    planned = sum(len(epoch) for epoch in order)
-    total = min(planned, config.max_steps) if config.max_steps else planned
-    return Prepared(
-        hp, student_dir, tokenizer, train, validation, _fingerprint(config, hp, student_dir), order, total
-    )
-
-
-def _student_format(config: TrainConfig, records: list[Any]) -> list[Any]:
-    """The records in ``config.task``'s student format (unchanged without a task)."""
-    if config.task is None:
-        return records
-    from stillhouse.tasks import get_task
-    from stillhouse.tasks.student import to_student_records
-
-    return to_student_records(get_task(config.task), records)
-
-
-def _fingerprint(config: TrainConfig, hp: Hyperparameters, student_dir: Path) -> dict[str, Any]:
-    """Every input that shapes the run's numbers; a checkpoint only resumes a run with the same."""
-    return {
-        "student": str(student_dir.resolve()),
-        "data": checkpoint.file_sha256(config.data),
-        "validation": checkpoint.file_sha256(config.validation) if config.validation else None,
-        **(
-            {"teacher": checkpoint.file_sha256(config.teacher_distributions)}
-            if config.teacher_distributions and hp.distillationMethod != "sft"
-            else {}
-        ),
-        "hyperparameters": hp.recorded(),
-        "method": config.method,
-        **config.model_dump(include={"seed", "max_length", "overflow", "batching", "max_steps", "task"}),
-        "lora": [config.lora_r, config.lora_alpha, config.lora_dropout, list(config.lora_targets)]
-        if config.method == "lora"
-        else None,
-    }
-
-
-def _finished(config: TrainConfig, prepared: Prepared) -> TrainResult | None:
-    """A resume of a run that already completed: nothing is left to train, its model is in place."""
-    done = checkpoint.finished_result(config.out, prepared.fingerprint) if config.resume else None
-    if done is None:
-        return None
-    note(f"{config.out} holds a completed run; nothing left to train", enabled=config.progress)
-    result = TrainResult.model_validate(done)
-    return result.model_copy(update={"resumed_from_step": result.steps, "seconds": 0.0})
-
-
-def _check_out_dir(config: TrainConfig) -> None:
-    finished = checkpoint.finished_run(config.out) is not None
-    if not config.resume and (finished or checkpoint.list_checkpoints(config.out)):
-        raise ConflictError(
-            f"{config.out} already holds a run; pass resume to continue it, or choose another output folder",
-            field="out",
-        )
+    with distributed.joined() as world:
+        if not world.primary:  # one progress display for the run, rank 0's
+            config = config.model_copy(update={"progress": False})
+        prepared = prepare(config, world.size)
+        done = finished_result(config, prepared)
+        if done is not None:
+            return done
+        threads_before = torch.get_num_threads()
+        torch.set_num_threads(max(1, student.cpu_threads(config.threads) // world.local_size))
+        try:
+            torch.manual_seed(config.seed)
+            run = Run.start(config, prepared, loss_fn or loss_for(prepared.hp), world)
+            stop = StopSignal(should_stop)
+            with stop.catching_ctrl_c():
+                run.train(stop)
+            run.finish_validation()
+            run.save()  # until the export is written, a crash can still resume from here
+            return run.finish(started)
+        finally:
+            torch.set_num_threads(threads_before)
 
 
 @dataclass
 class Run:
-    """A run in progress: the model, its optimizer and schedule, and where it stands."""
+    """A run in progress: the model, its optimizer and schedule, and where it stands.
+
+    ``model`` is the student itself (what validation, checkpoints and the export use); ``trained``
+    is what the steps call: the student under DistributedDataParallel in a process group.
+    """
 
     config: TrainConfig
     prepared: Prepared
     model: Any
+    trained: Any
     optimizer: Any
     scheduler: Any
     loss_fn: LossFn
     progress: Progress
+    world: World
 
     @classmethod
-    def start(cls, config: TrainConfig, prepared: Prepared, loss_fn: LossFn) -> Run:
+    def start(cls, config: TrainConfig, prepared: Prepared, loss_fn: LossFn, world: World) -> Run:
         """Load the student, set up AdamW and the LR schedule, and resume if asked."""
         import torch
 
         note(f"loading {prepared.student_dir} ({config.method})", enabled=config.progress)
-        model = student.build_model(prepared.student_dir, config)
+        model = student.build_model(prepared.student_dir, config).to(world.device)
         params = list(student.trainable_parameters(model).values())
         optimizer = torch.optim.AdamW(params, lr=prepared.hp.learningRate, weight_decay=0.0)
         warmup, total = prepared.hp.learningRateWarmupSteps, prepared.total_steps
         scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, lambda s: lr_factor(s, warmup, total))
-        run = cls(config, prepared, model, optimizer, scheduler, loss_fn, Progress())
+        run = cls(config, prepared, model, model, optimizer, scheduler, loss_fn, Progress(), world)
         if config.resume:
             run.resume()
+        # After resuming: DDP starts every rank from rank 0's weights, which are the checkpoint's.
+        run.trained = world.wrap(model, unused=vision.is_vision_student(prepared.student_dir))
         return run
 
     @property
@@ -226,9 +122,7 @@ class Run:
         return student.pad_id(self.prepared.tokenizer)
 
     def resume(self) -> None:
-        """Restore the latest checkpoint (a resume with none starts afresh)."""
-        import torch
-
+        """Restore the latest checkpoint (a resume with none starts afresh); every rank reads it."""
         found = checkpoint.list_checkpoints(self.config.out)
         if not found:
             return
@@ -239,18 +133,8 @@ class Run:
         self.model.load_state_dict(tensors["model"], strict=False)
         self.optimizer.load_state_dict(tensors["optimizer"])
         self.scheduler.load_state_dict(tensors["scheduler"])
-        torch.set_rng_state(tensors["rng"])
         self.prepared.data_order = state.data_order  # the order the run began with
-        self.progress = Progress(
-            step=state.step,
-            training=list(state.training),
-            validation=list(state.validation),
-            trained_tokens=state.trained_tokens,
-            padded_tokens=state.padded_tokens,
-            train_seconds=state.train_seconds,
-            train_cpu_seconds=state.train_cpu_seconds,
-            resumed_from=state.step,
-        )
+        self.progress = Progress.resumed(state)
 
     def schedule(self) -> list[tuple[int, list[int]]]:
         """Every step of the run as ``(epoch index, example indices)``."""
@@ -262,18 +146,17 @@ class Run:
         from stillhouse.progress import progress_bar
 
         schedule, progress, epochs = self.schedule(), self.progress, len(self.prepared.data_order)
-        self.model.train()
+        self.trained.train()
         self.write_metrics()
         with progress_bar("training", len(schedule), disable=not self.config.progress) as (bar, task):
             bar.reset(task, total=len(schedule), completed=progress.step)
             while progress.step < len(schedule):
                 epoch, indices = schedule[progress.step]
-                loss = self.step(
-                    data.collate([self.prepared.train.examples[i] for i in indices], self.pad_id)
-                )
+                loss = self.step(indices)
                 progress.step += 1
                 progress.training.append(MetricRow(step=progress.step, epoch=epoch + 1, loss=loss))
-                artifacts.append_metric(self.config.out / artifacts.TRAINING_CSV, progress.training[-1])
+                if self.world.primary:
+                    artifacts.append_metric(self.config.out / artifacts.TRAINING_CSV, progress.training[-1])
                 bar.update(task, completed=progress.step, info=_info(progress, epoch, epochs))
                 last = progress.step == len(schedule)
                 if (last or schedule[progress.step][0] != epoch) and self.prepared.validation:
@@ -281,29 +164,48 @@ class Run:
                     self.write_metrics()
                 if progress.step % self.config.checkpoint_every == 0:
                     self.save()
-                if not last and stop.requested():
+                # Every rank stops at the same step, or the others would wait on it for ever.
+                if not last and self.world.any(stop.requested()):
                     self.stop(stop)
 
-    def step(self, batch: dict[str, Any]) -> float:
-        """One optimizer step on one batch; returns the loss and counts tokens and time."""
+    def step(self, indices: list[int]) -> float:
+        """One optimizer step on one global batch (this rank's share of it, in micro-batches);
+        returns the batch's loss and counts tokens and time over every rank."""
         import torch
 
         began, began_cpu = time.perf_counter(), time.process_time()
-        loss = _forward_loss(self.model, batch, self.loss_fn)
-        loss.backward()
+        examples, world = self.prepared.train.examples, self.world
+        parts = distributed.rank_micro_batches(
+            indices, rank=world.rank, world_size=world.size, accumulation=self.config.grad_accumulation
+        )
+        total = max(1, sum(data.predicted_tokens(examples[i]) for i in indices))
+        loss = tokens = padded = 0.0
+        for k, part in enumerate(parts):
+            # An empty slot (a short last batch) still joins the all-reduce, with no weight.
+            batch = world.place(data.collate([examples[i] for i in part or indices[:1]], self.pad_id))
+            share = len(batch["targets"]) / total if part else 0.0
+            _seed_micro_batch(self.config.seed, self.progress.step, world.rank * len(parts) + k)
+            with distributed.no_sync(self.trained, last=k == len(parts) - 1):
+                micro = _forward_loss(self.trained, batch, self.loss_fn)
+                (micro * (share * world.size)).backward()  # DDP averages over ranks: undo it
+            loss += float(micro.detach()) * share
+            tokens += float(batch["attention_mask"].sum()) if part else 0.0
+            padded += float(batch["attention_mask"].numel()) if part else 0.0
         torch.nn.utils.clip_grad_norm_(student.trainable_parameters(self.model).values(), MAX_GRAD_NORM)
         self.optimizer.step()
         self.scheduler.step()
         self.optimizer.zero_grad(set_to_none=True)
+        loss, tokens, padded, cpu = world.sum([loss, tokens, padded, time.process_time() - began_cpu])
         self.progress.train_seconds += time.perf_counter() - began
-        self.progress.train_cpu_seconds += time.process_time() - began_cpu
-        self.progress.trained_tokens += int(batch["attention_mask"].sum())
-        self.progress.padded_tokens += int(batch["attention_mask"].numel())
-        return float(loss.detach())
+        self.progress.train_cpu_seconds += cpu
+        self.progress.trained_tokens += int(tokens)
+        self.progress.padded_tokens += int(padded)
+        return loss
 
     def stop(self, stop: StopSignal) -> None:
         """Checkpoint, then end the run with the exception that says why."""
         path = self.save()
+        self.world.barrier()  # no rank leaves (and no launcher ends the others) before it is written
         step, total = self.progress.step, self.prepared.total_steps
         if stop.interrupted:
             raise KeyboardInterrupt(f"training interrupted at step {step} of {total}; checkpoint {path}")
@@ -312,20 +214,23 @@ class Run:
         )
 
     def validate(self) -> None:
-        """Loss on the validation set, weighted by assistant tokens, recorded at the current step."""
+        """Loss on the validation set, weighted by assistant tokens, recorded at the current step;
+        each rank scores every ``world size``-th batch."""
         import torch
 
         examples = self.prepared.validation.examples if self.prepared.validation else []
         order = sorted(range(len(examples)), key=lambda i: len(examples[i].input_ids))
-        size, total, count = self.prepared.hp.batchSize, 0.0, 0
+        size, total, count = self.prepared.hp.batchSize, 0.0, 0.0
+        starts = range(0, len(order), size)[self.world.rank :: self.world.size]
         self.model.eval()
         with torch.no_grad():
-            for start in range(0, len(order), size):
+            for start in starts:
                 batch = data.collate([examples[i] for i in order[start : start + size]], self.pad_id)
                 n = int(batch["targets"].numel())
-                total += float(_forward_loss(self.model, batch, self.loss_fn)) * n
+                total += float(_forward_loss(self.model, self.world.place(batch), self.loss_fn)) * n
                 count += n
         self.model.train()
+        total, count = self.world.sum([total, count])
         epoch = self.progress.training[-1].epoch if self.progress.training else 1
         self.progress.validation.append(
             MetricRow(step=self.progress.step, epoch=epoch, loss=total / max(count, 1))
@@ -340,36 +245,39 @@ class Run:
 
     def write_metrics(self) -> None:
         out, progress = self.config.out, self.progress
+        if not self.world.primary:
+            return
         artifacts.write_metrics(out / artifacts.TRAINING_CSV, progress.training, "training_loss")
         if progress.validation:
             artifacts.write_metrics(out / artifacts.VALIDATION_CSV, progress.validation, "validation_loss")
 
     def save(self) -> Path:
-        """Checkpoint the run as it stands (once per step: a stop right after a periodic save reuses it)."""
-        import torch
-
-        latest = checkpoint.list_checkpoints(self.config.out)
-        if latest and latest[-1].name == checkpoint.step_name(self.progress.step):
-            return latest[-1]
-        progress = self.progress
-        state = CheckpointState(
-            step=progress.step,
-            fingerprint=self.prepared.fingerprint,
-            data_order=self.prepared.data_order,
-            training=progress.training,
-            validation=progress.validation,
-            trained_tokens=progress.trained_tokens,
-            padded_tokens=progress.padded_tokens,
-            train_seconds=progress.train_seconds,
-            train_cpu_seconds=progress.train_cpu_seconds,
-        )
+        """Checkpoint the run as it stands, on rank 0 (once per step: a stop right after a periodic
+        save reuses it); returns where it is."""
+        out, step = self.config.out, self.progress.step
+        latest = checkpoint.list_checkpoints(out)
+        if not self.world.primary or (latest and latest[-1].name == checkpoint.step_name(step)):
+            return checkpoint.checkpoint_root(out) / checkpoint.step_name(step)
         tensors = {
             "model": {k: v.detach() for k, v in student.trainable_parameters(self.model).items()},
             "optimizer": self.optimizer.state_dict(),
             "scheduler": self.scheduler.state_dict(),
-            "rng": torch.get_rng_state(),
         }
-        return checkpoint.save_checkpoint(self.config.out, state, tensors, keep=self.config.keep_checkpoints)
+        state = self.progress.state(self.prepared.fingerprint, self.prepared.data_order)
+        return checkpoint.save_checkpoint(out, state, tensors, keep=self.config.keep_checkpoints)
+
+    def finish(self, started: float) -> TrainResult:
+        """Rank 0 exports the model and records the completed run; every rank returns its result."""
+        result = None
+        if self.world.primary:
+            result = self.export(time.monotonic() - started)
+            checkpoint.finish(
+                self.config.out,
+                self.prepared.fingerprint,
+                result.model_dump(mode="json"),
+                retain=self.config.retain_checkpoints,
+            )
+        return self.world.broadcast(result)
 
     def export(self, seconds: float) -> TrainResult:
         """Write the model directory, CSVs and loss curve; summarise the run."""
@@ -425,6 +333,14 @@ def _forward_loss(model: Any, batch: dict[str, Any], loss_fn: LossFn) -> Any:
     if logits.dim() == 3:  # a model that ignores logits_to_keep returns every position
         logits = logits[batch["loss_mask"]]
     return loss_fn(logits, batch["targets"], batch)
+
+
+def _seed_micro_batch(seed: int, step: int, slot: int) -> None:
+    """Seed dropout for one micro-batch from the run's seed, the step and the batch slot, so that no
+    random state needs saving and a checkpoint resumes on any world size."""
+    import torch
+
+    torch.manual_seed((seed * 1_000_003 + step) * 1_009 + slot)
 
 
 def _info(progress: Progress, epoch: int, epochs: int) -> str:
