@@ -278,7 +278,13 @@ def pct(values: list[float], q: float) -> float:
 
 
 def run_strategy(
-    engine, index: str, queries: list[dict], name: str, routed: list[dict] | None, router: str | None
+    engine,
+    index: str,
+    queries: list[dict],
+    name: str,
+    routed: list[dict] | None,
+    router: str | None,
+    normalisation: str = "minmax",
 ):  # type: ignore[no-untyped-def]
     from stillhouse.search.engine import SearchRequest
 
@@ -291,7 +297,14 @@ def run_strategy(
         if name == "rrf":
             fixed = routed[n]  # type: ignore[index]  # the router's weights, routed once above
         out = engine.search(
-            SearchRequest(query=q["text"], index=index, fusion=fusion, weights=fixed, router=spec)
+            SearchRequest(
+                query=q["text"],
+                index=index,
+                fusion=fusion,
+                weights=fixed,
+                router=spec,
+                normalisation=normalisation,
+            )
         )
         ranked.append([int(r.video_id[1:]) * PER_VIDEO + int(r.start // SEG_S) for r in out.results])
         timings.append(out.timings_ms)
@@ -423,6 +436,7 @@ def main() -> None:
     parser.add_argument(
         "--work", type=Path, help="folder to build the index (and fit the router) in once and reuse after"
     )
+    parser.add_argument("--normalisation", choices=["minmax", "zscore", "rank"], default="minmax")
     parser.add_argument("--threads", type=int, default=8, help="the engine's search threads (1: one by one)")
     parser.add_argument("--repeat", type=int, default=0, help="time routed and uniform this many more times")
     parser.add_argument("--no-recall", action="store_true", help="skip the ANN recall against brute force")
@@ -485,7 +499,9 @@ def main() -> None:
     results, routed = {}, None
     for name in ("routed", "rrf", "uniform", "combined", "oracle"):
         stages.clear()
-        ranked, timings, weights = run_strategy(engine, "bench", queries, name, routed, router)
+        ranked, timings, weights = run_strategy(
+            engine, "bench", queries, name, routed, router, args.normalisation
+        )
         routed = weights if name == "routed" else routed
         results[name] = (metrics(ranked, queries), timings)
         if name == "routed":

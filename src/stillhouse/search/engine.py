@@ -23,6 +23,7 @@ from stillhouse.search.fusion import (
     ChannelHits,
     Fused,
     FusionConfig,
+    Normalisation,
     Span,
     Strategy,
     fuse,
@@ -65,6 +66,7 @@ class SearchRequest(BaseModel):
     merge_gap: float | None = Field(default=None, ge=0)  # seconds between segments merged into one range
     candidates: int = Field(default=50, ge=1, le=1000)  # top-K per list before fusion
     lexical_weight: float = Field(default=0.5, ge=0.0, le=1.0)
+    normalisation: Normalisation = "minmax"  # of each list's scores before fusion (fusion.py)
 
     @field_validator("weights")
     @classmethod
@@ -187,7 +189,11 @@ class SearchEngine:
             channels = self._retrieve(store, version, request, vector)
             lap("searches")
             present = {h.id: h.has for c in channels.values() for h in (*c.dense, *c.lexical)}
-            config = FusionConfig(strategy=request.fusion, lexical_weight=request.lexical_weight)
+            config = FusionConfig(
+                strategy=request.fusion,
+                lexical_weight=request.lexical_weight,
+                normalisation=request.normalisation,
+            )
             fused = fuse(channels, routing.weights, present, config)  # type: ignore[union-attr, arg-type]
             lap("fuse")
         retrieved = lap.last
