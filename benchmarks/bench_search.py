@@ -284,7 +284,7 @@ def run_strategy(
     name: str,
     routed: list[dict] | None,
     router: str | None,
-    normalisation: str = "minmax",
+    fusion_options: dict | None = None,
 ):  # type: ignore[no-untyped-def]
     from stillhouse.search.engine import SearchRequest
 
@@ -303,7 +303,7 @@ def run_strategy(
                 fusion=fusion,
                 weights=fixed,
                 router=spec,
-                normalisation=normalisation,
+                **(fusion_options or {}),
             )
         )
         ranked.append([int(r.video_id[1:]) * PER_VIDEO + int(r.start // SEG_S) for r in out.results])
@@ -437,6 +437,10 @@ def main() -> None:
         "--work", type=Path, help="folder to build the index (and fit the router) in once and reuse after"
     )
     parser.add_argument("--normalisation", choices=["minmax", "zscore", "rank"], default="minmax")
+    parser.add_argument("--candidates", type=int, default=50, help="top-K of each list before fusion")
+    parser.add_argument(
+        "--lexical-weight", type=float, default=0.5, help="BM25's share of a modality's score"
+    )
     parser.add_argument("--threads", type=int, default=8, help="the engine's search threads (1: one by one)")
     parser.add_argument("--repeat", type=int, default=0, help="time routed and uniform this many more times")
     parser.add_argument("--no-recall", action="store_true", help="skip the ANN recall against brute force")
@@ -496,12 +500,16 @@ def main() -> None:
     engine = SearchEngine(threads=args.threads, stages=lambda s, ms: stages.setdefault(s, []).append(ms))
     for q in queries[:5]:  # loads router and index once, and warms the caches
         engine.search(SearchRequest(query=q["text"], index="bench", router=router))
+    options = {
+        "normalisation": args.normalisation,
+        "candidates": args.candidates,
+        "lexical_weight": args.lexical_weight,
+    }
+    print(f"fusion options, the same for every strategy: {options}")
     results, routed = {}, None
     for name in ("routed", "rrf", "uniform", "combined", "oracle"):
         stages.clear()
-        ranked, timings, weights = run_strategy(
-            engine, "bench", queries, name, routed, router, args.normalisation
-        )
+        ranked, timings, weights = run_strategy(engine, "bench", queries, name, routed, router, options)
         routed = weights if name == "routed" else routed
         results[name] = (metrics(ranked, queries), timings)
         if name == "routed":
