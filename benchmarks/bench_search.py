@@ -443,6 +443,7 @@ def main() -> None:
     )
     parser.add_argument("--threads", type=int, default=8, help="the engine's search threads (1: one by one)")
     parser.add_argument("--repeat", type=int, default=0, help="time routed and uniform this many more times")
+    parser.add_argument("--latency-only", action="store_true", help="only the --repeat timings")
     parser.add_argument("--no-recall", action="store_true", help="skip the ANN recall against brute force")
     parser.add_argument("--build-only", action="store_true", help="build the --work index and stop")
     args = parser.parse_args()
@@ -507,14 +508,15 @@ def main() -> None:
     }
     print(f"fusion options, the same for every strategy: {options}")
     results, routed = {}, None
-    for name in ("routed", "rrf", "uniform", "combined", "oracle"):
+    for name in () if args.latency_only else ("routed", "rrf", "uniform", "combined", "oracle"):
         stages.clear()
         ranked, timings, weights = run_strategy(engine, "bench", queries, name, routed, router, options)
         routed = weights if name == "routed" else routed
         results[name] = (metrics(ranked, queries), timings)
         if name == "routed":
             print_stages(stages, len(queries))
-    print_table(results)
+    if results:
+        print_table(results)
     print(f"load average (1, 5, 15 min) at the end: {', '.join(f'{x:.1f}' for x in os.getloadavg())}")
     if args.repeat:
         repeat_latency(engine, queries, router, args.repeat)
