@@ -6,7 +6,8 @@ gets an IVF_FLAT index (exact distances within the partitions probed; PQ codes l
 recall on the benchmark's vectors, benchmarks/README), probing a fixed share of its partitions.
 Every ingest ends by compacting the table: rows arrive in batches of a few hundred, and a search
 pays for every fragment it visits. The ``has_`` flags get bitmap indexes, so a dense search's
-prefilter (rows that have the channel) is a lookup rather than a scan.
+prefilter (rows that have the channel) is a lookup rather than a scan. A search reads back only
+``id`` and its score; the modalities of each row come from a list read once per opened table.
 """
 
 from __future__ import annotations
@@ -174,10 +175,13 @@ class LanceStore:
             data = self._table(table).search().select(["id", *flags]).limit(None).to_arrow()
             out: list[tuple[str, ...]] = [()] * (max(data["id"].to_pylist(), default=-1) + 1)
             columns = {f: data[f].to_pylist() for f in flags}
+            shared: dict[tuple[str, ...], tuple[str, ...]] = {}  # one tuple per combination, not per row
             for n, i in enumerate(data["id"].to_pylist()):
-                out[i] = present({f: columns[f][n] for f in flags})
-            self._presence[table] = out
+                has = present({f: columns[f][n] for f in flags})
+                out[i] = shared.setdefault(has, has)
+            # Set before the cache entry: a concurrent fetch that finds the entry reads this.
             self._contiguous[table] = len(out) == len(data)
+            self._presence[table] = out
         return self._presence[table]
 
     def _probes(self, table: str) -> int:
