@@ -251,7 +251,7 @@ def fit_router(folder: Path, n_weak: int) -> Path:
     queries, weights, _ = training_pairs(load_golden())
     targets = teacher_targets(weights)
     weak_q, weak_rows = weak_targets(synthesize(SynthConfig(n=n_weak, seed=11)), intent_prior(targets))
-    router = FastRouter.from_spec("minilm")
+    router = FastRouter.from_spec("minilm-gguf")  # the demo's router encoder
     fit(router, [*queries, *weak_q], np.vstack([targets, weak_rows]))
     return router.save(folder)
 
@@ -278,7 +278,13 @@ def pct(values: list[float], q: float) -> float:
 
 
 def run_strategy(
-    engine, index: str, queries: list[dict], name: str, routed: list[dict] | None, router: str | None
+    engine,
+    index: str,
+    queries: list[dict],
+    name: str,
+    routed: list[dict] | None,
+    router: str | None,
+    fusion_options: dict | None = None,
 ):  # type: ignore[no-untyped-def]
     from stillhouse.search.engine import SearchRequest
 
@@ -291,7 +297,14 @@ def run_strategy(
         if name == "rrf":
             fixed = routed[n]  # type: ignore[index]  # the router's weights, routed once above
         out = engine.search(
-            SearchRequest(query=q["text"], index=index, fusion=fusion, weights=fixed, router=spec)
+            SearchRequest(
+                query=q["text"],
+                index=index,
+                fusion=fusion,
+                weights=fixed,
+                router=spec,
+                **(fusion_options or {}),
+            )
         )
         ranked.append([int(r.video_id[1:]) * PER_VIDEO + int(r.start // SEG_S) for r in out.results])
         timings.append(out.timings_ms)
@@ -299,9 +312,12 @@ def run_strategy(
     return ranked, timings, weights
 
 
-def ann_recall(manifest, queries: list[dict], embedder_spec: str, n: int = 30) -> str | None:  # type: ignore[no-untyped-def]
-    """Recall@10 / @50 of the store's dense searches against LanceDB brute force, over ``n``
-    queries and every vector column (None when the table has no vector index)."""
+def ann_recall(manifest, queries: list[dict], embedder_spec: str, n: int = 30) -> dict[str, tuple] | None:  # type: ignore[no-untyped-def]
+    """Per vector column, recall@10 and @50 of the store's dense search against LanceDB brute force
+    with the same prefilter, over ``n`` queries (None when the table has no vector index). A hit
+    counts when its cosine is at least the exact k-th best's: the hashing embedder gives many rows
+    the same text and so the same cosine, and which of the tied rows an exact search lists is
+    arbitrary. Also the strict share of the exact ids found (``strict``)."""
     from stillhouse.models.embeddings import load_embedder
     from stillhouse.search.ingest import store_for
     from stillhouse.search.store import COMBINED, DENSE_COLUMNS
@@ -312,18 +328,62 @@ def ann_recall(manifest, queries: list[dict], embedder_spec: str, n: int = 30) -
     table = store._table(manifest.current().table)  # the exact search is LanceDB's own
     if not any(i.index_type.startswith("Ivf") for i in table.list_indices()):
         return None
-    embedder, r10, r50 = load_embedder(embedder_spec), [], []
-    for q in queries[:n]:
-        vector = embedder.embed([q["text"]])[0]
-        for c in DENSE_COLUMNS:
+    embedder, out = load_embedder(embedder_spec), {}
+    vectors = embedder.embed([q["text"] for q in queries[:n]])
+    for c in DENSE_COLUMNS:
+        tied, strict = {10: [], 50: []}, {10: [], 50: []}
+        for vector in vectors:
             exact = table.search(vector, vector_column_name=f"{c}_vec").metric("cosine").bypass_vector_index()
             if c != COMBINED:
                 exact = exact.where(f"has_{c}", prefilter=True)
-            want = exact.limit(50).select(["id", "_distance"]).to_arrow()["id"].to_pylist()
-            got = [h.id for h in store.dense(manifest.current().table, c, vector, 50)]
-            r10.append(len(set(got[:10]) & set(want[:10])) / max(1, min(10, len(want))))
-            r50.append(len(set(got) & set(want)) / max(1, len(want)))
-    return f"ANN recall against brute force ({n} queries x 5 columns): @10 {statistics.mean(r10):.3f}, @50 {statistics.mean(r50):.3f}"
+            want = exact.limit(50).select(["id", "_distance"]).to_arrow()
+            ids, cosines = want["id"].to_pylist(), [1.0 - d for d in want["_distance"].to_pylist()]
+            got = store.dense(manifest.current().table, c, vector, 50)
+            for k in (10, 50):
+                bar = cosines[min(k, len(cosines)) - 1] - 1e-5
+                tied[k].append(sum(h.score >= bar for h in got[:k]) / max(1, min(k, len(ids))))
+                strict[k].append(len({h.id for h in got[:k]} & set(ids[:k])) / max(1, min(k, len(ids))))
+        out[c] = tuple(statistics.mean(x[k]) for x in (tied, strict) for k in (10, 50))
+    return out
+
+
+def print_recall(recall: dict[str, tuple], n: int = 30) -> None:
+    print(f"\nANN recall against brute force ({n} queries; tie-aware, then strict ids)")
+    print(f"{'column':<14} {'@10':>6} {'@50':>6} {'strict@10':>10} {'strict@50':>10}")
+    for c, (t10, t50, s10, s50) in recall.items():
+        print(f"{c:<14} {t10:>6.3f} {t50:>6.3f} {s10:>10.3f} {s50:>10.3f}")
+
+
+def print_stages(stages: dict[str, list[float]], queries: int) -> None:
+    """Per stage of a routed search, p50 / p95 ms (channel searches overlap on their threads, so
+    they add up to more than ``searches``, their wall time)."""
+    print(f"\nrouted, per stage over {queries} queries (ms):")
+    for stage, ms in stages.items():
+        print(f"  {stage:<22} {pct(ms, 50):>7.2f} / {pct(ms, 95):<7.2f}")
+
+
+def repeat_latency(engine, queries: list[dict], router: str, runs: int) -> None:  # type: ignore[no-untyped-def]
+    """p50 / p95 of total ms for routed and uniform, ``runs`` times over all queries each; the best
+    run of each (the one least disturbed by the machine's other work) printed last."""
+    from stillhouse.search.engine import SearchRequest
+
+    for name, spec in (("routed", router), ("uniform", None)):
+        fusion = "routed" if name == "routed" else "uniform"
+        best = None
+        for run in range(runs):
+            totals = [
+                engine.search(
+                    SearchRequest(query=q["text"], index="bench", fusion=fusion, router=spec)
+                ).timings_ms.total
+                for q in queries
+            ]
+            p50, p95 = pct(totals, 50), pct(totals, 95)
+            load = os.getloadavg()[0]
+            print(f"{name} run {run + 1}: total p50 {p50:.1f} / p95 {p95:.1f} ms (load {load:.1f})")
+            best = min(best or (p50, p95), (p50, p95), key=lambda x: x[1])
+        print(
+            f"{name} best of {runs} runs over {len(queries)} queries: p50 {best[0]:.1f} / p95 {best[1]:.1f} ms"
+        )  # type: ignore[index]
 
 
 def print_table(results: dict) -> None:
@@ -338,6 +398,22 @@ def print_table(results: dict) -> None:
         print(
             f"{name:<10} {m['R@1']:>6.1f} {m['R@5']:>6.1f} {m['R@10']:>6.1f} {m['MRR']:>6.3f} {m['nDCG@10']:>8.3f}   {lat}"
         )
+
+
+def corpus_key(args: argparse.Namespace) -> dict:
+    """What decides the corpus and its index: a work folder is reused only for the same."""
+    keys = ("segments", "queries", "embedder", "engine", "short", "distractors", "duplicates", "seed")
+    return {k: getattr(args, k) for k in keys}
+
+
+def reuse(work: Path, args: argparse.Namespace) -> bool:
+    """Whether ``work`` already holds this corpus's index (another corpus there is an error)."""
+    recorded = work / "corpus.json"
+    if not recorded.is_file():
+        return False
+    if json.loads(recorded.read_text()) != corpus_key(args):
+        raise SystemExit(f"{work} holds another corpus ({recorded.read_text()}): use another --work")
+    return True
 
 
 def main() -> None:
@@ -357,18 +433,30 @@ def main() -> None:
     )
     parser.add_argument("--duplicates", type=int, default=2, help="near-duplicates of each query's target")
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument(
+        "--work", type=Path, help="folder to build the index (and fit the router) in once and reuse after"
+    )
+    parser.add_argument("--normalisation", choices=["minmax", "zscore", "rank"], default="minmax")
+    parser.add_argument("--candidates", type=int, default=50, help="top-K of each list before fusion")
+    parser.add_argument(
+        "--lexical-weight", type=float, default=0.5, help="BM25's share of a modality's score"
+    )
+    parser.add_argument("--threads", type=int, default=8, help="the engine's search threads (1: one by one)")
+    parser.add_argument("--repeat", type=int, default=0, help="time routed and uniform this many more times")
+    parser.add_argument("--latency-only", action="store_true", help="only the --repeat timings")
+    parser.add_argument("--no-recall", action="store_true", help="skip the ANN recall against brute force")
+    parser.add_argument("--build-only", action="store_true", help="build the --work index and stop")
     args = parser.parse_args()
 
-    work = Path(tempfile.mkdtemp(prefix="bench-search-"))
+    work = args.work or Path(tempfile.mkdtemp(prefix="bench-search-"))
+    work.mkdir(parents=True, exist_ok=True)
     os.environ["STILLHOUSE_HOME"] = str(work / "home")
-    from stillhouse.search.config import IngestConfig, require_manifest
+    from stillhouse.search.config import IngestConfig, load_manifest, require_manifest
     from stillhouse.search.engine import SearchEngine, SearchRequest
     from stillhouse.search.ingest import add_segments, store_for
 
-    corpus = work / "segments.jsonl"
     segments, queries = build_corpus(random.Random(args.seed), args)
-    with corpus.open("w", encoding="utf-8") as out:
-        out.writelines(json.dumps(seg) + "\n" for seg in segments)
+    built = reuse(work, args)
     print(
         f"corpus: {len(segments)} segments, {args.queries} queries ({sum(len(q['mods']) > 1 for q in queries)} mixed), "
         f"{args.distractors} cross-modal distractors and {args.duplicates} near-duplicates planted per query, "
@@ -376,34 +464,62 @@ def main() -> None:
     )
 
     print(f"load average (1, 5, 15 min) at the start: {', '.join(f'{x:.1f}' for x in os.getloadavg())}")
-    report = add_segments("bench", corpus, ingest=IngestConfig(embedder=args.embedder), engine=args.engine)
+    if not built or load_manifest("bench") is None:
+        corpus = work / "segments.jsonl"
+        with corpus.open("w", encoding="utf-8") as out:
+            out.writelines(json.dumps(seg) + "\n" for seg in segments)
+        report = add_segments(
+            "bench", corpus, ingest=IngestConfig(embedder=args.embedder), engine=args.engine
+        )
+        print(
+            f"add-segments ({args.engine}, {args.embedder}): {report.per_second:.0f} segments/s ({report.seconds:.1f} s)"
+        )
+        (work / "corpus.json").write_text(json.dumps(corpus_key(args)))
+    else:
+        print(f"reusing the index built in {work}")
     manifest = require_manifest("bench")
+    if args.build_only:
+        return
     size = store_for(manifest, manifest.current().config).size_bytes(manifest.current().table)
-    print(
-        f"add-segments ({args.engine}, {args.embedder}): {report.per_second:.0f} segments/s "
-        f"({report.seconds:.1f} s); index {size / 1e6 if size else float('nan'):.1f} MB"
-    )
+    print(f"index {size / 1e6 if size else float('nan'):.1f} MB on disk")
 
-    recall = ann_recall(manifest, queries, args.embedder)
-    if recall:
-        print(recall)
+    if not args.no_recall:
+        recall = ann_recall(manifest, queries, args.embedder)
+        if recall:
+            print_recall(recall)
 
     started = time.perf_counter()
-    router = args.router or str(fit_router(work / "router", args.router_queries))
+    fitted = work / "router"
+    if args.router is None and (fitted / "fast_router.json").is_file():
+        args.router = str(fitted)  # fitted by an earlier run on this work folder
+    router = args.router or str(fit_router(fitted, args.router_queries))
     print(
         f"router: {router} ({'given' if args.router else f'fitted in {time.perf_counter() - started:.1f} s'})"
     )
 
-    engine = SearchEngine()
-    engine.search(SearchRequest(query="warm up", index="bench", router=router))  # loads router and index once
+    stages: dict[str, list[float]] = {}
+    engine = SearchEngine(threads=args.threads, stages=lambda s, ms: stages.setdefault(s, []).append(ms))
+    for q in queries[:5]:  # loads router and index once, and warms the caches
+        engine.search(SearchRequest(query=q["text"], index="bench", router=router))
+    options = {
+        "normalisation": args.normalisation,
+        "candidates": args.candidates,
+        "lexical_weight": args.lexical_weight,
+    }
+    print(f"fusion options, the same for every strategy: {options}")
     results, routed = {}, None
-    for name in ("routed", "rrf", "uniform", "combined", "oracle"):
-        ranked, timings, weights = run_strategy(engine, "bench", queries, name, routed, router)
+    for name in () if args.latency_only else ("routed", "rrf", "uniform", "combined", "oracle"):
+        stages.clear()
+        ranked, timings, weights = run_strategy(engine, "bench", queries, name, routed, router, options)
         routed = weights if name == "routed" else routed
         results[name] = (metrics(ranked, queries), timings)
-
-    print_table(results)
+        if name == "routed":
+            print_stages(stages, len(queries))
+    if results:
+        print_table(results)
     print(f"load average (1, 5, 15 min) at the end: {', '.join(f'{x:.1f}' for x in os.getloadavg())}")
+    if args.repeat:
+        repeat_latency(engine, queries, router, args.repeat)
     print(f"\npeak memory (max RSS): {resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024:.0f} MB")
     if args.student:
         times = [

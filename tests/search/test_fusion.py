@@ -15,6 +15,7 @@ from stillhouse.search.fusion import (
     fuse_combined,
     merge_neighbours,
     minmax,
+    normalised_list,
     renormalised,
 )
 from stillhouse.search.store import Hit
@@ -30,8 +31,47 @@ def test_minmax_scales_a_list_to_unit_range_and_ties_to_one():
 
 def test_a_channel_mixes_dense_and_bm25_and_absence_counts_zero():
     hits = ChannelHits(dense=[Hit(1, 0.9), Hit(2, 0.1)], lexical=[Hit(2, 7.0), Hit(3, 1.0)])
-    scores = channel_scores({"visual": hits}, lexical_weight=0.25)["visual"]
-    assert scores == pytest.approx({1: 0.75, 2: 0.25, 3: 0.0})
+    scores, floors = channel_scores({"visual": hits}, lexical_weight=0.25)
+    assert scores["visual"] == pytest.approx({1: 0.75, 2: 0.25, 3: 0.0}) and floors == {"visual": 0.0}
+
+
+def test_zscore_measures_how_far_a_hit_stands_out_and_absence_counts_as_the_lists_lowest():
+    flat = [Hit(1, 0.52), Hit(2, 0.50), Hit(3, 0.48)]
+    standout = [Hit(4, 0.90), Hit(5, 0.50), Hit(6, 0.49), Hit(7, 0.48)]
+    scaled, floor = normalised_list(flat, "zscore")
+    assert scaled == pytest.approx({1: 1.2247, 2: 0.0, 3: -1.2247}, abs=1e-4) and floor == scaled[3]
+    assert normalised_list(standout, "zscore")[0][4] > 1.7  # minmax gives both bests 1.0
+    assert normalised_list([Hit(1, 0.3), Hit(2, 0.3)], "zscore") == ({1: 0.0, 2: 0.0}, 0.0)
+    assert normalised_list([], "zscore") == ({}, 0.0)
+    hits = ChannelHits(dense=flat, lexical=[Hit(3, 5.0), Hit(9, 1.0)])
+    scores, floors = channel_scores({"audio": hits}, lexical_weight=0.5, how="zscore")
+    assert scores["audio"][9] == pytest.approx(0.5 * -1.2247 + 0.5 * -1.0, abs=1e-4)  # not in dense
+    assert floors["audio"] == pytest.approx(0.5 * -1.2247 + 0.5 * -1.0, abs=1e-4)
+
+
+def test_rank_normalisation_uses_only_the_order():
+    assert normalised_list([Hit(1, 9.0), Hit(2, 8.9), Hit(3, 0.1), Hit(4, 0.0)], "rank") == (
+        {1: 1.0, 2: 0.75, 3: 0.5, 4: 0.25},
+        0.0,
+    )
+
+
+def test_a_segment_in_no_list_of_a_modality_it_has_gets_that_modalitys_floor():
+    channels = {
+        "visual": ChannelHits(
+            dense=[Hit(1, 0.9, ("visual", "audio")), Hit(3, 0.5, ("visual",)), Hit(4, 0.1, ("visual",))]
+        ),
+        "audio": ChannelHits(
+            dense=[Hit(2, 0.8, ("audio",)), Hit(5, 0.2, ("audio",)), Hit(6, 0.1, ("audio",))]
+        ),
+    }
+    present = {h.id: h.has for c in channels.values() for h in c.dense}
+    weights = {"visual": 0.5, "audio": 0.5, "transcription": 0.0, "metadata": 0.0}
+    config = FusionConfig(lexical_weight=0.0, normalisation="zscore")
+    one = next(f for f in fuse(channels, weights, present, config) if f.id == 1)
+    lowest_audio = normalised_list(channels["audio"].dense, "zscore")[1]
+    assert one.scores["audio"] == pytest.approx(lowest_audio)  # has audio, in no audio list
+    assert one.score == pytest.approx(0.5 * one.scores["visual"] + 0.5 * lowest_audio)
 
 
 def test_renormalised_ignores_a_missing_modality_instead_of_diluting():

@@ -137,3 +137,35 @@ def test_lancedb_builds_ivf_flat_past_its_threshold_compacts_and_still_finds_the
     assert table.stats()["fragment_stats"]["num_fragments"] == 1  # two batches of rows, compacted
     out = search(SearchRequest(query="object123", index="big", weights="1,0,0,0", k=3))
     assert out.results[0].video_id == "v123"
+
+
+def _rows(ids: list[int], visual: list[str], audio: list[str], dim: int = 8):  # type: ignore[no-untyped-def]
+    import numpy as np
+
+    from stillhouse.search.store import DENSE_COLUMNS, RowBatch
+
+    vectors = {c: np.eye(dim, dtype=np.float32)[[i % dim for i in ids]] for c in DENSE_COLUMNS}
+    texts = {"visual": visual, "audio": audio, "transcription": [""] * len(ids), "metadata": [""] * len(ids)}
+    return RowBatch(ids=ids, info=[json.dumps({"n": i}) for i in ids], texts=texts, vectors=vectors)
+
+
+def test_lancedb_hits_carry_each_rows_modalities_and_fetch_finds_ids_that_are_not_offsets(tmp_path: Path):
+    import numpy as np
+
+    from stillhouse.search.lance_store import LanceStore
+
+    store = LanceStore(str(tmp_path / "lance"), vector_index_min_rows=10_000)
+    store.create("t", dim=8)
+    store.add("t", _rows([5, 2], ["a lighthouse", ""], ["foghorn", "foghorn at sea"]))
+    store.finish("t")
+    assert {h.id: h.has for h in store.lexical("t", "audio", "foghorn", 5)} == {
+        5: ("visual", "audio"),
+        2: ("audio",),
+    }
+    # ids 5 and 2 are not the rows' offsets 0 and 1: fetch finds them by id all the same
+    assert {i: json.loads(r.info)["n"] for i, r in store.fetch("t", [2, 5]).items()} == {2: 2, 5: 5}
+    store.add("t", _rows([0, 1, 3, 4, 6], ["", "", "", "", "a pier"], ["", "", "", "", ""]))
+    store.finish("t")  # now 0..6: a take by offset; row 6, added after the first search, has its flags
+    hits = store.dense("t", "visual", np.eye(8, dtype=np.float32)[6], 1)
+    assert [(h.id, h.has) for h in hits] == [(6, ("visual",))]
+    assert {i: json.loads(r.info)["n"] for i, r in store.fetch("t", [6, 0, 4]).items()} == {6: 6, 0: 0, 4: 4}

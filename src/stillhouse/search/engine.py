@@ -23,6 +23,7 @@ from stillhouse.search.fusion import (
     ChannelHits,
     Fused,
     FusionConfig,
+    Normalisation,
     Span,
     Strategy,
     fuse,
@@ -65,6 +66,7 @@ class SearchRequest(BaseModel):
     merge_gap: float | None = Field(default=None, ge=0)  # seconds between segments merged into one range
     candidates: int = Field(default=50, ge=1, le=1000)  # top-K per list before fusion
     lexical_weight: float = Field(default=0.5, ge=0.0, le=1.0)
+    normalisation: Normalisation = "minmax"  # of each list's scores before fusion (fusion.py)
 
     @field_validator("weights")
     @classmethod
@@ -123,17 +125,44 @@ class SearchResponse(BaseModel):
     timings_ms: Timings
 
 
+StageLog = Callable[[str, float], None]
+"""Told each stage of a query and its milliseconds: route, embed, each channel search ("dense
+audio", "lexical audio"; on their threads, so they overlap), searches (their wall time), fuse,
+fetch, evidence, assemble. The benchmark's breakdown; None costs nothing."""
+
+
+class _Laps:
+    """Milliseconds since the previous lap, told to a :data:`StageLog` (nothing without one)."""
+
+    def __init__(self, stages: StageLog | None) -> None:
+        self.stages = stages
+        self.last = time.perf_counter()
+
+    def __call__(self, stage: str) -> float:
+        now = time.perf_counter()
+        if self.stages is not None:
+            self.stages(stage, (now - self.last) * 1000)
+        self.last = now
+        return now
+
+
 class SearchEngine:
     """Opened indexes, embedders and routers, reused across queries (thread-safe to share)."""
 
     def __init__(
-        self, *, log: RouteLog | None = None, default_router: Router | None = None, threads: int = 8
+        self,
+        *,
+        log: RouteLog | None = None,
+        default_router: Router | None = None,
+        threads: int = 8,
+        stages: StageLog | None = None,
     ) -> None:
         """``threads``: the 8 channel searches of a query run on that many threads (1: one after
         another); the engines search in native code without the GIL."""
         self.log = log
         self.default_router = default_router
         self.threads = threads
+        self.stages = stages
         self._pool: ThreadPoolExecutor | None = None
         self._lock = threading.Lock()
         self._stores: dict[tuple[str, str], Store] = {}
@@ -147,31 +176,42 @@ class SearchEngine:
         version = manifest.get(request.version)
         store, embedder = self._store(manifest, version), self._embedder(version.config.embedder)
         router = None if request.fusion == "combined" else self._router(request)
-        started = time.perf_counter()
+        lap = _Laps(self.stages)
+        started = lap.last
         routing = router.route(request.query, index=request.index) if router else None
-        routed = time.perf_counter()
+        routed = lap("route")
         vector = query_vector(routing, version.config.embedder, embedder, request.query)
+        lap("embed")
         if request.fusion == "combined":
             fused = fuse_combined(store.dense(version.table, COMBINED, vector, request.top_k))
+            lap("searches")
         else:
             channels = self._retrieve(store, version, request, vector)
+            lap("searches")
             present = {h.id: h.has for c in channels.values() for h in (*c.dense, *c.lexical)}
-            config = FusionConfig(strategy=request.fusion, lexical_weight=request.lexical_weight)
+            config = FusionConfig(
+                strategy=request.fusion,
+                lexical_weight=request.lexical_weight,
+                normalisation=request.normalisation,
+            )
             fused = fuse(channels, routing.weights, present, config)  # type: ignore[union-attr, arg-type]
-        retrieved = time.perf_counter()
-        results = self._results(store, version.table, request, fused)
-        done = time.perf_counter()
-        return SearchResponse(
+            lap("fuse")
+        retrieved = lap.last
+        results = self._results(store, version.table, request, fused, lap)
+        response = SearchResponse(
             weights=routing.weights if routing else None,
             router=routing.router if routing else None,
             reasoning=(routing.fallback or routing.reasoning) if routing else None,
             results=results,
-            timings_ms=Timings(
-                route=(routed - started) * 1000,
-                retrieve=(retrieved - routed) * 1000,
-                total=(done - started) * 1000,
-            ),
+            timings_ms=Timings(route=0.0, retrieve=0.0, total=0.0),
         )
+        done = lap("assemble")
+        response.timings_ms = Timings(
+            route=(routed - started) * 1000,
+            retrieve=(retrieved - routed) * 1000,
+            total=(done - started) * 1000,
+        )
+        return response
 
     def segment_info(self, index: str, segment_id: int, version: int | None = None) -> dict[str, Any]:
         """What the index recorded for one segment (video id, times, metadata, keyframe, media):
@@ -198,6 +238,8 @@ class SearchEngine:
         if version.config.image_embedder is not None:
             image = self._embedder(version.config.image_embedder, image=True)
             calls[KEYFRAME, "dense"] = (store.dense, (table, KEYFRAME, image.embed([request.query])[0], k))
+        if self.stages is not None:
+            calls = {key: (_timed(self.stages, " ".join(key), fn), args) for key, (fn, args) in calls.items()}
         if self.threads <= 1:
             done = {key: fn(*args) for key, (fn, args) in calls.items()}
         else:
@@ -215,11 +257,12 @@ class SearchEngine:
             return self._pool
 
     def _results(
-        self, store: Store, table: str, request: SearchRequest, fused: list[Fused]
+        self, store: Store, table: str, request: SearchRequest, fused: list[Fused], lap: _Laps
     ) -> list[SearchResult]:
         # Merging can join several hits into one range, so look further down the list when merging.
         head = fused[: request.k * 4 if request.merge_gap is not None else request.k]
         rows = store.fetch(table, [f.id for f in head])
+        lap("fetch")
         spans, infos = [], {}
         for f in head:
             row = rows[f.id]
@@ -229,6 +272,7 @@ class SearchEngine:
             spans.append(Span(info["video_id"], info["start"], info["end"], f.score, f.scores, found, [f.id]))
         if request.merge_gap is not None:
             spans = merge_neighbours(spans, request.merge_gap)
+        lap("evidence")
         return [_result(s, infos[s.ids[0]]) for s in spans[: request.k]]
 
     def _router(self, request: SearchRequest) -> Router:
@@ -262,6 +306,17 @@ class SearchEngine:
             if key not in self._embedders:
                 self._embedders[key] = load_image_embedder(spec) if image else load_embedder(spec)
             return self._embedders[key]
+
+
+def _timed(stages: StageLog, stage: str, fn: Callable[..., list[Hit]]) -> Callable[..., list[Hit]]:
+    def run(*args: Any) -> list[Hit]:
+        started = time.perf_counter()
+        try:
+            return fn(*args)
+        finally:
+            stages(stage, (time.perf_counter() - started) * 1000)
+
+    return run
 
 
 def _result(span: Span, info: dict[str, Any]) -> SearchResult:

@@ -1,9 +1,14 @@
 """Per-modality score normalisation and fusion (pure).
 
-Each modality returns two top-K lists (dense cosine, BM25). Each list is min-max normalised to
-[0, 1] (raw BM25 is unbounded and cosine ranges differ per channel, so only ranks within a list are
-comparable), and a modality's score is ``(1 - lexical_weight) * dense + lexical_weight * bm25``
-(0 for a list the segment is not in). Strategies:
+Each modality returns two top-K lists (dense cosine, BM25). Raw BM25 is unbounded and cosine
+ranges differ per channel, so each list is normalised on its own (``FusionConfig.normalisation``):
+
+- ``minmax`` (default): scaled to [0, 1] within the list, 0 for a segment not in it;
+- ``zscore``: ``(s - mean) / std`` of the list, the list's lowest for a segment not in it; a list
+  whose best hit stands far above the rest counts for more than a flat list of weak matches;
+- ``rank``: ``1 - rank / len(list)``, 0 for a segment not in it.
+
+A modality's score is ``(1 - lexical_weight) * dense + lexical_weight * bm25``. Strategies:
 
 - ``routed`` (default): the convex combination ``sum(w_m * s_m) / sum(w_m)`` over the modalities
   the segment has, with the router's weights;
@@ -26,6 +31,7 @@ from stillhouse.search.store import Hit
 from stillhouse.tasks.video_router.prompt import MODALITIES, Modality
 
 Strategy = Literal["routed", "rrf", "uniform", "combined"]
+Normalisation = Literal["minmax", "zscore", "rank"]
 STRATEGIES: tuple[Strategy, ...] = ("routed", "rrf", "uniform", "combined")
 UNIFORM: dict[Modality, float] = {m: 1.0 / len(MODALITIES) for m in MODALITIES}
 
@@ -36,6 +42,7 @@ class FusionConfig(BaseModel):
     strategy: Strategy = "routed"
     lexical_weight: float = Field(default=0.5, ge=0.0, le=1.0)
     rrf_k: int = Field(default=60, ge=1)
+    normalisation: Normalisation = "minmax"
 
 
 @dataclass(frozen=True)
@@ -66,6 +73,21 @@ def minmax(hits: Sequence[Hit]) -> dict[int, float]:
     return {h.id: (h.score - low) / (high - low) for h in hits}
 
 
+def normalised_list(hits: Sequence[Hit], how: Normalisation) -> tuple[dict[int, float], float]:
+    """One list's scores normalised by ``how``, and the score of a segment not in the list."""
+    if how == "minmax" or not hits:
+        return minmax(hits), 0.0
+    if how == "rank":
+        return {h.id: 1.0 - r / len(hits) for r, h in enumerate(hits)}, 0.0
+    values = [h.score for h in hits]
+    mean = sum(values) / len(values)
+    std = (sum((v - mean) ** 2 for v in values) / len(values)) ** 0.5
+    if std <= 1e-12:  # all equal: the list tells its hits apart from nothing, each at the mean
+        return {h.id: 0.0 for h in hits}, 0.0
+    scaled = {h.id: (h.score - mean) / std for h in hits}
+    return scaled, min(scaled.values())
+
+
 def merge_dense(*lists: Sequence[Hit]) -> list[Hit]:
     """Several dense lists of one modality as one (a caption's text vector and its keyframe's image
     vector): each list min-max normalised on its own, since the two models' cosines are not
@@ -80,17 +102,24 @@ def merge_dense(*lists: Sequence[Hit]) -> list[Hit]:
 
 
 def channel_scores(
-    channels: Mapping[Modality, ChannelHits], lexical_weight: float
-) -> dict[Modality, dict[int, float]]:
-    """Each modality's normalised score for every id in either of its lists."""
+    channels: Mapping[Modality, ChannelHits], lexical_weight: float, how: Normalisation = "minmax"
+) -> tuple[dict[Modality, dict[int, float]], dict[Modality, float]]:
+    """Each modality's normalised score for every id in either of its lists, and per modality the
+    score of a segment that has the modality but is in neither list."""
     out: dict[Modality, dict[int, float]] = {}
+    floors: dict[Modality, float] = {}
     for m, hits in channels.items():
-        dense, lexical = minmax(hits.dense), minmax(hits.lexical)
+        (dense, dense_floor), (lexical, lexical_floor) = (
+            normalised_list(hits.dense, how),
+            normalised_list(hits.lexical, how),
+        )
         out[m] = {
-            i: (1.0 - lexical_weight) * dense.get(i, 0.0) + lexical_weight * lexical.get(i, 0.0)
+            i: (1.0 - lexical_weight) * dense.get(i, dense_floor)
+            + lexical_weight * lexical.get(i, lexical_floor)
             for i in dense.keys() | lexical.keys()
         }
-    return out
+        floors[m] = (1.0 - lexical_weight) * dense_floor + lexical_weight * lexical_floor
+    return out, floors
 
 
 def reciprocal_ranks(hits: ChannelHits, lexical_weight: float, k: int) -> dict[int, float]:
@@ -123,7 +152,7 @@ def fuse(
     ``present[id]`` is the modalities that segment has; a modality it lacks neither counts nor
     dilutes the others. ``weights`` are ignored by ``uniform``; ``combined`` uses :func:`fuse_combined`.
     """
-    normalised = channel_scores(channels, config.lexical_weight)
+    normalised, floors = channel_scores(channels, config.lexical_weight, config.normalisation)
     used = UNIFORM if config.strategy == "uniform" else weights
     rrf = (
         {m: reciprocal_ranks(h, config.lexical_weight, config.rrf_k) for m, h in channels.items()}
@@ -134,11 +163,9 @@ def fuse(
     for i in sorted(set().union(*(s.keys() for s in normalised.values()))):
         has = [m for m in present.get(i, ()) if m in channels]
         scores: dict[Modality, float | None] = {
-            m: (normalised[m].get(i, 0.0) if m in has else None) for m in MODALITIES
+            m: (normalised[m].get(i, floors[m]) if m in has else None) for m in MODALITIES
         }
-        parts = (
-            {m: rrf[m].get(i, 0.0) for m in has} if rrf is not None else {m: scores[m] or 0.0 for m in has}
-        )
+        parts = {m: rrf[m].get(i, 0.0) if rrf is not None else scores[m] or 0.0 for m in has}
         out.append(Fused(id=i, score=renormalised(parts, used, has), scores=scores))
     out.sort(key=lambda f: (-f.score, f.id))
     return out

@@ -6,7 +6,8 @@ gets an IVF_FLAT index (exact distances within the partitions probed; PQ codes l
 recall on the benchmark's vectors, benchmarks/README), probing a fixed share of its partitions.
 Every ingest ends by compacting the table: rows arrive in batches of a few hundred, and a search
 pays for every fragment it visits. The ``has_`` flags get bitmap indexes, so a dense search's
-prefilter (rows that have the channel) is a lookup rather than a scan.
+prefilter (rows that have the channel) is a lookup rather than a scan. A search reads back only
+``id`` and its score; the modalities of each row come from a list read once per opened table.
 """
 
 from __future__ import annotations
@@ -57,6 +58,8 @@ class LanceStore:
         self._tables: dict[str, Any] = {}
         self._nprobes: dict[str, int] = {}
         self._columns: dict[str, set[str]] = {}
+        self._presence: dict[str, list[tuple[str, ...]]] = {}
+        self._contiguous: dict[str, bool] = {}  # ids are exactly 0..rows-1, so offsets are ids
 
     def _table(self, name: str) -> Any:
         if name not in self._tables:
@@ -113,6 +116,7 @@ class LanceStore:
             dim = vectors.shape[1]
             columns[f"{c}_vec"] = pa.FixedSizeListArray.from_arrays(pa.array(vectors.reshape(-1)), dim)
         tbl.add(pa.table(columns, schema=tbl.schema))
+        self._presence.pop(table, None)
 
     def finish(self, table: str) -> None:
         """Compact the ingest's fragments (``optimize``, which also brings existing indexes up to
@@ -148,13 +152,37 @@ class LanceStore:
             .metric("cosine")
             .nprobes(self._probes(table))
             .limit(k)
-            .select(["id", *self._flags(table), "_distance"])  # named: lance stops adding it unasked
+            .select(["id", "_distance"])  # named: lance stops adding it unasked
         )
         if column != COMBINED:
             query = query.where(KEYFRAME_FLAG if column == KEYFRAME else f"has_{column}", prefilter=True)
-        return [
-            Hit(int(r["id"]), 1.0 - float(r["_distance"]), present(r)) for r in query.to_arrow().to_pylist()
-        ]
+        found = query.to_arrow()
+        return self._hits(table, found["id"].to_pylist(), [1.0 - d for d in found["_distance"].to_pylist()])
+
+    def _hits(self, table: str, ids: list[int], scores: list[float]) -> list[Hit]:
+        """Hits with each row's modalities from the presence cache: a search that also selected the
+        flags paid a random read per flag column per hit, more than the search itself."""
+        has = self._present(table)
+        if ids and max(ids) >= len(has):  # a row this handle has not seen: read the flags again
+            self._presence.pop(table, None)
+            has = self._present(table)
+        return [Hit(int(i), float(s), has[i]) for i, s in zip(ids, scores, strict=True)]
+
+    def _present(self, table: str) -> list[tuple[str, ...]]:
+        """Per id, the modalities that row has (read once per table: a few bytes a row)."""
+        if table not in self._presence:
+            flags = self._flags(table)
+            data = self._table(table).search().select(["id", *flags]).limit(None).to_arrow()
+            out: list[tuple[str, ...]] = [()] * (max(data["id"].to_pylist(), default=-1) + 1)
+            columns = {f: data[f].to_pylist() for f in flags}
+            shared: dict[tuple[str, ...], tuple[str, ...]] = {}  # one tuple per combination, not per row
+            for n, i in enumerate(data["id"].to_pylist()):
+                has = present({f: columns[f][n] for f in flags})
+                out[i] = shared.setdefault(has, has)
+            # Set before the cache entry: a concurrent fetch that finds the entry reads this.
+            self._contiguous[table] = len(out) == len(data)
+            self._presence[table] = out
+        return self._presence[table]
 
     def _probes(self, table: str) -> int:
         """Partitions to probe: the share of the partitions the index was built with (rows added
@@ -167,15 +195,22 @@ class LanceStore:
         if not text.strip():
             return []
         query = self._table(table).search(text, query_type="fts", fts_columns=f"{modality}_text")
-        rows = query.limit(k).select(["id", *self._flags(table), "_score"]).to_arrow().to_pylist()
-        return [Hit(int(r["id"]), float(r["_score"]), present(r)) for r in rows]
+        found = query.limit(k).select(["id", "_score"]).to_arrow()
+        return self._hits(table, found["id"].to_pylist(), found["_score"].to_pylist())
 
     def fetch(self, table: str, ids: list[int]) -> dict[int, StoredRow]:
         if not ids:
             return {}
         columns = ["id", "info", *(f"{m}_text" for m in MODALITIES)]
-        where = f"id IN ({', '.join(str(int(i)) for i in ids)})"
-        out = self._table(table).search().where(where).select(columns).limit(len(ids)).to_arrow().to_pylist()
+        tbl = self._table(table)
+        # Rows are only appended and compaction keeps their order, so a row's offset is its id: a
+        # take by offset reads those rows directly; the id check keeps a lookup for any other table.
+        self._present(table)
+        offsets = [int(i) for i in ids] if self._contiguous[table] else []
+        out = tbl.take_offsets(offsets).select(columns).to_arrow().to_pylist() if offsets else []
+        if sorted(int(r["id"]) for r in out) != sorted(int(i) for i in ids):
+            where = f"id IN ({', '.join(str(int(i)) for i in ids)})"
+            out = tbl.search().where(where).select(columns).limit(len(ids)).to_arrow().to_pylist()
         return {
             int(r["id"]): StoredRow(info=r["info"], texts={m: r[f"{m}_text"] for m in MODALITIES})
             for r in out
