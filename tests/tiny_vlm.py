@@ -127,3 +127,57 @@ def save_tiny_idefics3(folder: Path, texts: list[str], *, seed: int = 0) -> Path
     model.save_pretrained(folder)
     processor.save_pretrained(folder)
     return folder
+
+
+QWEN2_VL_SPECIALS = ["<|vision_start|>", "<|vision_end|>", "<|image_pad|>", "<|video_pad|>"]
+
+
+def save_tiny_qwen2_vl(folder: Path, texts: list[str], *, seed: int = 0) -> Path:
+    """Save a seeded random tiny Qwen2-VL (one-layer vision tower, 8 px patches merged 2 x 2, the
+    same 2-layer text model and tokenizer) with its processor's config written as files.
+
+    Qwen2-VL's processor cannot be built without torchvision (its video processor needs it), so
+    ``preprocessor_config.json`` is written by hand: ``AutoProcessor`` reads it where torchvision
+    is installed and refuses the folder where it is not.
+    """
+    import json
+
+    import torch
+    from transformers import Qwen2VLConfig, Qwen2VLForConditionalGeneration
+
+    tokenizer = vlm_tokenizer(texts)
+    tokenizer.add_special_tokens({"additional_special_tokens": QWEN2_VL_SPECIALS})
+    ids = {token: tokenizer.convert_tokens_to_ids(token) for token in QWEN2_VL_SPECIALS}
+    # Multimodal rotary sections (time, height, width) over the 8-dim heads' 4 frequencies.
+    rope = {"rope_type": "default", "mrope_section": [1, 1, 2], "rope_theta": 10000.0}
+    config = Qwen2VLConfig(
+        text_config={**llama_dims(tokenizer, 512, vocab_size=len(tokenizer)), "rope_parameters": rope},
+        vision_config=dict(
+            depth=1, embed_dim=16, hidden_size=32, num_heads=2, patch_size=PATCH_SIZE, spatial_merge_size=2
+        ),
+        image_token_id=ids["<|image_pad|>"],
+        video_token_id=ids["<|video_pad|>"],
+        vision_start_token_id=ids["<|vision_start|>"],
+        vision_end_token_id=ids["<|vision_end|>"],
+    )
+    torch.manual_seed(seed)
+    model = Qwen2VLForConditionalGeneration(config)
+    model.generation_config.eos_token_id = tokenizer.eos_token_id
+    model.generation_config.pad_token_id = tokenizer.pad_token_id
+    model.save_pretrained(folder)
+    tokenizer.chat_template = CHAT_TEMPLATE.replace("<image>", "<|vision_start|><|image_pad|><|vision_end|>")
+    tokenizer.save_pretrained(folder)
+    pixels = IMAGE_SIZE * IMAGE_SIZE  # every image resized to 32 x 32: 16 patches, 4 image tokens
+    processor = {
+        "processor_class": "Qwen2VLProcessor",
+        "image_processor_type": "Qwen2VLImageProcessor",
+        "patch_size": PATCH_SIZE,
+        "temporal_patch_size": 2,
+        "merge_size": 2,
+        "min_pixels": pixels,
+        "max_pixels": pixels,
+        "image_mean": [0.5, 0.5, 0.5],
+        "image_std": [0.5, 0.5, 0.5],
+    }
+    (folder / "preprocessor_config.json").write_text(json.dumps(processor, indent=2))
+    return folder
