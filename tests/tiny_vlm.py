@@ -129,6 +129,74 @@ def save_tiny_idefics3(folder: Path, texts: list[str], *, seed: int = 0) -> Path
     return folder
 
 
+def write_tiny_idefics3_gguf(folder: Path, out: Path) -> tuple[Path, Path]:
+    """(``out/model.gguf``, ``out/mmproj.gguf``): the tiny Idefics3 saved in ``folder`` as llama.cpp
+    serves a SmolVLM, its Llama as a GGUF and its vision tower and connector as an ``mmproj``.
+
+    The mmproj holds the keys and tensors llama.cpp's ``convert_hf_to_gguf.py --mmproj`` writes
+    for this folder (it ships only in llama-cpp-python's sdist, so the tests write it here); the
+    Llama goes through tests/tiny_llama.py's writer, since the converter's text path does not
+    read a word-level vocabulary.
+    """
+    import json
+    import shutil
+
+    from safetensors.numpy import save_file
+    from tests.tiny_llama import write_tiny_gguf
+
+    from stillhouse.models.gguf_export import _load_state_dict
+
+    config = json.loads((folder / "config.json").read_text())
+    state = _load_state_dict(folder)
+    text = out / "text"
+    text.mkdir(parents=True, exist_ok=True)
+    (text / "config.json").write_text(json.dumps(config["text_config"]))
+    shutil.copy(folder / "tokenizer.json", text / "tokenizer.json")
+    prefix = "model.text_model."
+    weights = {k.replace(prefix, "model."): v for k, v in state.items() if k.startswith(prefix)}
+    save_file({**weights, "lm_head.weight": state["lm_head.weight"]}, str(text / "model.safetensors"))
+    model = write_tiny_gguf(text, chat_template=CHAT_TEMPLATE).replace(out / "model.gguf")
+    shutil.rmtree(text)
+    return model, _write_idefics3_mmproj(folder, config, state, out / "mmproj.gguf")
+
+
+def _write_idefics3_mmproj(folder: Path, config: dict[str, Any], state: dict[str, Any], path: Path) -> Path:
+    import json
+
+    import gguf
+
+    from stillhouse.models.gguf_export import write_gguf
+
+    vision = config["vision_config"]
+    preprocessor = json.loads((folder / "processor_config.json").read_text())["image_processor"]
+    names = gguf.get_tensor_name_map(gguf.MODEL_ARCH.MMPROJ, vision["num_hidden_layers"])
+
+    def fill(writer: Any) -> None:
+        writer.add_type(gguf.GGUFType.MMPROJ)
+        writer.add_file_type(gguf.LlamaFileType.ALL_F32)
+        writer.add_clip_has_vision_encoder(True)
+        writer.add_vision_projection_dim(config["text_config"]["hidden_size"])
+        writer.add_vision_image_size(vision["image_size"])
+        writer.add_vision_patch_size(vision["patch_size"])
+        writer.add_vision_embedding_length(vision["hidden_size"])
+        writer.add_vision_feed_forward_length(vision["intermediate_size"])
+        writer.add_vision_block_count(vision["num_hidden_layers"])
+        writer.add_vision_head_count(vision["num_attention_heads"])
+        writer.add_vision_image_mean(preprocessor["image_mean"])
+        writer.add_vision_image_std(preprocessor["image_std"])
+        writer.add_clip_projector_type(gguf.VisionProjectorType.IDEFICS3)
+        writer.add_vision_attention_layernorm_eps(vision["layer_norm_eps"])
+        writer.add_vision_projector_scale_factor(config["scale_factor"])
+        writer.add_vision_use_gelu(True)
+        writer.add_vision_preproc_image_size(preprocessor["size"]["longest_edge"])
+        for hf_name, data in state.items():
+            base, _, suffix = hf_name.rpartition(".")
+            if (mapped := names.get_name(base)) is not None:
+                writer.add_tensor(f"{mapped}.{suffix}", data)
+
+    return write_gguf(path, "clip", fill)
+
+
 QWEN2_VL_SPECIALS = ["<|vision_start|>", "<|vision_end|>", "<|image_pad|>", "<|video_pad|>"]
 
 
