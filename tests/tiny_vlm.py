@@ -129,6 +129,11 @@ def save_tiny_idefics3(folder: Path, texts: list[str], *, seed: int = 0) -> Path
     return folder
 
 
+# byte-level BPE's "\n" and "\n\n": llama.cpp lays an Idefics3 image out between them, so a folder
+# written as GGUF needs them among its texts' words.
+GGUF_NEWLINES = "\u010a \u010a\u010a"
+
+
 def write_tiny_idefics3_gguf(folder: Path, out: Path) -> tuple[Path, Path]:
     """(``out/model.gguf``, ``out/mmproj.gguf``): the tiny Idefics3 saved in ``folder`` as llama.cpp
     serves a SmolVLM, its Llama as a GGUF and its vision tower and connector as an ``mmproj``.

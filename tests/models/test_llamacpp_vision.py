@@ -130,9 +130,10 @@ def test_a_llama_cpp_without_libmtmd_says_how_to_build_it(monkeypatch, error, sa
 def tiny_gguf(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
     """(model.gguf, mmproj.gguf) of a tiny random Idefics3."""
     pytest.importorskip("llama_cpp")
-    from tests.tiny_vlm import save_tiny_idefics3, write_tiny_idefics3_gguf
+    from tests.tiny_vlm import GGUF_NEWLINES, save_tiny_idefics3, write_tiny_idefics3_gguf
 
-    folder = save_tiny_idefics3(tmp_path_factory.mktemp("idefics3"), [SYSTEM_PROMPT, USER_PROMPT])
+    texts = [SYSTEM_PROMPT, USER_PROMPT, GGUF_NEWLINES]
+    folder = save_tiny_idefics3(tmp_path_factory.mktemp("idefics3"), texts)
     return write_tiny_idefics3_gguf(folder, folder / "gguf")
 
 

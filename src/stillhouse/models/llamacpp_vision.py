@@ -43,6 +43,14 @@ def mtmd_module() -> Any:
         raise MissingDependencyError(
             f"this llama-cpp-python was built without its multimodal library (libmtmd): {MTMD_INSTALL}"
         ) from exc
+    import ctypes
+
+    from llama_cpp._logger import llama_log_callback
+
+    # libmtmd logs every image's layout and timings to stderr by itself; through llama-cpp-python's
+    # logger it says only what llama.cpp's own logs say (errors, unless verbose).
+    mtmd_cpp.mtmd_log_set(llama_log_callback, ctypes.c_void_p(0))
+    mtmd_cpp.mtmd_helper_log_set(llama_log_callback, ctypes.c_void_p(0))
     return mtmd_cpp
 
 
