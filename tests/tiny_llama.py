@@ -62,9 +62,10 @@ def save_tiny_llama(folder: Path, tokenizer: Any, *, max_positions: int = 128, s
     return folder
 
 
-def write_tiny_gguf(folder: Path) -> Path:
+def write_tiny_gguf(folder: Path, chat_template: str = CHAT_TEMPLATE) -> Path:
     """``folder/model.gguf``: the tiny Llama saved in ``folder`` as a GGUF that llama.cpp loads (its
-    vocabulary written as a merge-less BPE one, so words it knows are single tokens).
+    vocabulary, added tokens included, written as a merge-less BPE one, so words it knows are
+    single tokens), with ``chat_template``.
 
     The packaged GGUFs are what real students start from; this gives the model-tier tests a base
     model with a GGUF of its own, seconds to write, so that a published student gets ``model.gguf``.
@@ -74,8 +75,10 @@ def write_tiny_gguf(folder: Path) -> Path:
     from stillhouse.models.gguf_export import _load_state_dict, export_gguf, write_gguf
 
     config = json.loads((folder / "config.json").read_text())
-    vocab = json.loads((folder / "tokenizer.json").read_text())["model"]["vocab"]
-    tokens = [token for token, _ in sorted(vocab.items(), key=lambda item: item[1])]
+    saved = json.loads((folder / "tokenizer.json").read_text())
+    by_id = {i: token for token, i in saved["model"]["vocab"].items()}
+    by_id.update({added["id"]: added["content"] for added in saved["added_tokens"]})
+    tokens = [by_id[i] for i in range(len(by_id))]
     state = _load_state_dict(folder)
 
     def fill(writer: Any) -> None:
@@ -95,7 +98,7 @@ def write_tiny_gguf(folder: Path) -> Path:
         writer.add_bos_token_id(config["bos_token_id"])
         writer.add_eos_token_id(config["eos_token_id"])
         writer.add_pad_token_id(config["pad_token_id"])
-        writer.add_chat_template(CHAT_TEMPLATE)
+        writer.add_chat_template(chat_template)
         for name, shape in _gguf_shapes(state, config["num_hidden_layers"]).items():
             writer.add_tensor(name, np.zeros(shape, dtype=np.float32))
 

@@ -127,3 +127,130 @@ def save_tiny_idefics3(folder: Path, texts: list[str], *, seed: int = 0) -> Path
     model.save_pretrained(folder)
     processor.save_pretrained(folder)
     return folder
+
+
+# byte-level BPE's "\n" and "\n\n": llama.cpp lays an Idefics3 image out between them, so a folder
+# written as GGUF needs them among its texts' words.
+GGUF_NEWLINES = "\u010a \u010a\u010a"
+
+
+def write_tiny_idefics3_gguf(folder: Path, out: Path) -> tuple[Path, Path]:
+    """(``out/model.gguf``, ``out/mmproj.gguf``): the tiny Idefics3 saved in ``folder`` as llama.cpp
+    serves a SmolVLM, its Llama as a GGUF and its vision tower and connector as an ``mmproj``.
+
+    The mmproj holds the keys and tensors llama.cpp's ``convert_hf_to_gguf.py --mmproj`` writes
+    for this folder (it ships only in llama-cpp-python's sdist, so the tests write it here); the
+    Llama goes through tests/tiny_llama.py's writer, since the converter's text path does not
+    read a word-level vocabulary.
+    """
+    import json
+    import shutil
+
+    from safetensors.numpy import save_file
+    from tests.tiny_llama import write_tiny_gguf
+
+    from stillhouse.models.gguf_export import _load_state_dict
+
+    config = json.loads((folder / "config.json").read_text())
+    state = _load_state_dict(folder)
+    text = out / "text"
+    text.mkdir(parents=True, exist_ok=True)
+    (text / "config.json").write_text(json.dumps(config["text_config"]))
+    shutil.copy(folder / "tokenizer.json", text / "tokenizer.json")
+    prefix = "model.text_model."
+    weights = {k.replace(prefix, "model."): v for k, v in state.items() if k.startswith(prefix)}
+    save_file({**weights, "lm_head.weight": state["lm_head.weight"]}, str(text / "model.safetensors"))
+    model = write_tiny_gguf(text, chat_template=CHAT_TEMPLATE).replace(out / "model.gguf")
+    shutil.rmtree(text)
+    return model, _write_idefics3_mmproj(folder, config, state, out / "mmproj.gguf")
+
+
+def _write_idefics3_mmproj(folder: Path, config: dict[str, Any], state: dict[str, Any], path: Path) -> Path:
+    import json
+
+    import gguf
+
+    from stillhouse.models.gguf_export import write_gguf
+
+    vision = config["vision_config"]
+    preprocessor = json.loads((folder / "processor_config.json").read_text())["image_processor"]
+    names = gguf.get_tensor_name_map(gguf.MODEL_ARCH.MMPROJ, vision["num_hidden_layers"])
+
+    def fill(writer: Any) -> None:
+        writer.add_type(gguf.GGUFType.MMPROJ)
+        writer.add_file_type(gguf.LlamaFileType.ALL_F32)
+        writer.add_clip_has_vision_encoder(True)
+        writer.add_vision_projection_dim(config["text_config"]["hidden_size"])
+        writer.add_vision_image_size(vision["image_size"])
+        writer.add_vision_patch_size(vision["patch_size"])
+        writer.add_vision_embedding_length(vision["hidden_size"])
+        writer.add_vision_feed_forward_length(vision["intermediate_size"])
+        writer.add_vision_block_count(vision["num_hidden_layers"])
+        writer.add_vision_head_count(vision["num_attention_heads"])
+        writer.add_vision_image_mean(preprocessor["image_mean"])
+        writer.add_vision_image_std(preprocessor["image_std"])
+        writer.add_clip_projector_type(gguf.VisionProjectorType.IDEFICS3)
+        writer.add_vision_attention_layernorm_eps(vision["layer_norm_eps"])
+        writer.add_vision_projector_scale_factor(config["scale_factor"])
+        writer.add_vision_use_gelu(True)
+        writer.add_vision_preproc_image_size(preprocessor["size"]["longest_edge"])
+        for hf_name, data in state.items():
+            base, _, suffix = hf_name.rpartition(".")
+            if (mapped := names.get_name(base)) is not None:
+                writer.add_tensor(f"{mapped}.{suffix}", data)
+
+    return write_gguf(path, "clip", fill)
+
+
+QWEN2_VL_SPECIALS = ["<|vision_start|>", "<|vision_end|>", "<|image_pad|>", "<|video_pad|>"]
+
+
+def save_tiny_qwen2_vl(folder: Path, texts: list[str], *, seed: int = 0) -> Path:
+    """Save a seeded random tiny Qwen2-VL (one-layer vision tower, 8 px patches merged 2 x 2, the
+    same 2-layer text model and tokenizer) with its processor's config written as files.
+
+    Qwen2-VL's processor cannot be built without torchvision (its video processor needs it), so
+    ``preprocessor_config.json`` is written by hand: ``AutoProcessor`` reads it where torchvision
+    is installed and refuses the folder where it is not.
+    """
+    import json
+
+    import torch
+    from transformers import Qwen2VLConfig, Qwen2VLForConditionalGeneration
+
+    tokenizer = vlm_tokenizer(texts)
+    tokenizer.add_special_tokens({"additional_special_tokens": QWEN2_VL_SPECIALS})
+    ids = {token: tokenizer.convert_tokens_to_ids(token) for token in QWEN2_VL_SPECIALS}
+    # Multimodal rotary sections (time, height, width) over the 8-dim heads' 4 frequencies.
+    rope = {"rope_type": "default", "mrope_section": [1, 1, 2], "rope_theta": 10000.0}
+    config = Qwen2VLConfig(
+        text_config={**llama_dims(tokenizer, 512, vocab_size=len(tokenizer)), "rope_parameters": rope},
+        vision_config=dict(
+            depth=1, embed_dim=16, hidden_size=32, num_heads=2, patch_size=PATCH_SIZE, spatial_merge_size=2
+        ),
+        image_token_id=ids["<|image_pad|>"],
+        video_token_id=ids["<|video_pad|>"],
+        vision_start_token_id=ids["<|vision_start|>"],
+        vision_end_token_id=ids["<|vision_end|>"],
+    )
+    torch.manual_seed(seed)
+    model = Qwen2VLForConditionalGeneration(config)
+    model.generation_config.eos_token_id = tokenizer.eos_token_id
+    model.generation_config.pad_token_id = tokenizer.pad_token_id
+    model.save_pretrained(folder)
+    tokenizer.chat_template = CHAT_TEMPLATE.replace("<image>", "<|vision_start|><|image_pad|><|vision_end|>")
+    tokenizer.save_pretrained(folder)
+    pixels = IMAGE_SIZE * IMAGE_SIZE  # every image resized to 32 x 32: 16 patches, 4 image tokens
+    processor = {
+        "processor_class": "Qwen2VLProcessor",
+        "image_processor_type": "Qwen2VLImageProcessor",
+        "patch_size": PATCH_SIZE,
+        "temporal_patch_size": 2,
+        "merge_size": 2,
+        "min_pixels": pixels,
+        "max_pixels": pixels,
+        "image_mean": [0.5, 0.5, 0.5],
+        "image_std": [0.5, 0.5, 0.5],
+    }
+    (folder / "preprocessor_config.json").write_text(json.dumps(processor, indent=2))
+    return folder

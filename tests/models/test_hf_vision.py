@@ -10,7 +10,7 @@ from tests.photos import photo_png
 from tests.tiny_vlm import IMAGE_TOKEN, save_tiny_idefics3, save_tiny_vlm
 
 from stillhouse.chat import GenerationParams, Image, Message
-from stillhouse.errors import CorruptModelError, InvalidInputError
+from stillhouse.errors import CorruptModelError, InvalidInputError, MissingDependencyError
 from stillhouse.models.hf_vision import encode_with_processor, is_vision_folder, processor_chat
 from stillhouse.models.registry import load_model, resolve
 from stillhouse.tasks.image_keywords import image_messages
@@ -101,3 +101,20 @@ def test_a_vision_folder_without_a_processor_is_corrupt(tiny_vlm, tmp_path):
     shutil.copy(tiny_vlm / "config.json", broken / "config.json")
     with pytest.raises(CorruptModelError, match="no usable processor"):
         load_model(str(broken))
+
+
+@pytest.mark.model
+def test_a_qwen2_vl_folder_without_torchvision_says_what_to_install(tmp_path):
+    """Qwen2-VL's processor needs torchvision, which PyPI has only as a CUDA build (one that does not
+    load beside the CPU torch): the folder is refused naming the build to install."""
+    import importlib.util
+
+    from tests.tiny_vlm import save_tiny_qwen2_vl
+
+    if importlib.util.find_spec("torchvision") is not None:
+        pytest.skip("torchvision is installed: Qwen2-VL's processor can be built")
+    folder = save_tiny_qwen2_vl(tmp_path / "qwen2-vl", [USER_PROMPT])
+    assert resolve(str(folder)).backend == "hf-vision"
+    with pytest.raises(MissingDependencyError, match="requires the Torchvision library") as caught:
+        load_model(str(folder))
+    assert "torchvision==0.28.0 --index-url https://download.pytorch.org/whl/cpu" in str(caught.value)

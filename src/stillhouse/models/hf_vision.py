@@ -41,6 +41,8 @@ def load_vision_pretrained(path: Path) -> tuple[Any, Any]:
         raise NotFoundError(f"no vision model folder at {path}", field="model")
     try:
         processor = AutoProcessor.from_pretrained(str(path))
+    except ImportError as exc:  # transformers' own "requires the X library" (Qwen2-VL: torchvision)
+        raise MissingDependencyError(_missing_backend(path, exc)) from exc
     except (OSError, ValueError, TypeError) as exc:
         raise CorruptModelError(f"{path} has no usable processor (processor_config.json): {exc}") from exc
     if getattr(processor, "image_processor", None) is None:
@@ -48,6 +50,19 @@ def load_vision_pretrained(path: Path) -> tuple[Any, Any]:
     model = AutoModelForImageTextToText.from_pretrained(str(path), dtype=torch.float32)
     model.eval()
     return model, processor
+
+
+def _missing_backend(path: Path, exc: ImportError) -> str:
+    """What to install for a processor transformers cannot build here."""
+    said = next((line.strip() for line in str(exc).splitlines() if line.strip()), type(exc).__name__)
+    hint = ""
+    if "torchvision" in said.lower():
+        # PyPI's Linux torchvision is a CUDA build that does not load beside a CPU torch.
+        hint = (
+            "; install the torchvision build of this torch, e.g. the CPU one: pip install "
+            "torchvision==0.28.0 --index-url https://download.pytorch.org/whl/cpu"
+        )
+    return f"{path}'s processor cannot be built here: {said}{hint}"
 
 
 def to_pil(image: Image) -> Any:

@@ -7,6 +7,8 @@ nothing downstream looks at the string again. Grammar::
 
     spec := CATALOG_NAME                  llama.cpp on the assembled, verified GGUF
           | "llamacpp:" (PATH | NAME)     llama.cpp on a .gguf file (or catalog name)
+          | ["llamacpp:"] PATH "?mmproj=" MMPROJ
+                                          llama.cpp vision: a GGUF and its vision projector (libmtmd)
           | "hf:" (DIR | NAME | PATH)     transformers on a folder (+ LoRA adapter) or a converted GGUF;
                                           a vision-language folder (config.json with a vision_config)
                                           -> the transformers vision backend
@@ -36,8 +38,9 @@ from stillhouse.chat import ChatModel
 from stillhouse.errors import InvalidInputError, NotFoundError
 from stillhouse.models.manifest import StudentManifest, read_manifest
 
-Backend = Literal["llamacpp", "hf", "hf-vision", "openai", "bedrock", "fast-router"]
-# The spec prefixes; "hf-vision" is never written, it is what an "hf" vision folder resolves to.
+Backend = Literal["llamacpp", "llamacpp-vision", "hf", "hf-vision", "openai", "bedrock", "fast-router"]
+# The spec prefixes; "hf-vision" and "llamacpp-vision" are never written: an "hf" vision folder and
+# a llama.cpp spec with an mmproj resolve to them.
 _PREFIXES: tuple[Backend, ...] = ("llamacpp", "hf", "openai", "bedrock", "fast-router")
 # The file name a published model folder uses for its llama.cpp export.
 SERVING_GGUF = "model.gguf"
@@ -45,7 +48,12 @@ SERVING_GGUF = "model.gguf"
 FAST_ROUTER_CONFIG = "fast_router.json"
 FAST_ROUTER_PREFIX = "fast-router:"
 _OPENAI = re.compile(r"^(?P<model>.+?)@(?P<base>https?://\S+)$")
-_FORMS = "a .gguf file, a model folder, llamacpp:PATH, hf:DIR, openai:MODEL@BASE_URL, bedrock:MODEL_ID or fast-router:DIR"
+# A llama.cpp model's vision projector, after its GGUF: llamacpp:MODEL.gguf?mmproj=MMPROJ.gguf
+_MMPROJ = re.compile(r"^(?P<model>[^?]+)\?mmproj=(?P<mmproj>[^?]*)$")
+_FORMS = (
+    "a .gguf file, a model folder, llamacpp:PATH, llamacpp:PATH?mmproj=MMPROJ, hf:DIR, "
+    "openai:MODEL@BASE_URL, bedrock:MODEL_ID or fast-router:DIR"
+)
 
 
 class ModelSpec(BaseModel):
@@ -56,6 +64,7 @@ class ModelSpec(BaseModel):
     backend: Backend
     target: str
     base_url: str | None = None
+    mmproj: str | None = None  # llamacpp: the vision projector GGUF
 
 
 class ResolvedModel(BaseModel):
@@ -66,6 +75,7 @@ class ResolvedModel(BaseModel):
     name: str  # the spec as written: the loaded model's name
     backend: Backend
     path: Path | None = None  # llamacpp: the .gguf file; hf: the transformers folder; fast-router: its folder
+    mmproj: Path | None = None  # llamacpp-vision: the vision projector GGUF
     model_id: str | None = None  # openai / bedrock
     base_url: str | None = None  # openai
     manifest: StudentManifest | None = None
@@ -104,6 +114,8 @@ def parse_spec(spec: str) -> ModelSpec:
         return _parse_prefixed(cast(Backend, prefix), rest.strip(), text)
     if text in _catalog_names():
         return ModelSpec(backend="llamacpp", target=text)
+    if _MMPROJ.match(text) and not Path(text).expanduser().exists():
+        return _parse_llamacpp(text, text)
     path = Path(text).expanduser()
     if path.suffix == ".gguf":
         return ModelSpec(backend="llamacpp", target=str(path))
@@ -123,6 +135,8 @@ def parse_spec(spec: str) -> ModelSpec:
 def _parse_prefixed(backend: Backend, rest: str, spec: str) -> ModelSpec:
     if not rest:
         raise InvalidInputError(f"model spec {spec!r} names no model after '{backend}:'", field="model")
+    if backend == "llamacpp":
+        return _parse_llamacpp(rest, spec)
     if backend != "openai":
         return ModelSpec(backend=backend, target=rest)
     match = _OPENAI.match(rest)
@@ -132,6 +146,21 @@ def _parse_prefixed(backend: Backend, rest: str, spec: str) -> ModelSpec:
             field="model",
         )
     return ModelSpec(backend="openai", target=match["model"], base_url=match["base"])
+
+
+def _parse_llamacpp(rest: str, spec: str) -> ModelSpec:
+    """A llama.cpp target, with ``?mmproj=MMPROJ`` naming its vision projector (a path with a
+    ``?`` of its own that exists is taken as it is)."""
+    if "?" not in rest or Path(rest).expanduser().exists():
+        return ModelSpec(backend="llamacpp", target=rest)
+    match = _MMPROJ.match(rest)
+    if not match or not match["mmproj"].strip() or not match["model"].strip():
+        raise InvalidInputError(
+            f"model spec {spec!r}: the one option of a llama.cpp model is its vision projector, "
+            "e.g. llamacpp:/models/smolvlm.gguf?mmproj=/models/mmproj-smolvlm.gguf",
+            field="model",
+        )
+    return ModelSpec(backend="llamacpp", target=match["model"].strip(), mmproj=match["mmproj"].strip())
 
 
 # ----------------------------------------------------------------------------------- resolution
@@ -148,7 +177,12 @@ def resolve(spec: str, *, progress: bool = False) -> ResolvedModel:
 def _resolve_llamacpp(parsed: ModelSpec, name: str, progress: bool) -> ResolvedModel:
     gguf, local = _gguf_file(parsed.target, progress)
     manifest = read_manifest(gguf.parent) if local else None
-    return ResolvedModel(name=name, backend="llamacpp", path=gguf, manifest=manifest)
+    if parsed.mmproj is None:
+        return ResolvedModel(name=name, backend="llamacpp", path=gguf, manifest=manifest)
+    mmproj = Path(parsed.mmproj).expanduser()
+    if not mmproj.is_file():
+        raise NotFoundError(f"no mmproj (vision projector) GGUF at {mmproj}", field="model")
+    return ResolvedModel(name=name, backend="llamacpp-vision", path=gguf, mmproj=mmproj, manifest=manifest)
 
 
 def _gguf_file(target: str, progress: bool) -> tuple[Path, bool]:
@@ -250,6 +284,15 @@ def _load_llamacpp(resolved: ResolvedModel, options: LoadOptions) -> ChatModel:
     )
 
 
+def _load_llamacpp_vision(resolved: ResolvedModel, options: LoadOptions) -> ChatModel:
+    from stillhouse.models.llamacpp_vision import LlamaCppVisionModel
+
+    assert resolved.path is not None and resolved.mmproj is not None  # set by _resolve_llamacpp
+    return LlamaCppVisionModel(
+        resolved.path, resolved.mmproj, name=resolved.name, n_ctx=options.n_ctx, n_threads=options.n_threads
+    )
+
+
 def _load_hf(resolved: ResolvedModel, options: LoadOptions) -> ChatModel:
     from stillhouse.models.hf import TransformersModel
 
@@ -294,6 +337,7 @@ def _load_fast_router(resolved: ResolvedModel, options: LoadOptions) -> ChatMode
 
 _LOADERS: dict[Backend, Callable[[ResolvedModel, LoadOptions], ChatModel]] = {
     "llamacpp": _load_llamacpp,
+    "llamacpp-vision": _load_llamacpp_vision,
     "hf": _load_hf,
     "hf-vision": _load_hf_vision,
     "openai": _load_openai,
