@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import sys
 from pathlib import Path
 
 import pytest
@@ -12,6 +13,26 @@ import pytest
 os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 
 SCHEMA = "bedrock-conversation-2024"
+
+
+@pytest.fixture(autouse=True)
+def _leaves_transformers_tie_weights_in_place():
+    """Fails the test after which ``PreTrainedModel.tie_weights`` is not transformers' own: two
+    ``from_pretrained`` calls on two threads can leave its load-time no-op on the class, and every
+    later load in the process then keeps tied weights untied (stillhouse.models.hf_loading). Checked
+    under the load lock, so a load still running on a fixture's thread is waited for, not blamed."""
+    yield
+    modeling_utils = sys.modules.get("transformers.modeling_utils")
+    if modeling_utils is None:
+        return
+    from stillhouse.models.hf_loading import one_load_at_a_time
+
+    with one_load_at_a_time():
+        tie = modeling_utils.PreTrainedModel.__dict__.get("tie_weights")
+    assert getattr(tie, "__qualname__", None) == "PreTrainedModel.tie_weights", (
+        f"this test left PreTrainedModel.tie_weights as {tie!r}: a transformers load ran outside "
+        "stillhouse.models.hf_loading.one_load_at_a_time on another thread"
+    )
 
 
 def prompt_record(text: str, *, system: str | None = None, answer: str | None = None) -> dict:

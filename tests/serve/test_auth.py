@@ -19,16 +19,8 @@ from stillhouse.errors import (
     MissingAuthenticationTokenError,
     UnrecognizedClientError,
 )
-from stillhouse.serve.auth import (
-    SIGNATURE_MISMATCH,
-    UNRECOGNIZED_CLIENT,
-    SignedRequest,
-    SigV4Verifier,
-    canonical_query,
-    canonical_uri,
-    check_bearer,
-    masked_key,
-)
+from stillhouse.serve.auth import UNRECOGNIZED_CLIENT, SigV4Verifier, check_bearer, masked_key
+from stillhouse.serve.sigv4 import SIGNATURE_MISMATCH, SignedRequest, canonical_query, canonical_uri
 
 KEY, SECRET = "AKIDEXAMPLE", "wJalrXUtnFEMI/K7MDENG+bPxRfiCYEXAMPLEKEY"
 ARN_PATH = "/model/arn%3Aaws%3Abedrock%3Aus-east-1%3A000000000000%3Acustom-model%2Frouter-abc/converse"

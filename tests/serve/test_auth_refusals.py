@@ -16,7 +16,8 @@ from stillhouse.errors import (
     InvalidSignatureError,
     MissingAuthenticationTokenError,
 )
-from stillhouse.serve.auth import SignedRequest, SigV4Verifier
+from stillhouse.serve.auth import SigV4Verifier
+from stillhouse.serve.sigv4 import SignedRequest
 
 KEY, SECRET = "AKIDEXAMPLE", "wJalrXUtnFEMI/K7MDENG+bPxRfiCYEXAMPLEKEY"
 URL = "http://h/custom-models"

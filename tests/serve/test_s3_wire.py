@@ -205,7 +205,8 @@ def test_an_expired_presigned_url_is_access_denied() -> None:
     from botocore.auth import S3SigV4QueryAuth
 
     from stillhouse.errors import AccessDeniedError
-    from stillhouse.serve.auth import SignedRequest, SigV4Verifier
+    from stillhouse.serve.auth import SigV4Verifier
+    from stillhouse.serve.sigv4 import SignedRequest
 
     req = AWSRequest("GET", f"http://h/{BUCKET}/k")
     S3SigV4QueryAuth(Credentials(KEY_ID, SECRET), "s3", REGION, expires=600).add_auth(req)

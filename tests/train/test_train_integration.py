@@ -14,11 +14,6 @@ from .router_records import write_router_records
 pytestmark = pytest.mark.integration
 
 
-# Slow tier for now: run after the whole suite (make test, 2026-12-01) it fails twice in a row with a
-# meta tensor in save_pretrained after the packaged student's lm_head loads untied; alone, and after
-# tests/train or the vision and KD test modules, it passes. Some earlier test leaves that state; until
-# it is found, `make test-all` runs this case.
-@pytest.mark.slow
 def test_smollm2_lora_trains_and_exports_a_loadable_model(tmp_path: Path) -> None:
     from transformers import AutoModelForCausalLM, AutoTokenizer
 

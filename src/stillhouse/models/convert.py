@@ -15,6 +15,7 @@ import time
 from pathlib import Path
 
 from stillhouse.errors import CorruptModelError, MissingDependencyError
+from stillhouse.models.hf_loading import one_load_at_a_time
 
 _DONE = ".stillhouse-converted.json"
 
@@ -34,9 +35,10 @@ def _load_from_gguf(gguf: Path):  # -> (PreTrainedModel, PreTrainedTokenizerBase
             f"converting a GGUF needs the train extra: pip install 'stillhouse[train]' ({exc})"
         ) from exc
     try:
-        model = AutoModelForCausalLM.from_pretrained(
-            str(gguf.parent), gguf_file=gguf.name, dtype=torch.float32
-        )
+        with one_load_at_a_time():
+            model = AutoModelForCausalLM.from_pretrained(
+                str(gguf.parent), gguf_file=gguf.name, dtype=torch.float32
+            )
         tokenizer = AutoTokenizer.from_pretrained(str(gguf.parent), gguf_file=gguf.name)
     except ImportError as exc:
         raise MissingDependencyError(

@@ -16,6 +16,7 @@ from typing import Protocol, runtime_checkable
 import numpy as np
 
 from stillhouse.errors import InvalidInputError, MissingDependencyError, NotFoundError
+from stillhouse.models.hf_loading import one_load_at_a_time
 
 
 @runtime_checkable
@@ -91,7 +92,8 @@ class SentenceTransformerEmbedder:
         self.path = Path(path)
         if not (self.path / "config.json").is_file():
             raise NotFoundError(f"no sentence-transformers model at {self.path}", field="embedder")
-        self._model = SentenceTransformer(str(self.path), device="cpu")
+        with one_load_at_a_time():  # it builds its transformer with from_pretrained
+            self._model = SentenceTransformer(str(self.path), device="cpu")
         self.dim = int(self._model.get_embedding_dimension())
         self.name = name or self.path.name
         self.batch_size = batch_size

@@ -16,6 +16,7 @@ from typing import Any
 
 from stillhouse.chat import Completion, GenerationParams, Message, StopReason, TokenDistribution
 from stillhouse.errors import CorruptModelError, InvalidInputError, MissingDependencyError, NotFoundError
+from stillhouse.models.hf_loading import one_load_at_a_time
 
 
 def truncate_at_stop(text: str, stops: tuple[str, ...]) -> tuple[str, bool]:
@@ -71,11 +72,12 @@ def load_pretrained(path: Path):  # -> (model, tokenizer)
     base_dir = _resolve_base(path) if has_adapter else path
     tok_dir = path if (path / "tokenizer_config.json").is_file() else base_dir
     tokenizer = AutoTokenizer.from_pretrained(str(tok_dir))
-    model = AutoModelForCausalLM.from_pretrained(str(base_dir), dtype=torch.float32)
-    if has_adapter:
-        from peft import PeftModel
+    with one_load_at_a_time():
+        model = AutoModelForCausalLM.from_pretrained(str(base_dir), dtype=torch.float32)
+        if has_adapter:
+            from peft import PeftModel
 
-        model = PeftModel.from_pretrained(model, str(path))
+            model = PeftModel.from_pretrained(model, str(path))
     model.eval()
     return model, tokenizer
 

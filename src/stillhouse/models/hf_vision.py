@@ -17,6 +17,7 @@ from typing import Any
 from stillhouse.chat import Image, Message
 from stillhouse.errors import CorruptModelError, MissingDependencyError, NotFoundError
 from stillhouse.models.hf import TransformersModel
+from stillhouse.models.hf_loading import one_load_at_a_time
 
 
 def is_vision_folder(path: Path) -> bool:
@@ -47,7 +48,8 @@ def load_vision_pretrained(path: Path) -> tuple[Any, Any]:
         raise CorruptModelError(f"{path} has no usable processor (processor_config.json): {exc}") from exc
     if getattr(processor, "image_processor", None) is None:
         raise CorruptModelError(f"{path}'s processor has no image processor; not a vision model folder")
-    model = AutoModelForImageTextToText.from_pretrained(str(path), dtype=torch.float32)
+    with one_load_at_a_time():
+        model = AutoModelForImageTextToText.from_pretrained(str(path), dtype=torch.float32)
     model.eval()
     return model, processor
 

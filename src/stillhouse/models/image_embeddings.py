@@ -16,6 +16,7 @@ import numpy as np
 
 from stillhouse.errors import MissingDependencyError, NotFoundError
 from stillhouse.models.embeddings import l2_normalise
+from stillhouse.models.hf_loading import one_load_at_a_time
 
 _BATCH = 32
 
@@ -37,7 +38,8 @@ class ImageTextEmbedder:
         except ImportError as exc:
             raise MissingDependencyError("image embeddings need: pip install 'stillhouse[train]'") from exc
         self._torch = torch
-        self._model: Any = AutoModel.from_pretrained(str(self.path)).eval()
+        with one_load_at_a_time():
+            self._model: Any = AutoModel.from_pretrained(str(self.path)).eval()
         self._tokenizer: Any = AutoTokenizer.from_pretrained(str(self.path))
         self._images: Any = AutoImageProcessor.from_pretrained(str(self.path))
         config = self._model.config  # CLIP projects both towers; SigLIP's share the text width

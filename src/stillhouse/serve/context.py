@@ -14,11 +14,12 @@ from typing import TYPE_CHECKING, Any, TypeVar
 from pydantic import BaseModel, ValidationError
 
 from stillhouse.errors import AccessDeniedError, InvalidInputError
-from stillhouse.serve.auth import SignedRequest, SigV4Verifier, check_bearer
+from stillhouse.serve.auth import SigV4Verifier, check_bearer
 from stillhouse.serve.deployments import ModelPool, ModelRegistry
 from stillhouse.serve.errors import describe_validation_error
 from stillhouse.serve.logging import InvocationLogWriter
 from stillhouse.serve.settings import ServerSettings
+from stillhouse.serve.sigv4 import SignedRequest
 
 if TYPE_CHECKING:
     from fastapi import Request

@@ -14,7 +14,7 @@ from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qsl
 
-from stillhouse.serve.auth import credential_scope
+from stillhouse.serve.sigv4_parse import credential_scope
 
 if TYPE_CHECKING:
     from fastapi import FastAPI

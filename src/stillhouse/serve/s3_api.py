@@ -20,8 +20,8 @@ from typing import TYPE_CHECKING, Any
 from stillhouse.errors import S3Error
 from stillhouse.serve import s3_protocol as wire
 from stillhouse.serve import s3_upload
-from stillhouse.serve.auth import credential_scope, is_presigned
 from stillhouse.serve.context import ServeContext, signed_request
+from stillhouse.serve.sigv4_parse import credential_scope, is_presigned
 from stillhouse.sources.s3_buckets import BucketStore, ObjectInfo, ObjectMeta
 
 if TYPE_CHECKING:

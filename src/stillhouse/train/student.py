@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from stillhouse.errors import InvalidInputError, MissingDependencyError
+from stillhouse.models.hf_loading import one_load_at_a_time
 from stillhouse.train.config import TrainConfig
 
 if TYPE_CHECKING:
@@ -95,7 +96,8 @@ def build_model(student_dir: Path, config: TrainConfig) -> Any:
 
     images = vision.is_vision_student(student_dir)
     auto = AutoModelForImageTextToText if images else AutoModelForCausalLM
-    model = auto.from_pretrained(student_dir, dtype=torch.float32)
+    with one_load_at_a_time():
+        model = auto.from_pretrained(student_dir, dtype=torch.float32)
     model.config.use_cache = False  # no KV cache while training: it only costs memory
     if config.method == "full":
         if images:
