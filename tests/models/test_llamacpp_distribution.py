@@ -99,3 +99,20 @@ def test_scoring_an_answer_follows_the_tokens_llama_cpp_reads_in_it(tiny_gguf: P
     assert scored.ids == tuple(model._llm.tokenize(answer.encode(), add_bos=False, special=False))
     assert scored.text == answer and scored.offsets == (0,) and len(scored.top_ids[0]) == 3
     assert model.score_answer(MESSAGES, "", 3).ids == ()
+
+
+def test_scoring_prompts_that_take_turns_restores_their_prefixes_with_the_same_rows(tiny_gguf: Path) -> None:
+    from stillhouse.models.llamacpp import LlamaCppModel, to_llama_messages
+    from stillhouse.models.llamacpp_distribution import score_tokens
+    from stillhouse.models.llamacpp_states import PrefixStates
+
+    model = LlamaCppModel(tiny_gguf, n_threads=1)
+    states = PrefixStates(model._llm)
+    shots = [Message(role="user", content="guitar solo " * 12), Message(role="assistant", content="audio")]
+    first = model._prompt_tokens(to_llama_messages([MESSAGES[0], *shots, MESSAGES[1]]))
+    other = model._prompt_tokens(to_llama_messages([Message(role="system", content="other"), MESSAGES[1]]))
+    ids = list(model._llm.tokenize(b"a", add_bos=False, special=False)) * 3
+    alone = score_tokens(model._llm, first, ids, 3)
+    score_tokens(model._llm, first, ids, 3, states)
+    score_tokens(model._llm, other, ids, 3, states)
+    assert score_tokens(model._llm, first, ids, 3, states) == alone and states.restored == 1

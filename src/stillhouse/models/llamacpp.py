@@ -152,7 +152,8 @@ class LlamaCppModel:
         with self._lock:
             prompt = self._prompt_tokens(to_llama_messages(messages))
             try:
-                return score_answer(self._llm, prompt, answer, top_k)
+                states = self._skeletons.states if self._skeletons is not None else None
+                return score_answer(self._llm, prompt, answer, top_k, states)
             except ValueError as exc:  # too long for the context
                 raise InvalidInputError(str(exc), field="messages") from exc
             except RuntimeError as exc:

@@ -13,11 +13,14 @@ that keeps the logits of every position, each row reduced exactly as the recorde
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from stillhouse.chat import LOGPROB_DECIMALS, TokenDistribution
+
+if TYPE_CHECKING:
+    from stillhouse.models.llamacpp_states import PrefixStates
 
 TopRow = tuple[tuple[int, ...], tuple[float, ...]]
 """One position's top ids and their log-probabilities, best first."""
@@ -92,12 +95,14 @@ def _last_token(llm: Any, candidates: tuple[int, ...], rest: bytes) -> int:
     return int(tokens[0]) if tokens else int(candidates[0])
 
 
-def score_answer(llm: Any, prompt: list[int], answer: str, top_k: int) -> TokenDistribution:
+def score_answer(
+    llm: Any, prompt: list[int], answer: str, top_k: int, states: PrefixStates | None = None
+) -> TokenDistribution:
     """The top ``top_k`` log-probabilities at each token of ``answer`` (tokenized as llama.cpp
-    tokenizes text) after the ``prompt`` tokens, teacher-forced on ``llm``; call it under the model's
-    lock."""
+    tokenizes text) after the ``prompt`` tokens, teacher-forced on ``llm`` (:func:`score_tokens`);
+    call it under the model's lock."""
     ids = [int(t) for t in llm.tokenize(answer.encode("utf-8"), add_bos=False, special=False)]
-    rows = score_tokens(llm, prompt, ids, top_k)
+    rows = score_tokens(llm, prompt, ids, top_k, states)
     offsets, written = [], b""
     for token in ids:
         offsets.append(len(written.decode("utf-8", errors="ignore")))
@@ -111,35 +116,32 @@ def score_answer(llm: Any, prompt: list[int], answer: str, top_k: int) -> TokenD
     )
 
 
-def score_tokens(llm: Any, prompt: list[int], ids: list[int], top_k: int) -> list[TopRow]:
-    """The top-k row at each of ``ids`` after ``prompt``, in one teacher-forced pass. The context
-    keeps prompt and answer afterwards, as after generating them, so a next request reuses their
-    common prefix."""
+def score_tokens(
+    llm: Any, prompt: list[int], ids: list[int], top_k: int, states: PrefixStates | None = None
+) -> list[TopRow]:
+    """The top-k row at each of ``ids`` after ``prompt``, in one teacher-forced pass. The prompt's
+    evaluation reuses the longest prefix at hand: the live context's, or a snapshot in ``states``
+    (a teacher whose shots depend on the query's class takes turns between a few long prefixes).
+    The context keeps prompt and answer afterwards, as after generating them."""
     if not ids:
         return []
     if len(prompt) + len(ids) > llm.n_ctx():
         raise ValueError(f"prompt and answer take {len(prompt) + len(ids)} tokens, over {llm.n_ctx()}")
+    if states is not None:
+        pending = states.restore(prompt)
+    else:
+        llm.n_tokens = llm.longest_token_prefix(llm.input_ids[: llm.n_tokens], prompt[:-1])
+        pending = prompt[llm.n_tokens :]
+    llm.eval(pending[:-1])
+    if states is not None:
+        states.save()
     # Position p predicts token p + 1: the rows wanted are the prompt's last token's and the
     # answer's own but its last, evaluated in batches that keep every row's logits.
-    shared = _common_prefix(llm, prompt[:-1])
-    llm.n_tokens = shared
-    llm.eval(prompt[shared:-1])
     forced = [prompt[-1], *ids[:-1]]
     rows: list[TopRow] = []
     for start in range(0, len(forced), llm.n_batch):
         rows += _eval_all_logits(llm, forced[start : start + llm.n_batch], top_k)
     return rows
-
-
-def _common_prefix(llm: Any, tokens: list[int]) -> int:
-    """How many of ``tokens`` the context already holds, in order from its start."""
-    held = llm.input_ids[: llm.n_tokens]
-    n = 0
-    for a, b in zip(held, tokens, strict=False):
-        if int(a) != b:
-            break
-        n += 1
-    return n
 
 
 def _eval_all_logits(llm: Any, tokens: list[int], top_k: int) -> list[TopRow]:
