@@ -115,6 +115,17 @@ class DistributionChatModel(ChatModel, Protocol):
     ) -> tuple[Completion, TokenDistribution]: ...
 
 
+@runtime_checkable
+class ScoringChatModel(ChatModel, Protocol):
+    """A :class:`ChatModel` that can also score an answer it is given (teacher forcing: one forward
+    pass over the conversation and ``answer``), returning its ``top_k`` most likely tokens at each
+    of the answer's tokens. What a student distils when its answers are not the teacher's own text
+    (a task's student format rewrote them). For an answer the model wrote greedily, the result is
+    the distribution it produced while writing it."""
+
+    def score_answer(self, messages: list[Message], answer: str, top_k: int) -> TokenDistribution: ...
+
+
 def stream_chat(
     model: ChatModel, messages: list[Message], params: GenerationParams
 ) -> Iterator[str | Completion]:

@@ -290,3 +290,36 @@ def test_label_with_no_teacher_options_uses_the_teacher_defaults(tmp_path: Path,
     assert config == build.TeacherConfig() and task is not None and task.name == "video-router"
     assert (config.model, config.shots, config.anchored, config.steer) == ("qwen2.5-coder-1.5b", 4, 4, True)
     assert summary["labelled"] == 1 and fake.calls[0][0][1].content == "drum solo"  # the golden shot
+
+
+class _ScoringTeacher(FakeModel):
+    """The scripted teacher that also scores a given answer (one row per character)."""
+
+    def score_answer(self, messages: list[Message], answer: str, top_k: int):
+        from stillhouse.chat import TokenDistribution
+
+        return TokenDistribution(
+            text=answer,
+            offsets=tuple(range(len(answer))),
+            ids=tuple(range(len(answer))),
+            top_ids=tuple((i,) for i in range(len(answer))),
+            top_logprobs=tuple((-0.1,) for _ in answer),
+        )
+
+
+def test_label_writes_the_distributions_of_the_student_format_answers(tmp_path: Path, monkeypatch) -> None:
+    fake = _ScoringTeacher(_router_answer, name="fake-teacher")
+    monkeypatch.setattr("stillhouse.models.load_model", lambda spec: fake)
+    prompts = tmp_path / "prompts.jsonl"
+    prompts.write_text("\n".join(_record(q) for q in QUERIES[:2]) + "\n")
+    out = tmp_path / "a.jsonl"
+    args = ["label", str(prompts), "--teacher", "fake", "--task", "video-router", "--out", str(out)]
+    args += ["--cache", str(tmp_path / "c.sqlite"), "--top-logprobs", "2", "--json"]
+    _run([*args, "--distributions-for", "student"])
+    texts = [
+        json.loads(line)["text"]
+        for line in (tmp_path / "a.jsonl.distributions.jsonl").read_text().splitlines()
+    ]
+    assert len(texts) == 2 and all(t.startswith('{"route": "visual", "reasoning": "for ') for t in texts)
+    refused = CliRunner().invoke(app, [*args, "--distributions-for", "teacher"])
+    assert refused.exit_code == 2 and "answer" in refused.output and "student" in refused.output

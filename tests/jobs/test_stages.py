@@ -266,3 +266,50 @@ def test_a_job_trains_on_the_processes_the_server_was_given(
         assert job.status == "Completed", job.failureMessage
         losses.append(job.trainingMetrics.trainingLoss)
     assert losses[1] == pytest.approx(losses[0], abs=1e-4)
+
+
+class _ScoringRouterTeacher(FakeModel):
+    """A router teacher that scores a given answer in the tiny student's vocabulary (its words, by
+    the student's own tokenizer), as a llama.cpp or transformers teacher of the same family would."""
+
+    def __init__(self, tokenizer_file: Path) -> None:
+        from tokenizers import Tokenizer
+
+        answer = '{"visual": 0.7, "audio": 0.1, "transcription": 0.1, "metadata": 0.1, "reasoning": "red"}'
+        super().__init__(lambda messages, params: answer, name="teacher")
+        self.tokenizer = Tokenizer.from_file(str(tokenizer_file))
+        self.scored: list[str] = []
+
+    def score_answer(self, messages, answer, top_k):
+        from stillhouse.chat import TokenDistribution
+
+        self.scored.append(answer)
+        enc = self.tokenizer.encode(answer, add_special_tokens=False)
+        return TokenDistribution(
+            text=answer,
+            offsets=tuple(start for start, _ in enc.offsets),
+            ids=tuple(enc.ids),
+            top_ids=tuple((i, (i + 1) % 20) for i in enc.ids),
+            top_logprobs=tuple((-0.2, -1.7) for _ in enc.ids),
+        )
+
+
+def test_a_kd_job_on_a_tasks_records_distils_the_answers_in_its_student_format(
+    service: JobService, store, tiny_student: Path
+) -> None:
+    lines = [prompt_line(p, system=SYSTEM_PROMPT) for p in router_prompts(100)]
+    store.put_bytes("s3://data/router-prompts.jsonl", "\n".join(lines).encode())
+    fake = _ScoringRouterTeacher(tiny_student / "tokenizer.json")
+    hp = {"epochCount": "1", "batchSize": "64", "distillationMethod": "kd", "kdTopK": "2"}
+    body = job_request(
+        baseModelIdentifier=str(tiny_student),
+        trainingDataConfig={"s3Uri": "s3://data/router-prompts.jsonl"},
+        hyperParameters=hp,
+    )
+    job_id, job = run(service, body, fake, store)
+    assert job.status == "Completed", job.failureMessage
+    # Each answer was scored once, as the student format rewrites it (route first).
+    assert len(fake.scored) == 100 and all(a.startswith('{"route": "visual"') for a in fake.scored)
+    assert service.progress(job_id)["label_summary"]["distributions"] == 100
+    manifest = read_manifest(service.custom_model_dir(job.outputModelArn))
+    assert manifest is not None and manifest.task == "video-router"

@@ -206,3 +206,29 @@ def test_distribution_scores_the_greedy_answer(tiny_dir):
     first = torch.log_softmax(out.scores[0][0].float(), dim=-1).topk(3)
     assert dist.top_ids[0] == tuple(first.indices.tolist())
     assert dist.top_logprobs[0] == pytest.approx(first.values.tolist(), abs=1e-3)
+
+
+@pytest.mark.model
+def test_scoring_a_given_answer_equals_what_generating_it_greedily_recorded(tiny_dir):
+    import torch
+
+    from stillhouse.models import load_model
+
+    model = load_model(f"hf:{tiny_dir}")
+    # Three tokens: the tiny model's fourth is a special token, which the decoded answer drops.
+    completion = model.generate(MESSAGES, GenerationParams(max_tokens=3))
+    scored = model.score_answer(MESSAGES, completion.text, 3)
+    out = model._model.generate(
+        **model._encode(MESSAGES),
+        max_new_tokens=3,
+        do_sample=False,
+        output_scores=True,
+        return_dict_in_generate=True,
+    )
+    assert len(scored.ids) == len(out.scores) == 3
+    for step, ids, logprobs in zip(out.scores, scored.top_ids, scored.top_logprobs, strict=True):
+        top = torch.log_softmax(step[0].float(), dim=-1).topk(3)
+        assert ids == tuple(top.indices.tolist())
+        assert list(logprobs) == pytest.approx(top.values.tolist(), abs=1e-3)
+    other = model.score_answer(MESSAGES, "audio", 3)
+    assert other.text == "audio" and len(other.ids) == 1 and other.top_ids[0] == scored.top_ids[0]

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Literal
 
 import typer
 
@@ -94,6 +94,14 @@ def label(
             "<out>.distributions.jsonl (train on them with --hp distillationMethod=kd|uld).",
         ),
     ] = _L.top_logprobs,
+    distributions_for: Annotated[
+        Literal["answer", "student"],
+        typer.Option(
+            help="Whose answers the distributions are: 'answer' (the teacher's as written) or "
+            "'student' (rewritten into --task's student format and scored by the teacher, for "
+            "stillhouse train --task).",
+        ),
+    ] = _L.distributions_for,
     as_json: _Json = False,
 ) -> None:
     """Label prompts with a teacher model; labelled input records are kept and guide the teacher.
@@ -122,6 +130,7 @@ def label(
         progress=True,  # on stderr: a bar on a terminal, periodic lines otherwise
         failures_path=failures,
         top_logprobs=top_logprobs,
+        distributions_for=distributions_for,
     )
     with build_teacher(config, _read_golden(golden), _task(task)) as the_teacher:
         summary = label_records(

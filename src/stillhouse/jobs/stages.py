@@ -27,6 +27,7 @@ from stillhouse.chat import (
     DistributionChatModel,
     GenerationParams,
     Message,
+    ScoringChatModel,
     TokenDistribution,
 )
 from stillhouse.errors import DatasetError, InvalidInputError, JobStoppedError, StillhouseError
@@ -81,6 +82,20 @@ class LazyTeacher:
                 )
             )
         return model.generate_with_distribution(messages, params, top_k)
+
+    def score_answer(self, messages: list[Message], answer: str, top_k: int) -> TokenDistribution:
+        """The teacher's top-k distributions of a given answer (a student-format rewrite of its
+        own); a teacher that cannot score fails the job, not each record."""
+        model = self._loaded()
+        if not isinstance(model, ScoringChatModel):
+            raise _TeacherUnavailable(
+                InvalidInputError(
+                    f"teacher {self.name!r} cannot score the answers rewritten into the task's student "
+                    "format, which distillationMethod trains on",
+                    field="hyperParameters",
+                )
+            )
+        return model.score_answer(messages, answer, top_k)
 
     def _loaded(self) -> ChatModel:
         """The teacher, loaded on first use; refuses once the job must stop."""
@@ -241,13 +256,16 @@ class DefaultStages:
             embedder=self.embedder_spec,
             cache=ctx.job_dir / "teacher_cache.sqlite",
         )
+        task = detect_task(r.system_text for r in records)
         run = LabelConfig(
             max_tokens=teacher_config.maxResponseLengthForInference or DEFAULT_MAX_RESPONSE_TOKENS,
             workers=self.label_workers,
             progress=False,
             top_logprobs=_distillation_top_k(ctx.request.hyperParameters),
+            # The job trains in the task's student format (see train): distil the teacher's scores
+            # of the answers as rewritten into it, not of its own wording.
+            distributions_for="student" if task is not None and task.student_prompt is not None else "answer",
         )
-        task = detect_task(r.system_text for r in records)
         try:
             with build_teacher(config, [], task, model=model) as teacher:
                 summary = label_records(records, teacher, run, out_path=out)

@@ -157,13 +157,17 @@ class TransformersModel:
         self, messages: list[Message], params: GenerationParams, top_k: int
     ) -> tuple[Completion, TokenDistribution]:
         """:meth:`generate`, and the top ``top_k`` distributions at each token of its answer."""
+        completion = self.generate(messages, params)
+        return completion, self.score_answer(messages, completion.text, top_k)
+
+    def score_answer(self, messages: list[Message], answer: str, top_k: int) -> TokenDistribution:
+        """The top ``top_k`` distributions at each token of ``answer`` as this model's reply to
+        ``messages`` (teacher-forced: one forward pass)."""
         from stillhouse.models.hf_distribution import score_answer
 
-        completion = self.generate(messages, params)
         prompt = self._encode(messages)["input_ids"][0].tolist()
         with self._lock:
-            dist = score_answer(self._model, self._tokenizer, prompt, completion.text, top_k)
-        return completion, dist
+            return score_answer(self._model, self._tokenizer, prompt, answer, top_k)
 
     def decode_answer(self, tokens: list[int]) -> str:
         """Answer tokens as text, exactly as :meth:`generate` decodes them."""

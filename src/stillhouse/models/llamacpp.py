@@ -144,6 +144,21 @@ class LlamaCppModel:
             messages, params, recorder, lambda c: to_distribution(self._llm, recorder, c.text)
         )
 
+    def score_answer(self, messages: list[Message], answer: str, top_k: int) -> TokenDistribution:
+        """The top ``top_k`` log-probabilities at each token of ``answer`` as this model's reply to
+        ``messages`` (teacher-forced: one pass, no decoding)."""
+        from stillhouse.models.llamacpp_distribution import score_answer
+
+        with self._lock:
+            prompt = self._prompt_tokens(to_llama_messages(messages))
+            try:
+                states = self._skeletons.states if self._skeletons is not None else None
+                return score_answer(self._llm, prompt, answer, top_k, states)
+            except ValueError as exc:  # too long for the context
+                raise InvalidInputError(str(exc), field="messages") from exc
+            except RuntimeError as exc:
+                raise ModelError(f"llama.cpp failed: {exc}") from exc
+
     def _complete(
         self,
         messages: list[Message],

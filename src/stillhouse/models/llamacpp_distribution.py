@@ -5,15 +5,25 @@ prompt position's logits kept: memory, and a slower prompt), and then as token *
 processor sees each sampling step's full row of logits, indexed by token id, at no cost to the
 model's loading: the recorder keeps the ``top_k`` ids and log-softmax values of each row, before
 any grammar masks it (the teacher's own distribution, which is what a student distils).
+
+:func:`score_answer` scores an answer it is given instead (teacher forcing): the prompt is evaluated
+as generation would (reusing the context's common prefix), then the answer's tokens in one batch
+that keeps the logits of every position, each row reduced exactly as the recorder reduces it.
 """
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from stillhouse.chat import LOGPROB_DECIMALS, TokenDistribution
+
+if TYPE_CHECKING:
+    from stillhouse.models.llamacpp_states import PrefixStates
+
+TopRow = tuple[tuple[int, ...], tuple[float, ...]]
+"""One position's top ids and their log-probabilities, best first."""
 
 
 class TopKRecorder:
@@ -24,21 +34,26 @@ class TopKRecorder:
         self.top_k = top_k
         self.steps = 0
         self.prompt_tokens = 0
-        self.rows: list[tuple[tuple[int, ...], tuple[float, ...]]] = []
+        self.rows: list[TopRow] = []
 
     def __call__(self, input_ids: np.ndarray, scores: np.ndarray) -> np.ndarray:
         if self.steps == 0:
             self.prompt_tokens = len(input_ids)
         self.steps += 1
-        logits = scores.astype(np.float64)
-        peak = logits.max()
-        log_z = peak + np.log(np.exp(logits - peak).sum())
-        k = min(self.top_k, len(logits))
-        top = np.argpartition(-logits, k - 1)[:k]
-        top = top[np.argsort(-logits[top], kind="stable")]
-        values = tuple(round(float(v), LOGPROB_DECIMALS) for v in logits[top] - log_z)
-        self.rows.append((tuple(int(i) for i in top), values))
+        self.rows.append(top_row(scores, self.top_k))
         return scores
+
+
+def top_row(scores: np.ndarray, top_k: int) -> TopRow:
+    """One row of logits as its ``top_k`` ids and log-softmax values, best first (rounded)."""
+    logits = scores.astype(np.float64)
+    peak = logits.max()
+    log_z = peak + np.log(np.exp(logits - peak).sum())
+    k = min(top_k, len(logits))
+    top = np.argpartition(-logits, k - 1)[:k]
+    top = top[np.argsort(-logits[top], kind="stable")]
+    values = tuple(round(float(v), LOGPROB_DECIMALS) for v in logits[top] - log_z)
+    return tuple(int(i) for i in top), values
 
 
 def to_distribution(llm: Any, recorder: TopKRecorder, text: str) -> TokenDistribution:
@@ -78,3 +93,65 @@ def _last_token(llm: Any, candidates: tuple[int, ...], rest: bytes) -> int:
             return token
     tokens = llm.tokenize(rest, add_bos=False, special=False)
     return int(tokens[0]) if tokens else int(candidates[0])
+
+
+def score_answer(
+    llm: Any, prompt: list[int], answer: str, top_k: int, states: PrefixStates | None = None
+) -> TokenDistribution:
+    """The top ``top_k`` log-probabilities at each token of ``answer`` (tokenized as llama.cpp
+    tokenizes text) after the ``prompt`` tokens, teacher-forced on ``llm`` (:func:`score_tokens`);
+    call it under the model's lock."""
+    ids = [int(t) for t in llm.tokenize(answer.encode("utf-8"), add_bos=False, special=False)]
+    rows = score_tokens(llm, prompt, ids, top_k, states)
+    offsets, written = [], b""
+    for token in ids:
+        offsets.append(len(written.decode("utf-8", errors="ignore")))
+        written += llm.detokenize([token])
+    return TokenDistribution(
+        text=answer,
+        offsets=tuple(offsets),
+        ids=tuple(ids),
+        top_ids=tuple(r[0] for r in rows),
+        top_logprobs=tuple(r[1] for r in rows),
+    )
+
+
+def score_tokens(
+    llm: Any, prompt: list[int], ids: list[int], top_k: int, states: PrefixStates | None = None
+) -> list[TopRow]:
+    """The top-k row at each of ``ids`` after ``prompt``, in one teacher-forced pass. The prompt's
+    evaluation reuses the longest prefix at hand: the live context's, or a snapshot in ``states``
+    (a teacher whose shots depend on the query's class takes turns between a few long prefixes).
+    The context keeps prompt and answer afterwards, as after generating them."""
+    if not ids:
+        return []
+    if len(prompt) + len(ids) > llm.n_ctx():
+        raise ValueError(f"prompt and answer take {len(prompt) + len(ids)} tokens, over {llm.n_ctx()}")
+    if states is not None:
+        pending = states.restore(prompt)
+    else:
+        llm.n_tokens = llm.longest_token_prefix(llm.input_ids[: llm.n_tokens], prompt[:-1])
+        pending = prompt[llm.n_tokens :]
+    llm.eval(pending[:-1])
+    if states is not None:
+        states.save()
+    # Position p predicts token p + 1: the rows wanted are the prompt's last token's and the
+    # answer's own but its last, evaluated in batches that keep every row's logits.
+    forced = [prompt[-1], *ids[:-1]]
+    rows: list[TopRow] = []
+    for start in range(0, len(forced), llm.n_batch):
+        rows += _eval_all_logits(llm, forced[start : start + llm.n_batch], top_k)
+    return rows
+
+
+def _eval_all_logits(llm: Any, tokens: list[int], top_k: int) -> list[TopRow]:
+    """Evaluate ``tokens`` at the end of the context as one batch, keeping every position's logits
+    (``Llama.eval`` keeps only the last unless the model was loaded with ``logits_all``)."""
+    llm._ctx.kv_cache_seq_rm(-1, llm.n_tokens, -1)
+    llm._batch.set_batch(batch=tokens, n_past=llm.n_tokens, logits_all=True)
+    llm._ctx.decode(llm._batch)
+    vocab = llm.n_vocab()
+    logits = np.ctypeslib.as_array(llm._ctx.get_logits(), shape=(len(tokens) * vocab,))
+    llm.input_ids[llm.n_tokens : llm.n_tokens + len(tokens)] = tokens
+    llm.n_tokens += len(tokens)
+    return [top_row(logits[i * vocab : (i + 1) * vocab], top_k) for i in range(len(tokens))]

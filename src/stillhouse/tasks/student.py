@@ -32,15 +32,33 @@ def to_student_record(task: Task, record: ConversationRecord) -> ConversationRec
         return record
     turns = list(record.messages)
     if record.is_labelled:
-        parsed = task.accept(record.answer or "", repair=True)
-        if parsed.ok and parsed.value is not None:
-            turns[-1] = Turn(role="assistant", content=[ContentBlock(text=task.render_student(parsed.value))])
+        answer = to_student_answer(task, record.answer or "")
+        if answer is not None:
+            turns[-1] = Turn(role="assistant", content=[ContentBlock(text=answer)])
     assert task.student_prompt is not None
     return record.model_copy(update={"system": [SystemBlock(text=task.student_prompt)], "messages": turns})
 
 
 def to_student_records(task: Task, records: Iterable[ConversationRecord]) -> list[ConversationRecord]:
     return [to_student_record(task, record) for record in records]
+
+
+def to_student_answer(task: Task, answer: str) -> str | None:
+    """A task answer as the student writes it (what training on the task's records trains on), or
+    ``None`` when the task cannot read it (then a record keeps it as written)."""
+    parsed = task.accept(answer, repair=True)
+    return task.render_student(parsed.value) if parsed.ok and parsed.value is not None else None
+
+
+def to_student_shots(task: Task, shots: Iterable[Message]) -> list[Message]:
+    """Few-shot turns with their answers in the student's format (those the task can read), so a
+    teacher scoring a student-format answer has seen that format in its examples."""
+    return [
+        m.model_copy(update={"content": to_student_answer(task, m.content) or m.content})
+        if m.role == "assistant"
+        else m
+        for m in shots
+    ]
 
 
 def to_student_request(

@@ -4,7 +4,9 @@ A request is keyed by the sha256 of (teacher name, rendered messages, decoding p
 seed). Entries live in one SQLite file in WAL mode: readers never block the writer, several threads
 (one connection each) and several processes may share it, and a committed entry survives a SIGKILL.
 A request asked with its top-k distributions (logit distillation) keeps them in a second table
-under the same key, so the key (and every answer cached before) stays what it was.
+under the same key, so the key (and every answer cached before) stays what it was. An answer the
+teacher scored (:func:`cached_score`: teacher-forced on a given answer, e.g. one rewritten into a
+student format) is kept in that table too, under a key that includes the scored text.
 """
 
 from __future__ import annotations
@@ -23,6 +25,7 @@ from stillhouse.chat import (
     DistributionChatModel,
     GenerationParams,
     Message,
+    ScoringChatModel,
     TokenDistribution,
 )
 from stillhouse.errors import InvalidInputError
@@ -54,7 +57,24 @@ def cache_key(teacher: str, messages: list[Message], params: GenerationParams) -
     Images enter through their own sha256 so the key stays small; every decoding parameter (seed,
     temperature, schema, token cap) is part of it because each can change the answer.
     """
-    rendered = [
+    return _digest(
+        {"teacher": teacher, "messages": _rendered(messages), "params": params.model_dump(mode="json")}
+    )
+
+
+def score_key(teacher: str, messages: list[Message], answer: str) -> str:
+    """The sha256 of one scoring request: the conversation and the answer scored after it (no
+    decoding parameters: teacher forcing decodes nothing). Never equal to a :func:`cache_key`."""
+    return _digest({"teacher": teacher, "messages": _rendered(messages), "scored": answer})
+
+
+def _digest(payload: dict[str, object]) -> str:
+    blob = json.dumps(payload, sort_keys=True, ensure_ascii=False, separators=(",", ":"))
+    return hashlib.sha256(blob.encode("utf-8")).hexdigest()
+
+
+def _rendered(messages: list[Message]) -> list[dict[str, object]]:
+    return [
         {
             "role": m.role,
             "content": m.content,
@@ -62,9 +82,6 @@ def cache_key(teacher: str, messages: list[Message], params: GenerationParams) -
         }
         for m in messages
     ]
-    payload = {"teacher": teacher, "messages": rendered, "params": params.model_dump(mode="json")}
-    blob = json.dumps(payload, sort_keys=True, ensure_ascii=False, separators=(",", ":"))
-    return hashlib.sha256(blob.encode("utf-8")).hexdigest()
 
 
 class RequestCache:
@@ -126,6 +143,14 @@ class RequestCache:
                 "INSERT OR REPLACE INTO requests (key, teacher, completion, created) VALUES (?, ?, ?, ?)",
                 (key, teacher, completion.model_dump_json(), time.time()),
             )
+            conn.execute(
+                "INSERT OR REPLACE INTO distributions (key, top_k, payload) VALUES (?, ?, ?)",
+                (key, top_k, pack(dist)),
+            )
+
+    def put_distribution(self, key: str, dist: TokenDistribution, top_k: int) -> None:
+        """Store a scored answer's distributions (a wider top-k replaces a narrower one)."""
+        with self._conn() as conn:
             conn.execute(
                 "INSERT OR REPLACE INTO distributions (key, top_k, payload) VALUES (?, ?, ?)",
                 (key, top_k, pack(dist)),
@@ -207,3 +232,28 @@ def cached_generate_with_distribution(
     if cache is not None:
         cache.put_answer_with_distribution(key, model.name, completion, dist, top_k)
     return completion, dist, False
+
+
+def cached_score(
+    model: ChatModel, messages: list[Message], answer: str, cache: RequestCache | None, top_k: int
+) -> tuple[TokenDistribution, bool]:
+    """The teacher's top-``top_k`` distributions at each token of ``answer`` as its reply to
+    ``messages`` (:meth:`ScoringChatModel.score_answer`), from the cache when scored before.
+
+    Returns ``(distribution, from_cache)``. Raises :class:`InvalidInputError` for a teacher that
+    cannot score an answer.
+    """
+    if not isinstance(model, ScoringChatModel):
+        raise InvalidInputError(
+            f"teacher {model.name!r} cannot score a given answer; distributions of rewritten answers "
+            "need a llama.cpp or transformers teacher",
+            field="top_logprobs",
+        )
+    key = score_key(model.name, messages, answer)
+    hit = cache.get_distribution(key, top_k) if cache is not None else None
+    if hit is not None and hit.text == answer:
+        return hit, True
+    dist = model.score_answer(messages, answer, top_k)
+    if cache is not None:
+        cache.put_distribution(key, dist, top_k)
+    return dist, False

@@ -20,22 +20,22 @@ from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import contextmanager
 from pathlib import Path
-from typing import TypeVar
+from typing import Literal, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from stillhouse.chat import ChatModel, DistributionChatModel, Message
+from stillhouse.chat import ChatModel, DistributionChatModel, Message, ScoringChatModel, TokenDistribution
 from stillhouse.errors import InvalidInputError
 from stillhouse.progress import progress_bar
 from stillhouse.records.schema import ConversationRecord, ImageLoader, Turn, to_messages
 from stillhouse.tasks.base import Task
-from stillhouse.teacher.cache import RequestCache
-from stillhouse.teacher.consensus import Outcome, SamplingPlan, ask_teacher
+from stillhouse.teacher.cache import RequestCache, cached_score
+from stillhouse.teacher.consensus import RECORD_ERRORS, Outcome, SamplingPlan, ask_teacher
 from stillhouse.teacher.distributions import distributions_path, fit_to_answer
 from stillhouse.teacher.fewshot import FewShotTeacher
 from stillhouse.teacher.golden import query_text
 from stillhouse.teacher.records_io import Failure, JsonlAppender, assign_ids, done_ids
-from stillhouse.teacher.retry import RetryPolicy, Sleep
+from stillhouse.teacher.retry import RetryExhausted, RetryPolicy, Sleep, call_with_retry
 
 T = TypeVar("T")
 R = TypeVar("R")
@@ -60,6 +60,11 @@ class LabelConfig(BaseModel):
     ``top_logprobs`` > 0 also records the teacher's top-k log-probabilities at each answer token
     (kept in the request cache, written to ``<out>.distributions.jsonl``) for logit distillation;
     off by default, so plain labelling asks and caches exactly what it always did.
+    ``distributions_for`` says whose answer they are: ``answer`` the teacher's text as written to the
+    output (recorded while generating it), ``student`` that answer rewritten into the task's student
+    format, which is what training in that format trains on: the teacher scores the rewritten answer
+    (teacher-forced, one pass; cached under the scored text) after its own conversation, its shots
+    rewritten the same way so that it has seen the format it is scored in.
     """
 
     model_config = ConfigDict(extra="forbid")
@@ -73,6 +78,7 @@ class LabelConfig(BaseModel):
     failures_path: Path | None = None
     retry: RetryPolicy = RetryPolicy()
     top_logprobs: int = Field(default=0, ge=0, le=20)
+    distributions_for: Literal["answer", "student"] = "answer"
 
 
 class LabelSummary(BaseModel):
@@ -206,7 +212,7 @@ def label_records(
         raise InvalidInputError(
             "self-consistency (samples > 1) needs a task to combine answers", field="samples"
         )
-    _check_distributions(config, teacher.model)
+    _check_distributions(config, teacher.model, task)
     out_path = Path(out_path)
     failures_path = config.failures_path or out_path.with_name(out_path.name + ".failures.jsonl")
     lines = list(line_numbers) if line_numbers is not None else list(range(1, len(records) + 1))
@@ -218,17 +224,30 @@ def label_records(
         seed=config.seed,
         repair=config.repair,
         json_schema=task.json_schema if task else None,
-        top_logprobs=config.top_logprobs,
+        # Scored answers need no distribution from the generation: a cached answer stays cached.
+        top_logprobs=config.top_logprobs if config.distributions_for == "answer" else 0,
     )
     runner = _Runner(teacher.model, task, plan, teacher.cache, config.retry, sleep, load_image)
+    runner.scored_top_k = config.top_logprobs if config.distributions_for == "student" else 0
     _run(jobs, runner, summary, out_path, failures_path, invalid, config.workers, config.progress)
     summary.seconds = round(time.monotonic() - started, 3)
     return summary
 
 
-def _check_distributions(config: LabelConfig, model: ChatModel) -> None:
+def _check_distributions(config: LabelConfig, model: ChatModel, task: Task | None) -> None:
     """Refuse, before any call, distributions that no single answer or this teacher can give."""
     if not config.top_logprobs:
+        return
+    if config.distributions_for == "student":
+        if task is None or task.student_prompt is None:
+            raise InvalidInputError(
+                "distributions_for=student needs a task with a student format", field="distributions_for"
+            )
+        if not isinstance(model, ScoringChatModel):
+            raise InvalidInputError(
+                f"teacher {model.name!r} cannot score a given answer (distributions_for=student)",
+                field="top_logprobs",
+            )
         return
     if config.samples > 1:
         raise InvalidInputError(
@@ -256,10 +275,11 @@ class _Runner:
     ) -> None:
         self.teacher, self.task, self.plan, self.cache = teacher, task, plan, cache
         self.retry, self.sleep, self.load_image = retry, sleep, load_image
+        self.scored_top_k = 0  # > 0: score each answer rewritten into the task's student format
 
-    def __call__(self, job: _Job) -> tuple[_Job, Outcome | None]:
+    def __call__(self, job: _Job) -> tuple[_Job, Outcome | None, TokenDistribution | None]:
         if job.record.is_labelled:
-            return job, None
+            return job, None, None
         messages = build_messages(job.record, job.shots, self.task, self.load_image)
         # A per-record RNG keeps the jitter independent of thread scheduling.
         rng = random.Random(job.record_id)
@@ -273,7 +293,34 @@ class _Runner:
             sleep=self.sleep,
             rng=rng,
         )
-        return job, outcome
+        return job, outcome, self._distribution(job, outcome, rng)
+
+    def _distribution(self, job: _Job, outcome: Outcome, rng: random.Random) -> TokenDistribution | None:
+        """The distributions written for the job's answer: the generation's, fitted to the answer,
+        or (``scored_top_k``) the teacher's scores of the answer in the student's format."""
+        if outcome.answer is None:
+            return None
+        if not self.scored_top_k:
+            dist = outcome.distribution
+            return fit_to_answer(dist, outcome.answer) if dist is not None else None
+        from stillhouse.tasks.student import to_student_answer, to_student_shots
+
+        assert self.task is not None  # _check_distributions
+        answer = to_student_answer(self.task, outcome.answer)
+        if answer is None:
+            return None
+        shots = to_student_shots(self.task, job.shots)
+        messages = build_messages(job.record, shots, self.task, self.load_image)
+        try:
+            (dist, _), _tries = call_with_retry(
+                lambda: cached_score(self.teacher, messages, answer, self.cache, self.scored_top_k),
+                self.retry,
+                sleep=self.sleep,
+                rng=rng,
+            )
+        except (*RECORD_ERRORS, RetryExhausted):  # the answer stands; it trains on its SFT term only
+            return None
+        return dist
 
 
 def _run(
@@ -290,14 +337,14 @@ def _run(
     with (
         JsonlAppender(out_path) as out,
         JsonlAppender(failures_path, truncate=True) as failures,
-        _distributions_out(out_path, runner.plan.top_logprobs) as dists,
+        _distributions_out(out_path, runner.plan.top_logprobs or runner.scored_top_k) as dists,
         progress_bar("labelling", total=len(jobs), disable=not progress) as (bar, task_id),
     ):
         for failure in invalid:
             failures.write(failure.model_dump_json())
         summary.failed += len(invalid)
-        for job, outcome in ordered_map(runner, jobs, workers):
-            _write_distribution(outcome, dists, summary)
+        for job, outcome, dist in ordered_map(runner, jobs, workers):
+            _write_distribution(dist, dists, summary)
             _record(job, outcome, summary, out, failures)
             info = f"calls {summary.teacher_calls} · cached {summary.from_cache} · failed {summary.failed}"
             bar.update(task_id, advance=1, info=info)
@@ -312,14 +359,13 @@ def _distributions_out(out_path: Path, top_logprobs: int) -> Iterator[JsonlAppen
         yield appender
 
 
-def _write_distribution(outcome: Outcome | None, dists: JsonlAppender | None, summary: LabelSummary) -> None:
+def _write_distribution(
+    dist: TokenDistribution | None, dists: JsonlAppender | None, summary: LabelSummary
+) -> None:
     """The answer's distributions, written before the answer itself: a crash in between relabels
     the record from the cache on resume and writes them again (readers keep one per answer)."""
-    if dists is None or outcome is None or outcome.answer is None or outcome.distribution is None:
-        return
-    fitted = fit_to_answer(outcome.distribution, outcome.answer)
-    if fitted is not None:
-        dists.write(fitted.model_dump_json())
+    if dists is not None and dist is not None:
+        dists.write(dist.model_dump_json())
         summary.distributions += 1
 
 

@@ -106,11 +106,12 @@ def collate_teacher(rows: Sequence[TeacherRow]) -> dict[str, Any]:
 
 def check_coverage(teacher: Sequence[Sequence[TeacherRow] | None]) -> None:
     """Refuse a distillation run in which no answer token has a teacher distribution (the data's
-    answers are not the ones labelled, or a task's student format rewrote them): it would silently
-    train as SFT."""
+    answers are not the ones labelled, or a task's student format rewrote answers labelled with
+    the teacher's own distributions): it would silently train as SFT."""
     if not any(row is not None for rows in teacher for row in rows or ()):
         raise DatasetError(
             "no answer in the training data matches the teacher's stored distributions (were the "
-            "answers rewritten after labelling, e.g. into a task's student format?)",
+            "answers rewritten after labelling, e.g. into a task's student format? Label with "
+            "distributions_for=student to have the teacher score them as rewritten)",
             field="teacher_distributions",
         )
