@@ -21,7 +21,13 @@ from pydantic import BaseModel, ConfigDict, Field
 from stillhouse.errors import ConflictError
 from stillhouse.progress import progress_bar
 from stillhouse.search import config as cfg
-from stillhouse.search.segments import Segment, SegmentProblem, iter_segments, segment_key
+from stillhouse.search.segments import (
+    Segment,
+    SegmentProblem,
+    channel_problem,
+    iter_segments,
+    segment_key,
+)
 from stillhouse.search.store import COMBINED, KEYFRAME, RowBatch, Store, open_store, placeholder
 from stillhouse.tasks.video_router.prompt import MODALITIES
 
@@ -224,7 +230,9 @@ def add_segments(
         enrich = _keyword_labeller(visual_keywords)
         if enrich is not None:
             writer.version.models.setdefault("visual_keywords", enrich.model.name)
-        segments = iter_segments(location, enrich=enrich.enrich if enrich else None)
+        segments = iter_segments(
+            location, enrich=enrich.enrich if enrich else None, keyframes_embedded=writer.image is not None
+        )
         models = (writer.embedder, writer.image)
         _ingest(writer.store, writer.version, segments, models, report, show_progress=show_progress)
         writer.version.segments = report.total
@@ -290,6 +298,20 @@ def _batches(items: Iterable[Segment | SegmentProblem], report: AddReport) -> It
         yield batch
 
 
+def _stored_segments(
+    store: Store, table: str, *, keyframes_embedded: bool
+) -> Iterator[Segment | SegmentProblem]:
+    """A version's segments for another; one with only a keyframe is a problem (row N) where the
+    new version has no image embedder to index it by."""
+    for row, stored in enumerate(store.scan(table), start=1):
+        segment = segment_from_row(stored)
+        reason = channel_problem(segment, keyframes_embedded=keyframes_embedded)
+        if reason is None:
+            yield segment
+        else:
+            yield SegmentProblem(file=table, line=row, field="segment", reason=reason)
+
+
 def rebuild(name: str, ingest: cfg.IngestConfig, *, show_progress: bool = False) -> AddReport:
     """A new version of ``name`` built with ``ingest`` from the current version's segments; the old
     version stays queryable (``--version``)."""
@@ -300,7 +322,7 @@ def rebuild(name: str, ingest: cfg.IngestConfig, *, show_progress: bool = False)
         source = manifest.current()
         embedder, image = load_embedder(ingest.embedder), load_image(ingest)
         store = store_for(manifest, source.config)
-        rows = (segment_from_row(r) for r in store.scan(source.table))
+        rows = _stored_segments(store, source.table, keyframes_embedded=image is not None)
         version = manifest.add_version(ingest, model_versions(embedder, store, image))
         target = store_for(manifest, ingest)
         target.create(version.table, embedder.dim, image.dim if image else None)
