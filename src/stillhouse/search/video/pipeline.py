@@ -16,7 +16,7 @@ import queue
 import tempfile
 import threading
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -149,8 +149,10 @@ def ingest_videos(
     *,
     index: cfg.IngestConfig | None = None,
     show_progress: bool = False,
+    on_media: Callable[[float], None] | None = None,
 ) -> VideoIngestReport:
-    """Ingest every video under ``locations`` into index ``name``; never stops at a bad file."""
+    """Ingest every video under ``locations`` into index ``name``; never stops at a bad file.
+    ``on_media`` is told each stretch of seconds of video analysed (what a benchmark samples by)."""
     config = config or VideoIngestConfig()
     started = time.perf_counter()
     files, outcomes = discover(locations)
@@ -159,7 +161,7 @@ def ingest_videos(
         ledger = Ledger.load(name)
         jobs = _plan(files, config, ledger, report)
         if jobs:
-            _run(jobs, config, writer, ledger, report, show_progress)
+            _run(jobs, config, writer, ledger, report, show_progress, on_media)
         report.total = writer.finish()
     report.seconds = time.perf_counter() - started
     return report
@@ -190,13 +192,20 @@ def _run(
     ledger: Ledger,
     report: VideoIngestReport,
     show_progress: bool,
+    on_media: Callable[[float], None] | None = None,
 ) -> None:
     context = an.Context(config, cfg.index_dir(writer.name) / "keyframes")
     results: queue.Queue = queue.Queue(QUEUE_VIDEOS)
     stop = threading.Event()
     total = sum(j.duration for j in jobs)
     with progress_bar("ingesting video", round(total) or None, disable=not show_progress) as (bar, task):
-        context.on_media = lambda seconds: bar.update(task, advance=seconds)
+
+        def media(seconds: float) -> None:
+            bar.update(task, advance=seconds)
+            if on_media is not None:
+                on_media(seconds)
+
+        context.on_media = media
         producer = threading.Thread(
             target=_produce, args=(jobs, context, results, stop), name="analyse", daemon=True
         )
