@@ -162,6 +162,29 @@ class SegmentWriter:
             )
         return len(segments)
 
+    def replace(self, video_ids: set[str]) -> int:
+        """Write a new version from now on (same configuration), holding the current version's
+        segments except those of ``video_ids``: those videos are about to be ingested again under
+        another video configuration, and a version's rows are only ever appended. The old version
+        stays queryable (``--version``). Returns how many segments were left behind."""
+        source = self.version
+        self.version = self.manifest.add_version(source.config, dict(source.models))
+        self.store.create(self.version.table, self.embedder.dim, self.image.dim if self.image else None)
+        cfg.save_manifest(self.manifest)
+        dropped = 0
+        batch: list[Segment] = []
+        for row in self.store.scan(source.table):
+            segment = segment_from_row(row)
+            if segment.video_id in video_ids:
+                dropped += 1
+                continue
+            batch.append(segment)
+            if len(batch) >= BATCH:
+                self.add(batch)
+                batch = []
+        self.add(batch)
+        return dropped
+
     def keys(self) -> set[str]:
         """The :func:`~stillhouse.search.segments.segment_key` of every stored segment."""
         return {segment_key(segment_from_row(r)) for r in self.store.scan(self.version.table)}

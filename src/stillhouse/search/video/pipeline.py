@@ -4,7 +4,8 @@ A producer thread analyses one video after another (:mod:`analyse`) and puts eac
 on a bounded queue; the caller's thread is the index writer, embedding and appending them, so the
 writer never waits on a model and analysis of the next video overlaps the writing of the last.
 Resumable: ``ingested.json`` in the index folder records each video written under a configuration
-fingerprint (a rerun skips it), and segments already stored are recognised by their
+fingerprint (a rerun skips it; a rerun under another configuration writes a new version of the
+index in which the video's new segments replace its old ones), and segments already stored are recognised by their
 :func:`~stillhouse.search.segments.segment_key`, so a killed ingest resumes without duplicates.
 """
 
@@ -64,6 +65,7 @@ class VideoIngestReport(BaseModel):
     version: int
     outcomes: list[VideoOutcome] = Field(default_factory=list)
     added: int = 0
+    replaced: int = 0  # segments of videos ingested again under another configuration, left behind
     total: int = 0
     media_seconds: float = 0.0
     seconds: float = 0.0
@@ -119,6 +121,14 @@ class Ledger:
             "segments": segments,
             "ingested": datetime.now(UTC).isoformat(timespec="seconds"),
         }
+        self._save()
+
+    def forget(self, vids: set[str]) -> None:
+        """Drop these videos (their segments are not in the version now written)."""
+        self.videos = {k: v for k, v in self.videos.items() if k not in vids}
+        self._save()
+
+    def _save(self) -> None:
         fd, tmp = tempfile.mkstemp(prefix=".ingested.", dir=self.path.parent)
         with os.fdopen(fd, "w", encoding="utf-8") as out:
             json.dump(self.videos, out, indent=1)
@@ -126,13 +136,14 @@ class Ledger:
 
     def skip_reason(self, vid: str, fingerprint: str) -> str | None:
         entry = self.videos.get(vid)
-        if entry is None:
-            return None
-        if entry["config"] == fingerprint:
+        if entry is not None and entry["config"] == fingerprint:
             return f"already ingested from {entry['file']} with this configuration"
-        return (
-            f"video id already ingested from {entry['file']} with another configuration (use another index)"
-        )
+        return None
+
+    def other_config(self, vid: str, fingerprint: str) -> bool:
+        """Whether ``vid`` was ingested under another configuration (its segments are replaced)."""
+        entry = self.videos.get(vid)
+        return entry is not None and entry["config"] != fingerprint
 
 
 @dataclass
@@ -140,6 +151,7 @@ class _Job:
     path: Path
     video_id: str
     duration: float
+    note: str | None = None
 
 
 def ingest_videos(
@@ -160,6 +172,7 @@ def ingest_videos(
         report = VideoIngestReport(index=name, version=writer.version.version, outcomes=outcomes)
         ledger = Ledger.load(name)
         jobs = _plan(files, config, ledger, report)
+        _replace(jobs, config, writer, ledger, report)
         if jobs:
             _run(jobs, config, writer, ledger, report, show_progress, on_media)
         report.total = writer.finish()
@@ -183,6 +196,31 @@ def _plan(
         except Exception as exc:  # noqa: BLE001  (any unreadable file is a report line, never a stop)
             report.outcomes.append(VideoOutcome(file=str(path), status="failed", reason=_why(exc)))
     return jobs
+
+
+def _replace(
+    jobs: list[_Job],
+    config: VideoIngestConfig,
+    writer: SegmentWriter,
+    ledger: Ledger,
+    report: VideoIngestReport,
+) -> None:
+    """Videos ingested before under another configuration: the ingest goes on in a new version of
+    the index without their old segments (the old version keeps them), never mixing the two."""
+    again = {j.video_id for j in jobs if ledger.other_config(j.video_id, config.fingerprint())}
+    if not again:
+        return
+    before = writer.version.version
+    dropped = writer.replace(again)
+    ledger.forget(again)
+    report.version = writer.version.version
+    report.replaced = dropped
+    for job in jobs:
+        if job.video_id in again:
+            job.note = (
+                f"ingested before with another configuration: version {report.version} replaces its "
+                f"segments (version {before} keeps them)"
+            )
 
 
 def _run(
@@ -269,7 +307,8 @@ def _write(
         report.added += writer.add(fresh)
         stored.update(segment_key(s) for s in fresh)
         ledger.done(result.video_id, context.config.fingerprint(), job.path, len(result.segments))
-    notes = list(result.notes)
+    notes = [job.note] if job.note else []
+    notes += result.notes
     if len(fresh) < len(result.segments):
         notes.append(f"{len(result.segments) - len(fresh)} segments were already stored (resumed)")
     report.media_seconds += result.duration
