@@ -23,7 +23,8 @@ from stillhouse.search.video import decode, metadata, scenes, transcribe
 from stillhouse.search.video.config import VideoIngestConfig
 
 WHISPER_PENDING = 2  # chunks queued for Whisper before decoding waits (bounds the audio held)
-VISUAL_PENDING = 8  # keyframes queued for OCR before decoding waits
+OCR_BATCH = 8  # keyframes per OCR job (one detector pass, one recogniser call: Ocr.read_many)
+VISUAL_PENDING = 2  # OCR jobs queued before decoding waits
 SOUND_BATCH = 16  # log-mel patches (7.7 s of audio) per YAMNet job
 SOUND_PENDING = 8
 
@@ -164,7 +165,9 @@ class _VideoRun:
         self.notes: list[str] = [] if probe.has_audio else ["no audio track: visual and metadata only"]
         self.spans: list[scenes.Span] = []
         self.keyframe_paths: list[Path | None] = []
-        self.visual: list[Future[str]] = []
+        self.visual: list[tuple[int, int] | None] = []  # per span: (OCR job, place in it), or none
+        self.frames_pending: list[np.ndarray] = []
+        self.visual_jobs: list[Future[list[str]]] = []
         self.candidates: list[tuple[float, np.ndarray]] = []
         self.patches = ae.PatchStream()
         self.scores: list[tuple[float, np.ndarray]] = []
@@ -248,7 +251,7 @@ class _VideoRun:
         before = [c for c in self.candidates if c[0] < span[1]] or self.candidates[:1]
         if not before:
             self.keyframe_paths.append(None)
-            self.visual.append(_done(""))
+            self.visual.append(None)
             return
         middle = (span[0] + span[1]) / 2
         _, image = min(before, key=lambda c: abs(c[0] - middle))
@@ -256,21 +259,36 @@ class _VideoRun:
             self.keyframe_paths.append(
                 _save_keyframe(image, self.keyframes, span[0], self.config.thumbnail_width)
             )
-        self.visual.append(self.workers.visual.submit(self._read, image))
-        with self._inline("waiting"):
-            _bound(self.visual, VISUAL_PENDING)
+        self.visual.append((len(self.visual_jobs), len(self.frames_pending)))
+        self.frames_pending.append(image)
+        if len(self.frames_pending) >= OCR_BATCH:
+            self._submit_visual()
         later = [c for c in self.candidates if c[0] >= span[1]]
         self.candidates = later or self.candidates[-1:]
 
-    def _read(self, image: np.ndarray) -> str:
-        parts = []
+    def _submit_visual(self) -> None:
+        if self.frames_pending:
+            self.visual_jobs.append(self.workers.visual.submit(self._read, self.frames_pending))
+            self.frames_pending = []
+            with self._inline("waiting"):
+                _bound(self.visual_jobs, VISUAL_PENDING)
+
+    def _read(self, images: list[np.ndarray]) -> list[str]:
+        """Each keyframe's visual text: its OCR lines (the batch read at once), then any caption."""
+        texts = [""] * len(images)
         if self.config.ocr:
             with self.clock.time("ocr"):
-                parts.append(self.models.get("ocr").read(image))  # type: ignore[attr-defined]
+                texts = self.models.get("ocr").read_many(images)  # type: ignore[attr-defined]
         if self.config.vision:
             with self.clock.time("vision"):
-                parts.append(self.models.get("vision").caption(image))  # type: ignore[attr-defined]
-        return "\n".join(p for p in parts if p)
+                captions = [self.models.get("vision").caption(i) for i in images]  # type: ignore[attr-defined]
+            texts = ["\n".join(p for p in pair if p) for pair in zip(texts, captions, strict=True)]
+        return texts
+
+    def _visual_texts(self) -> list[str]:
+        self._submit_visual()
+        done = [job.result() for job in self.visual_jobs]
+        return [done[ref[0]][ref[1]] if ref else "" for ref in self.visual]
 
     def finish(self, meta: dict[str, MetadataValue]) -> list[Segment]:
         if isinstance(self.detector, scenes.TransNetCuts):
@@ -288,7 +306,7 @@ class _VideoRun:
             words, tags = words + found, tags + tagged
         if self.probe.has_audio and not words:
             self.notes.append("no speech recognised")
-        return self._segments(meta, [f.result() for f in self.visual], words, tags)
+        return self._segments(meta, self._visual_texts(), words, tags)
 
     def _segments(
         self,
@@ -340,12 +358,6 @@ def _bound(futures: list[Future], pending: int) -> None:
     """Wait for the oldest work once more than ``pending`` items are queued (back-pressure)."""
     if len(futures) > pending:
         futures[-pending - 1].result()
-
-
-def _done(value: str) -> Future[str]:
-    future: Future[str] = Future()
-    future.set_result(value)
-    return future
 
 
 def _save_keyframe(image: np.ndarray, folder: Path, start: float, thumb_width: int) -> Path:
