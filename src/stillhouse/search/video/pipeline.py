@@ -1,8 +1,8 @@
 """``stillhouse search ingest``: video files in, segments into the index's one writer, a report out.
 
 A producer thread analyses one video after another (:mod:`analyse`) and puts each video's segments
-on a bounded queue; the caller's thread is the index writer, embedding and appending them, so the
-writer never waits on a model and analysis of the next video overlaps the writing of the last.
+on a bounded queue as they are finished; the caller's thread is the index writer, embedding and
+appending them, so the writer never waits on a model and a long video is written as it is analysed.
 Resumable: ``ingested.json`` in the index folder records each video written under a configuration
 fingerprint (a rerun skips it; a rerun under another configuration writes a new version of the
 index in which the video's new segments replace its old ones), and segments already stored are recognised by their
@@ -34,7 +34,8 @@ from stillhouse.search.video import decode, metadata
 from stillhouse.search.video.config import VIDEO_SUFFIXES, VideoIngestConfig
 
 LEDGER = "ingested.json"
-QUEUE_VIDEOS = 2  # analysed videos waiting for the writer (their segments are small)
+QUEUE_RUNS = 16  # runs of finished segments waiting for the writer (each a few segments)
+WRITE_BATCH = 32  # segments per index append (each append is a table version to compact later)
 
 
 class VideoOutcome(BaseModel):
@@ -233,7 +234,7 @@ def _run(
     on_media: Callable[[float], None] | None = None,
 ) -> None:
     context = an.Context(config, cfg.index_dir(writer.name) / "keyframes")
-    results: queue.Queue = queue.Queue(QUEUE_VIDEOS)
+    results: queue.Queue = queue.Queue(QUEUE_RUNS)
     stop = threading.Event()
     total = sum(j.duration for j in jobs)
     with progress_bar("ingesting video", round(total) or None, disable=not show_progress) as (bar, task):
@@ -250,8 +251,19 @@ def _run(
         producer.start()
         try:
             stored = writer.keys()  # once: each video's new keys are added as it is written
-            for job, outcome in _consume(results):
-                _write(job, outcome, writer, stored, ledger, context, report)
+            written: dict[Path, tuple[int, int]] = {}  # per file: segments analysed, of them new
+            pending: list = []  # finished segments of the current video, written WRITE_BATCH at a time
+            for job, item in _consume(results):
+                if isinstance(item, list):
+                    pending += item
+                    if len(pending) >= WRITE_BATCH:
+                        _add(job, pending, writer, stored, context, written)
+                        pending = []
+                    continue
+                if pending:
+                    _add(job, pending, writer, stored, context, written)
+                    pending = []
+                _write(job, item, ledger, context, report, written.pop(job.path, (0, 0)))
                 bar.update(task, info=f"{len(report.outcomes)} files done")
         finally:
             stop.set()
@@ -259,12 +271,24 @@ def _run(
     report.stage_seconds = {k: round(v, 3) for k, v in sorted(context.clock.seconds.items())}
 
 
+class _Stopped(Exception):
+    """The writer has stopped: the analysis of the current video is abandoned."""
+
+
 def _produce(jobs: list[_Job], context: an.Context, results: queue.Queue, stop: threading.Event) -> None:
+    """Analyse each video, putting its finished segments on the queue as they come, then its end."""
     for job in jobs:
         if stop.is_set():
             break
+
+        def emit(segments: list, job: _Job = job) -> None:
+            if not _put(results, (job, segments), stop):
+                raise _Stopped
+
         try:
-            item: an.Analysis | Exception = an.analyse(job.path, context)
+            item: an.Analysis | Exception = an.analyse(job.path, context, emit)
+        except _Stopped:
+            return
         except Exception as exc:  # noqa: BLE001  (reported for this file; the next one still runs)
             item = exc
         if not _put(results, (job, item), stop):
@@ -288,29 +312,47 @@ def _consume(results: queue.Queue) -> Iterator[tuple[_Job, an.Analysis | Excepti
         yield item
 
 
+def _add(
+    job: _Job,
+    segments: list,
+    writer: SegmentWriter,
+    stored: set[str],
+    context: an.Context,
+    written: dict[Path, tuple[int, int]],
+) -> None:
+    """Write a run of a video's finished segments (those not stored by an earlier, killed run)."""
+    with context.clock.time("index write"):
+        fresh = [s for s in segments if segment_key(s) not in stored]
+        writer.add(fresh)
+        stored.update(segment_key(s) for s in fresh)
+    seen, new = written.get(job.path, (0, 0))
+    written[job.path] = (seen + len(segments), new + len(fresh))
+
+
 def _write(
     job: _Job,
     result: an.Analysis | Exception,
-    writer: SegmentWriter,
-    stored: set[str],
     ledger: Ledger,
     context: an.Context,
     report: VideoIngestReport,
+    written: tuple[int, int],
 ) -> None:
+    """A video's end: recorded in the ledger and the report (its segments are already written)."""
+    seen, new = written
+    report.added += new
     if isinstance(result, Exception):
+        reason = _why(result)
+        if new:
+            reason += f" ({new} segments before it were written)"
         report.outcomes.append(
-            VideoOutcome(file=str(job.path), status="failed", video_id=job.video_id, reason=_why(result))
+            VideoOutcome(file=str(job.path), status="failed", video_id=job.video_id, reason=reason)
         )
         return
-    with context.clock.time("index write"):
-        fresh = [s for s in result.segments if segment_key(s) not in stored]
-        report.added += writer.add(fresh)
-        stored.update(segment_key(s) for s in fresh)
-        ledger.done(result.video_id, context.config.fingerprint(), job.path, len(result.segments))
+    ledger.done(result.video_id, context.config.fingerprint(), job.path, result.segments)
     notes = [job.note] if job.note else []
     notes += result.notes
-    if len(fresh) < len(result.segments):
-        notes.append(f"{len(result.segments) - len(fresh)} segments were already stored (resumed)")
+    if new < seen:
+        notes.append(f"{seen - new} segments were already stored (resumed)")
     report.media_seconds += result.duration
     report.outcomes.append(
         VideoOutcome(
@@ -318,7 +360,7 @@ def _write(
             status="ingested",
             video_id=result.video_id,
             notes=notes,
-            segments=len(result.segments),
+            segments=result.segments,
             duration=round(result.duration, 2),
         )
     )
