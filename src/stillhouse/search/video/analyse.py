@@ -26,7 +26,7 @@ from stillhouse.search.video.assemble import INF, Assembler
 from stillhouse.search.video.config import VideoIngestConfig
 
 WHISPER_PENDING = 2  # chunks queued for Whisper before decoding waits (bounds the audio held)
-OCR_BATCH = 8  # keyframes per OCR job (one detector pass, one recogniser call: Ocr.read_many)
+OCR_BATCH = 8  # keyframes per OCR job (one recogniser call over their text boxes: Ocr.read_many)
 VISUAL_PENDING = 2  # OCR jobs queued before decoding waits
 SOUND_BATCH = 16  # log-mel patches (7.7 s of audio) per YAMNet job
 SOUND_PENDING = 8

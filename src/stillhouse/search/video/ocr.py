@@ -1,7 +1,7 @@
 """On-screen text: rapidocr (PP-OCR ONNX models inside the package) on segments' keyframes, in
-batches: one detector pass over the batch's keyframes of one size, one recogniser call over every
-text box they hold, instead of a pass of each model per keyframe (``benchmarks/bench_ingest.py
---ocr-only`` compares the two)."""
+batches: the detector on each keyframe, then one recogniser call over every text box of the batch
+(rapidocr batches and pads boxes of similar width together) instead of one per keyframe
+(``benchmarks/bench_ingest.py --ocr-only`` compares the two)."""
 
 from __future__ import annotations
 
@@ -74,21 +74,13 @@ class Ocr:
         return _Prepared(image, record, raw)
 
     def _detect(self, images: list[np.ndarray]) -> list[list[np.ndarray]]:
-        """The sorted text boxes of each image: one detector pass per group of equal input size
-        (a video's keyframes all share one)."""
+        """The sorted text boxes of each image. One detector pass per image: stacking a batch's
+        keyframes into one pass was slower per CPU second here (``bench_ingest.py --ocr-only``)."""
         det = self._engine.text_det
-        inputs = [det.get_preprocess(max(i.shape[0], i.shape[1]))(i) for i in images]
-        groups: dict[tuple[int, ...], list[int]] = {}
-        for index, tensor in enumerate(inputs):
-            groups.setdefault(tensor.shape, []).append(index)
-        maps: list[np.ndarray | None] = [None] * len(images)
-        for members in groups.values():
-            preds = det.infer(np.concatenate([inputs[i] for i in members]))[0]
-            for row, index in enumerate(members):
-                maps[index] = preds[row : row + 1]
         out = []
-        for image, pred in zip(images, maps, strict=True):
+        for image in images:
             shape = image.shape[0], image.shape[1]
+            pred = det.infer(det.get_preprocess(max(shape))(image))[0]
             found, _ = det.postprocess_op(pred, shape)
             found = det.filter_tag_det_res(found, shape)
             out.append(self._engine.sorted_boxes(found) if len(found) else [])
