@@ -28,7 +28,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from stillhouse.progress import progress_bar
 from stillhouse.search import config as cfg
 from stillhouse.search.ingest import SegmentWriter, segment_writer
-from stillhouse.search.segments import segment_key
+from stillhouse.search.segments import Segment, segment_key
 from stillhouse.search.video import analyse as an
 from stillhouse.search.video import decode, metadata
 from stillhouse.search.video.config import VIDEO_SUFFIXES, VideoIngestConfig
@@ -250,25 +250,38 @@ def _run(
         )
         producer.start()
         try:
-            stored = writer.keys()  # once: each video's new keys are added as it is written
-            written: dict[Path, tuple[int, int]] = {}  # per file: segments analysed, of them new
-            pending: list = []  # finished segments of the current video, written WRITE_BATCH at a time
-            for job, item in _consume(results):
-                if isinstance(item, list):
-                    pending += item
-                    if len(pending) >= WRITE_BATCH:
-                        _add(job, pending, writer, stored, context, written)
-                        pending = []
-                    continue
-                if pending:
-                    _add(job, pending, writer, stored, context, written)
-                    pending = []
-                _write(job, item, ledger, context, report, written.pop(job.path, (0, 0)))
+            for _ in _drain(results, writer, ledger, context, report):
                 bar.update(task, info=f"{len(report.outcomes)} files done")
         finally:
             stop.set()
             context.workers.close()
     report.stage_seconds = {k: round(v, 3) for k, v in sorted(context.clock.seconds.items())}
+
+
+def _drain(
+    results: queue.Queue,
+    writer: SegmentWriter,
+    ledger: Ledger,
+    context: an.Context,
+    report: VideoIngestReport,
+) -> Iterator[None]:
+    """The writer's loop: each video's finished segments appended WRITE_BATCH at a time, then its
+    end recorded; yields after each video."""
+    stored = writer.keys()  # once: each video's new keys are added as it is written
+    written: dict[Path, tuple[int, int]] = {}  # per file: segments analysed, of them new
+    pending: list[Segment] = []  # finished segments of the current video, not yet appended
+    for job, item in _consume(results):
+        if isinstance(item, list):
+            pending += item
+            if len(pending) >= WRITE_BATCH:
+                _add(job, pending, writer, stored, context, written)
+                pending = []
+            continue
+        if pending:
+            _add(job, pending, writer, stored, context, written)
+            pending = []
+        _write(job, item, ledger, context, report, written.pop(job.path, (0, 0)))
+        yield
 
 
 class _Stopped(Exception):
@@ -281,7 +294,7 @@ def _produce(jobs: list[_Job], context: an.Context, results: queue.Queue, stop: 
         if stop.is_set():
             break
 
-        def emit(segments: list, job: _Job = job) -> None:
+        def emit(segments: list[Segment], job: _Job = job) -> None:
             if not _put(results, (job, segments), stop):
                 raise _Stopped
 
@@ -307,14 +320,14 @@ def _put(results: queue.Queue, item: object, stop: threading.Event) -> bool:
     return False
 
 
-def _consume(results: queue.Queue) -> Iterator[tuple[_Job, an.Analysis | Exception]]:
+def _consume(results: queue.Queue) -> Iterator[tuple[_Job, list[Segment] | an.Analysis | Exception]]:
     while (item := results.get()) is not None:
         yield item
 
 
 def _add(
     job: _Job,
-    segments: list,
+    segments: list[Segment],
     writer: SegmentWriter,
     stored: set[str],
     context: an.Context,
