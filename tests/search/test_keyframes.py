@@ -124,3 +124,43 @@ def test_an_index_without_an_image_model_has_no_keyframe_vectors(home: Path, tmp
     )
     _, stored = _table()
     assert "keyframe_vec" not in stored[0] and stored[0]["has_keyframe"] is False
+
+
+def test_a_segment_with_only_a_keyframe_is_indexed_by_its_image_vector(
+    home: Path, tmp_path: Path, clip_folder: Path
+):
+    rows = [
+        {"video_id": "bare", "start": 0, "end": 5, "keyframe": _frame(tmp_path / "bare.png", (200, 40, 40))},
+        {"video_id": "gone", "start": 0, "end": 5, "keyframe": str(tmp_path / "missing.png")},
+        {"video_id": "told", "start": 0, "end": 5, "visual": "a grey wall"},
+    ]
+    config = cfg.IngestConfig(embedder="hashing:64", image_embedder=str(clip_folder))
+    report = add_segments("kf", write_segments(tmp_path / "bare.jsonl", rows), ingest=config)
+    assert report.added == 2
+    assert [(p.line, p.field) for p in report.problems] == [(2, "segment")]
+    assert "missing.png is not a readable local file" in report.problems[0].reason
+    _, stored = _table()
+    assert [(r["has_keyframe"], r["has_visual"], r["has_metadata"]) for r in stored] == [
+        (True, False, False),
+        (False, True, False),
+    ]
+    out = search(SearchRequest(query="a red wall", index="kf", weights="1,0,0,0", k=2))
+    assert {r.video_id for r in out.results} == {"bare", "told"}
+    assert next(r for r in out.results if r.video_id == "bare").scores["visual"] is not None
+
+
+def test_a_rebuild_without_the_image_model_reports_the_segments_with_only_a_keyframe(
+    home: Path, tmp_path: Path, clip_folder: Path
+):
+    from stillhouse.search.ingest import rebuild
+
+    rows = [
+        {"video_id": "bare", "start": 0, "end": 5, "keyframe": _frame(tmp_path / "bare.png", (200, 40, 40))},
+        {"video_id": "told", "start": 0, "end": 5, "visual": "a grey wall"},
+    ]
+    framed = cfg.IngestConfig(embedder="hashing:64", image_embedder=str(clip_folder))
+    add_segments("kf", write_segments(tmp_path / "bare.jsonl", rows), ingest=framed)
+    report = rebuild("kf", cfg.IngestConfig(embedder="hashing:64"))
+    assert (report.version, report.added) == (2, 1)
+    assert [(p.file, p.line, p.field) for p in report.problems] == [("kf_v1", 1, "segment")]
+    assert "--image-embedder" in report.problems[0].reason

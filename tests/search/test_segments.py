@@ -62,3 +62,17 @@ def test_relative_keyframe_and_media_paths_are_relative_to_the_segment_file(tmp_
             str(folder / "../videos/v.mp4"),
         )
         assert (second.keyframe, second.media) == ("/abs/1.jpg", "s3://bucket/v.mp4")
+
+
+def test_a_segment_with_only_a_keyframe_parses_but_needs_something_to_read_it(tmp_path):
+    from stillhouse.search.segments import KEYFRAME_ALONE, channel_problem
+
+    frame = tmp_path / "f.jpg"
+    frame.write_bytes(b"jpeg")
+    seg = parse_segment(json.dumps({"video_id": "v", "start": 0, "end": 1, "keyframe": str(frame)}), 1)
+    assert isinstance(seg, Segment) and seg.modalities() == ()
+    assert channel_problem(seg, keyframes_embedded=False) == KEYFRAME_ALONE
+    assert channel_problem(seg, keyframes_embedded=True) is None
+    remote = seg.model_copy(update={"keyframe": "s3://bucket/f.jpg"})
+    assert "not a readable local file" in str(channel_problem(remote, keyframes_embedded=True))
+    assert channel_problem(Segment(video_id="v", start=0, end=1, audio="x"), keyframes_embedded=False) is None

@@ -98,3 +98,35 @@ def test_an_answer_with_no_keyword_is_the_lines_problem(home, tmp_path, keyframe
         "idx", write_segments(tmp_path / "s.jsonl", rows), ingest=HASHING, visual_keywords=FakeModel([" , "])
     )
     assert report.added == 0 and "wrote no keyword" in report.problems[0].reason
+
+
+def test_a_segment_with_only_a_keyframe_is_indexed_by_its_keywords(home, tmp_path, keyframes):
+    rows = [
+        {"video_id": "pets", "start": 0, "end": 5, "keyframe": "frames/chelsea.png"},
+        {"video_id": "space", "start": 0, "end": 5, "keyframe": "frames/astronaut.png"},
+    ]
+    report = add_segments(
+        "idx", write_segments(tmp_path / "s.jsonl", rows), ingest=HASHING, visual_keywords=keyword_model()
+    )
+    assert report.added == 2 and report.problems == []
+    out = search(SearchRequest(query="tabby cat", index="idx", weights="1,0,0,0"))
+    top = out.results[0]
+    assert top.video_id == "pets" and "tabby cat" in top.evidence["visual"]
+    assert top.scores["visual"] and top.scores["transcription"] is None and top.scores["metadata"] is None
+
+
+def test_a_segment_with_only_a_keyframe_and_nothing_to_read_it_is_its_lines_problem(
+    home, tmp_path, keyframes
+):
+    rows = [
+        {"video_id": "a", "start": 0, "end": 5, "audio": "hum"},
+        {"video_id": "b", "start": 0, "end": 5, "keyframe": "frames/chelsea.png"},
+        {"video_id": "c", "start": 0, "end": 5, "keyframe": "frames/chelsea.png", "visual": "  "},
+    ]
+    report = add_segments("idx", write_segments(tmp_path / "s.jsonl", rows), ingest=HASHING)
+    assert report.added == 1
+    assert [(p.line, p.field) for p in report.problems] == [(2, "segment"), (3, "segment")]
+    assert (
+        "--image-embedder" in report.problems[0].reason and "--visual-keywords" in report.problems[0].reason
+    )
+    assert str(report.problems[0]) == f"line 2: segment: {report.problems[0].reason}"

@@ -21,7 +21,13 @@ from pydantic import BaseModel, ConfigDict, Field
 from stillhouse.errors import ConflictError
 from stillhouse.progress import progress_bar
 from stillhouse.search import config as cfg
-from stillhouse.search.segments import Segment, SegmentProblem, iter_segments, segment_key
+from stillhouse.search.segments import (
+    Segment,
+    SegmentProblem,
+    channel_problem,
+    iter_segments,
+    segment_key,
+)
 from stillhouse.search.store import COMBINED, KEYFRAME, RowBatch, Store, open_store, placeholder
 from stillhouse.tasks.video_router.prompt import MODALITIES
 
@@ -156,6 +162,29 @@ class SegmentWriter:
             )
         return len(segments)
 
+    def replace(self, video_ids: set[str]) -> int:
+        """Write a new version from now on (same configuration), holding the current version's
+        segments except those of ``video_ids``: those videos are about to be ingested again under
+        another video configuration, and a version's rows are only ever appended. The old version
+        stays queryable (``--version``). Returns how many segments were left behind."""
+        source = self.version
+        self.version = self.manifest.add_version(source.config, dict(source.models))
+        self.store.create(self.version.table, self.embedder.dim, self.image.dim if self.image else None)
+        cfg.save_manifest(self.manifest)
+        dropped = 0
+        batch: list[Segment] = []
+        for row in self.store.scan(source.table):
+            segment = segment_from_row(row)
+            if segment.video_id in video_ids:
+                dropped += 1
+                continue
+            batch.append(segment)
+            if len(batch) >= BATCH:
+                self.add(batch)
+                batch = []
+        self.add(batch)
+        return dropped
+
     def keys(self) -> set[str]:
         """The :func:`~stillhouse.search.segments.segment_key` of every stored segment."""
         return {segment_key(segment_from_row(r)) for r in self.store.scan(self.version.table)}
@@ -224,7 +253,9 @@ def add_segments(
         enrich = _keyword_labeller(visual_keywords)
         if enrich is not None:
             writer.version.models.setdefault("visual_keywords", enrich.model.name)
-        segments = iter_segments(location, enrich=enrich.enrich if enrich else None)
+        segments = iter_segments(
+            location, enrich=enrich.enrich if enrich else None, keyframes_embedded=writer.image is not None
+        )
         models = (writer.embedder, writer.image)
         _ingest(writer.store, writer.version, segments, models, report, show_progress=show_progress)
         writer.version.segments = report.total
@@ -290,6 +321,20 @@ def _batches(items: Iterable[Segment | SegmentProblem], report: AddReport) -> It
         yield batch
 
 
+def _stored_segments(
+    store: Store, table: str, *, keyframes_embedded: bool
+) -> Iterator[Segment | SegmentProblem]:
+    """A version's segments for another; one with only a keyframe is a problem (row N) where the
+    new version has no image embedder to index it by."""
+    for row, stored in enumerate(store.scan(table), start=1):
+        segment = segment_from_row(stored)
+        reason = channel_problem(segment, keyframes_embedded=keyframes_embedded)
+        if reason is None:
+            yield segment
+        else:
+            yield SegmentProblem(file=table, line=row, field="segment", reason=reason)
+
+
 def rebuild(name: str, ingest: cfg.IngestConfig, *, show_progress: bool = False) -> AddReport:
     """A new version of ``name`` built with ``ingest`` from the current version's segments; the old
     version stays queryable (``--version``)."""
@@ -300,7 +345,7 @@ def rebuild(name: str, ingest: cfg.IngestConfig, *, show_progress: bool = False)
         source = manifest.current()
         embedder, image = load_embedder(ingest.embedder), load_image(ingest)
         store = store_for(manifest, source.config)
-        rows = (segment_from_row(r) for r in store.scan(source.table))
+        rows = _stored_segments(store, source.table, keyframes_embedded=image is not None)
         version = manifest.add_version(ingest, model_versions(embedder, store, image))
         target = store_for(manifest, ingest)
         target.create(version.table, embedder.dim, image.dim if image else None)

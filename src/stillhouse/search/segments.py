@@ -25,6 +25,13 @@ NonEmpty = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1,
 # at worst), and a ~10 s segment's caption or transcript is far shorter than this.
 MAX_CHANNEL_CHARS = 16_000
 Channel = Annotated[str, StringConstraints(max_length=MAX_CHANNEL_CHARS)]
+NEEDS = "at least one of visual, audio, transcription, metadata, or a keyframe"
+# A keyframe is a channel only where something reads it: an image embedder (its vector joins the
+# visual channel) or a keyword model (its keywords become the visual text).
+KEYFRAME_ALONE = (
+    "a segment needs at least one of visual, audio, transcription, metadata; a keyframe alone is "
+    "indexed only with an image embedder (--image-embedder) or visual keywords (--visual-keywords)"
+)
 
 
 class Segment(BaseModel):
@@ -49,8 +56,8 @@ class Segment(BaseModel):
     def _ordered(self) -> Segment:
         if self.end < self.start:
             raise ValueError(f"end ({self.end}) is before start ({self.start})")
-        if not self.modalities():
-            raise ValueError("a segment needs at least one of visual, audio, transcription, metadata")
+        if not self.modalities() and not self.keyframe:
+            raise ValueError(f"a segment needs {NEEDS}")
         if len(self.text("metadata")) > MAX_CHANNEL_CHARS:
             raise ValueError(f"metadata is longer than {MAX_CHANNEL_CHARS} characters as text")
         return self
@@ -115,12 +122,16 @@ def parse_segment(raw: bytes | str, line: int, file: str | None = None) -> Segme
 
 
 def iter_segments(
-    location: str | Path, *, enrich: Callable[[Segment], Segment] | None = None
+    location: str | Path,
+    *,
+    enrich: Callable[[Segment], Segment] | None = None,
+    keyframes_embedded: bool = False,
 ) -> Iterator[Segment | SegmentProblem]:
     """Each non-blank line of a JSONL file, folder or ``s3://`` location, parsed, in order.
 
     ``enrich`` rewrites each good segment (e.g. its keyframe's keywords as visual text); an
-    :class:`InvalidInputError` it raises becomes that line's problem."""
+    :class:`InvalidInputError` it raises becomes that line's problem. A segment left with no text
+    channel is a problem too (:func:`channel_problem`) unless ``keyframes_embedded``."""
     from stillhouse.sources.files import iter_source_lines
 
     base = _base_folder(location)
@@ -130,14 +141,31 @@ def iter_segments(
         parsed = parse_segment(item.raw, item.line, item.file)
         if isinstance(parsed, Segment):
             parsed = anchored(parsed, base) if base is not None else parsed
-            if enrich is not None:
-                try:
-                    parsed = enrich(parsed)
-                except InvalidInputError as exc:
-                    parsed = SegmentProblem(
-                        file=item.file, line=item.line, field=exc.field or "segment", reason=exc.message
-                    )
+            try:
+                parsed = enrich(parsed) if enrich is not None else parsed
+                reason = channel_problem(parsed, keyframes_embedded=keyframes_embedded)
+            except InvalidInputError as exc:
+                parsed = SegmentProblem(
+                    file=item.file, line=item.line, field=exc.field or "segment", reason=exc.message
+                )
+            else:
+                if reason is not None:
+                    parsed = SegmentProblem(file=item.file, line=item.line, field="segment", reason=reason)
         yield parsed
+
+
+def channel_problem(segment: Segment, *, keyframes_embedded: bool) -> str | None:
+    """Why ``segment`` would be indexed with no channel at all, or None: a segment with only a
+    keyframe needs an image embedder to embed it (or keywords to have been derived from it), and
+    that keyframe must be a file the embedder can open."""
+    if segment.modalities():
+        return None
+    if not keyframes_embedded:
+        return KEYFRAME_ALONE
+    keyframe = str(segment.keyframe)
+    if "://" in keyframe or not Path(keyframe).is_file():
+        return f"keyframe {keyframe} is not a readable local file, and the segment has no other channel"
+    return None
 
 
 def _base_folder(location: str | Path) -> Path | None:

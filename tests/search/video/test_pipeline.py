@@ -115,15 +115,38 @@ def test_a_killed_ingest_resumes_without_duplicates(
     assert report.added == 1
 
 
-def test_another_configuration_of_an_ingested_video_is_skipped_with_its_reason(
+def test_another_configuration_of_an_ingested_video_replaces_its_segments_in_a_new_version(
     clips: Path, home: Path
 ) -> None:
-    from stillhouse.search.video.config import VideoIngestConfig
+    from stillhouse.search.video.config import SegmentPolicy, VideoIngestConfig
 
-    ingest_videos("cfgs", [clips / "silent.mp4"], index=HASHING)
-    report = ingest_videos("cfgs", [clips / "silent.mp4"], VideoIngestConfig(ocr=False), index=HASHING)
+    files = [clips / "silent.mp4", clips / "tone.mkv"]
+    ingest_videos("cfgs", files, index=HASHING)
+    shorter = VideoIngestConfig(ocr=False, segments=SegmentPolicy(min_s=3, target_s=5, max_s=8))
+    report = ingest_videos("cfgs", [clips / "silent.mp4"], shorter, index=HASHING)
     (outcome,) = report.outcomes
-    assert outcome.status == "skipped" and "another configuration" in (outcome.reason or "")
+    assert outcome.status == "ingested" and report.version == 2 and report.replaced == 2
+    assert "version 2 replaces its segments (version 1 keeps them)" in " ".join(outcome.notes)
+    manifest = cfg.require_manifest("cfgs")
+    assert [v.version for v in manifest.versions] == [1, 2] and manifest.current().config == HASHING
+    spans = sorted((s.video_id, s.start, s.end) for s in stored("cfgs"))
+    assert spans == [
+        ("beep", 0.0, pytest.approx(6.0, abs=0.1)),  # the other video, carried over
+        ("silent", 0.0, 5.0),
+        ("silent", 5.0, 12.0),
+        ("silent", 12.0, 17.0),
+        ("silent", 17.0, 22.0),
+    ]
+    old = store_for(manifest, HASHING).scan(manifest.get(1).table)
+    assert sorted(segment_from_row(r).start for r in old if "silent" in r["info"]) == [0.0, 12.0]
+    ledger = json.loads((cfg.index_dir("cfgs") / pipeline.LEDGER).read_text())
+    assert ledger["silent"]["config"] == shorter.fingerprint() and ledger["silent"]["segments"] == 4
+
+    again = ingest_videos("cfgs", files, shorter, index=HASHING)
+    assert again.version == 3 and again.added == 1 and again.replaced == 1  # beep, ingested as before
+    assert [o.status for o in again.outcomes] == ["skipped", "ingested"]
+    assert "already ingested" in (again.outcomes[0].reason or "")
+    assert len(stored("cfgs")) == 5
 
 
 def test_cli_ingest_prints_each_file_and_exits_1_when_one_failed(clips: Path, home: Path) -> None:

@@ -1,7 +1,9 @@
 """One video, one decode: frames feed the cut detector and keyframe choice; audio becomes log-mel
 patches that YAMNet scores in batches on a worker thread, and Whisper transcribes it in chunks on
-another; keyframes go to OCR (and a captioner, when configured) on a third as each segment closes. Nothing grows with the video's length
-but the text found in it and one score row per 0.48 s of audio."""
+another; keyframes go to OCR (and a captioner, when configured) in batches on a third. What they
+find goes to the video's :class:`~stillhouse.search.video.assemble.Assembler`, which hands each
+segment on as soon as it is final, so nothing held grows with the video's length.
+"""
 
 from __future__ import annotations
 
@@ -17,15 +19,18 @@ from pathlib import Path
 
 import numpy as np
 
-from stillhouse.search.segments import MAX_CHANNEL_CHARS, MetadataValue, Segment
+from stillhouse.search.segments import Segment
 from stillhouse.search.video import audio_events as ae
 from stillhouse.search.video import decode, metadata, scenes, transcribe
+from stillhouse.search.video.assemble import INF, Assembler
 from stillhouse.search.video.config import VideoIngestConfig
 
 WHISPER_PENDING = 2  # chunks queued for Whisper before decoding waits (bounds the audio held)
-VISUAL_PENDING = 8  # keyframes queued for OCR before decoding waits
+OCR_BATCH = 8  # keyframes per OCR job (one recogniser call over their text boxes: Ocr.read_many)
+VISUAL_PENDING = 2  # OCR jobs queued before decoding waits
 SOUND_BATCH = 16  # log-mel patches (7.7 s of audio) per YAMNet job
 SOUND_PENDING = 8
+_HALF_PATCH = ae.PATCH_FRAMES * ae.HOP / ae.SAMPLE_RATE / 2  # a score row is timed at its patch's middle
 
 
 @dataclass
@@ -92,8 +97,10 @@ class Workers:
 
 @dataclass
 class Analysis:
+    """What is left of a video once its segments have been emitted: how many, and the notes."""
+
     video_id: str
-    segments: list[Segment]
+    segments: int
     notes: list[str]
     duration: float
 
@@ -114,13 +121,24 @@ class Context:
         self.models = Models(self.config)
 
 
-def analyse(path: Path, context: Context) -> Analysis:
-    """The segments of one video file (raises for a file that cannot be read)."""
+def analyse(
+    path: Path, context: Context, emit: Callable[[list[Segment]], None] = lambda segments: None
+) -> Analysis:
+    """Analyse one video file, handing each run of finished segments to ``emit`` as soon as
+    nothing later can change them (raises for a file that cannot be read)."""
     config, clock, on_media = context.config, context.clock, context.on_media
     probe = decode.probe(path)
     sidecar = metadata.read_sidecar(path)
     vid = metadata.video_id(path, sidecar)
-    run = _VideoRun(vid, probe, context)
+    assembly = Assembler(
+        vid,
+        metadata.video_metadata(path, sidecar, probe.tags),
+        labels=lambda: context.models.get("yamnet").labels,  # type: ignore[attr-defined]
+        audio_labels=config.audio_labels,
+        audio_min_score=config.audio_min_score,
+    )
+    run = _VideoRun(vid, probe, context, assembly)
+    run.emit = emit
     decoded = time.perf_counter()
     reported = 0.0
     items = decode.stream(
@@ -138,9 +156,9 @@ def analyse(path: Path, context: Context) -> Analysis:
             on_media(run.position - reported)
             reported = run.position
     clock.add("decode", time.perf_counter() - decoded - run.inline_seconds)
-    segments = run.finish(metadata.video_metadata(path, sidecar, probe.tags))
+    run.finish()
     on_media(max(0.0, run.duration - reported))
-    return Analysis(vid, segments, run.notes, run.duration)
+    return Analysis(vid, run.emitted, run.notes, run.duration)
 
 
 def _folder(video_id: str) -> str:
@@ -149,7 +167,7 @@ def _folder(video_id: str) -> str:
 
 
 class _VideoRun:
-    def __init__(self, vid: str, probe: decode.Probe, context: Context) -> None:
+    def __init__(self, vid: str, probe: decode.Probe, context: Context, assembly: Assembler) -> None:
         config = context.config
         self.vid, self.probe, self.config, self.models = vid, probe, config, context.models
         self.workers, self.clock, self.keyframes = (
@@ -157,20 +175,22 @@ class _VideoRun:
             context.clock,
             context.keyframes / _folder(vid),
         )
+        self.assembly, self.emitted = assembly, 0
+        self.emit: Callable[[list[Segment]], None] = lambda segments: None
         self.planner = scenes.SegmentPlanner(config.segments)
         transnet = config.scenes == "transnetv2"
         self.every = 1 if transnet else max(1, round(probe.fps / config.scene_fps))
         self.detector = _detector(config, probe.fps / self.every)
         self.notes: list[str] = [] if probe.has_audio else ["no audio track: visual and metadata only"]
-        self.spans: list[scenes.Span] = []
-        self.keyframe_paths: list[Path | None] = []
-        self.visual: list[Future[str]] = []
+        # Work handed to the model threads, oldest first, each with what it covers: a visual job's
+        # span indices, a sound job's first score time, a speech job's audio offset.
+        self.frames_pending: list[tuple[int, np.ndarray]] = []
+        self.visual_jobs: list[tuple[Future[list[str]], list[int]]] = []
+        self.pending_patches: list[tuple[float, np.ndarray]] = []
+        self.sound: list[tuple[float, Future[list[tuple[float, np.ndarray]]]]] = []
+        self.speech: list[tuple[float, Future[tuple[list[transcribe.Word], list[tuple[float, str]]]]]] = []
         self.candidates: list[tuple[float, np.ndarray]] = []
         self.patches = ae.PatchStream()
-        self.scores: list[tuple[float, np.ndarray]] = []
-        self.pending_patches: list[tuple[float, np.ndarray]] = []
-        self.sound: list[Future[list[tuple[float, np.ndarray]]]] = []
-        self.speech: list[Future[tuple[list[transcribe.Word], list[tuple[float, str]]]]] = []
         self.audio: list[np.ndarray] = []
         self.audio_start = self.audio_seconds = self.video_seconds = self.inline_seconds = 0.0
         self.frames = 0
@@ -191,8 +211,11 @@ class _VideoRun:
                 self.planner.add_cuts(self.detector.push(frame.small))
         if frame.candidate is not None:
             self.candidates.append((frame.time, frame.candidate))
-        for span in self.planner.settled(frame.time):
+        settled = self.planner.settled(frame.time)
+        for span in settled:
             self._close(span)
+        if settled:
+            self._collect()
 
     def on_audio(self, chunk: decode.Audio) -> None:
         self.audio_seconds += len(chunk.samples) / ae.SAMPLE_RATE
@@ -207,17 +230,17 @@ class _VideoRun:
 
     def _submit_sound(self) -> None:
         if self.pending_patches:
-            self.sound.append(self.workers.sound.submit(self._label, self.pending_patches))
+            first = self.pending_patches[0][0] + _HALF_PATCH
+            self.sound.append((first, self.workers.sound.submit(self._label, self.pending_patches)))
             self.pending_patches = []
             with self._inline("waiting"):
-                _bound(self.sound, SOUND_PENDING)
+                _bound([f for _, f in self.sound], SOUND_PENDING)
 
     def _label(self, patches: list[tuple[float, np.ndarray]]) -> list[tuple[float, np.ndarray]]:
         yamnet = self.models.get("yamnet")
-        half = ae.PATCH_FRAMES * ae.HOP / ae.SAMPLE_RATE / 2
         with self.clock.time("audio events"):
-            # float16 rows: the one record kept for the whole video (1 KB per 0.48 s of audio)
-            return [(start + half, yamnet.scores(p).astype(np.float16)) for start, p in patches]  # type: ignore[attr-defined]
+            # float16 rows: held only until their segment is finished (1 KB per 0.48 s of audio)
+            return [(start + _HALF_PATCH, yamnet.scores(p).astype(np.float16)) for start, p in patches]  # type: ignore[attr-defined]
 
     @contextmanager
     def _inline(self, stage: str) -> Iterator[None]:
@@ -231,9 +254,10 @@ class _VideoRun:
         cut = len(audio) if final else transcribe.quiet_cut(audio, search_s=10.0)
         head, self.audio = audio[:cut], [audio[cut:]]
         if len(head) >= ae.SAMPLE_RATE // 2:
-            self.speech.append(self.workers.speech.submit(self._transcribe, head, self.audio_start))
+            job = self.workers.speech.submit(self._transcribe, head, self.audio_start)
+            self.speech.append((self.audio_start, job))
             with self._inline("waiting"):
-                _bound(self.speech, WHISPER_PENDING)
+                _bound([f for _, f in self.speech], WHISPER_PENDING)
         self.audio_start += cut / ae.SAMPLE_RATE
 
     def _transcribe(
@@ -244,35 +268,74 @@ class _VideoRun:
             return whisper.transcribe(audio, offset)  # type: ignore[attr-defined]
 
     def _close(self, span: scenes.Span) -> None:
-        self.spans.append(span)
         before = [c for c in self.candidates if c[0] < span[1]] or self.candidates[:1]
         if not before:
-            self.keyframe_paths.append(None)
-            self.visual.append(_done(""))
+            self.assembly.add_span(span, None)
             return
         middle = (span[0] + span[1]) / 2
         _, image = min(before, key=lambda c: abs(c[0] - middle))
         with self._inline("keyframes"):
-            self.keyframe_paths.append(
-                _save_keyframe(image, self.keyframes, span[0], self.config.thumbnail_width)
-            )
-        self.visual.append(self.workers.visual.submit(self._read, image))
-        with self._inline("waiting"):
-            _bound(self.visual, VISUAL_PENDING)
+            path = _save_keyframe(image, self.keyframes, span[0], self.config.thumbnail_width)
+        self.frames_pending.append((self.assembly.add_span(span, str(path)), image))
+        if len(self.frames_pending) >= OCR_BATCH:
+            self._submit_visual()
         later = [c for c in self.candidates if c[0] >= span[1]]
         self.candidates = later or self.candidates[-1:]
 
-    def _read(self, image: np.ndarray) -> str:
-        parts = []
+    def _submit_visual(self) -> None:
+        if self.frames_pending:
+            indices, images = [i for i, _ in self.frames_pending], [im for _, im in self.frames_pending]
+            self.visual_jobs.append((self.workers.visual.submit(self._read, images), indices))
+            self.frames_pending = []
+            with self._inline("waiting"):
+                _bound([f for f, _ in self.visual_jobs], VISUAL_PENDING)
+
+    def _read(self, images: list[np.ndarray]) -> list[str]:
+        """Each keyframe's visual text: its OCR lines (the batch read at once), then any caption."""
+        texts = [""] * len(images)
         if self.config.ocr:
             with self.clock.time("ocr"):
-                parts.append(self.models.get("ocr").read(image))  # type: ignore[attr-defined]
+                texts = self.models.get("ocr").read_many(images)  # type: ignore[attr-defined]
         if self.config.vision:
             with self.clock.time("vision"):
-                parts.append(self.models.get("vision").caption(image))  # type: ignore[attr-defined]
-        return "\n".join(p for p in parts if p)
+                captions = [self.models.get("vision").caption(i) for i in images]  # type: ignore[attr-defined]
+            texts = ["\n".join(p for p in pair if p) for pair in zip(texts, captions, strict=True)]
+        return texts
 
-    def finish(self, meta: dict[str, MetadataValue]) -> list[Segment]:
+    def _collect(self, *, wait: bool = False) -> None:
+        """Hand the finished work of the model threads to the assembly and emit what is final."""
+        while self.visual_jobs and (wait or self.visual_jobs[0][0].done()):
+            job, indices = self.visual_jobs.pop(0)
+            for index, text in zip(indices, job.result(), strict=True):
+                self.assembly.set_visual(index, text)
+        while self.sound and (wait or self.sound[0][1].done()):
+            self.assembly.add_scores(self.sound.pop(0)[1].result())
+        while self.speech and (wait or self.speech[0][1].done()):
+            self.assembly.add_speech(*self.speech.pop(0)[1].result())
+        self._emit(self.assembly.ready(speech_until=self._speech_until(), sound_until=self._sound_until()))
+
+    def _speech_until(self) -> float:
+        """Where the words not yet added can start: the oldest unfinished chunk, or unsent audio."""
+        if not self.probe.has_audio:
+            return INF
+        return self.speech[0][0] if self.speech else self.audio_start
+
+    def _sound_until(self) -> float:
+        """The time of the first score row not yet added."""
+        if not self.probe.has_audio or not self.config.audio_labels:
+            return INF
+        if self.sound:
+            return self.sound[0][0]
+        if self.pending_patches:
+            return self.pending_patches[0][0] + _HALF_PATCH
+        return self.patches.next_start + _HALF_PATCH
+
+    def _emit(self, segments: list[Segment]) -> None:
+        if segments:
+            self.emitted += len(segments)
+            self.emit(segments)
+
+    def finish(self) -> None:
         if isinstance(self.detector, scenes.TransNetCuts):
             with self._inline("scenes"):
                 self.planner.add_cuts(self.detector.flush(self.frames))
@@ -280,52 +343,11 @@ class _VideoRun:
             self._close(span)
         self._submit_speech(final=True)
         self._submit_sound()
-        self.scores = [row for future in self.sound for row in future.result()]
-        words: list[transcribe.Word] = []
-        tags: list[tuple[float, str]] = []
-        for future in self.speech:
-            found, tagged = future.result()
-            words, tags = words + found, tags + tagged
-        if self.probe.has_audio and not words:
+        self._submit_visual()
+        self._collect(wait=True)
+        self._emit(self.assembly.finish())
+        if self.probe.has_audio and not self.assembly.heard:
             self.notes.append("no speech recognised")
-        return self._segments(meta, [f.result() for f in self.visual], words, tags)
-
-    def _segments(
-        self,
-        meta: dict[str, MetadataValue],
-        visual: list[str],
-        words: list[transcribe.Word],
-        tags: list[tuple[float, str]],
-    ) -> list[Segment]:
-        spans = self.spans
-        speech = transcribe.assign_sentences(transcribe.sentences(words), spans)
-        sounds: list[list[str]] = [[] for _ in spans]
-        for (_, tag), i in zip(tags, transcribe.assign([(t, t) for t, _ in tags], spans), strict=True):
-            if i is not None and tag not in sounds[i]:
-                sounds[i].append(tag)
-        per_span: list[list[np.ndarray]] = [[] for _ in spans]
-        for (_, s), i in zip(
-            self.scores, transcribe.assign([(t, t) for t, _ in self.scores], spans), strict=True
-        ):
-            if i is not None:
-                per_span[i].append(s.astype(np.float32))
-        labels = self.models.get("yamnet").labels if self.scores else []  # type: ignore[attr-defined]
-        out = []
-        for i, (start, end) in enumerate(spans):
-            found = ae.top_labels(per_span[i], labels, self.config.audio_labels, self.config.audio_min_score)
-            out.append(
-                Segment(
-                    video_id=self.vid,
-                    start=round(start, 3),
-                    end=round(end, 3),
-                    visual=visual[i][:MAX_CHANNEL_CHARS] or None,
-                    audio=", ".join(found + [f"[{t}]" for t in sounds[i]]) or None,
-                    transcription=speech[i][:MAX_CHANNEL_CHARS] or None,
-                    metadata=meta,
-                    keyframe=str(self.keyframe_paths[i]) if self.keyframe_paths[i] else None,
-                )
-            )
-        return out
 
 
 def _detector(config: VideoIngestConfig, fps: float) -> scenes.ContentCuts | scenes.TransNetCuts | None:
@@ -340,12 +362,6 @@ def _bound(futures: list[Future], pending: int) -> None:
     """Wait for the oldest work once more than ``pending`` items are queued (back-pressure)."""
     if len(futures) > pending:
         futures[-pending - 1].result()
-
-
-def _done(value: str) -> Future[str]:
-    future: Future[str] = Future()
-    future.set_result(value)
-    return future
 
 
 def _save_keyframe(image: np.ndarray, folder: Path, start: float, thumb_width: int) -> Path:

@@ -95,6 +95,11 @@ class PatchStream:
             self._samples = self._samples[len(mel) * HOP :]
         return self._patches()
 
+    @property
+    def next_start(self) -> float:
+        """Where the next patch will start, in seconds."""
+        return self._next_patch * HOP / SAMPLE_RATE
+
     def _patches(self) -> list[tuple[float, np.ndarray]]:
         out = []
         while self._next_patch + PATCH_FRAMES <= self._frame0 + len(self._frames):

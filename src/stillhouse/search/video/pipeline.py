@@ -1,10 +1,11 @@
 """``stillhouse search ingest``: video files in, segments into the index's one writer, a report out.
 
 A producer thread analyses one video after another (:mod:`analyse`) and puts each video's segments
-on a bounded queue; the caller's thread is the index writer, embedding and appending them, so the
-writer never waits on a model and analysis of the next video overlaps the writing of the last.
+on a bounded queue as they are finished; the caller's thread is the index writer, embedding and
+appending them, so the writer never waits on a model and a long video is written as it is analysed.
 Resumable: ``ingested.json`` in the index folder records each video written under a configuration
-fingerprint (a rerun skips it), and segments already stored are recognised by their
+fingerprint (a rerun skips it; a rerun under another configuration writes a new version of the
+index in which the video's new segments replace its old ones), and segments already stored are recognised by their
 :func:`~stillhouse.search.segments.segment_key`, so a killed ingest resumes without duplicates.
 """
 
@@ -16,7 +17,7 @@ import queue
 import tempfile
 import threading
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -27,13 +28,14 @@ from pydantic import BaseModel, ConfigDict, Field
 from stillhouse.progress import progress_bar
 from stillhouse.search import config as cfg
 from stillhouse.search.ingest import SegmentWriter, segment_writer
-from stillhouse.search.segments import segment_key
+from stillhouse.search.segments import Segment, segment_key
 from stillhouse.search.video import analyse as an
 from stillhouse.search.video import decode, metadata
 from stillhouse.search.video.config import VIDEO_SUFFIXES, VideoIngestConfig
 
 LEDGER = "ingested.json"
-QUEUE_VIDEOS = 2  # analysed videos waiting for the writer (their segments are small)
+QUEUE_RUNS = 16  # runs of finished segments waiting for the writer (each a few segments)
+WRITE_BATCH = 32  # segments per index append (each append is a table version to compact later)
 
 
 class VideoOutcome(BaseModel):
@@ -64,6 +66,7 @@ class VideoIngestReport(BaseModel):
     version: int
     outcomes: list[VideoOutcome] = Field(default_factory=list)
     added: int = 0
+    replaced: int = 0  # segments of videos ingested again under another configuration, left behind
     total: int = 0
     media_seconds: float = 0.0
     seconds: float = 0.0
@@ -119,6 +122,14 @@ class Ledger:
             "segments": segments,
             "ingested": datetime.now(UTC).isoformat(timespec="seconds"),
         }
+        self._save()
+
+    def forget(self, vids: set[str]) -> None:
+        """Drop these videos (their segments are not in the version now written)."""
+        self.videos = {k: v for k, v in self.videos.items() if k not in vids}
+        self._save()
+
+    def _save(self) -> None:
         fd, tmp = tempfile.mkstemp(prefix=".ingested.", dir=self.path.parent)
         with os.fdopen(fd, "w", encoding="utf-8") as out:
             json.dump(self.videos, out, indent=1)
@@ -126,13 +137,14 @@ class Ledger:
 
     def skip_reason(self, vid: str, fingerprint: str) -> str | None:
         entry = self.videos.get(vid)
-        if entry is None:
-            return None
-        if entry["config"] == fingerprint:
+        if entry is not None and entry["config"] == fingerprint:
             return f"already ingested from {entry['file']} with this configuration"
-        return (
-            f"video id already ingested from {entry['file']} with another configuration (use another index)"
-        )
+        return None
+
+    def other_config(self, vid: str, fingerprint: str) -> bool:
+        """Whether ``vid`` was ingested under another configuration (its segments are replaced)."""
+        entry = self.videos.get(vid)
+        return entry is not None and entry["config"] != fingerprint
 
 
 @dataclass
@@ -140,6 +152,7 @@ class _Job:
     path: Path
     video_id: str
     duration: float
+    note: str | None = None
 
 
 def ingest_videos(
@@ -149,8 +162,10 @@ def ingest_videos(
     *,
     index: cfg.IngestConfig | None = None,
     show_progress: bool = False,
+    on_media: Callable[[float], None] | None = None,
 ) -> VideoIngestReport:
-    """Ingest every video under ``locations`` into index ``name``; never stops at a bad file."""
+    """Ingest every video under ``locations`` into index ``name``; never stops at a bad file.
+    ``on_media`` is told each stretch of seconds of video analysed (what a benchmark samples by)."""
     config = config or VideoIngestConfig()
     started = time.perf_counter()
     files, outcomes = discover(locations)
@@ -158,8 +173,9 @@ def ingest_videos(
         report = VideoIngestReport(index=name, version=writer.version.version, outcomes=outcomes)
         ledger = Ledger.load(name)
         jobs = _plan(files, config, ledger, report)
+        _replace(jobs, config, writer, ledger, report)
         if jobs:
-            _run(jobs, config, writer, ledger, report, show_progress)
+            _run(jobs, config, writer, ledger, report, show_progress, on_media)
         report.total = writer.finish()
     report.seconds = time.perf_counter() - started
     return report
@@ -183,6 +199,31 @@ def _plan(
     return jobs
 
 
+def _replace(
+    jobs: list[_Job],
+    config: VideoIngestConfig,
+    writer: SegmentWriter,
+    ledger: Ledger,
+    report: VideoIngestReport,
+) -> None:
+    """Videos ingested before under another configuration: the ingest goes on in a new version of
+    the index without their old segments (the old version keeps them), never mixing the two."""
+    again = {j.video_id for j in jobs if ledger.other_config(j.video_id, config.fingerprint())}
+    if not again:
+        return
+    before = writer.version.version
+    dropped = writer.replace(again)
+    ledger.forget(again)
+    report.version = writer.version.version
+    report.replaced = dropped
+    for job in jobs:
+        if job.video_id in again:
+            job.note = (
+                f"ingested before with another configuration: version {report.version} replaces its "
+                f"segments (version {before} keeps them)"
+            )
+
+
 def _run(
     jobs: list[_Job],
     config: VideoIngestConfig,
@@ -190,21 +231,26 @@ def _run(
     ledger: Ledger,
     report: VideoIngestReport,
     show_progress: bool,
+    on_media: Callable[[float], None] | None = None,
 ) -> None:
     context = an.Context(config, cfg.index_dir(writer.name) / "keyframes")
-    results: queue.Queue = queue.Queue(QUEUE_VIDEOS)
+    results: queue.Queue = queue.Queue(QUEUE_RUNS)
     stop = threading.Event()
     total = sum(j.duration for j in jobs)
     with progress_bar("ingesting video", round(total) or None, disable=not show_progress) as (bar, task):
-        context.on_media = lambda seconds: bar.update(task, advance=seconds)
+
+        def media(seconds: float) -> None:
+            bar.update(task, advance=seconds)
+            if on_media is not None:
+                on_media(seconds)
+
+        context.on_media = media
         producer = threading.Thread(
             target=_produce, args=(jobs, context, results, stop), name="analyse", daemon=True
         )
         producer.start()
         try:
-            stored = writer.keys()  # once: each video's new keys are added as it is written
-            for job, outcome in _consume(results):
-                _write(job, outcome, writer, stored, ledger, context, report)
+            for _ in _drain(results, writer, ledger, context, report):
                 bar.update(task, info=f"{len(report.outcomes)} files done")
         finally:
             stop.set()
@@ -212,12 +258,50 @@ def _run(
     report.stage_seconds = {k: round(v, 3) for k, v in sorted(context.clock.seconds.items())}
 
 
+def _drain(
+    results: queue.Queue,
+    writer: SegmentWriter,
+    ledger: Ledger,
+    context: an.Context,
+    report: VideoIngestReport,
+) -> Iterator[None]:
+    """The writer's loop: each video's finished segments appended WRITE_BATCH at a time, then its
+    end recorded; yields after each video."""
+    stored = writer.keys()  # once: each video's new keys are added as it is written
+    written: dict[Path, tuple[int, int]] = {}  # per file: segments analysed, of them new
+    pending: list[Segment] = []  # finished segments of the current video, not yet appended
+    for job, item in _consume(results):
+        if isinstance(item, list):
+            pending += item
+            if len(pending) >= WRITE_BATCH:
+                _add(job, pending, writer, stored, context, written)
+                pending = []
+            continue
+        if pending:
+            _add(job, pending, writer, stored, context, written)
+            pending = []
+        _write(job, item, ledger, context, report, written.pop(job.path, (0, 0)))
+        yield
+
+
+class _Stopped(Exception):
+    """The writer has stopped: the analysis of the current video is abandoned."""
+
+
 def _produce(jobs: list[_Job], context: an.Context, results: queue.Queue, stop: threading.Event) -> None:
+    """Analyse each video, putting its finished segments on the queue as they come, then its end."""
     for job in jobs:
         if stop.is_set():
             break
+
+        def emit(segments: list[Segment], job: _Job = job) -> None:
+            if not _put(results, (job, segments), stop):
+                raise _Stopped
+
         try:
-            item: an.Analysis | Exception = an.analyse(job.path, context)
+            item: an.Analysis | Exception = an.analyse(job.path, context, emit)
+        except _Stopped:
+            return
         except Exception as exc:  # noqa: BLE001  (reported for this file; the next one still runs)
             item = exc
         if not _put(results, (job, item), stop):
@@ -236,33 +320,52 @@ def _put(results: queue.Queue, item: object, stop: threading.Event) -> bool:
     return False
 
 
-def _consume(results: queue.Queue) -> Iterator[tuple[_Job, an.Analysis | Exception]]:
+def _consume(results: queue.Queue) -> Iterator[tuple[_Job, list[Segment] | an.Analysis | Exception]]:
     while (item := results.get()) is not None:
         yield item
+
+
+def _add(
+    job: _Job,
+    segments: list[Segment],
+    writer: SegmentWriter,
+    stored: set[str],
+    context: an.Context,
+    written: dict[Path, tuple[int, int]],
+) -> None:
+    """Write a run of a video's finished segments (those not stored by an earlier, killed run)."""
+    with context.clock.time("index write"):
+        fresh = [s for s in segments if segment_key(s) not in stored]
+        writer.add(fresh)
+        stored.update(segment_key(s) for s in fresh)
+    seen, new = written.get(job.path, (0, 0))
+    written[job.path] = (seen + len(segments), new + len(fresh))
 
 
 def _write(
     job: _Job,
     result: an.Analysis | Exception,
-    writer: SegmentWriter,
-    stored: set[str],
     ledger: Ledger,
     context: an.Context,
     report: VideoIngestReport,
+    written: tuple[int, int],
 ) -> None:
+    """A video's end: recorded in the ledger and the report (its segments are already written)."""
+    seen, new = written
+    report.added += new
     if isinstance(result, Exception):
+        reason = _why(result)
+        if new:
+            reason += f" ({new} segments before it were written)"
         report.outcomes.append(
-            VideoOutcome(file=str(job.path), status="failed", video_id=job.video_id, reason=_why(result))
+            VideoOutcome(file=str(job.path), status="failed", video_id=job.video_id, reason=reason)
         )
         return
-    with context.clock.time("index write"):
-        fresh = [s for s in result.segments if segment_key(s) not in stored]
-        report.added += writer.add(fresh)
-        stored.update(segment_key(s) for s in fresh)
-        ledger.done(result.video_id, context.config.fingerprint(), job.path, len(result.segments))
-    notes = list(result.notes)
-    if len(fresh) < len(result.segments):
-        notes.append(f"{len(result.segments) - len(fresh)} segments were already stored (resumed)")
+    ledger.done(result.video_id, context.config.fingerprint(), job.path, result.segments)
+    notes = [job.note] if job.note else []
+    notes += result.notes
+    if new < seen:
+        notes.append(f"{seen - new} segments were already stored (resumed)")
     report.media_seconds += result.duration
     report.outcomes.append(
         VideoOutcome(
@@ -270,7 +373,7 @@ def _write(
             status="ingested",
             video_id=result.video_id,
             notes=notes,
-            segments=len(result.segments),
+            segments=result.segments,
             duration=round(result.duration, 2),
         )
     )

@@ -140,7 +140,18 @@ def quiet_cut(audio: np.ndarray, search_s: float, window_s: float = 0.25) -> int
     return lo + int(np.argmin(energy)) + win // 2
 
 
-def sentences(words: Sequence[Word], max_gap: float = 1.2, max_words: int = 40) -> list[Sentence]:
+SENTENCE_GAP = 1.2  # seconds of pause that end a sentence
+SENTENCE_WORDS = 40  # words after which a run-on sentence is cut
+
+
+def ends_sentence(word: Word) -> bool:
+    """Whether terminal punctuation ends a sentence at ``word``."""
+    return bool(_END.search(word.text))
+
+
+def sentences(
+    words: Sequence[Word], max_gap: float = SENTENCE_GAP, max_words: int = SENTENCE_WORDS
+) -> list[Sentence]:
     """Timed words joined into sentences: a sentence ends at terminal punctuation, at a pause longer
     than ``max_gap`` seconds, or after ``max_words`` words."""
     out: list[Sentence] = []
@@ -150,7 +161,7 @@ def sentences(words: Sequence[Word], max_gap: float = 1.2, max_words: int = 40) 
             out.append(_join(current))
             current = []
         current.append(word)
-        if _END.search(word.text):
+        if ends_sentence(word):
             out.append(_join(current))
             current = []
     if current:
