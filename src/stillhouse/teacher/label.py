@@ -14,22 +14,23 @@
 
 from __future__ import annotations
 
+import dataclasses
 import random
 import time
-from collections.abc import Callable, Iterator, Sequence
-from concurrent.futures import Future, ThreadPoolExecutor
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
-from typing import TypeVar
+from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
 from stillhouse.chat import ChatModel, DistributionChatModel, Message
 from stillhouse.errors import InvalidInputError
+from stillhouse.executors.base import Executor, LocalExecutor, Ready, Stage, ordered_map
 from stillhouse.progress import progress_bar
 from stillhouse.records.schema import ConversationRecord, ImageLoader, Turn, to_messages
 from stillhouse.tasks.base import Task
-from stillhouse.teacher.cache import RequestCache
+from stillhouse.teacher.cache import CacheEntry, CacheMiss, CacheOnly, CacheView, ProbeCache, RequestCache
 from stillhouse.teacher.consensus import Outcome, SamplingPlan, ask_teacher
 from stillhouse.teacher.distributions import distributions_path, fit_to_answer
 from stillhouse.teacher.fewshot import FewShotTeacher
@@ -37,8 +38,7 @@ from stillhouse.teacher.golden import query_text
 from stillhouse.teacher.records_io import Failure, JsonlAppender, assign_ids, done_ids
 from stillhouse.teacher.retry import RetryPolicy, Sleep
 
-T = TypeVar("T")
-R = TypeVar("R")
+__all__ = ["LabelConfig", "LabelSummary", "label_records", "ordered_map"]
 
 SUMMARY_KEYS = (
     "labelled",
@@ -122,28 +122,6 @@ def with_answer(record: ConversationRecord, answer: str) -> ConversationRecord:
     return record.model_copy(update={"messages": [*record.messages, turn]})
 
 
-def ordered_map(fn: Callable[[T], R], items: Sequence[T], workers: int) -> Iterator[R]:
-    """``map(fn, items)`` on ``workers`` threads, results in input order.
-
-    At most ``2 * workers`` requests are in flight, so memory stays flat and a crash loses at most
-    that many finished answers from the output (they stay in the request cache).
-    """
-    if workers <= 1:
-        yield from map(fn, items)
-        return
-    pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="teacher")
-    window: list[Future[R]] = []
-    try:
-        for item in items:
-            window.append(pool.submit(fn, item))
-            if len(window) >= 2 * workers:
-                yield window.pop(0).result()
-        while window:
-            yield window.pop(0).result()
-    finally:
-        pool.shutdown(wait=True, cancel_futures=True)
-
-
 class _Job(BaseModel):
     """One record to handle, with where it came from."""
 
@@ -191,13 +169,17 @@ def label_records(
     invalid: Sequence[Failure] = (),
     sleep: Sleep = time.sleep,
     load_image: ImageLoader | None = None,
+    executor: Executor | None = None,
 ) -> LabelSummary:
     """Label ``records`` with ``teacher`` into ``out_path`` (JSONL), resuming what is already there.
 
     The labelled records among ``records`` join the teacher's golden examples for this run.
     ``invalid`` are records rejected before labelling (e.g. by validation); they are written to the
     failure report with this run's own failures. ``line_numbers`` are the input lines of ``records``
-    (default 1..n); ``sleep`` is the backoff sleep (injectable for tests).
+    (default 1..n); ``sleep`` is the backoff sleep (injectable for tests). ``executor`` is where the
+    teacher's calls run (default: this process, ``config.workers`` threads); on a remote one the
+    teacher's model must load where it is sent (a :class:`~stillhouse.models.lazy.LazyModel`), and the
+    cache and output are still written here only.
     """
     started = time.monotonic()
     config = config or LabelConfig()
@@ -221,7 +203,8 @@ def label_records(
         top_logprobs=config.top_logprobs,
     )
     runner = _Runner(teacher.model, task, plan, teacher.cache, config.retry, sleep, load_image)
-    _run(jobs, runner, summary, out_path, failures_path, invalid, config.workers, config.progress)
+    stage = label_stage(runner, config.workers)
+    _run(jobs, stage, executor or LocalExecutor(), summary, out_path, failures_path, invalid, config.progress)
     summary.seconds = round(time.monotonic() - started, 3)
     return summary
 
@@ -241,21 +224,18 @@ def _check_distributions(config: LabelConfig, model: ChatModel) -> None:
         )
 
 
+@dataclasses.dataclass(frozen=True)
 class _Runner:
-    """Labels one job; shared by the worker threads (the cache is thread-safe, the rest read-only)."""
+    """Labels one job; shared by the worker threads (the cache is thread-safe, the rest read-only).
+    A remote worker gets a copy without the driver's cache and answers through a :class:`CacheView`."""
 
-    def __init__(
-        self,
-        teacher: ChatModel,
-        task: Task | None,
-        plan: SamplingPlan,
-        cache: RequestCache | None,
-        retry: RetryPolicy,
-        sleep: Sleep,
-        load_image: ImageLoader | None,
-    ) -> None:
-        self.teacher, self.task, self.plan, self.cache = teacher, task, plan, cache
-        self.retry, self.sleep, self.load_image = retry, sleep, load_image
+    teacher: ChatModel
+    task: Task | None
+    plan: SamplingPlan
+    cache: RequestCache | CacheView | ProbeCache | None
+    retry: RetryPolicy
+    sleep: Sleep
+    load_image: ImageLoader | None
 
     def __call__(self, job: _Job) -> tuple[_Job, Outcome | None]:
         if job.record.is_labelled:
@@ -276,27 +256,75 @@ class _Runner:
         return job, outcome
 
 
+def label_stage(runner: _Runner, threads: int) -> Stage[_Job, tuple[_Job, Outcome | None]]:
+    """Labelling as an executor stage: ``runner`` here, or a copy of it in each remote worker
+    answering what the driver's cache does not (and returning the entries for the driver to write)."""
+    return Stage(
+        name="label",
+        local=runner,
+        worker=dataclasses.replace(runner, cache=None),
+        remote=_label_remotely,
+        prepare=lambda job: _probe(runner, job),
+        commit=lambda job, returned: _commit(runner.cache, job, returned),
+        threads=threads,
+    )
+
+
+def _probe(runner: _Runner, job: _Job) -> Any:
+    """In the driver: the job answered from the cache alone (:class:`Ready`), else what to send:
+    the job with the cache entries its requests found (``None`` when the run has no cache)."""
+    if job.record.is_labelled:
+        return Ready((job, None))
+    if not isinstance(runner.cache, RequestCache):
+        return job, None
+    probe = ProbeCache(runner.cache)
+    try:
+        return Ready(dataclasses.replace(runner, teacher=CacheOnly(runner.teacher.name), cache=probe)(job))
+    except CacheMiss:
+        return job, list(probe.found.values())
+
+
+def _label_remotely(
+    runner: _Runner, sent: tuple[_Job, list[CacheEntry] | None]
+) -> tuple[Outcome | None, list[CacheEntry]]:
+    """In a remote worker: the job labelled through a view of the driver's cache."""
+    job, seed = sent
+    view = CacheView(seed) if seed is not None else None
+    _, outcome = dataclasses.replace(runner, cache=view)(job)
+    return outcome, view.added if view is not None else []
+
+
+def _commit(
+    cache: Any, job: _Job, returned: tuple[Outcome | None, list[CacheEntry]]
+) -> tuple[_Job, Outcome | None]:
+    """In the driver: a remote worker's cache entries written, before its answer is."""
+    outcome, added = returned
+    if isinstance(cache, RequestCache):
+        cache.commit(added)
+    return job, outcome
+
+
 def _run(
     jobs: list[_Job],
-    runner: _Runner,
+    stage: Stage[_Job, tuple[_Job, Outcome | None]],
+    executor: Executor,
     summary: LabelSummary,
     out_path: Path,
     failures_path: Path,
     invalid: Sequence[Failure],
-    workers: int,
     progress: bool,
 ) -> None:
     """Drive the jobs through the runner, writing each result the moment it is in order."""
     with (
         JsonlAppender(out_path) as out,
         JsonlAppender(failures_path, truncate=True) as failures,
-        _distributions_out(out_path, runner.plan.top_logprobs) as dists,
+        _distributions_out(out_path, stage.local.plan.top_logprobs) as dists,
         progress_bar("labelling", total=len(jobs), disable=not progress) as (bar, task_id),
     ):
         for failure in invalid:
             failures.write(failure.model_dump_json())
         summary.failed += len(invalid)
-        for job, outcome in ordered_map(runner, jobs, workers):
+        for job, outcome in executor.map(stage, jobs):
             _write_distribution(outcome, dists, summary)
             _record(job, outcome, summary, out, failures)
             info = f"calls {summary.teacher_calls} · cached {summary.from_cache} · failed {summary.failed}"
