@@ -7,7 +7,7 @@ from typing import Annotated
 
 import typer
 
-from stillhouse.cli.app import app, emit_json
+from stillhouse.cli.app import ActorsOption, ExecutorOption, app, emit_json, executor_spec
 from stillhouse.teacher.build import TeacherConfig
 from stillhouse.teacher.label import LabelConfig
 
@@ -94,6 +94,8 @@ def label(
             "<out>.distributions.jsonl (train on them with --hp distillationMethod=kd|uld).",
         ),
     ] = _L.top_logprobs,
+    executor: ExecutorOption = "local",
+    actors: ActorsOption = None,
     as_json: _Json = False,
 ) -> None:
     """Label prompts with a teacher model; labelled input records are kept and guide the teacher.
@@ -102,17 +104,25 @@ def label(
     record, so a killed run resumes where it stopped. Records that fail after retries (and input lines
     that are invalid) are listed in the failure report with their line and reason.
     """
+    from stillhouse.executors import open_executor
     from stillhouse.outputs import check_output_file
     from stillhouse.teacher.build import build_teacher
     from stillhouse.teacher.label import label_records
     from stillhouse.teacher.records_io import input_failures
 
+    where = executor_spec(executor, actors)
     report = failures or out.with_name(out.name + ".failures.jsonl")
     check_output_file(out, field="out")
     check_output_file(report, field="failures")
     records, read = _read_prompts(prompts, _task(task))
     config = TeacherConfig(
-        model=teacher, shots=k, anchored=anchored, steer=steer, embedder=embedder, cache=cache or "default"
+        model=teacher,
+        shots=k,
+        anchored=anchored,
+        steer=steer,
+        embedder=embedder,
+        cache=cache or "default",
+        lazy=where.kind != "local",
     )
     run = LabelConfig(
         max_tokens=max_tokens,
@@ -123,7 +133,10 @@ def label(
         failures_path=failures,
         top_logprobs=top_logprobs,
     )
-    with build_teacher(config, _read_golden(golden), _task(task)) as the_teacher:
+    with (
+        open_executor(where) as runs_on,
+        build_teacher(config, _read_golden(golden), _task(task)) as the_teacher,
+    ):
         summary = label_records(
             records,
             the_teacher,
@@ -131,6 +144,7 @@ def label(
             out_path=out,
             line_numbers=read.kept_lines,
             invalid=input_failures(read.invalid),
+            executor=runs_on,
         )
     failed = f"{summary.failed} records failed or were invalid: see {report}"
     if as_json:

@@ -66,7 +66,9 @@ class RayExecutor:
         if self.spec.address:
             self.ray.init(address=self.spec.address, log_to_driver=False)
             return
-        self.ray.init(num_cpus=self.spec.cpus or os.cpu_count() or 1, include_dashboard=False, log_to_driver=False)
+        self.ray.init(
+            num_cpus=self.spec.cpus or os.cpu_count() or 1, include_dashboard=False, log_to_driver=False
+        )
         self._started = True
 
     def workers_for(self, stage: Stage[Any, Any]) -> int:

@@ -12,7 +12,9 @@ from pydantic import BaseModel, ConfigDict, Field
 from stillhouse.errors import InvalidInputError
 
 FORMS = "local, ray (a local cluster, or RAY_ADDRESS) or ray://HOST:PORT"
-_CLIENT = re.compile(r"^ray://(?P<host>\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9](?:[A-Za-z0-9.-]*[A-Za-z0-9])?):(?P<port>[0-9]{1,5})$")
+_CLIENT = re.compile(
+    r"^ray://(?P<host>\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9](?:[A-Za-z0-9.-]*[A-Za-z0-9])?):(?P<port>[0-9]{1,5})$"
+)
 
 
 class ExecutorSpec(BaseModel):

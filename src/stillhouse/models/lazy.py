@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable
 
 from stillhouse.chat import ChatModel, Completion, GenerationParams, Message
@@ -35,3 +36,11 @@ class LazyModel:
             except StillhouseError as exc:
                 raise ModelUnavailable(self.name, exc) from exc
         return self._model.generate(messages, params)
+
+
+def lazy_model(spec: str) -> LazyModel:
+    """The model ``spec`` names, loaded on its first request wherever that is asked (it pickles
+    unloaded, so a remote worker loads its own); named like the loaded model (the spec as written)."""
+    from stillhouse.models.registry import load_model
+
+    return LazyModel(spec.strip(), functools.partial(load_model, spec))

@@ -228,7 +228,9 @@ class ProbeCache:
         dist = self.cache.get_distribution(key, top_k)
         completion = self.cache.get(key) if dist is not None else None
         if dist is not None and completion is not None:
-            self.found[key] = CacheEntry(key=key, teacher="", completion=completion, distribution=dist, top_k=top_k)
+            self.found[key] = CacheEntry(
+                key=key, teacher="", completion=completion, distribution=dist, top_k=top_k
+            )
         return dist
 
 
