@@ -130,3 +130,32 @@ def test_a_killed_actor_costs_only_its_in_flight_records(cluster, records, spec,
     # Only the killed actor's in-flight records (at most its 2 of the window) were asked again.
     assert set(calls) == set(local_calls) and len(repaid) <= 2, repaid
     assert _cache_rows(folder / "cache.sqlite") == _cache_rows(local / "cache.sqlite")
+
+
+def test_batch_inference_on_ray_writes_the_local_lines_and_cache(cluster, spec, tmp_path):
+    from tests.batch.helpers import nova_input, record_line
+
+    from stillhouse.batch.run import run_file
+    from stillhouse.teacher.cache import RequestCache
+
+    lines = [record_line(i, nova_input(text)) for i, text in enumerate(prompts(30))]
+    lines[7] = '{"recordId": "broken", "modelInput": {"messages": "not a list"}}'
+    (tmp_path / "in.jsonl").write_text("\n".join(lines) + "\n")
+
+    def run(name: str, executor=None):
+        folder = tmp_path / name
+        folder.mkdir()
+        model = LazyModel(spec, CountingLoad(spec, folder / "calls.log"))
+        with RequestCache(folder / "cache.sqlite") as cache:
+            counts = run_file(
+                tmp_path / "in.jsonl", model, folder / "out.jsonl", cache=cache, executor=executor
+            )
+        return folder, counts
+
+    local, local_counts = run("local")
+    with open_executor(parse_executor("ray", actors=2)) as executor:
+        ray_dir, ray_counts = run("ray", executor)
+    assert ray_counts == local_counts and ray_counts.errorRecordCount == 1
+    assert (ray_dir / "out.jsonl").read_bytes() == (local / "out.jsonl").read_bytes()
+    assert _cache_rows(ray_dir / "cache.sqlite") == _cache_rows(local / "cache.sqlite")
+    assert len(_calls(ray_dir)) == len(_calls(local)) == 29
