@@ -10,6 +10,7 @@ from typer.testing import CliRunner
 
 from stillhouse.errors import InvalidInputError, MissingDependencyError
 from stillhouse.executors import ExecutorSpec, LocalExecutor, Stage, open_executor, parse_executor
+from stillhouse.executors.spec import executor_from_env
 
 
 @pytest.mark.parametrize(
@@ -116,3 +117,24 @@ def test_label_refuses_a_bad_executor_before_reading_anything(tmp_path, option, 
     )
     assert isinstance(result.exception, InvalidInputError) and message in str(result.exception)
     assert not (tmp_path / "o.jsonl").exists()
+
+
+def test_job_workers_read_the_executor_serve_was_given():
+    assert executor_from_env({}) == ExecutorSpec()
+    env = {"STILLHOUSE_EXECUTOR": "ray", "STILLHOUSE_ACTORS": "3", "RAY_ADDRESS": "auto"}
+    assert executor_from_env(env) == ExecutorSpec(kind="ray", address="auto", actors=3)
+    with pytest.raises(InvalidInputError, match="not a number") as err:
+        executor_from_env({"STILLHOUSE_EXECUTOR": "ray", "STILLHOUSE_ACTORS": "two"})
+    assert err.value.field == "STILLHOUSE_ACTORS"
+    with pytest.raises(InvalidInputError, match="unknown executor"):
+        executor_from_env({"STILLHOUSE_EXECUTOR": "spark"})
+
+
+def test_serve_refuses_a_bad_executor_before_starting(tmp_path):
+    from stillhouse.cli.app import app
+
+    result = CliRunner().invoke(app, ["serve", "--db", str(tmp_path / "j.db"), "--executor", "ray://:1"])
+    assert isinstance(result.exception, InvalidInputError) and "malformed Ray address" in str(
+        result.exception
+    )
+    assert not (tmp_path / "j.db").exists()

@@ -22,7 +22,7 @@ from stillhouse.errors import StillhouseError
 from stillhouse.executors.base import Executor, LocalExecutor, Ready, Stage
 from stillhouse.executors.spec import ExecutorSpec
 from stillhouse.jobs.batch_schema import RecordCounts
-from stillhouse.models.lazy import LazyModel, ModelUnavailable
+from stillhouse.models.lazy import LazyModel, ModelUnavailable, load_failure
 from stillhouse.teacher.cache import CacheEntry, CacheView, RequestCache, cache_key, cached_generate
 
 # A record's answer: the completion, or the (HTTP status, message) of its error line.
@@ -182,7 +182,7 @@ def batch_file(job: BatchFile, load: Callable[[str], ChatModel] | None = None) -
                 executor=executor,
             )
         except ModelUnavailable as exc:
-            raise exc.cause from exc  # the CLI's one-line message: no output file is written
+            raise load_failure(exc) from exc  # the CLI's one-line message: no output file is written
 
 
 def run_file(

@@ -11,6 +11,8 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from stillhouse.errors import InvalidInputError
 
+# Set by ``stillhouse serve --executor/--actors`` for the job worker processes it starts.
+ENV_EXECUTOR, ENV_ACTORS = "STILLHOUSE_EXECUTOR", "STILLHOUSE_ACTORS"
 FORMS = "local, ray (a local cluster, or RAY_ADDRESS) or ray://HOST:PORT"
 _CLIENT = re.compile(
     r"^ray://(?P<host>\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9](?:[A-Za-z0-9.-]*[A-Za-z0-9])?):(?P<port>[0-9]{1,5})$"
@@ -75,3 +77,12 @@ def _check_client(address: str, field: str) -> None:
             "e.g. ray://head-node:10001",
             field=field,
         )
+
+
+def executor_from_env(env: Mapping[str, str]) -> ExecutorSpec:
+    """The executor a job worker's stages use: :data:`ENV_EXECUTOR` (default local) with
+    :data:`ENV_ACTORS` and ``RAY_ADDRESS``, as ``stillhouse serve`` set them."""
+    actors = env.get(ENV_ACTORS, "").strip()
+    if actors and not actors.isdigit():
+        raise InvalidInputError(f"{ENV_ACTORS}={actors!r} is not a number of actors", field=ENV_ACTORS)
+    return parse_executor(env.get(ENV_EXECUTOR), env, actors=int(actors) if actors else None)

@@ -17,16 +17,17 @@ from __future__ import annotations
 import dataclasses
 import random
 import time
-from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import closing, contextmanager
 from pathlib import Path
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
 from stillhouse.chat import ChatModel, DistributionChatModel, Message
-from stillhouse.errors import InvalidInputError
+from stillhouse.errors import InvalidInputError, JobStoppedError
 from stillhouse.executors.base import Executor, LocalExecutor, Ready, Stage, ordered_map
+from stillhouse.models.lazy import ModelUnavailable, load_failure
 from stillhouse.progress import progress_bar
 from stillhouse.records.schema import ConversationRecord, ImageLoader, Turn, to_messages
 from stillhouse.tasks.base import Task
@@ -170,6 +171,7 @@ def label_records(
     sleep: Sleep = time.sleep,
     load_image: ImageLoader | None = None,
     executor: Executor | None = None,
+    should_stop: Callable[[], bool] | None = None,
 ) -> LabelSummary:
     """Label ``records`` with ``teacher`` into ``out_path`` (JSONL), resuming what is already there.
 
@@ -179,7 +181,8 @@ def label_records(
     (default 1..n); ``sleep`` is the backoff sleep (injectable for tests). ``executor`` is where the
     teacher's calls run (default: this process, ``config.workers`` threads); on a remote one the
     teacher's model must load where it is sent (a :class:`~stillhouse.models.lazy.LazyModel`), and the
-    cache and output are still written here only.
+    cache and output are still written here only. ``should_stop`` is asked before each record is
+    written (a job being stopped): :class:`JobStoppedError`, with every answer so far in the output.
     """
     started = time.monotonic()
     config = config or LabelConfig()
@@ -204,7 +207,12 @@ def label_records(
     )
     runner = _Runner(teacher.model, task, plan, teacher.cache, config.retry, sleep, load_image)
     stage = label_stage(runner, config.workers)
-    _run(jobs, stage, executor or LocalExecutor(), summary, out_path, failures_path, invalid, config.progress)
+    executor = executor or LocalExecutor()
+    outcomes = _stoppable(executor.map(stage, jobs), should_stop)
+    try:
+        _run(outcomes, len(jobs), runner, summary, out_path, failures_path, invalid, config.progress)
+    except ModelUnavailable as exc:  # a lazily loaded teacher that cannot load: the run fails once
+        raise load_failure(exc) from exc
     summary.seconds = round(time.monotonic() - started, 3)
     return summary
 
@@ -304,10 +312,20 @@ def _commit(
     return job, outcome
 
 
+def _stoppable(
+    outcomes: Iterator[tuple[_Job, Outcome | None]], should_stop: Callable[[], bool] | None
+) -> Iterator[tuple[_Job, Outcome | None]]:
+    with closing(iter(outcomes)) as each:
+        for outcome in each:
+            if should_stop is not None and should_stop():
+                raise JobStoppedError("labelling stopped between records", field="status")
+            yield outcome
+
+
 def _run(
-    jobs: list[_Job],
-    stage: Stage[_Job, tuple[_Job, Outcome | None]],
-    executor: Executor,
+    outcomes: Iterator[tuple[_Job, Outcome | None]],
+    total: int,
+    runner: _Runner,
     summary: LabelSummary,
     out_path: Path,
     failures_path: Path,
@@ -318,13 +336,13 @@ def _run(
     with (
         JsonlAppender(out_path) as out,
         JsonlAppender(failures_path, truncate=True) as failures,
-        _distributions_out(out_path, stage.local.plan.top_logprobs) as dists,
-        progress_bar("labelling", total=len(jobs), disable=not progress) as (bar, task_id),
+        _distributions_out(out_path, runner.plan.top_logprobs) as dists,
+        progress_bar("labelling", total=total, disable=not progress) as (bar, task_id),
     ):
         for failure in invalid:
             failures.write(failure.model_dump_json())
         summary.failed += len(invalid)
-        for job, outcome in executor.map(stage, jobs):
+        for job, outcome in outcomes:
             _write_distribution(outcome, dists, summary)
             _record(job, outcome, summary, out, failures)
             info = f"calls {summary.teacher_calls} · cached {summary.from_cache} · failed {summary.failed}"
