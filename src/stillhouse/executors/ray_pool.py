@@ -141,8 +141,9 @@ class _Run:
             self.ex.close_actors()
 
     def _fill(self, source: Iterator[tuple[int, Any]]) -> bool:
-        """Send items until the window is full; True once ``source`` is exhausted."""
-        while len(self.pending) < self.window:
+        """Send items until the window is full; True once ``source`` is exhausted. Answers settled
+        here count too, so a long run of cached items is yielded as it goes, not all at the end."""
+        while len(self.pending) + len(self.done) < self.window:
             nxt = next(source, None)
             if nxt is None:
                 return True
