@@ -159,3 +159,26 @@ def test_batch_inference_on_ray_writes_the_local_lines_and_cache(cluster, spec, 
     assert (ray_dir / "out.jsonl").read_bytes() == (local / "out.jsonl").read_bytes()
     assert _cache_rows(ray_dir / "cache.sqlite") == _cache_rows(local / "cache.sqlite")
     assert len(_calls(ray_dir)) == len(_calls(local)) == 29
+
+
+def _echo_or_die(_worker, item):
+    if item == "die":
+        os._exit(1)  # the actor's process ends, as on a lost node
+    return item
+
+
+def test_the_rate_limit_spaces_the_calls_and_an_item_that_kills_every_actor_stops_the_run(cluster):
+    from stillhouse.errors import ServiceUnavailableError
+    from stillhouse.executors import Stage
+    from stillhouse.executors.ray_pool import MAX_RESENDS
+
+    stage = Stage(name="echo", local=str, remote=_echo_or_die)
+    items = [str(i) for i in range(12)]
+    with open_executor(parse_executor("ray", actors=2, rate=20.0)) as executor:
+        start = time.monotonic()
+        assert list(executor.map(stage, items)) == items
+        assert time.monotonic() - start >= 11 / 20.0  # 12 sends, 1/20 s apart
+    with open_executor(parse_executor("ray", actors=1)) as executor:
+        with pytest.raises(ServiceUnavailableError, match=f"lost its worker {MAX_RESENDS} times"):
+            list(executor.map(stage, ["0", "die", "2"]))
+        assert executor.live_actors() == []
