@@ -78,6 +78,13 @@ def test_actors_and_rate_must_be_positive():
         parse_executor("ray", rate=0.0)
 
 
+@pytest.mark.parametrize("extra", [{"actors": 2}, {"rate": 5.0}, {"cpus": 4}, {"gpus": 1.0}])
+def test_ray_options_are_refused_for_the_local_executor(extra):
+    with pytest.raises(InvalidInputError, match="apply to a Ray executor") as err:
+        parse_executor("local", **extra)
+    assert err.value.field == "executor"
+
+
 def test_descriptions_say_where_a_stage_ran():
     assert parse_executor(None).description == "local"
     assert parse_executor("ray").description == "ray (local cluster)"

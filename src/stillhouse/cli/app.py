@@ -112,11 +112,20 @@ ActorsOption = Annotated[
     typer.Option("--actors", min=1, help="Ray actors per stage (default: one per cluster CPU)."),
 ]
 
+RateOption = Annotated[
+    float | None,
+    typer.Option(
+        "--rate",
+        min=0.001,
+        help="On Ray: model calls per second at most, all actors together (an API quota).",
+    ),
+]
 
-def executor_spec(executor: str, actors: int | None):  # -> ExecutorSpec
-    """``--executor``/``--actors`` parsed (``RAY_ADDRESS`` from the environment)."""
+
+def executor_spec(executor: str, actors: int | None, rate: float | None = None):  # -> ExecutorSpec
+    """``--executor``/``--actors``/``--rate`` parsed (``RAY_ADDRESS`` from the environment)."""
     import os
 
     from stillhouse.executors.spec import parse_executor
 
-    return parse_executor(executor, os.environ, actors=actors)
+    return parse_executor(executor, os.environ, actors=actors, rate=rate)

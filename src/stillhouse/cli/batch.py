@@ -7,7 +7,7 @@ from typing import Annotated, Literal
 
 import typer
 
-from stillhouse.cli.app import ActorsOption, ExecutorOption, app, emit_json, executor_spec
+from stillhouse.cli.app import ActorsOption, ExecutorOption, RateOption, app, emit_json, executor_spec
 
 
 @app.command()
@@ -28,6 +28,7 @@ def batch(
     ] = None,
     executor: ExecutorOption = "local",
     actors: ActorsOption = None,
+    rate: RateOption = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print the manifest as JSON.")] = False,
 ) -> None:
     """Run batch inference over a local file, as a CreateModelInvocationJob would.
@@ -37,7 +38,7 @@ def batch(
     """
     from stillhouse.batch.run import BatchFile, batch_file
 
-    where = executor_spec(executor, actors)
+    where = executor_spec(executor, actors, rate)
     counts = batch_file(
         BatchFile(file, model, out, cache=cache, invocation_type=invocation_type, executor=where)
     )

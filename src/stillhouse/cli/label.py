@@ -7,7 +7,7 @@ from typing import Annotated
 
 import typer
 
-from stillhouse.cli.app import ActorsOption, ExecutorOption, app, emit_json, executor_spec
+from stillhouse.cli.app import ActorsOption, ExecutorOption, RateOption, app, emit_json, executor_spec
 from stillhouse.teacher.build import TeacherConfig
 from stillhouse.teacher.label import LabelConfig
 
@@ -96,6 +96,7 @@ def label(
     ] = _L.top_logprobs,
     executor: ExecutorOption = "local",
     actors: ActorsOption = None,
+    rate: RateOption = None,
     as_json: _Json = False,
 ) -> None:
     """Label prompts with a teacher model; labelled input records are kept and guide the teacher.
@@ -110,7 +111,7 @@ def label(
     from stillhouse.teacher.label import label_records
     from stillhouse.teacher.records_io import input_failures
 
-    where = executor_spec(executor, actors)
+    where = executor_spec(executor, actors, rate)
     report = failures or out.with_name(out.name + ".failures.jsonl")
     check_output_file(out, field="out")
     check_output_file(report, field="failures")

@@ -57,6 +57,12 @@ def parse_executor(
     value = (text or "local").strip()
     extra = {"actors": actors, "cpus": cpus, "gpus": gpus, "rate": rate}
     if value == "local":
+        given = [name for name, v in (("actors", actors), ("cpus", cpus), ("rate", rate)) if v is not None]
+        if given or gpus:
+            raise InvalidInputError(
+                f"{', '.join(given or ['gpus'])} apply to a Ray executor; the local one runs in this process",
+                field="executor",
+            )
         return ExecutorSpec(kind="local")
     if value == "ray":
         address = (env or {}).get("RAY_ADDRESS", "").strip() or None
