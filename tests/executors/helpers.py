@@ -75,3 +75,11 @@ class _Counting:
         finally:
             os.close(fd)
         return completion
+
+
+def echo_or_die(_worker: object, item: str) -> str:
+    """A remote call (importable by the workers, unlike a test module's functions): the item, or
+    for ``"die"`` the end of the actor's process, as on a lost node."""
+    if item == "die":
+        os._exit(1)
+    return item

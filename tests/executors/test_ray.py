@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 from tests.conftest import prompt_record
-from tests.executors.helpers import CountingLoad, prompts, save_word_llama
+from tests.executors.helpers import CountingLoad, echo_or_die, prompts, save_word_llama
 
 from stillhouse.executors import open_executor, parse_executor
 from stillhouse.models.lazy import LazyModel
@@ -161,18 +161,12 @@ def test_batch_inference_on_ray_writes_the_local_lines_and_cache(cluster, spec, 
     assert len(_calls(ray_dir)) == len(_calls(local)) == 29
 
 
-def _echo_or_die(_worker, item):
-    if item == "die":
-        os._exit(1)  # the actor's process ends, as on a lost node
-    return item
-
-
 def test_the_rate_limit_spaces_the_calls_and_an_item_that_kills_every_actor_stops_the_run(cluster):
     from stillhouse.errors import ServiceUnavailableError
     from stillhouse.executors import Stage
     from stillhouse.executors.ray_pool import MAX_RESENDS
 
-    stage = Stage(name="echo", local=str, remote=_echo_or_die)
+    stage = Stage(name="echo", local=str, remote=echo_or_die)
     items = [str(i) for i in range(12)]
     with open_executor(parse_executor("ray", actors=2, rate=20.0)) as executor:
         start = time.monotonic()
