@@ -21,6 +21,7 @@ HEAVY = (
     "lancedb",
     "pymilvus",
     "pyarrow",
+    "ray",
 )
 
 
@@ -43,6 +44,25 @@ def test_the_local_object_store_validator_and_reader_do_not_import_boto3():
         "import sys; from stillhouse.sources.objectstore import open_store; "
         "import stillhouse.records.validate, stillhouse.sources.dataset; open_store('local'); "
         "assert 'boto3' not in sys.modules"
+    )
+    result = _python(code)
+    assert result.returncode == 0, result.stderr
+
+
+@pytest.mark.integration
+def test_a_local_labelling_run_does_not_import_ray(tmp_path):
+    code = (
+        "import sys; from stillhouse.models.fake import FakeModel; "
+        "from stillhouse.records.schema import ConversationRecord; "
+        "from stillhouse.teacher.build import TeacherConfig, build_teacher; "
+        "from stillhouse.teacher.label import LabelConfig, label_records; "
+        "import stillhouse.executors, stillhouse.cli.label; "
+        "r = ConversationRecord.model_validate({'schemaVersion': 'bedrock-conversation-2024', "
+        "'messages': [{'role': 'user', 'content': [{'text': 'hi'}]}]}); "
+        f"c = TeacherConfig(shots=0, embedder=None, cache={str(tmp_path / 'c.sqlite')!r}); "
+        "t = build_teacher(c, [], None, model=FakeModel(['ok'])); "
+        f"s = label_records([r], t, LabelConfig(progress=False), out_path={str(tmp_path / 'o.jsonl')!r}); "
+        "assert s.labelled == 1, s; assert 'ray' not in sys.modules"
     )
     result = _python(code)
     assert result.returncode == 0, result.stderr

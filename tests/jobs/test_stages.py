@@ -79,6 +79,9 @@ def test_distillation_from_a_jsonl_file(service: JobService, store, tiny_student
     assert (model_dir / "config.json").is_file()
     progress = service.progress(job_id)
     assert progress["label_summary"]["labelled"] == 110 and progress["label_summary"]["golden_kept"] == 2
+    # Where the teacher's calls ran (the job's page shows it): here, on the label stage's one thread.
+    assert progress["label_summary"]["executor"] == "local"
+    assert progress["label_summary"]["workers"] == {"label": 1}
 
 
 def test_distillation_from_filtered_invocation_logs(service: JobService, store, tiny_student: Path) -> None:

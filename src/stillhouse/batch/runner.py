@@ -11,14 +11,18 @@ leaves the job live: the next one redoes the loop, and the cache answers every r
 from __future__ import annotations
 
 import logging
+import os
 import traceback
 from collections.abc import Callable
+from functools import partial
 from typing import TYPE_CHECKING, Any
 
 from stillhouse.batch.records import BatchRecord
 from stillhouse.batch.run import BatchConfig, RecordLoop, Stop, parse_lines
 from stillhouse.chat import ChatModel
 from stillhouse.errors import DatasetError, NotFoundError, StillhouseError
+from stillhouse.executors.base import open_executor
+from stillhouse.executors.spec import executor_from_env
 from stillhouse.jobs import state
 from stillhouse.jobs.batch import MANIFEST, output_prefix
 from stillhouse.jobs.batch_schema import ModelInvocationJob, RecordCounts
@@ -109,13 +113,15 @@ class BatchRunner:
         job_dir = service.job_dir(job_id)
         job_dir.mkdir(parents=True, exist_ok=True)
         counts = RecordCounts(totalRecordCount=total)
-        with RequestCache(job_dir / "requests.sqlite") as cache:
+        where = executor_from_env(os.environ)  # as `stillhouse serve --executor` set it
+        with open_executor(where) as executor, RequestCache(job_dir / "requests.sqlite") as cache:
             loop = RecordLoop(
-                LazyModel(request.modelId, lambda: self.load(spec)),
+                LazyModel(request.modelId, partial(self.load, spec)),
                 cache,
                 self.config,
                 should_stop=lambda: should_stop() or (expires is not None and state.now() >= expires),
                 on_counts=lambda c: _report(service, job_id, c),
+                executor=executor,
             )
             outputs: list[tuple[str, list[str]]] = []
             for name, records in files:

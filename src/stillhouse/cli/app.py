@@ -96,3 +96,36 @@ def emit_json(obj: object) -> None:
     import json
 
     typer.echo(json.dumps(obj, indent=2, sort_keys=False, default=str))
+
+
+# The executor options of every command whose data stages can run elsewhere (label, batch, serve).
+ExecutorOption = Annotated[
+    str,
+    typer.Option(
+        "--executor",
+        help="Where the model calls run: local (this process), ray (a local Ray cluster, or the one "
+        "RAY_ADDRESS names) or ray://HOST:PORT. Ray needs the ray extra.",
+    ),
+]
+ActorsOption = Annotated[
+    int | None,
+    typer.Option("--actors", min=1, help="Ray actors per stage (default: one per cluster CPU)."),
+]
+
+RateOption = Annotated[
+    float | None,
+    typer.Option(
+        "--rate",
+        min=0.001,
+        help="On Ray: model calls per second at most, all actors together (an API quota).",
+    ),
+]
+
+
+def executor_spec(executor: str, actors: int | None, rate: float | None = None):  # -> ExecutorSpec
+    """``--executor``/``--actors``/``--rate`` parsed (``RAY_ADDRESS`` from the environment)."""
+    import os
+
+    from stillhouse.executors.spec import parse_executor
+
+    return parse_executor(executor, os.environ, actors=actors, rate=rate)

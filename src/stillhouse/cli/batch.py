@@ -7,7 +7,7 @@ from typing import Annotated, Literal
 
 import typer
 
-from stillhouse.cli.app import app, emit_json
+from stillhouse.cli.app import ActorsOption, ExecutorOption, RateOption, app, emit_json, executor_spec
 
 
 @app.command()
@@ -26,6 +26,9 @@ def batch(
     cache: Annotated[
         Path | None, typer.Option(help="Request cache file (default: the teacher cache).")
     ] = None,
+    executor: ExecutorOption = "local",
+    actors: ActorsOption = None,
+    rate: RateOption = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print the manifest as JSON.")] = False,
 ) -> None:
     """Run batch inference over a local file, as a CreateModelInvocationJob would.
@@ -35,7 +38,10 @@ def batch(
     """
     from stillhouse.batch.run import BatchFile, batch_file
 
-    counts = batch_file(BatchFile(file, model, out, cache=cache, invocation_type=invocation_type))
+    where = executor_spec(executor, actors, rate)
+    counts = batch_file(
+        BatchFile(file, model, out, cache=cache, invocation_type=invocation_type, executor=where)
+    )
     if as_json:
         emit_json(counts.model_dump())
     else:

@@ -7,7 +7,7 @@ from typing import Annotated, Literal
 
 import typer
 
-from stillhouse.cli.app import app, emit_json
+from stillhouse.cli.app import ActorsOption, ExecutorOption, RateOption, app, emit_json, executor_spec
 from stillhouse.teacher.build import TeacherConfig
 from stillhouse.teacher.label import LabelConfig
 
@@ -102,6 +102,9 @@ def label(
             "stillhouse train --task).",
         ),
     ] = _L.distributions_for,
+    executor: ExecutorOption = "local",
+    actors: ActorsOption = None,
+    rate: RateOption = None,
     as_json: _Json = False,
 ) -> None:
     """Label prompts with a teacher model; labelled input records are kept and guide the teacher.
@@ -110,17 +113,25 @@ def label(
     record, so a killed run resumes where it stopped. Records that fail after retries (and input lines
     that are invalid) are listed in the failure report with their line and reason.
     """
+    from stillhouse.executors import open_executor
     from stillhouse.outputs import check_output_file
     from stillhouse.teacher.build import build_teacher
     from stillhouse.teacher.label import label_records
     from stillhouse.teacher.records_io import input_failures
 
+    where = executor_spec(executor, actors, rate)
     report = failures or out.with_name(out.name + ".failures.jsonl")
     check_output_file(out, field="out")
     check_output_file(report, field="failures")
     records, read = _read_prompts(prompts, _task(task))
     config = TeacherConfig(
-        model=teacher, shots=k, anchored=anchored, steer=steer, embedder=embedder, cache=cache or "default"
+        model=teacher,
+        shots=k,
+        anchored=anchored,
+        steer=steer,
+        embedder=embedder,
+        cache=cache or "default",
+        lazy=where.kind != "local",
     )
     run = LabelConfig(
         max_tokens=max_tokens,
@@ -132,7 +143,10 @@ def label(
         top_logprobs=top_logprobs,
         distributions_for=distributions_for,
     )
-    with build_teacher(config, _read_golden(golden), _task(task)) as the_teacher:
+    with (
+        open_executor(where) as runs_on,
+        build_teacher(config, _read_golden(golden), _task(task)) as the_teacher,
+    ):
         summary = label_records(
             records,
             the_teacher,
@@ -140,6 +154,7 @@ def label(
             out_path=out,
             line_numbers=read.kept_lines,
             invalid=input_failures(read.invalid),
+            executor=runs_on,
         )
     failed = f"{summary.failed} records failed or were invalid: see {report}"
     if as_json:

@@ -7,7 +7,7 @@ from typing import Annotated
 
 import typer
 
-from stillhouse.cli.app import app
+from stillhouse.cli.app import ActorsOption, ExecutorOption, app, executor_spec
 
 
 @app.command()
@@ -28,6 +28,8 @@ def serve(
             help="Processes each customization job trains on (DDP; env STILLHOUSE_TRAIN_PROCESSES).",
         ),
     ] = 1,
+    executor: ExecutorOption = "local",
+    actors: ActorsOption = None,
     access_key_id: Annotated[
         str | None, typer.Option(help="Access key id for SigV4 (env STILLHOUSE_ACCESS_KEY_ID).")
     ] = None,
@@ -64,6 +66,7 @@ def serve(
     """
     import os
 
+    from stillhouse.executors.spec import ENV_ACTORS, ENV_EXECUTOR
     from stillhouse.jobs import arns
     from stillhouse.serve.launch import LaunchConfig, run_server
     from stillhouse.serve.settings import settings_from_env
@@ -72,6 +75,10 @@ def serve(
         from stillhouse.train.launch import PROCESSES_ENV
 
         os.environ[PROCESSES_ENV] = str(train_processes)
+    executor_spec(executor, actors)  # a bad spec: one line, exit 2, before anything starts
+    os.environ[ENV_EXECUTOR] = executor  # the job workers' data stages run there
+    if actors is not None:
+        os.environ[ENV_ACTORS] = str(actors)
     if region:  # ARNs are minted by the job service and its worker processes, which read the env
         os.environ["STILLHOUSE_REGION"] = region
     if foundation_models is not None:  # the job workers map a job's model ids through the same file

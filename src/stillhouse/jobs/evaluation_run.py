@@ -16,10 +16,13 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 import re
 import time
 import traceback
 from collections.abc import Callable
+from contextlib import closing
+from functools import partial
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from pydantic import BaseModel, ValidationError
@@ -37,6 +40,8 @@ from stillhouse.evaluate.bedrock_eval import (
     score,
     summarize_scores,
 )
+from stillhouse.executors import Executor, LocalExecutor, Ready, Stage, open_executor
+from stillhouse.executors.spec import executor_from_env
 from stillhouse.jobs import state
 from stillhouse.jobs.evaluation import SUMMARY, TASK_METRIC, output_prefix
 from stillhouse.jobs.evaluation_report import COST_KEYS, write_report
@@ -50,7 +55,7 @@ from stillhouse.jobs.evaluation_schema import (
 from stillhouse.jobs.pipeline import Abandoned
 from stillhouse.models.lazy import LazyModel, ModelUnavailable
 from stillhouse.sources.objectstore import ObjectStore
-from stillhouse.teacher.cache import CachedModel, RequestCache
+from stillhouse.teacher.cache import CachedModel, CacheEntry, CacheView, RequestCache, cache_key
 
 if TYPE_CHECKING:
     from stillhouse.evaluate.results import ExampleResult
@@ -103,15 +108,25 @@ def path_part(identifier: str) -> str:
 class _Models:
     """Every model the job asks (evaluated models and judges), loaded lazily, answering through the cache."""
 
-    def __init__(self, service: JobService, load: Callable[[str], ChatModel], cache: RequestCache) -> None:
+    def __init__(
+        self,
+        service: JobService,
+        load: Callable[[str], ChatModel],
+        cache: RequestCache,
+        executor: Executor | None = None,
+    ) -> None:
         self.service, self.load, self.cache = service, load, cache
+        self.executor = executor or LocalExecutor()  # where the evaluated models' calls run
         self._models: dict[str, ChatModel] = {}
 
     def __getitem__(self, model_id: str) -> ChatModel:
         if model_id not in self._models:
-            spec = self.service.model_spec(model_id)
-            self._models[model_id] = CachedModel(LazyModel(model_id, lambda: self.load(spec)), self.cache)
+            self._models[model_id] = CachedModel(self.unloaded(model_id), self.cache)
         return self._models[model_id]
+
+    def unloaded(self, model_id: str) -> LazyModel:
+        """The model ``model_id`` names, loaded on its first call (a remote worker loads its own)."""
+        return LazyModel(model_id, partial(self.load, self.service.model_spec(model_id)))
 
 
 class EvaluationRunner:
@@ -159,8 +174,9 @@ class EvaluationRunner:
         job_dir.mkdir(parents=True, exist_ok=True)
         summary: dict[str, Any] = {}
         examples: dict[str, list[ExampleResult]] = {}
-        with RequestCache(job_dir / "requests.sqlite") as cache:
-            models = _Models(service, self.load, cache)
+        where = executor_from_env(os.environ)  # as `stillhouse serve --executor` set it
+        with open_executor(where) as executor, RequestCache(job_dir / "requests.sqlite") as cache:
+            models = _Models(service, self.load, cache, executor)
             for config in automated.datasetMetricConfigs:
                 assert config.dataset.datasetLocation is not None
                 metrics = _metrics(automated, config.metricNames, models)
@@ -215,19 +231,61 @@ class EvaluationRunner:
         should_stop: Callable[[], bool],
     ) -> tuple[list[dict[str, Any]], list[ExampleResult]]:
         lines, examples = [], []
-        for index, record in enumerate(records):
-            if should_stop():
-                raise _Stop()
-            answer = _answer(model_config, record, models)
-            reference = record.referenceResponse or ""
-            scored = (
-                [score(m, record.prompt, answer.text, reference) for m in metrics]
-                if answer.text is not None
-                else []
-            )
-            lines.append(result_line(record, model_config.identifier, answer.text, scored, answer.error))
-            examples.append(example(index, record.prompt, reference, answer, scored))
+        answers = models.executor.map(_answer_stage(model_config, models), records)
+        with closing(iter(answers)) as each:
+            for index, record in enumerate(records):
+                if should_stop():
+                    raise _Stop()
+                answer = next(each)
+                reference = record.referenceResponse or ""
+                scored = (
+                    [score(m, record.prompt, answer.text, reference) for m in metrics]
+                    if answer.text is not None
+                    else []
+                )
+                lines.append(result_line(record, model_config.identifier, answer.text, scored, answer.error))
+                examples.append(example(index, record.prompt, reference, answer, scored))
         return lines, examples
+
+
+def _answer_stage(model_config: ModelConfig, models: _Models) -> Stage[EvalRecord, Answer]:
+    """The evaluated model's calls as an executor stage: what the job's cache does not answer is
+    asked by a remote worker, whose new cache entries the driver writes (``models.cache``)."""
+    asked = model_config.bedrockModel is not None
+    return Stage(
+        name="evaluate",
+        local=lambda record: _answer(model_config, record, models),
+        worker=(model_config, models.unloaded(model_config.identifier) if asked else None),
+        remote=_answer_remotely,
+        prepare=lambda record: _settle_here(model_config, models, record),
+        commit=lambda record, returned: _commit(models.cache, returned),
+    )
+
+
+def _settle_here(model_config: ModelConfig, models: _Models, record: EvalRecord) -> Any:
+    """In the driver: a precomputed or cached answer (no model loads), else the record to send."""
+    model = model_config.bedrockModel
+    if model is None:
+        return Ready(_answer(model_config, record, models))
+    key = cache_key(
+        model_config.identifier, [Message(role="user", content=record.prompt)], inference_params(model)
+    )
+    return Ready(_answer(model_config, record, models)) if models.cache.get(key) else record
+
+
+def _answer_remotely(
+    worker: tuple[ModelConfig, LazyModel], record: EvalRecord
+) -> tuple[Answer, list[CacheEntry]]:
+    model_config, model = worker
+    view = CacheView([])
+    answer = _answer(model_config, record, {model_config.identifier: CachedModel(model, view)})  # type: ignore[arg-type]
+    return answer, view.added
+
+
+def _commit(cache: RequestCache, returned: tuple[Answer, list[CacheEntry]]) -> Answer:
+    answer, added = returned
+    cache.commit(added)
+    return answer
 
 
 def _evaluate_rag(

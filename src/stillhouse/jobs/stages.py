@@ -17,7 +17,9 @@ Heavy modules (teacher models, torch) are imported inside the methods that need 
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -97,6 +99,11 @@ class LazyTeacher:
             )
         return model.score_answer(messages, answer, top_k)
 
+    def __getstate__(self) -> dict[str, Any]:
+        """Sent to a remote worker unloaded, with no stop check: the driver asks that one between
+        records (``label_records(should_stop=...)``), and the worker loads its own model."""
+        return {**self.__dict__, "_model": None, "_should_stop": _never}
+
     def _loaded(self) -> ChatModel:
         """The teacher, loaded on first use; refuses once the job must stop."""
         if self._should_stop():
@@ -107,6 +114,15 @@ class LazyTeacher:
             except StillhouseError as exc:
                 raise _TeacherUnavailable(exc) from exc
         return self._model
+
+
+def _never() -> bool:
+    return False
+
+
+def _load_spec(load: Callable[[str], ChatModel], spec: str, _name: str) -> ChatModel:
+    """``load(spec)`` for a teacher named by the job's identifier (a picklable loader)."""
+    return load(spec)
 
 
 def _distillation_top_k(hyperparameters: dict[str, str] | None) -> int:
@@ -237,6 +253,8 @@ class DefaultStages:
 
     def _label(self, ctx: JobContext, source: Path, out: Path) -> dict[str, Any]:
         """The teacher (with the request's labelled records as its golden examples) answers the rest."""
+        from stillhouse.executors import open_executor
+        from stillhouse.executors.spec import executor_from_env
         from stillhouse.jobs.specs import local_specs
         from stillhouse.tasks import detect_task
         from stillhouse.teacher.build import TeacherConfig, build_teacher
@@ -249,7 +267,9 @@ class DefaultStages:
         assert spec is not None  # a DISTILLATION request has a teacher
         # Named by the job's identifier (the cache key), loaded from the spec the id maps to.
         model = LazyTeacher(
-            teacher_config.teacherModelIdentifier, lambda _: self.load_teacher(spec), ctx.should_stop
+            teacher_config.teacherModelIdentifier,
+            partial(_load_spec, self.load_teacher, spec),
+            ctx.should_stop,
         )
         config = TeacherConfig(
             model=teacher_config.teacherModelIdentifier,
@@ -267,15 +287,21 @@ class DefaultStages:
             distributions_for="student" if task is not None and task.student_prompt is not None else "answer",
         )
         try:
-            with build_teacher(config, [], task, model=model) as teacher:
-                summary = label_records(records, teacher, run, out_path=out)
+            with (
+                open_executor(executor_from_env(os.environ)) as executor,
+                build_teacher(config, [], task, model=model) as teacher,
+            ):
+                summary = label_records(
+                    records, teacher, run, out_path=out, executor=executor, should_stop=ctx.should_stop
+                )
         except _Interrupted as exc:  # every answer given so far is already flushed to ``out``
             raise JobStoppedError(
                 f"job {ctx.request.jobName} stopped during labelling", field="status"
             ) from exc
         except _TeacherUnavailable as exc:
             raise exc.cause from exc
-        return summary.model_dump(mode="json")
+        # Where the calls ran and on how many workers: the job's page shows it.
+        return {**summary.model_dump(mode="json"), **executor.info.model_dump(mode="json")}
 
     # -------------------------------------------------------------------------------- training
 

@@ -2,10 +2,18 @@
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable
 
-from stillhouse.chat import ChatModel, Completion, GenerationParams, Message
-from stillhouse.errors import StillhouseError
+from stillhouse.chat import (
+    ChatModel,
+    Completion,
+    DistributionChatModel,
+    GenerationParams,
+    Message,
+    TokenDistribution,
+)
+from stillhouse.errors import InvalidInputError, StillhouseError
 
 
 class ModelUnavailable(Exception):
@@ -15,6 +23,16 @@ class ModelUnavailable(Exception):
     def __init__(self, name: str, cause: StillhouseError) -> None:
         super().__init__(f"model {name!r} could not be loaded: {cause}")
         self.cause = cause
+
+
+def load_failure(exc: ModelUnavailable) -> StillhouseError:
+    """The typed error behind ``exc``, also when it came back from a remote worker (Ray's copy of an
+    exception names the original as its own ``cause``)."""
+    cause: object = exc.cause
+    while isinstance(cause, ModelUnavailable):
+        cause = cause.cause
+    assert isinstance(cause, StillhouseError)
+    return cause
 
 
 class LazyModel:
@@ -29,9 +47,33 @@ class LazyModel:
         self._model: ChatModel | None = None
 
     def generate(self, messages: list[Message], params: GenerationParams) -> Completion:
+        return self._loaded().generate(messages, params)
+
+    def generate_with_distribution(
+        self, messages: list[Message], params: GenerationParams, top_k: int
+    ) -> tuple[Completion, TokenDistribution]:
+        """The loaded model's answer with its top-k distributions; a model that cannot give them
+        fails the run once (as a model that cannot load does), not each request."""
+        model = self._loaded()
+        if not isinstance(model, DistributionChatModel):
+            cause = InvalidInputError(
+                f"teacher {self.name!r} cannot return token log-probabilities", field="top_logprobs"
+            )
+            raise ModelUnavailable(self.name, cause)
+        return model.generate_with_distribution(messages, params, top_k)
+
+    def _loaded(self) -> ChatModel:
         if self._model is None:
             try:
                 self._model = self._load()
             except StillhouseError as exc:
                 raise ModelUnavailable(self.name, exc) from exc
-        return self._model.generate(messages, params)
+        return self._model
+
+
+def lazy_model(spec: str) -> LazyModel:
+    """The model ``spec`` names, loaded on its first request wherever that is asked (it pickles
+    unloaded, so a remote worker loads its own); named like the loaded model (the spec as written)."""
+    from stillhouse.models.registry import load_model
+
+    return LazyModel(spec.strip(), functools.partial(load_model, spec))

@@ -46,6 +46,9 @@ class TeacherConfig(BaseModel):
     # The request cache: a SQLite file, "default" (STILLHOUSE_HOME/cache/teacher.sqlite) or "off"
     # (every request really answered: latency benchmarks).
     cache: Path | Literal["default", "off"] = "default"
+    # Load the model on its first request instead of now: on a remote executor that is in each
+    # worker (one load per actor), and a run answered wholly from the cache never loads it.
+    lazy: bool = False
 
     def anchors_with(self, steering: ShotSteering | None) -> int:
         """The anchored shots the teacher gets: none without steering (the class to anchor)."""
@@ -68,7 +71,11 @@ def build_teacher(
     no golden example or no prompt left to label never pays for it. The caller closes the teacher
     (its request cache) when done.
     """
-    if model is None:
+    if model is None and config.lazy:
+        from stillhouse.models.lazy import lazy_model
+
+        model = lazy_model(config.model)
+    elif model is None:
         from stillhouse.models import load_model
 
         model = load_model(config.model)

@@ -7,6 +7,11 @@ A request asked with its top-k distributions (logit distillation) keeps them in 
 under the same key, so the key (and every answer cached before) stays what it was. An answer the
 teacher scored (:func:`cached_score`: teacher-forced on a given answer, e.g. one rewritten into a
 student format) is kept in that table too, under a key that includes the scored text.
+
+On a remote executor the SQLite file stays with the driver, its one writer: a :class:`ProbeCache`
+collects the entries a record's requests find there, a worker answers through a :class:`CacheView`
+seeded with them (recording the entries it adds), and the driver writes those with
+:meth:`RequestCache.commit` - the same rows, in the same order, as a local run writes.
 """
 
 from __future__ import annotations
@@ -17,6 +22,8 @@ import sqlite3
 import threading
 import time
 from pathlib import Path
+
+from pydantic import BaseModel, ConfigDict
 
 from stillhouse import paths
 from stillhouse.chat import (
@@ -156,6 +163,20 @@ class RequestCache:
                 (key, top_k, pack(dist)),
             )
 
+    def commit(self, entries: list[CacheEntry]) -> None:
+        """Write what a remote worker's requests added, as :meth:`put` and
+        :meth:`put_answer_with_distribution` would have written it there."""
+        for entry in entries:
+            if entry.completion is None:
+                assert entry.distribution is not None  # a scored answer
+                self.put_distribution(entry.key, entry.distribution, entry.top_k)
+            elif entry.distribution is None:
+                self.put(entry.key, entry.teacher, entry.completion)
+            else:
+                self.put_answer_with_distribution(
+                    entry.key, entry.teacher, entry.completion, entry.distribution, entry.top_k
+                )
+
     def __len__(self) -> int:
         return int(self._conn().execute("SELECT COUNT(*) FROM requests").fetchone()[0])
 
@@ -172,6 +193,104 @@ class RequestCache:
 
     def __exit__(self, *exc: object) -> None:
         self.close()
+
+
+class CacheEntry(BaseModel):
+    """One request's cached answer (with its distributions when it was asked for them), or a
+    scored answer's distributions alone (no completion: :func:`cached_score`)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    key: str
+    teacher: str
+    completion: Completion | None
+    distribution: TokenDistribution | None = None
+    top_k: int = 0
+
+
+class CacheView:
+    """The request cache as a remote worker sees it: ``seed`` (the entries the driver found for
+    this record) in memory, and ``added``, the entries its requests wrote, for the driver to commit."""
+
+    def __init__(self, seed: list[CacheEntry]) -> None:
+        self._entries = {entry.key: entry for entry in seed}
+        self.added: list[CacheEntry] = []
+
+    def get(self, key: str) -> Completion | None:
+        entry = self._entries.get(key)
+        return entry.completion if entry else None
+
+    def get_distribution(self, key: str, top_k: int) -> TokenDistribution | None:
+        entry = self._entries.get(key)
+        return entry.distribution if entry and entry.distribution and entry.top_k >= top_k else None
+
+    def put(self, key: str, teacher: str, completion: Completion) -> None:
+        self._add(CacheEntry(key=key, teacher=teacher, completion=completion), replace=False)
+
+    def put_answer_with_distribution(
+        self, key: str, teacher: str, completion: Completion, dist: TokenDistribution, top_k: int
+    ) -> None:
+        entry = CacheEntry(key=key, teacher=teacher, completion=completion, distribution=dist, top_k=top_k)
+        self._add(entry, replace=True)
+
+    def put_distribution(self, key: str, dist: TokenDistribution, top_k: int) -> None:
+        self._add(
+            CacheEntry(key=key, teacher="", completion=None, distribution=dist, top_k=top_k), replace=True
+        )
+
+    def _add(self, entry: CacheEntry, *, replace: bool) -> None:
+        if replace or entry.key not in self._entries:  # INSERT OR REPLACE / INSERT OR IGNORE
+            self._entries[entry.key] = entry
+        self.added.append(entry)
+
+
+class ProbeCache:
+    """Reads ``cache`` and keeps every entry found (``found``): the seed of a record's
+    :class:`CacheView`. It writes nothing; its model is a stand-in that answers no request."""
+
+    def __init__(self, cache: RequestCache) -> None:
+        self.cache = cache
+        self.found: dict[str, CacheEntry] = {}
+
+    def get(self, key: str) -> Completion | None:
+        hit = self.cache.get(key)
+        if hit is not None and key not in self.found:
+            self.found[key] = CacheEntry(key=key, teacher="", completion=hit)
+        return hit
+
+    def get_distribution(self, key: str, top_k: int) -> TokenDistribution | None:
+        dist = self.cache.get_distribution(key, top_k)
+        completion = self.cache.get(key) if dist is not None else None
+        if dist is not None:  # with no completion: a scored answer's (cached_score)
+            self.found[key] = CacheEntry(
+                key=key, teacher="", completion=completion, distribution=dist, top_k=top_k
+            )
+        return dist
+
+
+class CacheMiss(Exception):  # noqa: N818 - a signal, not an error: not a StillhouseError, never retried
+    """A :class:`CacheOnly` model was asked: the request is not in the cache."""
+
+
+class CacheOnly:
+    """A stand-in for the teacher named ``name`` that answers nothing (:class:`CacheMiss`): asked
+    through a :class:`ProbeCache`, a record's requests go as far as the cache answers them."""
+
+    supports_json_schema = True
+
+    def __init__(self, name: str) -> None:
+        self.name = name
+
+    def generate(self, messages: list[Message], params: GenerationParams) -> Completion:
+        raise CacheMiss(self.name)
+
+    def generate_with_distribution(
+        self, messages: list[Message], params: GenerationParams, top_k: int
+    ) -> tuple[Completion, TokenDistribution]:
+        raise CacheMiss(self.name)
+
+    def score_answer(self, messages: list[Message], answer: str, top_k: int) -> TokenDistribution:
+        raise CacheMiss(self.name)
 
 
 def cached_generate(

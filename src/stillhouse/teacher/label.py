@@ -14,22 +14,32 @@
 
 from __future__ import annotations
 
+import dataclasses
 import random
 import time
 from collections.abc import Callable, Iterator, Sequence
-from concurrent.futures import Future, ThreadPoolExecutor
-from contextlib import contextmanager
+from contextlib import closing, contextmanager
 from pathlib import Path
-from typing import Literal, TypeVar
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
 from stillhouse.chat import ChatModel, DistributionChatModel, Message, ScoringChatModel, TokenDistribution
-from stillhouse.errors import InvalidInputError
+from stillhouse.errors import InvalidInputError, JobStoppedError
+from stillhouse.executors.base import Executor, LocalExecutor, Ready, Stage, ordered_map
+from stillhouse.models.lazy import ModelUnavailable, load_failure
 from stillhouse.progress import progress_bar
 from stillhouse.records.schema import ConversationRecord, ImageLoader, Turn, to_messages
 from stillhouse.tasks.base import Task
-from stillhouse.teacher.cache import RequestCache, cached_score
+from stillhouse.teacher.cache import (
+    CacheEntry,
+    CacheMiss,
+    CacheOnly,
+    CacheView,
+    ProbeCache,
+    RequestCache,
+    cached_score,
+)
 from stillhouse.teacher.consensus import RECORD_ERRORS, Outcome, SamplingPlan, ask_teacher
 from stillhouse.teacher.distributions import distributions_path, fit_to_answer
 from stillhouse.teacher.fewshot import FewShotTeacher
@@ -37,8 +47,7 @@ from stillhouse.teacher.golden import query_text
 from stillhouse.teacher.records_io import Failure, JsonlAppender, assign_ids, done_ids
 from stillhouse.teacher.retry import RetryExhausted, RetryPolicy, Sleep, call_with_retry
 
-T = TypeVar("T")
-R = TypeVar("R")
+__all__ = ["LabelConfig", "LabelSummary", "label_records", "ordered_map"]
 
 SUMMARY_KEYS = (
     "labelled",
@@ -128,28 +137,6 @@ def with_answer(record: ConversationRecord, answer: str) -> ConversationRecord:
     return record.model_copy(update={"messages": [*record.messages, turn]})
 
 
-def ordered_map(fn: Callable[[T], R], items: Sequence[T], workers: int) -> Iterator[R]:
-    """``map(fn, items)`` on ``workers`` threads, results in input order.
-
-    At most ``2 * workers`` requests are in flight, so memory stays flat and a crash loses at most
-    that many finished answers from the output (they stay in the request cache).
-    """
-    if workers <= 1:
-        yield from map(fn, items)
-        return
-    pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="teacher")
-    window: list[Future[R]] = []
-    try:
-        for item in items:
-            window.append(pool.submit(fn, item))
-            if len(window) >= 2 * workers:
-                yield window.pop(0).result()
-        while window:
-            yield window.pop(0).result()
-    finally:
-        pool.shutdown(wait=True, cancel_futures=True)
-
-
 class _Job(BaseModel):
     """One record to handle, with where it came from."""
 
@@ -197,13 +184,19 @@ def label_records(
     invalid: Sequence[Failure] = (),
     sleep: Sleep = time.sleep,
     load_image: ImageLoader | None = None,
+    executor: Executor | None = None,
+    should_stop: Callable[[], bool] | None = None,
 ) -> LabelSummary:
     """Label ``records`` with ``teacher`` into ``out_path`` (JSONL), resuming what is already there.
 
     The labelled records among ``records`` join the teacher's golden examples for this run.
     ``invalid`` are records rejected before labelling (e.g. by validation); they are written to the
     failure report with this run's own failures. ``line_numbers`` are the input lines of ``records``
-    (default 1..n); ``sleep`` is the backoff sleep (injectable for tests).
+    (default 1..n); ``sleep`` is the backoff sleep (injectable for tests). ``executor`` is where the
+    teacher's calls run (default: this process, ``config.workers`` threads); on a remote one the
+    teacher's model must load where it is sent (a :class:`~stillhouse.models.lazy.LazyModel`), and the
+    cache and output are still written here only. ``should_stop`` is asked before each record is
+    written (a job being stopped): :class:`JobStoppedError`, with every answer so far in the output.
     """
     started = time.monotonic()
     config = config or LabelConfig()
@@ -227,9 +220,15 @@ def label_records(
         # Scored answers need no distribution from the generation: a cached answer stays cached.
         top_logprobs=config.top_logprobs if config.distributions_for == "answer" else 0,
     )
-    runner = _Runner(teacher.model, task, plan, teacher.cache, config.retry, sleep, load_image)
-    runner.scored_top_k = config.top_logprobs if config.distributions_for == "student" else 0
-    _run(jobs, runner, summary, out_path, failures_path, invalid, config.workers, config.progress)
+    scored_top_k = config.top_logprobs if config.distributions_for == "student" else 0
+    runner = _Runner(teacher.model, task, plan, teacher.cache, config.retry, sleep, load_image, scored_top_k)
+    stage = label_stage(runner, config.workers)
+    executor = executor or LocalExecutor()
+    outcomes = _stoppable(executor.map(stage, jobs), should_stop)
+    try:
+        _run(outcomes, len(jobs), runner, summary, out_path, failures_path, invalid, config.progress)
+    except ModelUnavailable as exc:  # a lazily loaded teacher that cannot load: the run fails once
+        raise load_failure(exc) from exc
     summary.seconds = round(time.monotonic() - started, 3)
     return summary
 
@@ -260,24 +259,26 @@ def _check_distributions(config: LabelConfig, model: ChatModel, task: Task | Non
         )
 
 
+# A finished job: its outcome (None for a labelled record kept as it is) and the distributions
+# written beside its answer.
+_Labelled = tuple[_Job, Outcome | None, TokenDistribution | None]
+
+
+@dataclasses.dataclass(frozen=True)
 class _Runner:
-    """Labels one job; shared by the worker threads (the cache is thread-safe, the rest read-only)."""
+    """Labels one job; shared by the worker threads (the cache is thread-safe, the rest read-only).
+    A remote worker gets a copy without the driver's cache and answers through a :class:`CacheView`."""
 
-    def __init__(
-        self,
-        teacher: ChatModel,
-        task: Task | None,
-        plan: SamplingPlan,
-        cache: RequestCache | None,
-        retry: RetryPolicy,
-        sleep: Sleep,
-        load_image: ImageLoader | None,
-    ) -> None:
-        self.teacher, self.task, self.plan, self.cache = teacher, task, plan, cache
-        self.retry, self.sleep, self.load_image = retry, sleep, load_image
-        self.scored_top_k = 0  # > 0: score each answer rewritten into the task's student format
+    teacher: ChatModel
+    task: Task | None
+    plan: SamplingPlan
+    cache: RequestCache | CacheView | ProbeCache | None
+    retry: RetryPolicy
+    sleep: Sleep
+    load_image: ImageLoader | None
+    scored_top_k: int = 0  # > 0: score each answer rewritten into the task's student format
 
-    def __call__(self, job: _Job) -> tuple[_Job, Outcome | None, TokenDistribution | None]:
+    def __call__(self, job: _Job) -> _Labelled:
         if job.record.is_labelled:
             return job, None, None
         messages = build_messages(job.record, job.shots, self.task, self.load_image)
@@ -323,14 +324,70 @@ class _Runner:
         return dist
 
 
+def label_stage(runner: _Runner, threads: int) -> Stage[_Job, _Labelled]:
+    """Labelling as an executor stage: ``runner`` here, or a copy of it in each remote worker
+    answering what the driver's cache does not (and returning the entries for the driver to write)."""
+    return Stage(
+        name="label",
+        local=runner,
+        worker=dataclasses.replace(runner, cache=None),
+        remote=_label_remotely,
+        prepare=lambda job: _probe(runner, job),
+        commit=lambda job, returned: _commit(runner.cache, job, returned),
+        threads=threads,
+    )
+
+
+def _probe(runner: _Runner, job: _Job) -> Any:
+    """In the driver: the job answered from the cache alone (:class:`Ready`), else what to send:
+    the job with the cache entries its requests found (``None`` when the run has no cache)."""
+    if job.record.is_labelled:
+        return Ready((job, None, None))
+    if not isinstance(runner.cache, RequestCache):
+        return job, None
+    probe = ProbeCache(runner.cache)
+    try:
+        return Ready(dataclasses.replace(runner, teacher=CacheOnly(runner.teacher.name), cache=probe)(job))
+    except CacheMiss:
+        return job, list(probe.found.values())
+
+
+def _label_remotely(
+    runner: _Runner, sent: tuple[_Job, list[CacheEntry] | None]
+) -> tuple[Outcome | None, TokenDistribution | None, list[CacheEntry]]:
+    """In a remote worker: the job labelled through a view of the driver's cache."""
+    job, seed = sent
+    view = CacheView(seed) if seed is not None else None
+    _, outcome, dist = dataclasses.replace(runner, cache=view)(job)
+    return outcome, dist, view.added if view is not None else []
+
+
+def _commit(
+    cache: Any, job: _Job, returned: tuple[Outcome | None, TokenDistribution | None, list[CacheEntry]]
+) -> _Labelled:
+    """In the driver: a remote worker's cache entries written, before its answer is."""
+    outcome, dist, added = returned
+    if isinstance(cache, RequestCache):
+        cache.commit(added)
+    return job, outcome, dist
+
+
+def _stoppable(outcomes: Iterator[_Labelled], should_stop: Callable[[], bool] | None) -> Iterator[_Labelled]:
+    with closing(iter(outcomes)) as each:
+        for outcome in each:
+            if should_stop is not None and should_stop():
+                raise JobStoppedError("labelling stopped between records", field="status")
+            yield outcome
+
+
 def _run(
-    jobs: list[_Job],
+    outcomes: Iterator[_Labelled],
+    total: int,
     runner: _Runner,
     summary: LabelSummary,
     out_path: Path,
     failures_path: Path,
     invalid: Sequence[Failure],
-    workers: int,
     progress: bool,
 ) -> None:
     """Drive the jobs through the runner, writing each result the moment it is in order."""
@@ -338,12 +395,12 @@ def _run(
         JsonlAppender(out_path) as out,
         JsonlAppender(failures_path, truncate=True) as failures,
         _distributions_out(out_path, runner.plan.top_logprobs or runner.scored_top_k) as dists,
-        progress_bar("labelling", total=len(jobs), disable=not progress) as (bar, task_id),
+        progress_bar("labelling", total=total, disable=not progress) as (bar, task_id),
     ):
         for failure in invalid:
             failures.write(failure.model_dump_json())
         summary.failed += len(invalid)
-        for job, outcome, dist in ordered_map(runner, jobs, workers):
+        for job, outcome, dist in outcomes:
             _write_distribution(dist, dists, summary)
             _record(job, outcome, summary, out, failures)
             info = f"calls {summary.teacher_calls} · cached {summary.from_cache} · failed {summary.failed}"

@@ -145,12 +145,19 @@ def _teacher_progress(progress: dict[str, Any], job_dir: Path) -> dict[str, Any]
             "cached": summary.get("from_cache", 0),
             "failed": summary.get("failed", 0),
             "golden kept": summary.get("golden_kept", 0),
+            "ran on": _ran_on(summary),
         }
     labelled = job_dir / "data" / "labelled.jsonl"
     if labelled.is_file():
         with labelled.open("rb") as handle:
             return {"answered so far": sum(1 for line in handle if line.strip())}
     return None
+
+
+def _ran_on(summary: dict[str, Any]) -> str:
+    """Where the labelling calls ran and on how many workers (a job labelled before this was local)."""
+    workers = summary.get("workers", {}).get("label", 1)
+    return f"{summary.get('executor', 'local')}, {workers} worker{'s' if workers != 1 else ''}"
 
 
 def _loss(progress: dict[str, Any], job_dir: Path) -> list[tuple[int, float]]:
