@@ -189,3 +189,48 @@ def test_forced_text_always_fits_and_ends_the_object():
         assert cursor is not None
         i += len(step)
     assert i == len(text.encode())
+
+
+def _weights_schema(step: object) -> dict:
+    weight = {"type": "number", "minimum": 0, "maximum": 1, "multipleOf": step}
+    return {
+        "type": "object",
+        "properties": {"a": weight, "b": weight},
+        "required": ["a", "b"],
+        "additionalProperties": False,
+    }
+
+
+@pytest.mark.parametrize(("step", "digits"), [(0.1, 1), (0.01, 2), (1, 0), (1e-6, 6)])
+def test_a_multiple_of_a_power_of_ten_caps_the_decimals(step, digits):
+    skeleton = compile_skeleton(_weights_schema(step))
+    assert skeleton is not None and skeleton[1] == NumberSlot(0.0, 1, fraction_digits=digits)
+
+
+@pytest.mark.parametrize("step", [0.25, 3, 0.2, 1e-7, True, "0.1", 0])
+def test_a_multiple_of_that_is_no_number_of_decimals_gets_the_grammar(step):
+    assert compile_skeleton(_weights_schema(step)) is None
+
+
+def test_a_number_at_its_last_decimal_or_its_maximum_is_closed_for_the_model():
+    skeleton = compile_skeleton(_weights_schema(0.1))
+    assert skeleton is not None
+    assert read(_weights_schema(0.1), '{"a": 0.75') is None  # a second decimal
+    assert read(_weights_schema(0.1), '{"a": 1.0, "b": 0}') is not None
+    at_cap = advance(skeleton, Cursor(), b'{"a": 0.7')
+    assert at_cap is not None and forced(skeleton, at_cap) == b', "b": '
+    at_max = advance(skeleton, Cursor(), b'{"a": 0.3, "b": 1.0')
+    assert at_max is not None and forced(skeleton, at_max) == b"}"
+    for open_ in (b'{"a": 0', b'{"a": 1', b'{"a": 0.'):  # a point, a digit or the end may follow
+        cursor = advance(skeleton, Cursor(), open_)
+        assert cursor is not None and forced(skeleton, cursor) == b"", open_
+    whole = compile_skeleton(_weights_schema(1))
+    assert whole is not None and read(_weights_schema(1), '{"a": 0.') is None
+    one = advance(whole, Cursor(), b'{"a": 1')
+    assert one is not None and forced(whole, one) == b', "b": '  # 10 is above the maximum
+    default = advance(
+        compile_skeleton(STUDENT_JSON_SCHEMA),
+        Cursor(),
+        b'{"route": "audio", "reasoning": "x", "visual": 0.75',
+    )
+    assert default is not None and forced(compile_skeleton(STUDENT_JSON_SCHEMA), default) == b""

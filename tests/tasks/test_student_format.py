@@ -132,3 +132,37 @@ def test_a_student_answer_comes_back_canonical_and_repaired() -> None:
     assert "route" not in json.loads(answer)  # the canonical answer has the contract's keys only
     assert json.loads(answer)["audio"] > 0.7
     assert from_student_answer(TASK, '{"reasoning": "cut off') == '{"reasoning": "cut off'
+
+
+def test_decoding_levers_cap_every_string_and_set_every_numbers_decimals() -> None:
+    from stillhouse.models.manifest import StudentDecoding
+    from stillhouse.tasks.student import decoding_schema
+
+    assert decoding_schema(STUDENT_JSON_SCHEMA, StudentDecoding()) is STUDENT_JSON_SCHEMA
+    assert decoding_schema(None, StudentDecoding(max_string_chars=3)) is None
+    capped = decoding_schema(STUDENT_JSON_SCHEMA, StudentDecoding(max_string_chars=40))
+    assert capped["properties"]["reasoning"] == {"type": "string", "minLength": 1, "maxLength": 40}
+    assert capped["properties"]["route"] == STUDENT_JSON_SCHEMA["properties"]["route"]  # an enum stays
+    wider = decoding_schema(STUDENT_JSON_SCHEMA, StudentDecoding(max_string_chars=500))
+    assert wider["properties"]["reasoning"]["maxLength"] == 200  # a cap never widens the schema
+    tenths = decoding_schema(STUDENT_JSON_SCHEMA, StudentDecoding(number_decimals=1))
+    assert tenths["properties"]["audio"] == {"type": "number", "minimum": 0, "maximum": 1, "multipleOf": 0.1}
+    whole = decoding_schema(STUDENT_JSON_SCHEMA, StudentDecoding(number_decimals=0))
+    assert whole["properties"]["audio"]["multipleOf"] == 1
+    assert STUDENT_JSON_SCHEMA["properties"]["audio"] == {"type": "number", "minimum": 0, "maximum": 1}
+    jsonschema.validate(
+        {"route": "audio", "reasoning": "x", "visual": 0.5, "audio": 0.5, "transcription": 0, "metadata": 0},
+        tenths,
+    )
+
+
+def test_a_swapped_request_decodes_under_the_tightened_schema() -> None:
+    from stillhouse.models.manifest import StudentDecoding
+
+    decoding = StudentDecoding(max_string_chars=40)
+    _, params = to_student_request(TASK, TASK.messages("rain"), GenerationParams(), decoding)
+    assert params.json_schema["properties"]["reasoning"]["maxLength"] == 40
+    _, own = to_student_request(
+        TASK, TASK.messages("rain"), GenerationParams(json_schema={"type": "object"}), decoding
+    )
+    assert own.json_schema == {"type": "object"}  # a schema of the caller's own is left alone

@@ -77,3 +77,62 @@ def test_a_task_answer_streams_as_the_one_delta_generate_answers_and_others_stre
     assert TASK.parse(items[0]).ok and items[0] != student_answer  # read back into the task's form
     other = list(stream_chat(model, [Message(role="user", content="hello")], GenerationParams()))
     assert other[:-1] == ["plain ", "words ", "here"]  # not the task's request: the inner stream
+
+
+def test_the_manifests_decoding_levers_tighten_the_schema_the_student_decodes_under(tmp_path) -> None:
+    from stillhouse.models.manifest import StudentDecoding, read_manifest
+
+    write_manifest(tmp_path, TASK.name, StudentDecoding(max_string_chars=40, number_decimals=1))
+    inner = FakeModel(
+        [
+            '{"route": "audio", "reasoning": "x", "visual": 0.1, "audio": 0.7, '
+            '"transcription": 0.1, "metadata": 0.1}'
+        ],
+        name="student",
+    )
+    model = wrap_if_student(inner, tmp_path)
+    assert isinstance(model, StudentFormatModel) and model.decoding == read_manifest(tmp_path).decoding
+    model.generate(TASK.messages("thunder"), GenerationParams(json_schema=TASK.json_schema))
+    schema = inner.calls[-1][1].json_schema
+    assert schema["properties"]["reasoning"]["maxLength"] == 40
+    assert [
+        schema["properties"][m]["multipleOf"] for m in ("visual", "audio", "transcription", "metadata")
+    ] == [0.1] * 4
+    assert schema["properties"]["route"] == TASK.student_json_schema["properties"]["route"]
+
+
+def test_first_choice_scores_come_from_a_scorer_and_only_for_the_tasks_requests() -> None:
+    from stillhouse.errors import InvalidInputError
+
+    class Scorer(FakeModel):
+        def option_logprobs(self, messages, schema):
+            self.scored = (messages, schema)
+            return {"visual": -0.1, "audio": -3.0, "transcription": -4.0, "metadata": -5.0}
+
+    inner = Scorer(["x"], name="student")
+    model = StudentFormatModel(inner, TASK)
+    assert model.option_logprobs(TASK.messages("a red car"))["visual"] == -0.1
+    assert inner.scored[0][0].content == TASK.student_prompt and inner.scored[1] == TASK.student_json_schema
+    with pytest.raises(InvalidInputError):
+        model.option_logprobs([Message(role="user", content="hello")])  # not the task's request
+    with pytest.raises(InvalidInputError):
+        StudentFormatModel(FakeModel(["x"]), TASK).option_logprobs(TASK.messages("a red car"))  # no scorer
+
+
+def test_a_manifests_draft_reaches_the_llama_loader_unless_the_caller_sets_one(tmp_path, monkeypatch) -> None:
+    from stillhouse.models.draft import PromptLookup
+    from stillhouse.models.manifest import StudentDecoding
+
+    seen: list[object] = []
+
+    def fake_llama(path, **kwargs):
+        seen.append(kwargs["draft"])
+        return FakeModel(["{}"], name="student")
+
+    monkeypatch.setattr("stillhouse.models.llamacpp.LlamaCppModel", fake_llama)
+    (tmp_path / "config.json").write_text("{}")
+    (tmp_path / "model.gguf").write_bytes(b"GGUF")
+    write_manifest(tmp_path, TASK.name, StudentDecoding(draft=PromptLookup(tokens=4)))
+    registry.load_model(str(tmp_path))
+    registry.load_model(str(tmp_path), draft=PromptLookup(tokens=2))
+    assert seen == [PromptLookup(tokens=4), PromptLookup(tokens=2)]

@@ -27,6 +27,7 @@ from stillhouse.chat import (
     collect_stream,
 )
 from stillhouse.errors import CorruptModelError, InvalidInputError, MissingDependencyError, ModelError
+from stillhouse.models.draft import PromptLookup
 from stillhouse.models.llamacpp_skeleton import SkeletonDecoder
 from stillhouse.models.skeleton import Skeleton, compile_skeleton
 
@@ -99,11 +100,13 @@ class LlamaCppModel:
         n_threads: int | None = None,
         prefix_cache_bytes: int = 0,
         skeleton: bool = True,
+        draft: PromptLookup | None = None,
     ) -> None:
         """Load ``path``. ``prefix_cache_bytes`` > 0 adds a RAM cache of saved KV states (helps when
         several different prompts alternate; the built-in reuse of the last prompt needs no cache).
         ``skeleton`` decodes greedy requests under a flat object schema with
-        :mod:`~stillhouse.models.llamacpp_skeleton` (same constraint, fewer forward passes)."""
+        :mod:`~stillhouse.models.llamacpp_skeleton` (same constraint, fewer forward passes), and
+        ``draft`` has it verify prompt-lookup guesses in batches (:mod:`~stillhouse.models.draft`)."""
         self.path = Path(path)
         self.name = name or self.path.stem
         self._lock = threading.Lock()
@@ -112,7 +115,7 @@ class LlamaCppModel:
             from llama_cpp import LlamaRAMCache
 
             self._llm.set_cache(LlamaRAMCache(capacity_bytes=prefix_cache_bytes))
-        self._skeletons = SkeletonDecoder(self._llm) if skeleton else None
+        self._skeletons = SkeletonDecoder(self._llm, draft=draft) if skeleton else None
         self._formatter: Any = None  # the GGUF's chat template, compiled on first skeleton decode
 
     @property
@@ -156,6 +159,22 @@ class LlamaCppModel:
                 return score_answer(self._llm, prompt, answer, top_k, states)
             except ValueError as exc:  # too long for the context
                 raise InvalidInputError(str(exc), field="messages") from exc
+            except RuntimeError as exc:
+                raise ModelError(f"llama.cpp failed: {exc}") from exc
+
+    def option_logprobs(self, messages: list[Message], schema: dict[str, Any]) -> dict[str, float]:
+        """The log-probability of each option of ``schema``'s first property, an enum, as the
+        answer's first choice (:meth:`SkeletonDecoder.option_logprobs`): one forward pass, no
+        decoding."""
+        skeleton = compile_skeleton(schema)
+        if self._skeletons is None or skeleton is None:
+            raise InvalidInputError(
+                "option scores need skeleton decoding of a flat schema", field="json_schema"
+            )
+        with self._lock:
+            prompt = self._prompt_tokens(to_llama_messages(messages))
+            try:
+                return self._skeletons.option_logprobs(prompt, skeleton)
             except RuntimeError as exc:
                 raise ModelError(f"llama.cpp failed: {exc}") from exc
 
@@ -345,7 +364,7 @@ def load_llama(path: Path, *, n_ctx: int, n_threads: int, embedding: bool = Fals
     except ImportError as exc:
         raise MissingDependencyError(
             "the llama.cpp backend needs llama-cpp-python: "
-            "CMAKE_ARGS='-DGGML_NATIVE=OFF -DLLAVA_BUILD=OFF' pip install 'stillhouse[llama]'"
+            "CMAKE_ARGS='-DGGML_NATIVE=OFF' pip install 'stillhouse[llama]'"
         ) from exc
     if not path.is_file():
         raise InvalidInputError(f"no GGUF file at {path}", field="model")

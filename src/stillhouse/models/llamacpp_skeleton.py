@@ -19,8 +19,9 @@ from typing import Any
 import numpy as np
 
 from stillhouse.errors import InvalidInputError, ModelError
+from stillhouse.models.draft import DraftStats, PromptLookup, lookup_draft
 from stillhouse.models.llamacpp_states import PrefixStates
-from stillhouse.models.skeleton import Cursor, Skeleton, advance, done, forced
+from stillhouse.models.skeleton import Cursor, EnumSlot, Literal, Skeleton, advance, done, forced
 
 TOP_K = 64  # the model's best tokens tried before the whole vocabulary is ranked
 
@@ -38,10 +39,15 @@ class SkeletonResult:
 class SkeletonDecoder:
     """Decodes greedily under skeletons on one ``llama_cpp.Llama`` (the caller serialises calls)."""
 
-    def __init__(self, llm: Any, snapshots: int = 8) -> None:
+    def __init__(self, llm: Any, snapshots: int = 8, draft: PromptLookup | None = None) -> None:
+        """``draft``: verify prompt-lookup guesses of the model's next tokens in the batch of the
+        token before them (:mod:`stillhouse.models.draft`); the answer is the same either way."""
         self._llm = llm
         self._pieces: list[bytes] | None = None  # each token's bytes, built on first use
         self.states = PrefixStates(llm, capacity=snapshots)
+        self.draft = draft
+        self.draft_stats = DraftStats()
+        self._owners: tuple[tuple[bytes, ...], np.ndarray] | None = None  # option_logprobs' table
 
     def token_bytes(self) -> list[bytes]:
         """Every token's bytes; special tokens map to ``b""`` and are never chosen."""
@@ -89,16 +95,56 @@ class SkeletonDecoder:
                 n_out += len(run)
             if done(skeleton, cursor) or n_out >= max_tokens:
                 break
-            self._llm.eval(pending)
-            if not saved:  # the prompt is evaluated: keep its state for prompts that share a prefix
+            if not saved:  # the prompt: evaluated alone, its state kept for prompts sharing a prefix
+                self._llm.eval(pending)
                 self.states.save()
                 saved = True
-            token, cursor = self._best_fit(skeleton, cursor)
-            out += pieces[token]
-            yield pieces[token]
-            pending, n_out = [token], n_out + 1
+                token, cursor = self._best_fit(skeleton, cursor, self._logits(-1))
+                chosen = [token]
+            else:
+                chosen, cursor = self._verified(pending, skeleton, cursor, max_tokens - n_out)
+            for token in chosen:
+                out += pieces[token]
+                yield pieces[token]
+            pending, n_out = [chosen[-1]], n_out + len(chosen)
         text = out.decode("utf-8", errors="replace")
         return SkeletonResult(text, len(prompt), n_out, truncated=not done(skeleton, cursor))
+
+    def option_logprobs(self, prompt: list[int], skeleton: Skeleton) -> dict[str, float]:
+        """The log-probability of each option of the skeleton's first value, an enum after the
+        opening literal, from one forward pass over what the prefix cache does not hold.
+
+        An option's probability is that of every token the decoder could start it with (``"a"``,
+        ``"aud"``, ``"audio"``...), so the options must start with different bytes (the router's
+        four modalities do): a classification for the price of reading the prompt, with no token
+        decoded (the router's weights-only path, :mod:`stillhouse.tasks.video_router.route_head`).
+        """
+        if len(skeleton) < 2 or not isinstance(skeleton[0], Literal) or not isinstance(skeleton[1], EnumSlot):
+            raise InvalidInputError("the schema's first value is not an enum", field="json_schema")
+        options = skeleton[1].options
+        if len({o[:1] for o in options}) != len(options):
+            raise InvalidInputError("the enum's options share a first character", field="json_schema")
+        owner = self._option_owners(options)
+        pending = self.states.restore(prompt) + self._forced_tokens(skeleton[0].text)
+        self._llm.eval(pending)
+        logits = self._logits(-1).astype(np.float64)
+        top = logits.max()
+        mass = np.exp(logits - top)
+        log_total = top + np.log(mass.sum())
+        return {
+            o.decode(): float(top + np.log(mass[owner == i].sum()) - log_total) for i, o in enumerate(options)
+        }
+
+    def _option_owners(self, options: tuple[bytes, ...]) -> np.ndarray:
+        """Each token's option (its index) when the token can start that option, else -1."""
+        if self._owners is None or self._owners[0] != options:
+            owner = np.full(len(self.token_bytes()), -1)
+            for token, data in enumerate(self.token_bytes()):
+                for i, option in enumerate(options):
+                    if data and (option.startswith(data) or data.startswith(option + b'"')):
+                        owner[token] = i
+            self._owners = (options, owner)
+        return self._owners[1]
 
     def _forced_tokens(self, data: bytes) -> list[int]:
         """``data`` as tokens, when tokenizing it alone reproduces it exactly; else none.
@@ -112,12 +158,76 @@ class SkeletonDecoder:
         pieces = self.token_bytes()
         return tokens if b"".join(pieces[t] for t in tokens) == data else []
 
-    def _best_fit(self, skeleton: Skeleton, cursor: Cursor) -> tuple[int, Cursor]:
-        """The best-scored token that continues the skeleton, and the cursor after it."""
+    def _verified(
+        self, pending: list[int], skeleton: Skeleton, cursor: Cursor, budget: int
+    ) -> tuple[list[int], Cursor]:
+        """Run ``pending`` with a draft of what follows; the model's own next tokens (the drafted
+        ones it agrees with, then its own choice where it first disagrees) and the cursor after them.
+
+        Without a draft this is one forward pass and one choice. The context keeps only the tokens
+        the model chose: a rejected guess is cut off the KV cache before the next pass.
+        """
+        llm = self._llm
+        draft = self._draft(pending, skeleton, cursor, budget - 1)
+        if not draft:
+            llm.eval(pending)
+            token, cursor = self._best_fit(skeleton, cursor, self._logits(-1))
+            return [token], cursor
+        start = llm.n_tokens + len(pending) - 1  # the last pending token's place in the context
+        self._eval_rows(pending + draft)
+        chosen: list[int] = []
+        for i in range(len(draft) + 1):  # row len(pending) - 1 + i holds the choice after draft[:i]
+            if i == len(draft) and (done(skeleton, cursor) or forced(skeleton, cursor)):
+                break  # every guess kept, and forced text comes next: the main loop runs it
+            token, cursor = self._best_fit(skeleton, cursor, self._logits(len(pending) - 1 + i))
+            chosen.append(token)
+            if i == len(draft) or token != draft[i]:
+                break
+        accepted = len(chosen) if chosen == draft else len(chosen) - 1
+        self.draft_stats.drafted += len(draft)
+        self.draft_stats.accepted += accepted
+        self.draft_stats.verifications += 1
+        # The context keeps the pending tokens and the kept guesses but the last chosen token, which
+        # the next pass runs (with any forced text after it); eval() drops the rest from the cache.
+        llm.n_tokens = start + len(chosen)
+        return chosen, cursor
+
+    def _draft(self, pending: list[int], skeleton: Skeleton, cursor: Cursor, budget: int) -> list[int]:
+        """Prompt-lookup guesses that fit the skeleton after ``pending``, up to where text is forced
+        (the decoder runs forced text in batches of its own tokenization)."""
+        if self.draft is None or budget <= 0:
+            return []
+        llm = self._llm
+        history = [*llm.input_ids[: llm.n_tokens].tolist(), *pending]
+        at, pieces, kept = cursor, self.token_bytes(), []
+        for token in lookup_draft(history, self.draft)[:budget]:
+            after = advance(skeleton, at, pieces[token]) if pieces[token] else None
+            if after is None:
+                break
+            kept.append(token)
+            if done(skeleton, after) or forced(skeleton, after):
+                break
+            at = after
+        return kept[: max(llm.n_batch - len(pending), 0)]  # one batch, so every row has its logits
+
+    def _eval_rows(self, tokens: list[int]) -> None:
+        """``Llama.eval`` of one batch with logits at every row, which verifying a draft reads."""
+        llm = self._llm
+        llm._ctx.kv_cache_seq_rm(-1, llm.n_tokens, -1)  # as eval() does: drop what a rejection left
+        llm._batch.set_batch(batch=tokens, n_past=llm.n_tokens, logits_all=True)
+        llm._ctx.decode(llm._batch)
+        llm.input_ids[llm.n_tokens : llm.n_tokens + len(tokens)] = tokens
+        llm.n_tokens += len(tokens)
+
+    def _logits(self, row: int) -> np.ndarray:
         import llama_cpp
 
-        llm, pieces = self._llm, self.token_bytes()
-        logits = np.ctypeslib.as_array(llama_cpp.llama_get_logits_ith(llm.ctx, -1), shape=(llm.n_vocab(),))
+        llm = self._llm
+        return np.ctypeslib.as_array(llama_cpp.llama_get_logits_ith(llm.ctx, row), shape=(llm.n_vocab(),))
+
+    def _best_fit(self, skeleton: Skeleton, cursor: Cursor, logits: np.ndarray) -> tuple[int, Cursor]:
+        """The best-scored token that continues the skeleton, and the cursor after it."""
+        pieces = self.token_bytes()
         for token in _ranked(logits):
             data = pieces[token]
             after = advance(skeleton, cursor, data) if data else None

@@ -36,6 +36,7 @@ from pydantic import BaseModel, ConfigDict
 
 from stillhouse.chat import ChatModel
 from stillhouse.errors import InvalidInputError, NotFoundError
+from stillhouse.models.draft import PromptLookup
 from stillhouse.models.manifest import StudentManifest, read_manifest
 
 Backend = Literal["llamacpp", "llamacpp-vision", "hf", "hf-vision", "openai", "bedrock", "fast-router"]
@@ -82,7 +83,7 @@ class ResolvedModel(BaseModel):
 
 
 class LoadOptions(BaseModel):
-    """How to load: ``n_ctx``/``n_threads``/``prefix_cache_bytes``/``skeleton`` apply to llama.cpp,
+    """How to load: ``n_ctx``/``n_threads``/``prefix_cache_bytes``/``skeleton``/``draft`` apply to llama.cpp,
     ``timeout_s`` to remote backends, ``api_key`` to OpenAI (default ``OPENAI_API_KEY``),
     ``endpoint_url``/``region`` to Bedrock."""
 
@@ -96,6 +97,7 @@ class LoadOptions(BaseModel):
     endpoint_url: str | None = None
     region: str | None = None
     skeleton: bool = True
+    draft: PromptLookup | None = None  # speculative prompt-lookup drafts under skeleton decoding
 
 
 def _catalog_names() -> set[str]:
@@ -281,6 +283,7 @@ def _load_llamacpp(resolved: ResolvedModel, options: LoadOptions) -> ChatModel:
         n_threads=options.n_threads,
         prefix_cache_bytes=options.prefix_cache_bytes,
         skeleton=options.skeleton,
+        draft=options.draft or (resolved.manifest.decoding.draft if resolved.manifest else None),
     )
 
 

@@ -51,11 +51,13 @@ class StringSlot:
 
 @dataclass(frozen=True)
 class NumberSlot:
-    """A non-negative JSON number (an integer when ``integer``) within ``[minimum, maximum]``."""
+    """A non-negative JSON number (an integer when ``integer``) within ``[minimum, maximum]``, with
+    at most ``fraction_digits`` decimals (a ``multipleOf`` of 0.1 allows one)."""
 
     minimum: float = 0.0
     maximum: float | None = None
     integer: bool = False
+    fraction_digits: int = MAX_FRACTION_DIGITS
 
 
 Slot = EnumSlot | StringSlot | NumberSlot
@@ -108,14 +110,25 @@ def _slot(spec: Any) -> Slot | None:
         return EnumSlot(tuple(o.encode() for o in enum))
     if kind == "string" and not ({"pattern", "format"} & spec.keys()):
         return StringSlot(int(spec.get("minLength", 0)), spec.get("maxLength"))
-    if kind in ("number", "integer") and not (
-        {"exclusiveMinimum", "exclusiveMaximum", "multipleOf"} & spec.keys()
-    ):
-        minimum = spec.get("minimum")
-        if minimum is None or minimum < 0:
+    if kind in ("number", "integer") and not ({"exclusiveMinimum", "exclusiveMaximum"} & spec.keys()):
+        minimum, digits = spec.get("minimum"), _fraction_digits(spec.get("multipleOf"))
+        if minimum is None or minimum < 0 or digits is None:
             return None
-        return NumberSlot(float(minimum), spec.get("maximum"), integer=kind == "integer")
+        return NumberSlot(
+            float(minimum), spec.get("maximum"), integer=kind == "integer", fraction_digits=digits
+        )
     return None
+
+
+def _fraction_digits(multiple_of: Any) -> int | None:
+    """The decimals a ``multipleOf`` allows: none given, the cap; 1, 0.1, 0.01…, their decimals;
+    any other step (0.25, 3) is not a number of decimals, so ``None``."""
+    if multiple_of is None:
+        return MAX_FRACTION_DIGITS
+    if isinstance(multiple_of, bool) or not isinstance(multiple_of, int | float):
+        return None
+    steps = [digits for digits in range(MAX_FRACTION_DIGITS + 1) if multiple_of == 10.0**-digits]
+    return steps[0] if steps else None
 
 
 def _merge_literals(pieces: list[Piece]) -> Skeleton:
@@ -197,7 +210,9 @@ def _number_prefix_ok(slot: NumberSlot, text: bytes) -> bool:
     whole, dot, fraction = text.partition(b".")
     if not whole or not set(whole) <= _DIGITS or (len(whole) > 1 and whole[0] == ord("0")):
         return False
-    if dot and (slot.integer or not set(fraction) <= _DIGITS or len(fraction) > MAX_FRACTION_DIGITS):
+    if dot and (slot.integer or not set(fraction) <= _DIGITS or len(fraction) > slot.fraction_digits):
+        return False
+    if dot and not slot.fraction_digits:
         return False
     value = float(whole + b"." + fraction) if fraction else float(whole)
     if slot.maximum is not None and value > slot.maximum:
@@ -206,6 +221,11 @@ def _number_prefix_ok(slot: NumberSlot, text: bytes) -> bool:
         return True  # more integer digits can still reach any minimum
     ceiling = value + 10.0 ** -len(fraction) if dot else 1.0  # everything "0.x…" stays below this
     return ceiling > slot.minimum or value >= slot.minimum
+
+
+def _can_grow(slot: NumberSlot, text: bytes) -> bool:
+    """Whether a digit or a decimal point may still follow ``text``."""
+    return any(_number_prefix_ok(slot, text + bytes([byte])) for byte in b"0123456789.")
 
 
 def _complete(piece: Slot, cursor: Cursor) -> bool:
@@ -223,8 +243,9 @@ def _complete(piece: Slot, cursor: Cursor) -> bool:
 def forced(skeleton: Skeleton, cursor: Cursor) -> bytes:
     """The bytes that must come next, whatever the model prefers (empty when it has a choice).
 
-    That is the rest of a literal, the rest of an enum option once only one fits, and the closing
-    quote of a string at its maximum length, each followed by whatever is forced after it.
+    That is the rest of a literal, the rest of an enum option once only one fits, the closing
+    quote of a string at its maximum length, and the end of a number that can take no further
+    digit (at its last decimal, or at its maximum), each followed by whatever is forced after it.
     """
     out = b""
     while cursor.index < len(skeleton):
@@ -238,6 +259,10 @@ def forced(skeleton: Skeleton, cursor: Cursor) -> bytes:
             rest = fitting[0][len(cursor.text) :]
         elif isinstance(piece, StringSlot) and piece.max_chars is not None:
             if cursor.chars < piece.max_chars or cursor.escape or cursor.utf8:
+                return out
+            rest = b""
+        elif isinstance(piece, NumberSlot):
+            if not _complete(piece, cursor) or _can_grow(piece, cursor.text):
                 return out
             rest = b""
         else:

@@ -175,6 +175,33 @@ class ModelRouter:
         return Routing(weights=normalise_weights(weights_of(value)), router=self.name, reasoning=reasoning)
 
 
+class RouteHeadRouter:
+    """A generative student's weights-only path (:mod:`stillhouse.tasks.video_router.route_head`):
+    its route probabilities from one forward pass over the query, mixed over each route's mean
+    golden weights; no reasoning, and nothing decoded. ``model`` is a served student that scores
+    its first choice (``StudentFormatModel.option_logprobs``). Not logged: it writes no answer a
+    distillation job could learn from."""
+
+    def __init__(self, model: ChatModel, *, name: str | None = None) -> None:
+        from stillhouse.tasks.video_router import VideoRouterTask
+        from stillhouse.tasks.video_router.golden import load_golden
+        from stillhouse.tasks.video_router.route_head import route_prior
+
+        scorer = getattr(model, "option_logprobs", None)
+        if scorer is None:
+            raise InvalidInputError(
+                f"{model.name} cannot score its route (not a served student)", field="router"
+            )
+        self._scorer, self.name = scorer, name or f"{model.name} (route head)"
+        self._task, self._prior = VideoRouterTask(), route_prior(load_golden())
+
+    def route(self, query: str, *, index: str) -> Routing:
+        from stillhouse.tasks.video_router.route_head import mixed_weights
+
+        weights = mixed_weights(self._scorer(self._task.messages(query)), self._prior)
+        return Routing(weights=weights, router=self.name)
+
+
 def _ms(started: float) -> float:
     return (time.perf_counter() - started) * 1000.0
 

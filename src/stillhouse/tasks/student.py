@@ -11,8 +11,10 @@ so a mixed dataset never has its other prompts rewritten. Pure functions, no I/O
 from __future__ import annotations
 
 from collections.abc import Iterable
+from typing import Any
 
 from stillhouse.chat import GenerationParams, Message, system_text, without_system
+from stillhouse.models.manifest import StudentDecoding
 from stillhouse.records.schema import ContentBlock, ConversationRecord, SystemBlock, Turn
 from stillhouse.tasks.base import Task
 
@@ -62,7 +64,7 @@ def to_student_shots(task: Task, shots: Iterable[Message]) -> list[Message]:
 
 
 def to_student_request(
-    task: Task, messages: list[Message], params: GenerationParams
+    task: Task, messages: list[Message], params: GenerationParams, decoding: StudentDecoding | None = None
 ) -> tuple[list[Message], GenerationParams]:
     """A request written for the task, as its student was trained to read it.
 
@@ -71,7 +73,8 @@ def to_student_request(
     a router answer is wanted). Its system prompt becomes the student prompt, and it decodes under
     the student schema when it named the task's schema or none (a Converse call cannot name one): a
     served student's answer is then valid JSON by construction. Anything else (another prompt with no
-    schema or another schema) passes unchanged.
+    schema or another schema) passes unchanged. ``decoding`` tightens the student schema
+    (:func:`decoding_schema`).
     """
     own_prompt = system_text(messages).strip() == task.system_prompt.strip()
     own_schema = params.json_schema is not None and params.json_schema == task.json_schema
@@ -80,8 +83,26 @@ def to_student_request(
     assert task.student_prompt is not None
     swapped = [Message(role="system", content=task.student_prompt), *without_system(messages)]
     if params.json_schema is None or params.json_schema == task.json_schema:
-        params = params.model_copy(update={"json_schema": task.student_json_schema})
+        schema = decoding_schema(task.student_json_schema, decoding or StudentDecoding())
+        params = params.model_copy(update={"json_schema": schema})
     return swapped, params
+
+
+def decoding_schema(schema: dict[str, Any] | None, decoding: StudentDecoding) -> dict[str, Any] | None:
+    """``schema`` with every top-level string's ``maxLength`` at most ``decoding.max_string_chars``
+    and every number a ``multipleOf`` 10^-``number_decimals``; the same schema when neither is set."""
+    if schema is None or (decoding.max_string_chars is None and decoding.number_decimals is None):
+        return schema
+    properties = {}
+    for key, spec in (schema.get("properties") or {}).items():
+        spec = dict(spec)
+        cap, decimals = decoding.max_string_chars, decoding.number_decimals
+        if spec.get("type") == "string" and "enum" not in spec and cap is not None:
+            spec["maxLength"] = min(cap, spec.get("maxLength", cap))
+        if spec.get("type") in ("number", "integer") and decimals is not None:
+            spec["multipleOf"] = 10.0**-decimals if decimals else 1
+        properties[key] = spec
+    return {**schema, "properties": properties}
 
 
 def from_student_answer(task: Task, text: str) -> str:

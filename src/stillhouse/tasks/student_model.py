@@ -15,23 +15,26 @@ from collections.abc import Iterator
 from pathlib import Path
 
 from stillhouse.chat import ChatModel, Completion, GenerationParams, Message, stream_chat
-from stillhouse.models.manifest import StudentManifest, read_manifest
+from stillhouse.errors import InvalidInputError
+from stillhouse.models.manifest import StudentDecoding, StudentManifest, read_manifest
 from stillhouse.models.registry import register_manifest_hook
 from stillhouse.tasks.base import Task
 
 
 class StudentFormatModel(ChatModel):
-    """``inner`` answering requests written for ``task`` as its student was trained to read them."""
+    """``inner`` answering requests written for ``task`` as its student was trained to read them,
+    under the student schema as ``decoding`` tightens it."""
 
-    def __init__(self, inner: ChatModel, task: Task) -> None:
+    def __init__(self, inner: ChatModel, task: Task, decoding: StudentDecoding | None = None) -> None:
         self.inner, self.task = inner, task
+        self.decoding = decoding or StudentDecoding()
         self.name = inner.name
         self.supports_json_schema = inner.supports_json_schema
 
     def generate(self, messages: list[Message], params: GenerationParams) -> Completion:
         from stillhouse.tasks.student import from_student_answer, to_student_request
 
-        swapped, swapped_params = to_student_request(self.task, messages, params)
+        swapped, swapped_params = to_student_request(self.task, messages, params, self.decoding)
         completion = self.inner.generate(swapped, swapped_params)
         if swapped is messages:  # not a request for the task: the answer is not the task's either
             return completion
@@ -43,7 +46,7 @@ class StudentFormatModel(ChatModel):
         as one delta, the same text ``generate`` answers."""
         from stillhouse.tasks.student import to_student_request
 
-        swapped, swapped_params = to_student_request(self.task, messages, params)
+        swapped, swapped_params = to_student_request(self.task, messages, params, self.decoding)
         if swapped is messages:
             yield from stream_chat(self.inner, messages, params)
             return
@@ -52,6 +55,19 @@ class StudentFormatModel(ChatModel):
             yield completion.text
         yield completion
 
+    def option_logprobs(self, messages: list[Message]) -> dict[str, float]:
+        """The student's log-probabilities for the options of its answer's first value (an enum:
+        the router's ``route``) for a request written for the task, from one forward pass."""
+        from stillhouse.tasks.student import to_student_request
+
+        swapped, params = to_student_request(self.task, messages, GenerationParams())
+        scorer = getattr(self.inner, "option_logprobs", None)
+        if swapped is messages or scorer is None or params.json_schema is None:
+            raise InvalidInputError(
+                f"{self.name} cannot score its first choice for this request", field="model"
+            )
+        return dict(scorer(swapped, params.json_schema))
+
 
 def wrap_student(model: ChatModel, manifest: StudentManifest) -> ChatModel:
     """``model`` wrapped in its task's student format when ``manifest`` says it was trained in one."""
@@ -59,7 +75,7 @@ def wrap_student(model: ChatModel, manifest: StudentManifest) -> ChatModel:
         return model
     from stillhouse.tasks import get_task
 
-    return StudentFormatModel(model, get_task(manifest.task))
+    return StudentFormatModel(model, get_task(manifest.task), manifest.decoding)
 
 
 def wrap_if_student(model: ChatModel, folder: Path) -> ChatModel:
