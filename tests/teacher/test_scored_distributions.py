@@ -79,13 +79,13 @@ def _records() -> list[ConversationRecord]:
     return [golden, *(prompt_record(q, system=SYSTEM_PROMPT) for q in QUERIES)]
 
 
-def _label(model, tmp_path: Path, out: str, *, task=TASK, **kwargs):
+def _label(model, tmp_path: Path, out: str, *, task=TASK, executor=None, **kwargs):
     config = TeacherConfig(
         shots=1, anchored=0, steer=False, embedder="hashing", cache=tmp_path / "cache.sqlite"
     )
     run = LabelConfig(progress=False, top_logprobs=3, distributions_for="student", **kwargs)
     with build_teacher(config, (), task, model=model) as teacher:
-        return label_records(_records(), teacher, run, out_path=tmp_path / out)
+        return label_records(_records(), teacher, run, out_path=tmp_path / out, executor=executor)
 
 
 def test_the_teacher_scores_each_answer_as_the_student_format_rewrites_it(tmp_path: Path) -> None:
@@ -147,3 +147,41 @@ def test_scoring_needs_a_task_with_a_student_format_and_a_teacher_that_scores(tm
         cached_score(FakeModel(_router_answer), [Message(role="user", content="q")], "a", None, 2)
     with pytest.raises(ValueError):
         LabelConfig(distributions_for="teacher")
+
+
+_ROWS = {  # each table's content (not the time a row was written)
+    "requests": "SELECT key, teacher, completion FROM requests ORDER BY key",
+    "distributions": "SELECT key, top_k, payload FROM distributions ORDER BY key",
+}
+
+
+def _table(path: Path, table: str) -> list[tuple]:
+    import sqlite3
+
+    with sqlite3.connect(path) as conn:
+        return conn.execute(_ROWS[table]).fetchall()
+
+
+def test_scoring_on_a_remote_executor_writes_the_local_files_and_cache(tmp_path: Path) -> None:
+    """Scores made in a remote worker come back to the driver, which alone writes them: the same
+    files and both cache tables as a local run, and a relabel there sends nothing."""
+    from tests.executors.test_seam import PickledRemote
+
+    from stillhouse.models.lazy import LazyModel
+
+    def teacher() -> LazyModel:  # loads where it is sent, as on Ray
+        return LazyModel("scorer", ScoringFake)
+
+    local, remote = tmp_path / "local", tmp_path / "remote"
+    local.mkdir(), remote.mkdir()
+    _label(teacher(), local, "a.jsonl")
+    sent = PickledRemote()
+    summary = _label(teacher(), remote, "a.jsonl", executor=sent)
+    assert (summary.labelled, summary.distributions, len(sent.sent)) == (4, 4, 4)
+    for name in ("a.jsonl", distributions_path(Path("a.jsonl")).name):
+        assert (remote / name).read_bytes() == (local / name).read_bytes()
+    for table in ("requests", "distributions"):
+        assert _table(remote / "cache.sqlite", table) == _table(local / "cache.sqlite", table)
+    again = PickledRemote()
+    rerun = _label(teacher(), remote, "b.jsonl", executor=again)
+    assert again.sent == [] and (rerun.teacher_calls, rerun.distributions) == (0, 4)

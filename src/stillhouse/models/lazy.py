@@ -11,6 +11,7 @@ from stillhouse.chat import (
     DistributionChatModel,
     GenerationParams,
     Message,
+    ScoringChatModel,
     TokenDistribution,
 )
 from stillhouse.errors import InvalidInputError, StillhouseError
@@ -61,6 +62,17 @@ class LazyModel:
             )
             raise ModelUnavailable(self.name, cause)
         return model.generate_with_distribution(messages, params, top_k)
+
+    def score_answer(self, messages: list[Message], answer: str, top_k: int) -> TokenDistribution:
+        """The loaded model's scores of a given answer; a model that cannot score fails the run
+        once, as above."""
+        model = self._loaded()
+        if not isinstance(model, ScoringChatModel):
+            cause = InvalidInputError(
+                f"teacher {self.name!r} cannot score a given answer", field="top_logprobs"
+            )
+            raise ModelUnavailable(self.name, cause)
+        return model.score_answer(messages, answer, top_k)
 
     def _loaded(self) -> ChatModel:
         if self._model is None:
