@@ -62,6 +62,32 @@ def save_tiny_llama(folder: Path, tokenizer: Any, *, max_positions: int = 128, s
     return folder
 
 
+WORD_TEMPLATE = (
+    "{% for m in messages %}<|{{ m['role'] }}|> {{ m['content'] }} <|end|> {% endfor %}"
+    "{% if add_generation_prompt %}<|assistant|> {% endif %}"
+)
+
+
+def save_word_llama(folder: Path, words: list[str], template: str = WORD_TEMPLATE) -> Path:
+    """A 2-layer random Llama with a word-level tokenizer over ``words`` and a chat template."""
+    from tokenizers import Tokenizer, models, pre_tokenizers
+    from transformers import PreTrainedTokenizerFast
+
+    specials = ["<pad>", "<eos>", "<unk>", "<|system|>", "<|user|>", "<|assistant|>", "<|end|>"]
+    vocab = {tok: i for i, tok in enumerate(specials + words)}
+    core = Tokenizer(models.WordLevel(vocab=vocab, unk_token="<unk>"))
+    core.pre_tokenizer = pre_tokenizers.WhitespaceSplit()
+    tokenizer = PreTrainedTokenizerFast(
+        tokenizer_object=core,
+        pad_token="<pad>",
+        eos_token="<eos>",
+        unk_token="<unk>",
+        additional_special_tokens=specials[3:],
+    )
+    tokenizer.chat_template = template
+    return save_tiny_llama(folder, tokenizer)
+
+
 def write_tiny_gguf(folder: Path, chat_template: str = CHAT_TEMPLATE) -> Path:
     """``folder/model.gguf``: the tiny Llama saved in ``folder`` as a GGUF that llama.cpp loads (its
     vocabulary, added tokens included, written as a merge-less BPE one, so words it knows are

@@ -8,7 +8,7 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from tests.tiny_llama import save_tiny_llama
+from tests import tiny_llama
 
 from stillhouse.chat import ChatModel, Completion, GenerationParams, Message
 
@@ -22,23 +22,7 @@ TEMPLATE = (
 
 def save_word_llama(folder: Path) -> Path:
     """A 2-layer random Llama with a word-level tokenizer over :data:`WORDS` and a chat template."""
-    from tokenizers import Tokenizer, models, pre_tokenizers
-    from transformers import PreTrainedTokenizerFast
-
-    specials = ["<pad>", "<eos>", "<unk>", "<|system|>", "<|user|>", "<|assistant|>", "<|end|>"]
-    core = Tokenizer(
-        models.WordLevel(vocab={t: i for i, t in enumerate(specials + WORDS)}, unk_token="<unk>")
-    )
-    core.pre_tokenizer = pre_tokenizers.WhitespaceSplit()
-    tokenizer = PreTrainedTokenizerFast(
-        tokenizer_object=core,
-        pad_token="<pad>",
-        eos_token="<eos>",
-        unk_token="<unk>",
-        additional_special_tokens=specials[3:],
-    )
-    tokenizer.chat_template = TEMPLATE
-    return save_tiny_llama(folder, tokenizer)
+    return tiny_llama.save_word_llama(folder, WORDS, TEMPLATE)
 
 
 def prompts(n: int) -> list[str]:

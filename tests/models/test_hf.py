@@ -6,7 +6,7 @@ import json
 from pathlib import Path
 
 import pytest
-from tests.tiny_llama import save_tiny_llama
+from tests.tiny_llama import save_word_llama
 
 from stillhouse.chat import ChatModel, GenerationParams, Image, Message
 from stillhouse.errors import CorruptModelError, InvalidInputError, NotFoundError
@@ -38,23 +38,7 @@ def test_adapter_base_requires_a_base(tmp_path):
 
 
 def _save_tiny(folder: Path) -> Path:
-    """A 2-layer random Llama with a word-level tokenizer and a chat template."""
-    from tokenizers import Tokenizer, models, pre_tokenizers
-    from transformers import PreTrainedTokenizerFast
-
-    specials = ["<pad>", "<eos>", "<unk>", "<|system|>", "<|user|>", "<|assistant|>", "<|end|>"]
-    vocab = {tok: i for i, tok in enumerate(specials + WORDS)}
-    core = Tokenizer(models.WordLevel(vocab=vocab, unk_token="<unk>"))
-    core.pre_tokenizer = pre_tokenizers.WhitespaceSplit()
-    tokenizer = PreTrainedTokenizerFast(
-        tokenizer_object=core,
-        pad_token="<pad>",
-        eos_token="<eos>",
-        unk_token="<unk>",
-        additional_special_tokens=specials[3:],
-    )
-    tokenizer.chat_template = TEMPLATE
-    return save_tiny_llama(folder, tokenizer)
+    return save_word_llama(folder, WORDS, TEMPLATE)
 
 
 @pytest.fixture(scope="module")

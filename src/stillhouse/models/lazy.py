@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import functools
 from collections.abc import Callable
+from typing import TypeVar
 
 from stillhouse.chat import (
     ChatModel,
@@ -36,6 +37,9 @@ def load_failure(exc: ModelUnavailable) -> StillhouseError:
     return cause
 
 
+M = TypeVar("M", bound=ChatModel)
+
+
 class LazyModel:
     """``name`` is what callers key caches on (a job's model id), so keys stay the same across
     restarts whether or not the model was loaded; ``load`` builds the real model once (its
@@ -55,24 +59,21 @@ class LazyModel:
     ) -> tuple[Completion, TokenDistribution]:
         """The loaded model's answer with its top-k distributions; a model that cannot give them
         fails the run once (as a model that cannot load does), not each request."""
-        model = self._loaded()
-        if not isinstance(model, DistributionChatModel):
-            cause = InvalidInputError(
-                f"teacher {self.name!r} cannot return token log-probabilities", field="top_logprobs"
-            )
-            raise ModelUnavailable(self.name, cause)
+        model = self._loaded_as(DistributionChatModel, "return token log-probabilities")
         return model.generate_with_distribution(messages, params, top_k)
 
     def score_answer(self, messages: list[Message], answer: str, top_k: int) -> TokenDistribution:
         """The loaded model's scores of a given answer; a model that cannot score fails the run
         once, as above."""
-        model = self._loaded()
-        if not isinstance(model, ScoringChatModel):
-            cause = InvalidInputError(
-                f"teacher {self.name!r} cannot score a given answer", field="top_logprobs"
-            )
-            raise ModelUnavailable(self.name, cause)
+        model = self._loaded_as(ScoringChatModel, "score a given answer")
         return model.score_answer(messages, answer, top_k)
+
+    def _loaded_as(self, kind: type[M], what: str) -> M:
+        model = self._loaded()
+        if not isinstance(model, kind):
+            cause = InvalidInputError(f"teacher {self.name!r} cannot {what}", field="top_logprobs")
+            raise ModelUnavailable(self.name, cause)
+        return model
 
     def _loaded(self) -> ChatModel:
         if self._model is None:

@@ -71,11 +71,15 @@ def to_distribution(llm: Any, recorder: TopKRecorder, text: str) -> TokenDistrib
     rest = text.encode("utf-8")[len(written) :]
     if rest and len(ids) < len(recorder.rows):
         ids.append(_last_token(llm, recorder.rows[len(ids)][0], rest))
+    return _distribution(llm, text, ids, recorder.rows[: len(ids)])
+
+
+def _distribution(llm: Any, text: str, ids: list[int], rows: list[TopRow]) -> TokenDistribution:
+    """``text`` as the tokens ``ids`` with each one's top-k ``rows``; offsets are characters."""
     offsets, so_far = [], b""
     for token in ids:
         offsets.append(len(so_far.decode("utf-8", errors="ignore")))
         so_far += llm.detokenize([token])
-    rows = recorder.rows[: len(ids)]
     return TokenDistribution(
         text=text,
         offsets=tuple(offsets),
@@ -102,18 +106,7 @@ def score_answer(
     tokenizes text) after the ``prompt`` tokens, teacher-forced on ``llm`` (:func:`score_tokens`);
     call it under the model's lock."""
     ids = [int(t) for t in llm.tokenize(answer.encode("utf-8"), add_bos=False, special=False)]
-    rows = score_tokens(llm, prompt, ids, top_k, states)
-    offsets, written = [], b""
-    for token in ids:
-        offsets.append(len(written.decode("utf-8", errors="ignore")))
-        written += llm.detokenize([token])
-    return TokenDistribution(
-        text=answer,
-        offsets=tuple(offsets),
-        ids=tuple(ids),
-        top_ids=tuple(r[0] for r in rows),
-        top_logprobs=tuple(r[1] for r in rows),
-    )
+    return _distribution(llm, answer, ids, score_tokens(llm, prompt, ids, top_k, states))
 
 
 def score_tokens(
