@@ -11,7 +11,10 @@ from pathlib import Path
 import pytest
 from tests.executors.test_seam import PickledRemote
 from tests.search.video.test_pipeline import HASHING, clips, stored  # noqa: F401  (clips: a fixture)
+from typer.testing import CliRunner
 
+from stillhouse.cli import app
+from stillhouse.errors import InvalidInputError
 from stillhouse.executors import open_executor, parse_executor
 from stillhouse.search import config as cfg
 from stillhouse.search.segments import Segment
@@ -108,3 +111,34 @@ def test_ingest_on_ray_with_two_actors_equals_the_local_run(cluster, clips: Path
         report = ingest_videos("ray", [clips], index=HASHING, executor=executor)
         assert executor.info.workers == {"ingest": 2}
     _same_as_local("ray", report, local)
+
+
+@pytest.mark.parametrize(
+    ("options", "message"),
+    [
+        (["--executor", "spark"], "unknown executor"),
+        (["--executor", "ray://head"], "malformed Ray address"),
+        (["--actors", "2"], "actors apply to a Ray executor"),
+    ],
+)
+def test_cli_ingest_refuses_a_bad_executor_before_touching_the_index(
+    clips: Path,  # noqa: F811
+    home: Path,
+    options: list[str],
+    message: str,
+) -> None:
+    result = CliRunner().invoke(
+        app, ["search", "ingest", str(clips), "--index", "bad", "--embedder", "hashing", *options]
+    )
+    assert isinstance(result.exception, InvalidInputError) and message in str(result.exception)
+    assert not cfg.index_dir("bad").exists()
+
+
+def test_cli_ingest_on_ray_writes_the_local_runs_segments(cluster, clips: Path, home: Path) -> None:  # noqa: F811
+    ingest_videos("local", [clips], index=HASHING)
+    args = ["search", "ingest", str(clips), "--index", "cli", "--embedder", "hashing", "--json"]
+    result = CliRunner().invoke(app, [*args, "--executor", "ray", "--actors", "2"])
+    assert result.exit_code == 1  # the corrupt file failed; the rest are indexed
+    report = json.loads(result.stdout)
+    assert [o["status"] for o in report["outcomes"]] == ["failed", "ingested", "ingested"]
+    assert _segments("cli") == _segments("local")
