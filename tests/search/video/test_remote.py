@@ -6,9 +6,12 @@ from __future__ import annotations
 
 import json
 import os
+from dataclasses import replace
+from functools import partial
 from pathlib import Path
 
 import pytest
+from tests.executors.helpers import die_once
 from tests.executors.test_seam import PickledRemote
 from tests.search.video.test_pipeline import HASHING, clips, stored  # noqa: F401  (clips: a fixture)
 from typer.testing import CliRunner
@@ -142,3 +145,22 @@ def test_cli_ingest_on_ray_writes_the_local_runs_segments(cluster, clips: Path, 
     report = json.loads(result.stdout)
     assert [o["status"] for o in report["outcomes"]] == ["failed", "ingested", "ingested"]
     assert _segments("cli") == _segments("local")
+
+
+class _DyingFirst:
+    """The Ray executor, its stage's remote call wrapped so the first video kills its actor."""
+
+    def __init__(self, executor, marker: Path) -> None:
+        self.executor, self.marker, self.info = executor, marker, executor.info
+
+    def map(self, stage, items):
+        return self.executor.map(replace(stage, remote=partial(die_once, self.marker, stage.remote)), items)
+
+
+def test_a_video_whose_actor_dies_is_analysed_again_by_a_fresh_one(cluster, clips: Path, home: Path) -> None:  # noqa: F811
+    local = ingest_videos("local", [clips], index=HASHING)
+    marker = home / "died"
+    with open_executor(parse_executor("ray", actors=2)) as executor:
+        report = ingest_videos("ray", [clips], index=HASHING, executor=_DyingFirst(executor, marker))
+    assert marker.exists()  # an actor did die
+    _same_as_local("ray", report, local)
