@@ -3,6 +3,8 @@
 A producer thread analyses one video after another (:mod:`analyse`) and puts each video's segments
 on a bounded queue as they are finished; the caller's thread is the index writer, embedding and
 appending them, so the writer never waits on a model and a long video is written as it is analysed.
+On a remote executor (Ray) the producer instead hands on each video as an actor returns it, whole
+(:mod:`.remote`); the writer's side is the same.
 Resumable: ``ingested.json`` in the index folder records each video written under a configuration
 fingerprint (a rerun skips it; a rerun under another configuration writes a new version of the
 index in which the video's new segments replace its old ones), and segments already stored are recognised by their

@@ -79,8 +79,11 @@ def analyse_remotely(worker: AnalysisWorker, path: str) -> Analysed:
 def _take_keyframes(folder: Path) -> dict[str, bytes]:
     """The keyframe files the video left in the actor's folder, read and removed."""
     files = {str(p.relative_to(folder)): p.read_bytes() for p in sorted(folder.rglob("*")) if p.is_file()}
-    for child in folder.iterdir():
-        shutil.rmtree(child) if child.is_dir() else child.unlink()
+    for child in folder.iterdir():  # an actor analyses many videos: its folder must not grow
+        if child.is_dir():
+            shutil.rmtree(child)
+        else:
+            child.unlink()
     return files
 
 
