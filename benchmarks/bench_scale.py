@@ -1,4 +1,4 @@
-"""Local vs Ray: labelling and batch throughput, Ray's start-up and memory, the writer's commit
+"""Local vs Ray: labelling, batch and search-ingest throughput, Ray's start-up and memory, the writer's commit
 cost, and a model of a 15,000-prompt distillation and a 10,000-hour video ingest on N nodes.
 
     PYTHONPATH=src python benchmarks/bench_scale.py [--n 200] [--actors 2] [--teacher SPEC]
@@ -95,17 +95,55 @@ def _writer_cost(n: int, folder: Path) -> float:
         return (time.perf_counter() - start) / n
 
 
+def _clips(count: int, folder: Path) -> list[Path]:
+    """``count`` 15 s clips: a moving test pattern with a cut, espeak-ng speech over a quiet tone."""
+    import subprocess
+
+    folder.mkdir(parents=True, exist_ok=True)
+    made = []
+    for i in range(count):
+        speech, clip = folder / f"speech{i}.wav", folder / f"clip{i}.mp4"
+        text = f"Clip number {i}. The red car drives to the coast, and the band plays a guitar solo."
+        subprocess.run(["espeak-ng", "-w", str(speech), text], check=True)
+        subprocess.run(
+            ["ffmpeg", "-y", "-loglevel", "error", "-f", "lavfi", "-i", "testsrc=s=320x180:r=25:d=8",
+             "-f", "lavfi", "-i", "smptebars=s=320x180:r=25:d=7", "-i", str(speech), "-f", "lavfi", "-i",
+             "sine=f=440:d=15", "-filter_complex",
+             "[0][1]concat=n=2:v=1[v];[2]apad=whole_dur=15[s];[3]volume=0.05[t];[s][t]amix=inputs=2[a]",
+             "-map", "[v]", "-map", "[a]", "-c:v", "libx264", "-pix_fmt", "yuv420p", "-c:a", "aac",
+             "-t", "15", str(clip)],
+            check=True,
+        )  # fmt: skip
+        speech.unlink()
+        made.append(clip)
+    return made
+
+
+def _ingest(clips: list[Path], index: str, executor=None) -> tuple[float, float]:
+    """Seconds and media seconds of one search ingest of ``clips`` (hashing embedder: the analysis)."""
+    from stillhouse.search.config import IngestConfig
+    from stillhouse.search.video.pipeline import ingest_videos
+
+    start = time.perf_counter()
+    report = ingest_videos(index, clips, index=IngestConfig(embedder="hashing"), executor=executor)
+    return time.perf_counter() - start, report.media_seconds
+
+
 def measure(args: argparse.Namespace, tmp: Path) -> dict[str, float]:
     import ray
 
     from stillhouse.executors import open_executor, parse_executor
 
+    clips = _clips(args.ingest_clips, tmp / "clips")  # before lancedb's runtime starts (it warns on fork)
     spec = args.teacher or _tiny_teacher(tmp)
     records = _records(args.n)
     m: dict[str, float] = {"rss_driver_before": _rss_mib(False)}
     m["local_label_s"], summary = _label(records, spec, tmp / "local")
     m["calls"] = summary.teacher_calls
     m["local_batch_s"] = _batch(args.n, spec, tmp / "local-batch")
+    os.environ["STILLHOUSE_HOME"] = str(tmp / "home")
+    if clips:
+        m["local_ingest_s"], m["media_s"] = _ingest(clips, "local")
     m["rss_driver_local"] = _rss_mib(False)
     start = time.perf_counter()
     ray.init(num_cpus=args.cpus, include_dashboard=False, log_to_driver=False, runtime_env=_env())
@@ -115,6 +153,8 @@ def measure(args: argparse.Namespace, tmp: Path) -> dict[str, float]:
         m["ray_label_s"], _ = _label(records, spec, tmp / "ray", executor)
         m["rss_ray_busy"] = peak.mib
         m["ray_batch_s"] = _batch(args.n, spec, tmp / "ray-batch", executor)
+        if clips:
+            m["ray_ingest_s"], _ = _ingest(clips, "ray", executor)
         start = time.perf_counter()
         list(executor.map(_sleep_stage(), [0.0] * 2 * args.actors))
         m["actor_start_s"] = time.perf_counter() - start
@@ -216,6 +256,7 @@ def main() -> None:
     parser.add_argument("--actors-per-node", type=int, default=4, help="teacher actors of 2 cores each")
     parser.add_argument("--dispatch", type=int, default=400, help="no-op items timing the driver's dispatch")
     parser.add_argument("--cores-per-node", type=int, default=8)
+    parser.add_argument("--ingest-clips", type=int, default=4, help="15 s clips search-ingested (0: none)")
     parser.add_argument("--ingest-cpu-s-per-hour", type=float, default=219.3, help="CPU-s per video hour")
     parser.add_argument(
         "--index-s-per-hour", type=float, default=0.84, help="index write seconds per video hour"
@@ -235,6 +276,12 @@ def main() -> None:
         ("batch", m["local_batch_s"], m["ray_batch_s"]),
     ):
         print(f"{stage:<22} {n / local:>12.1f} {n / ray_s:>10.1f} {local / ray_s:>12.2f}")
+    if "media_s" in m:
+        local, ray_s = m["media_s"] / m["local_ingest_s"], m["media_s"] / m["ray_ingest_s"]
+        print(
+            f"{'ingest (media s/s)':<22} {local:>12.1f} {ray_s:>10.1f} {local and ray_s / local:>12.2f}"
+            f"   ({args.ingest_clips} clips, {m['media_s']:.0f} s; model loads included, on Ray once per actor)"
+        )
     print(
         f"ray.init {m['ray_init_s']:.1f} s; {args.actors} fresh actors' first calls {m['actor_start_s']:.1f} s"
     )

@@ -5,8 +5,10 @@ from __future__ import annotations
 
 import os
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from tests import tiny_llama
 
@@ -67,3 +69,14 @@ def echo_or_die(_worker: object, item: str) -> str:
     if item == "die":
         os._exit(1)
     return item
+
+
+def die_once(marker: Path, remote: Callable[[Any, Any], Any], worker: Any, item: Any) -> Any:
+    """``remote(worker, item)``, except that the first call of all (across actors) ends its actor's
+    process first, as a lost node does: that item must be sent again to a fresh actor."""
+    try:
+        fd = os.open(marker, os.O_WRONLY | os.O_CREAT | os.O_EXCL)
+    except FileExistsError:
+        return remote(worker, item)
+    os.close(fd)
+    os._exit(1)

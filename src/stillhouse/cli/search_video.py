@@ -7,7 +7,7 @@ from typing import Annotated, Literal
 
 import typer
 
-from stillhouse.cli.app import emit_json
+from stillhouse.cli.app import ActorsOption, ExecutorOption, emit_json, executor_spec
 from stillhouse.cli.search import search_app
 
 
@@ -31,23 +31,31 @@ def ingest(
     embedder: Annotated[
         str | None, typer.Option(help="Text embedder of a new index (default minilm).")
     ] = None,
+    executor: ExecutorOption = "local",
+    actors: ActorsOption = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print the report as one JSON object.")] = False,
 ) -> None:
     """Cut videos into scene-snapped segments, transcribe, tag sounds, read on-screen text and
-    index them; a rerun skips what is done. Exit code 1 when any file failed (the rest are indexed)."""
+    index them; a rerun skips what is done. Exit code 1 when any file failed (the rest are indexed).
+    On Ray each video is analysed in an actor (the files must be readable there at the same path);
+    this process embeds and writes the index."""
+    from stillhouse.executors import open_executor
     from stillhouse.search.config import IngestConfig
     from stillhouse.search.video.config import VideoIngestConfig
     from stillhouse.search.video.pipeline import ingest_videos
 
+    where = executor_spec(executor, actors)
     config = VideoIngestConfig(whisper=whisper, scenes=scenes, vision=vision, ocr=not no_ocr)
-    report = ingest_videos(
-        index,
-        paths,
-        config,
-        index=IngestConfig(embedder=embedder) if embedder else None,
-        # Without a terminal too: an ingest runs for minutes, and the plain lines say how far it is.
-        show_progress=not as_json,
-    )
+    with open_executor(where) as runs_on:
+        report = ingest_videos(
+            index,
+            paths,
+            config,
+            index=IngestConfig(embedder=embedder) if embedder else None,
+            # Without a terminal too: an ingest runs for minutes, and the plain lines say how far it is.
+            show_progress=not as_json,
+            executor=runs_on,
+        )
     if as_json:
         emit_json({**report.model_dump(mode="json"), "x_realtime": round(report.realtime(), 2)})
     else:

@@ -3,6 +3,8 @@
 A producer thread analyses one video after another (:mod:`analyse`) and puts each video's segments
 on a bounded queue as they are finished; the caller's thread is the index writer, embedding and
 appending them, so the writer never waits on a model and a long video is written as it is analysed.
+On a remote executor (Ray) the producer instead hands on each video as an actor returns it, whole
+(:mod:`.remote`); the writer's side is the same.
 Resumable: ``ingested.json`` in the index folder records each video written under a configuration
 fingerprint (a rerun skips it; a rerun under another configuration writes a new version of the
 index in which the video's new segments replace its old ones), and segments already stored are recognised by their
@@ -25,12 +27,13 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from stillhouse.executors.base import Executor, LocalExecutor
 from stillhouse.progress import progress_bar
 from stillhouse.search import config as cfg
 from stillhouse.search.ingest import SegmentWriter, segment_writer
 from stillhouse.search.segments import Segment, segment_key
 from stillhouse.search.video import analyse as an
-from stillhouse.search.video import decode, metadata
+from stillhouse.search.video import decode, metadata, remote
 from stillhouse.search.video.config import VIDEO_SUFFIXES, VideoIngestConfig
 
 LEDGER = "ingested.json"
@@ -163,9 +166,12 @@ def ingest_videos(
     index: cfg.IngestConfig | None = None,
     show_progress: bool = False,
     on_media: Callable[[float], None] | None = None,
+    executor: Executor | None = None,
 ) -> VideoIngestReport:
     """Ingest every video under ``locations`` into index ``name``; never stops at a bad file.
-    ``on_media`` is told each stretch of seconds of video analysed (what a benchmark samples by)."""
+    ``on_media`` is told each stretch of seconds of video analysed (what a benchmark samples by).
+    ``executor`` is where the analysis runs (default, or a local one: this process, streaming); on
+    a remote one each video is analysed whole in an actor and written here (:mod:`.remote`)."""
     config = config or VideoIngestConfig()
     started = time.perf_counter()
     files, outcomes = discover(locations)
@@ -175,7 +181,7 @@ def ingest_videos(
         jobs = _plan(files, config, ledger, report)
         _replace(jobs, config, writer, ledger, report)
         if jobs:
-            _run(jobs, config, writer, ledger, report, show_progress, on_media)
+            _run(jobs, config, writer, ledger, report, show_progress, on_media, executor)
         report.total = writer.finish()
     report.seconds = time.perf_counter() - started
     return report
@@ -232,6 +238,7 @@ def _run(
     report: VideoIngestReport,
     show_progress: bool,
     on_media: Callable[[float], None] | None = None,
+    executor: Executor | None = None,
 ) -> None:
     context = an.Context(config, cfg.index_dir(writer.name) / "keyframes")
     results: queue.Queue = queue.Queue(QUEUE_RUNS)
@@ -245,9 +252,11 @@ def _run(
                 on_media(seconds)
 
         context.on_media = media
-        producer = threading.Thread(
-            target=_produce, args=(jobs, context, results, stop), name="analyse", daemon=True
-        )
+        if executor is None or isinstance(executor, LocalExecutor):
+            target, args = _produce, (jobs, context, results, stop)
+        else:
+            target, args = remote.produce, (jobs, context, lambda item: _put(results, item, stop), executor)
+        producer = threading.Thread(target=target, args=args, name="analyse", daemon=True)
         producer.start()
         try:
             for _ in _drain(results, writer, ledger, context, report):
@@ -322,6 +331,8 @@ def _put(results: queue.Queue, item: object, stop: threading.Event) -> bool:
 
 def _consume(results: queue.Queue) -> Iterator[tuple[_Job, list[Segment] | an.Analysis | Exception]]:
     while (item := results.get()) is not None:
+        if isinstance(item, Exception):  # the remote producer's executor failed
+            raise item
         yield item
 
 
