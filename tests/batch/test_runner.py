@@ -54,6 +54,8 @@ def test_120_records_one_malformed_end_partially_completed_in_input_order(servic
     manifest = read_manifest(open_store(), OUTPUT, job_id)
     assert manifest["totalRecordCount"] == 120 and manifest["errorRecordCount"] == 1
     assert manifest["inputTokenCount"] == 119 * 2 and manifest["outputTokenCount"] > 0
+    # Where the calls ran, for the job's page: here, one at a time.
+    assert service.progress(job_id)["ran_on"] == {"executor": "local", "workers": {"batch": 1}}
 
 
 def test_a_job_let_go_mid_run_resumes_without_asking_twice(service: JobService) -> None:

@@ -59,6 +59,7 @@ def test_a_job_with_the_custom_rubric_writes_per_record_scores(service: JobServi
     assert b"<html" in open_store().get_bytes(f"{base}/report.html")
     results = json.loads(open_store().get_bytes(f"{base}/results.json"))
     assert results["models"]["student-model"]["summary"]["judge_mean"] == 4.0
+    assert service.progress(job_id)["ran_on"]["executor"] == "local"  # where its calls ran
 
 
 def test_a_precomputed_source_makes_no_inference_calls(service: JobService) -> None:

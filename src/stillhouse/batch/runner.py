@@ -21,7 +21,7 @@ from stillhouse.batch.records import BatchRecord
 from stillhouse.batch.run import BatchConfig, RecordLoop, Stop, parse_lines
 from stillhouse.chat import ChatModel
 from stillhouse.errors import DatasetError, NotFoundError, StillhouseError
-from stillhouse.executors.base import open_executor
+from stillhouse.executors.base import RAN_ON, open_executor
 from stillhouse.executors.spec import executor_from_env
 from stillhouse.jobs import state
 from stillhouse.jobs.batch import MANIFEST, output_prefix
@@ -129,6 +129,8 @@ class BatchRunner:
                     outputs.append((name, loop.run(records, counts)))
                 except Stop as stop:
                     raise _Stopped([*outputs, (name, stop.lines)], counts) from None
+                finally:  # where the model calls ran: the console's job page shows it
+                    service.save_progress(job_id, {RAN_ON: executor.info.model_dump(mode="json")})
         self._write(store, job_id, request.outputDataConfig.s3OutputDataConfig.s3Uri, outputs, counts)
         outcome = state.batch_outcome(counts.errorRecordCount, counts.successRecordCount)
         message = "every record failed; see the .out file's error lines" if outcome == "Failed" else None

@@ -10,10 +10,19 @@ changes where an item's call runs. Every write (request cache, output files, job
 driver: a remote worker returns what it would have written and the driver commits it.
 """
 
-from stillhouse.executors.base import Executor, ExecutorInfo, LocalExecutor, Ready, Stage, open_executor
+from stillhouse.executors.base import (
+    RAN_ON,
+    Executor,
+    ExecutorInfo,
+    LocalExecutor,
+    Ready,
+    Stage,
+    open_executor,
+)
 from stillhouse.executors.spec import ExecutorSpec, parse_executor
 
 __all__ = [
+    "RAN_ON",
     "Executor",
     "ExecutorInfo",
     "ExecutorSpec",

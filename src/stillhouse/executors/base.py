@@ -61,6 +61,9 @@ class Stage(Generic[T, R]):
     gpus: float = 0.0
 
 
+RAN_ON = "ran_on"  # the key of a batch or evaluation job's stored ExecutorInfo
+
+
 class ExecutorInfo(BaseModel):
     """Where a run's stages ran and how many workers each used (a job's stored details show it)."""
 

@@ -40,7 +40,7 @@ from stillhouse.evaluate.bedrock_eval import (
     score,
     summarize_scores,
 )
-from stillhouse.executors import Executor, LocalExecutor, Ready, Stage, open_executor
+from stillhouse.executors import RAN_ON, Executor, LocalExecutor, Ready, Stage, open_executor
 from stillhouse.executors.spec import executor_from_env
 from stillhouse.jobs import state
 from stillhouse.jobs.evaluation import SUMMARY, TASK_METRIC, output_prefix
@@ -188,6 +188,8 @@ class EvaluationRunner:
                         label += f" / {config.dataset.name}"
                     summary[label] = summarize_scores(lines)
                     examples[label] = ex
+            # Where the evaluated models' calls ran: the console's job page shows it.
+            service.save_progress(job_id, {RAN_ON: executor.info.model_dump(mode="json")})
         results = write_report(store, base, job, automated, examples)
         for label, model_results in results.models.items():
             summary[label]["cost"] = model_results.summary.model_dump(include=set(COST_KEYS))

@@ -61,6 +61,7 @@ def test_a_batch_jobs_page_shows_its_manifest_counts_and_output_uris(served: Ser
     uris = re.findall(r"<li><code>(s3://[^<]+)</code></li>", page.text)
     assert uris == [f"{OUTPUT}{job_id}/manifest.json.out", f"{OUTPUT}{job_id}/records.jsonl.out"]
     assert "Training loss" not in page.text and "Stop</button>" not in page.text
+    assert '<p id="ran-on">Model calls ran on local, 1 worker</p>' in page.text
 
 
 def test_an_evaluation_jobs_page_shows_its_scores_and_opens_its_report(served: Served):
@@ -78,6 +79,7 @@ def test_an_evaluation_jobs_page_shows_its_scores_and_opens_its_report(served: S
     cells = dict(re.findall(r'<td data-metric="([^"]+)">([^ ]+) ', page.text))
     assert cells == {m: f"{v['mean']:.3f}" for m, v in summary["student-model"].items() if m != "cost"}
     assert 'src="/console/jobs/evaluation/console-eval/report" sandbox' in page.text
+    assert '<p id="ran-on">Model calls ran on local, 1 worker</p>' in page.text
     report = client.get("/console/jobs/evaluation/console-eval/report")
     assert report.status_code == 200 and report.headers["content-security-policy"] == "sandbox"
     assert "<html" in report.text.lower() and "console-eval" in report.text

@@ -55,6 +55,7 @@ class JobDetail:
     uris: list[str] = field(default_factory=list)  # the objects the job wrote
     scores: dict[str, dict[str, Any]] = field(default_factory=dict)  # label -> metric -> mean, scored
     report: bool = False  # an HTML report to open in place (JobKind.report)
+    ran_on: str | None = None  # where a batch or evaluation job's model calls ran
 
 
 @dataclass(frozen=True)
@@ -145,7 +146,7 @@ def _teacher_progress(progress: dict[str, Any], job_dir: Path) -> dict[str, Any]
             "cached": summary.get("from_cache", 0),
             "failed": summary.get("failed", 0),
             "golden kept": summary.get("golden_kept", 0),
-            "ran on": _ran_on(summary),
+            "ran on": _ran_on(summary, "label"),
         }
     labelled = job_dir / "data" / "labelled.jsonl"
     if labelled.is_file():
@@ -154,10 +155,18 @@ def _teacher_progress(progress: dict[str, Any], job_dir: Path) -> dict[str, Any]
     return None
 
 
-def _ran_on(summary: dict[str, Any]) -> str:
-    """Where the labelling calls ran and on how many workers (a job labelled before this was local)."""
-    workers = summary.get("workers", {}).get("label", 1)
-    return f"{summary.get('executor', 'local')}, {workers} worker{'s' if workers != 1 else ''}"
+def _ran_on(info: dict[str, Any], stage: str) -> str:
+    """Where ``stage``'s calls ran and on how many workers (a job run before this was local)."""
+    workers = info.get("workers", {}).get(stage, 1)
+    return f"{info.get('executor', 'local')}, {workers} worker{'s' if workers != 1 else ''}"
+
+
+def _stored_ran_on(ctx: ServeContext, job_id: str, stage: str) -> str | None:
+    """A batch or evaluation job's stored :class:`ExecutorInfo`, once its calls have run."""
+    from stillhouse.executors import RAN_ON
+
+    info = ctx.jobs.progress(job_id).get(RAN_ON)
+    return _ran_on(info, stage) if info else None
 
 
 def _loss(progress: dict[str, Any], job_dir: Path) -> list[tuple[int, float]]:
@@ -240,7 +249,10 @@ def _batch_detail(ctx: ServeContext, ident: str) -> JobDetail:
         include={"jobArn", "modelId", "modelInvocationType", "inputDataConfig", "outputDataConfig",
                  "timeoutDurationInHours", "jobExpirationTime"},
     )  # fmt: skip
-    return JobDetail(row=_batch_row(job), config=config, failure=job.message, counts=counts, uris=uris)
+    ran_on = _stored_ran_on(ctx, job_id, "batch")
+    return JobDetail(
+        row=_batch_row(job), config=config, failure=job.message, counts=counts, uris=uris, ran_on=ran_on
+    )
 
 
 def _batch_stop(ctx: ServeContext, ident: str) -> None:
@@ -307,6 +319,7 @@ def _evaluation_detail(ctx: ServeContext, ident: str) -> JobDetail:
         uris=uris,
         scores=scores,
         report=f"{base}/{REPORT}" in uris,
+        ran_on=_stored_ran_on(ctx, ctx.jobs.evaluation_job_id(ident), "evaluate"),
     )
 
 
