@@ -14,38 +14,28 @@
 
 from __future__ import annotations
 
-import dataclasses
-import random
 import time
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import closing, contextmanager
 from pathlib import Path
-from typing import Any, Literal
+from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from stillhouse.chat import ChatModel, DistributionChatModel, Message, ScoringChatModel, TokenDistribution
+from stillhouse.chat import ChatModel, DistributionChatModel, ScoringChatModel, TokenDistribution
 from stillhouse.errors import InvalidInputError, JobStoppedError
-from stillhouse.executors.base import Executor, LocalExecutor, Ready, Stage, ordered_map
+from stillhouse.executors.base import Executor, LocalExecutor, ordered_map
 from stillhouse.models.lazy import ModelUnavailable, load_failure
 from stillhouse.progress import progress_bar
-from stillhouse.records.schema import ConversationRecord, ImageLoader, Turn, to_messages
+from stillhouse.records.schema import ConversationRecord, ImageLoader, Turn
 from stillhouse.tasks.base import Task
-from stillhouse.teacher.cache import (
-    CacheEntry,
-    CacheMiss,
-    CacheOnly,
-    CacheView,
-    ProbeCache,
-    RequestCache,
-    cached_score,
-)
-from stillhouse.teacher.consensus import RECORD_ERRORS, Outcome, SamplingPlan, ask_teacher
-from stillhouse.teacher.distributions import distributions_path, fit_to_answer
+from stillhouse.teacher.consensus import Outcome, SamplingPlan
+from stillhouse.teacher.distributions import distributions_path
 from stillhouse.teacher.fewshot import FewShotTeacher
 from stillhouse.teacher.golden import query_text
 from stillhouse.teacher.records_io import Failure, JsonlAppender, assign_ids, done_ids
-from stillhouse.teacher.retry import RetryExhausted, RetryPolicy, Sleep, call_with_retry
+from stillhouse.teacher.retry import RetryPolicy, Sleep
+from stillhouse.teacher.runner import Job, Labelled, Runner, label_stage
 
 __all__ = ["LabelConfig", "LabelSummary", "label_records", "ordered_map"]
 
@@ -117,47 +107,22 @@ class LabelSummary(BaseModel):
         return {key: getattr(self, key) for key in SUMMARY_KEYS}
 
 
-def build_messages(
-    record: ConversationRecord,
-    shots: list[Message],
-    task: Task | None,
-    load_image: ImageLoader | None = None,
-) -> list[Message]:
-    """The teacher's conversation: system prompt (the record's, else the task's), shots, the prompt."""
-    kwargs = {"load_image": load_image} if load_image is not None else {}
-    turns = [m for m in to_messages(record, **kwargs) if m.role != "system"]
-    system = record.system_text or (task.system_prompt if task else "")
-    head = [Message(role="system", content=system)] if system else []
-    return head + shots + turns
-
-
 def with_answer(record: ConversationRecord, answer: str) -> ConversationRecord:
     """The prompt record completed with the teacher's answer as the final assistant turn."""
     turn = Turn.model_validate({"role": "assistant", "content": [{"text": answer}]})
     return record.model_copy(update={"messages": [*record.messages, turn]})
 
 
-class _Job(BaseModel):
-    """One record to handle, with where it came from."""
-
-    model_config = ConfigDict(extra="forbid")
-
-    line: int
-    record_id: str
-    record: ConversationRecord
-    shots: list[Message] = []
-
-
 def _plan_jobs(
     records: Sequence[ConversationRecord], lines: Sequence[int], out_path: Path
-) -> tuple[list[_Job], LabelSummary]:
+) -> tuple[list[Job], LabelSummary]:
     """The records still to write, and a summary that already counts those in the output."""
     if len(lines) != len(records):
         raise InvalidInputError("line_numbers must match records one to one", field="line_numbers")
     finished = done_ids(out_path)
     ids = assign_ids(records)
     jobs = [
-        _Job(line=line, record_id=rid, record=rec)
+        Job(line=line, record_id=rid, record=rec)
         for line, rid, rec in zip(lines, ids, records, strict=True)
         if rid not in finished
     ]
@@ -167,7 +132,7 @@ def _plan_jobs(
     return jobs, LabelSummary(resumed=resumed, labelled=resumed, from_cache=resumed, golden_kept=golden)
 
 
-def _attach_shots(jobs: list[_Job], teacher: FewShotTeacher) -> None:
+def _attach_shots(jobs: list[Job], teacher: FewShotTeacher) -> None:
     """Retrieve the few-shot turns of every pending prompt in one batch."""
     prompts = [job for job in jobs if not job.record.is_labelled]
     for job, shots in zip(prompts, teacher.shots_for([query_text(j.record) for j in prompts]), strict=True):
@@ -221,7 +186,7 @@ def label_records(
         top_logprobs=config.top_logprobs if config.distributions_for == "answer" else 0,
     )
     scored_top_k = config.top_logprobs if config.distributions_for == "student" else 0
-    runner = _Runner(teacher.model, task, plan, teacher.cache, config.retry, sleep, load_image, scored_top_k)
+    runner = Runner(teacher.model, task, plan, teacher.cache, config.retry, sleep, load_image, scored_top_k)
     stage = label_stage(runner, config.workers)
     executor = executor or LocalExecutor()
     outcomes = _stoppable(executor.map(stage, jobs), should_stop)
@@ -259,120 +224,7 @@ def _check_distributions(config: LabelConfig, model: ChatModel, task: Task | Non
         )
 
 
-# A finished job: its outcome (None for a labelled record kept as it is) and the distributions
-# written beside its answer.
-_Labelled = tuple[_Job, Outcome | None, TokenDistribution | None]
-
-
-@dataclasses.dataclass(frozen=True)
-class _Runner:
-    """Labels one job; shared by the worker threads (the cache is thread-safe, the rest read-only).
-    A remote worker gets a copy without the driver's cache and answers through a :class:`CacheView`."""
-
-    teacher: ChatModel
-    task: Task | None
-    plan: SamplingPlan
-    cache: RequestCache | CacheView | ProbeCache | None
-    retry: RetryPolicy
-    sleep: Sleep
-    load_image: ImageLoader | None
-    scored_top_k: int = 0  # > 0: score each answer rewritten into the task's student format
-
-    def __call__(self, job: _Job) -> _Labelled:
-        if job.record.is_labelled:
-            return job, None, None
-        messages = build_messages(job.record, job.shots, self.task, self.load_image)
-        # A per-record RNG keeps the jitter independent of thread scheduling.
-        rng = random.Random(job.record_id)
-        outcome = ask_teacher(
-            self.teacher,
-            messages,
-            task=self.task,
-            plan=self.plan,
-            cache=self.cache,
-            retry=self.retry,
-            sleep=self.sleep,
-            rng=rng,
-        )
-        return job, outcome, self._distribution(job, outcome, rng)
-
-    def _distribution(self, job: _Job, outcome: Outcome, rng: random.Random) -> TokenDistribution | None:
-        """The distributions written for the job's answer: the generation's, fitted to the answer,
-        or (``scored_top_k``) the teacher's scores of the answer in the student's format."""
-        if outcome.answer is None:
-            return None
-        if not self.scored_top_k:
-            dist = outcome.distribution
-            return fit_to_answer(dist, outcome.answer) if dist is not None else None
-        from stillhouse.tasks.student import to_student_answer, to_student_shots
-
-        assert self.task is not None  # _check_distributions
-        answer = to_student_answer(self.task, outcome.answer)
-        if answer is None:
-            return None
-        shots = to_student_shots(self.task, job.shots)
-        messages = build_messages(job.record, shots, self.task, self.load_image)
-        try:
-            (dist, _), _tries = call_with_retry(
-                lambda: cached_score(self.teacher, messages, answer, self.cache, self.scored_top_k),
-                self.retry,
-                sleep=self.sleep,
-                rng=rng,
-            )
-        except (*RECORD_ERRORS, RetryExhausted):  # the answer stands; it trains on its SFT term only
-            return None
-        return dist
-
-
-def label_stage(runner: _Runner, threads: int) -> Stage[_Job, _Labelled]:
-    """Labelling as an executor stage: ``runner`` here, or a copy of it in each remote worker
-    answering what the driver's cache does not (and returning the entries for the driver to write)."""
-    return Stage(
-        name="label",
-        local=runner,
-        worker=dataclasses.replace(runner, cache=None),
-        remote=_label_remotely,
-        prepare=lambda job: _probe(runner, job),
-        commit=lambda job, returned: _commit(runner.cache, job, returned),
-        threads=threads,
-    )
-
-
-def _probe(runner: _Runner, job: _Job) -> Any:
-    """In the driver: the job answered from the cache alone (:class:`Ready`), else what to send:
-    the job with the cache entries its requests found (``None`` when the run has no cache)."""
-    if job.record.is_labelled:
-        return Ready((job, None, None))
-    if not isinstance(runner.cache, RequestCache):
-        return job, None
-    probe = ProbeCache(runner.cache)
-    try:
-        return Ready(dataclasses.replace(runner, teacher=CacheOnly(runner.teacher.name), cache=probe)(job))
-    except CacheMiss:
-        return job, list(probe.found.values())
-
-
-def _label_remotely(
-    runner: _Runner, sent: tuple[_Job, list[CacheEntry] | None]
-) -> tuple[Outcome | None, TokenDistribution | None, list[CacheEntry]]:
-    """In a remote worker: the job labelled through a view of the driver's cache."""
-    job, seed = sent
-    view = CacheView(seed) if seed is not None else None
-    _, outcome, dist = dataclasses.replace(runner, cache=view)(job)
-    return outcome, dist, view.added if view is not None else []
-
-
-def _commit(
-    cache: Any, job: _Job, returned: tuple[Outcome | None, TokenDistribution | None, list[CacheEntry]]
-) -> _Labelled:
-    """In the driver: a remote worker's cache entries written, before its answer is."""
-    outcome, dist, added = returned
-    if isinstance(cache, RequestCache):
-        cache.commit(added)
-    return job, outcome, dist
-
-
-def _stoppable(outcomes: Iterator[_Labelled], should_stop: Callable[[], bool] | None) -> Iterator[_Labelled]:
+def _stoppable(outcomes: Iterator[Labelled], should_stop: Callable[[], bool] | None) -> Iterator[Labelled]:
     with closing(iter(outcomes)) as each:
         for outcome in each:
             if should_stop is not None and should_stop():
@@ -381,9 +233,9 @@ def _stoppable(outcomes: Iterator[_Labelled], should_stop: Callable[[], bool] | 
 
 
 def _run(
-    outcomes: Iterator[_Labelled],
+    outcomes: Iterator[Labelled],
     total: int,
-    runner: _Runner,
+    runner: Runner,
     summary: LabelSummary,
     out_path: Path,
     failures_path: Path,
@@ -427,7 +279,7 @@ def _write_distribution(
 
 
 def _record(
-    job: _Job, outcome: Outcome | None, summary: LabelSummary, out: JsonlAppender, failures: JsonlAppender
+    job: Job, outcome: Outcome | None, summary: LabelSummary, out: JsonlAppender, failures: JsonlAppender
 ) -> None:
     """Write one finished job to the output or the failure report, and count it."""
     if outcome is None:
