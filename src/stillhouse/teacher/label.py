@@ -225,11 +225,14 @@ def _check_distributions(config: LabelConfig, model: ChatModel, task: Task | Non
 
 
 def _stoppable(outcomes: Iterator[Labelled], should_stop: Callable[[], bool] | None) -> Iterator[Labelled]:
+    """``outcomes`` until a stop is asked for. An answer already given is written first (the
+    stop is checked after it, before the next is asked for): a stopped job keeps every answer it
+    paid for."""
     with closing(iter(outcomes)) as each:
         for outcome in each:
+            yield outcome
             if should_stop is not None and should_stop():
                 raise JobStoppedError("labelling stopped between records", field="status")
-            yield outcome
 
 
 def _run(
