@@ -149,7 +149,7 @@ class YamNet:
         quantized = np.clip(np.round(patch / IN_SCALE + IN_ZERO), 0, 255).astype(np.uint8)
         (out,) = self._session.run(None, {"audio": quantized[None, None]})
         logits = OUT_SCALE * (out[0].astype(np.float32) - OUT_ZERO)
-        return 1.0 / (1.0 + np.exp(-logits))
+        return 0.5 * (1.0 + np.tanh(0.5 * logits))  # the logistic function, without exp's overflow
 
 
 def top_labels(scores: Sequence[np.ndarray], labels: Sequence[str], k: int, min_score: float) -> list[str]:
