@@ -4,8 +4,13 @@ from __future__ import annotations
 
 import gzip
 import json
+import pickle
+from functools import partial
 from pathlib import Path
 
+import pytest
+
+from stillhouse.chat import GenerationParams, Message
 from stillhouse.jobs import JobService
 from stillhouse.jobs.pipeline import run_job
 from stillhouse.jobs.stages import DefaultStages
@@ -144,3 +149,21 @@ def test_a_kd_job_whose_teacher_has_no_log_probabilities_fails_before_any_reques
     assert job.status == "Failed"
     assert "cannot return token log-probabilities" in job.failureMessage
     assert fake.calls == []
+
+
+def test_the_jobs_teacher_words_its_refusals_for_the_job_and_ships_without_its_stop_check() -> None:
+    from stillhouse.jobs.stages import LazyTeacher, _Interrupted
+    from stillhouse.models.lazy import ModelUnavailable, load_failure
+
+    ask, params = [Message(role="user", content="q")], GenerationParams(max_tokens=1)
+    stopping = False
+    teacher = LazyTeacher("us.amazon.nova-pro-v1:0", partial(FakeModel, ["x"]), lambda: stopping)
+    with pytest.raises(ModelUnavailable) as err:
+        teacher.score_answer(ask, "x", 3)
+    cause = load_failure(err.value)
+    assert cause.field == "hyperParameters" and "student format" in cause.message
+    stopping = True
+    with pytest.raises(_Interrupted):
+        teacher.generate(ask, params)
+    shipped = pickle.loads(pickle.dumps(teacher))  # to a remote worker: the driver asks the stop
+    assert shipped.generate(ask, params).text == "x"

@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 import pickle
+import threading
+import time
+from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
 from stillhouse.chat import GenerationParams, Message
 from stillhouse.errors import InvalidInputError, NotFoundError
 from stillhouse.models.fake import FakeModel
-from stillhouse.models.lazy import LazyModel, ModelUnavailable, lazy_model, load_failure
+from stillhouse.models.lazy import LazyModel, Loaded, ModelUnavailable, lazy_model, load_failure
 
 ASK = [Message(role="user", content="hi")]
 
@@ -37,3 +40,58 @@ def test_load_failure_unwraps_a_remote_copy():
     outer = ModelUnavailable.__new__(ModelUnavailable)
     outer.cause = inner  # Ray's copy of an exception names the original as its cause
     assert load_failure(outer) is inner.cause
+
+
+class SlowCountingLoad:
+    """A loader that takes long enough for every thread to arrive while it runs, counting its calls."""
+
+    def __init__(self) -> None:
+        self.calls = 0
+
+    def __call__(self) -> FakeModel:
+        self.calls += 1
+        time.sleep(0.05)
+        return FakeModel(["ok"])
+
+
+def _together(n: int, fn) -> list:
+    """``fn()`` on ``n`` threads released at once (an executor's threads on their first record)."""
+    barrier = threading.Barrier(n)
+
+    def run(_: int):
+        barrier.wait()
+        return fn()
+
+    with ThreadPoolExecutor(n) as pool:
+        return list(pool.map(run, range(n)))
+
+
+def test_threads_asking_together_load_the_model_once():
+    load = SlowCountingLoad()
+    model = LazyModel("fake", load)
+    answers = _together(8, lambda: model.generate(ASK, GenerationParams(max_tokens=1)).text)
+    assert answers == ["ok"] * 8 and load.calls == 1
+
+
+def test_a_failed_load_is_tried_again():
+    outcomes = iter([NotFoundError("not yet", field="model"), FakeModel(["ok"])])
+
+    def load() -> FakeModel:
+        outcome = next(outcomes)
+        if isinstance(outcome, Exception):
+            raise outcome
+        return outcome
+
+    model = LazyModel("fake", load)
+    with pytest.raises(ModelUnavailable):
+        model.generate(ASK, GenerationParams(max_tokens=1))
+    assert model.generate(ASK, GenerationParams(max_tokens=1)).text == "ok"
+
+
+def test_a_loaded_model_pickles_unloaded():
+    model = LazyModel("fake", SlowCountingLoad())
+    model.generate(ASK, GenerationParams(max_tokens=1))
+    assert pickle.loads(pickle.dumps(model))._model._value is None  # a remote worker loads its own
+    once = Loaded(SlowCountingLoad())
+    again = pickle.loads(pickle.dumps(once))
+    assert again.get() is again.get() and once._value is None

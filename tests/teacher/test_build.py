@@ -10,6 +10,9 @@ from __future__ import annotations
 
 import hashlib
 import json
+import threading
+import time
+from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 from tests.teacher.helpers import MixTask, prompt_record, router_responder
@@ -192,3 +195,27 @@ def test_no_embedder_is_loaded_when_nothing_is_retrieved(tmp_path, monkeypatch) 
             [prompt_record("q")], teacher, LabelConfig(progress=False), out_path=tmp_path / "o"
         )
     assert summary.teacher_calls == 1
+
+
+def test_threads_retrieving_together_load_the_embedder_once(tmp_path, monkeypatch, router) -> None:
+    import stillhouse.models.embeddings as embeddings
+
+    loads: list[str] = []
+
+    def slow_load(spec: str) -> HashingEmbedder:
+        loads.append(spec)
+        time.sleep(0.05)  # long enough for every thread to arrive while it runs
+        return HashingEmbedder()
+
+    monkeypatch.setattr(embeddings, "load_embedder", slow_load)
+    config = TeacherConfig(embedder="hashing", cache=tmp_path / "c.sqlite")
+    barrier = threading.Barrier(8)
+    with build_teacher(config, load_golden(), router, model=FakeModel(["x"])) as teacher:
+
+        def shots(query: str) -> int:  # an executor's threads on their first record
+            barrier.wait()
+            return len(teacher.shots_for([query])[0])
+
+        with ThreadPoolExecutor(8) as pool:
+            counts = list(pool.map(shots, QUERIES[:4] * 2))
+    assert loads == ["hashing"] and all(counts)

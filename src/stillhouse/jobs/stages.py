@@ -23,17 +23,10 @@ from functools import partial
 from pathlib import Path
 from typing import Any
 
-from stillhouse.chat import (
-    ChatModel,
-    Completion,
-    DistributionChatModel,
-    GenerationParams,
-    Message,
-    ScoringChatModel,
-    TokenDistribution,
-)
-from stillhouse.errors import DatasetError, InvalidInputError, JobStoppedError, StillhouseError
+from stillhouse.chat import ChatModel
+from stillhouse.errors import DatasetError, JobStoppedError
 from stillhouse.jobs.pipeline import JobContext
+from stillhouse.models.lazy import LazyModel
 from stillhouse.records.schema import ConversationRecord
 
 DEFAULT_MAX_RESPONSE_TOKENS = 512
@@ -45,84 +38,35 @@ class _Interrupted(Exception):
     records those as per-record failures, whereas this must unwind the whole labelling run."""
 
 
-class _TeacherUnavailable(Exception):
-    """The teacher could not be loaded: fail the job once rather than every record in turn."""
+class LazyTeacher(LazyModel):
+    """A job's teacher: a :class:`LazyModel` (so a resumed job whose answers are all cached never
+    loads it) named by the job's teacher identifier (so cache keys stay the same across restarts)
+    that refuses requests once the job must stop, and words what it cannot do for the job's
+    ``hyperParameters``, where its user asked for it."""
 
-    def __init__(self, cause: StillhouseError) -> None:
-        super().__init__(str(cause))
-        self.cause = cause
+    cannot_distribute = "return token log-probabilities for distillationMethod"
+    cannot_score = (
+        "score the answers rewritten into the task's student format, which distillationMethod trains on"
+    )
+    refused_field = "hyperParameters"
 
-
-class LazyTeacher:
-    """A teacher that loads on its first real request and refuses requests once the job must stop.
-
-    Loading lazily means a resumed job whose answers are all cached never loads the model at all.
-    ``name`` is the job's teacher identifier, so cache keys stay the same across restarts.
-    """
-
-    supports_json_schema = False  # no task schema is used for Bedrock-shaped jobs
-
-    def __init__(self, spec: str, load: Callable[[str], ChatModel], should_stop: Callable[[], bool]) -> None:
-        self.name = spec
-        self._load, self._should_stop = load, should_stop
-        self._model: ChatModel | None = None
-
-    def generate(self, messages: list[Message], params: GenerationParams) -> Completion:
-        return self._loaded().generate(messages, params)
-
-    def generate_with_distribution(
-        self, messages: list[Message], params: GenerationParams, top_k: int
-    ) -> tuple[Completion, TokenDistribution]:
-        """:meth:`generate` with the answer's top-k distributions (a distillation job's labelling);
-        a teacher that cannot give them fails the job, not each record."""
-        model = self._loaded()
-        if not isinstance(model, DistributionChatModel):
-            raise _TeacherUnavailable(
-                InvalidInputError(
-                    f"teacher {self.name!r} cannot return token log-probabilities for distillationMethod",
-                    field="hyperParameters",
-                )
-            )
-        return model.generate_with_distribution(messages, params, top_k)
-
-    def score_answer(self, messages: list[Message], answer: str, top_k: int) -> TokenDistribution:
-        """The teacher's top-k distributions of a given answer (a student-format rewrite of its
-        own); a teacher that cannot score fails the job, not each record."""
-        model = self._loaded()
-        if not isinstance(model, ScoringChatModel):
-            raise _TeacherUnavailable(
-                InvalidInputError(
-                    f"teacher {self.name!r} cannot score the answers rewritten into the task's student "
-                    "format, which distillationMethod trains on",
-                    field="hyperParameters",
-                )
-            )
-        return model.score_answer(messages, answer, top_k)
+    def __init__(self, name: str, load: Callable[[], ChatModel], should_stop: Callable[[], bool]) -> None:
+        super().__init__(name, load)
+        self._should_stop = should_stop
 
     def __getstate__(self) -> dict[str, Any]:
-        """Sent to a remote worker unloaded, with no stop check: the driver asks that one between
-        records (``label_records(should_stop=...)``), and the worker loads its own model."""
-        return {**self.__dict__, "_model": None, "_should_stop": _never}
+        """Sent to a remote worker with no stop check: the driver asks that one between records
+        (``label_records(should_stop=...)``); the model goes unloaded, as any LazyModel's does."""
+        return {**self.__dict__, "_should_stop": _never}
 
     def _loaded(self) -> ChatModel:
-        """The teacher, loaded on first use; refuses once the job must stop."""
         if self._should_stop():
             raise _Interrupted()
-        if self._model is None:
-            try:
-                self._model = self._load(self.name)
-            except StillhouseError as exc:
-                raise _TeacherUnavailable(exc) from exc
-        return self._model
+        return super()._loaded()
 
 
 def _never() -> bool:
     return False
-
-
-def _load_spec(load: Callable[[str], ChatModel], spec: str, _name: str) -> ChatModel:
-    """``load(spec)`` for a teacher named by the job's identifier (a picklable loader)."""
-    return load(spec)
 
 
 def _distillation_top_k(hyperparameters: dict[str, str] | None) -> int:
@@ -267,9 +211,7 @@ class DefaultStages:
         assert spec is not None  # a DISTILLATION request has a teacher
         # Named by the job's identifier (the cache key), loaded from the spec the id maps to.
         model = LazyTeacher(
-            teacher_config.teacherModelIdentifier,
-            partial(_load_spec, self.load_teacher, spec),
-            ctx.should_stop,
+            teacher_config.teacherModelIdentifier, partial(self.load_teacher, spec), ctx.should_stop
         )
         config = TeacherConfig(
             model=teacher_config.teacherModelIdentifier,
@@ -298,8 +240,6 @@ class DefaultStages:
             raise JobStoppedError(
                 f"job {ctx.request.jobName} stopped during labelling", field="status"
             ) from exc
-        except _TeacherUnavailable as exc:
-            raise exc.cause from exc
         # Where the calls ran and on how many workers: the job's page shows it.
         return {**summary.model_dump(mode="json"), **executor.info.model_dump(mode="json")}
 

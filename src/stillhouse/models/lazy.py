@@ -1,10 +1,13 @@
-"""A model loaded on its first request, so work whose answers are all cached never loads it."""
+"""Things loaded on their first use, exactly once however many threads ask: :class:`Loaded` is THE
+mechanism, :class:`LazyModel` a chat model built on it (work whose answers are all cached never
+loads it)."""
 
 from __future__ import annotations
 
 import functools
+import threading
 from collections.abc import Callable
-from typing import TypeVar
+from typing import Any, Generic, TypeVar
 
 from stillhouse.chat import (
     ChatModel,
@@ -16,6 +19,35 @@ from stillhouse.chat import (
     TokenDistribution,
 )
 from stillhouse.errors import InvalidInputError, StillhouseError
+
+T = TypeVar("T")
+
+
+class Loaded(Generic[T]):
+    """``load()``'s result, built on the first :meth:`get` and kept. An executor's threads share
+    one teacher, so first use takes a lock: threads arriving together wait for the one load
+    rather than each paying for (and holding the memory of) a model of their own. A failed load is
+    not kept: the next :meth:`get` tries again. Pickles unloaded, so a remote worker loads its own."""
+
+    def __init__(self, load: Callable[[], T]) -> None:
+        self._load = load
+        self._value: T | None = None
+        self._lock = threading.Lock()
+
+    def get(self) -> T:
+        value = self._value
+        if value is None:
+            with self._lock:
+                if self._value is None:  # another thread may have loaded it while this one waited
+                    self._value = self._load()
+                value = self._value
+        return value
+
+    def __getstate__(self) -> dict[str, Any]:
+        return {"load": self._load}
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        self.__init__(state["load"])  # type: ignore[misc]
 
 
 class ModelUnavailable(Exception):
@@ -46,10 +78,14 @@ class LazyModel:
     failure is a :class:`ModelUnavailable`)."""
 
     supports_json_schema = False
+    # A request the loaded model cannot serve fails the run with these words and this field; a
+    # caller whose users asked for it otherwise (a job's hyperparameters) names its own.
+    cannot_distribute = "return token log-probabilities"
+    cannot_score = "score a given answer"
+    refused_field = "top_logprobs"
 
     def __init__(self, name: str, load: Callable[[], ChatModel]) -> None:
-        self.name, self._load = name, load
-        self._model: ChatModel | None = None
+        self.name, self._model = name, Loaded(load)
 
     def generate(self, messages: list[Message], params: GenerationParams) -> Completion:
         return self._loaded().generate(messages, params)
@@ -59,29 +95,27 @@ class LazyModel:
     ) -> tuple[Completion, TokenDistribution]:
         """The loaded model's answer with its top-k distributions; a model that cannot give them
         fails the run once (as a model that cannot load does), not each request."""
-        model = self._loaded_as(DistributionChatModel, "return token log-probabilities")
+        model = self._loaded_as(DistributionChatModel, self.cannot_distribute)
         return model.generate_with_distribution(messages, params, top_k)
 
     def score_answer(self, messages: list[Message], answer: str, top_k: int) -> TokenDistribution:
         """The loaded model's scores of a given answer; a model that cannot score fails the run
         once, as above."""
-        model = self._loaded_as(ScoringChatModel, "score a given answer")
+        model = self._loaded_as(ScoringChatModel, self.cannot_score)
         return model.score_answer(messages, answer, top_k)
 
     def _loaded_as(self, kind: type[M], what: str) -> M:
         model = self._loaded()
         if not isinstance(model, kind):
-            cause = InvalidInputError(f"teacher {self.name!r} cannot {what}", field="top_logprobs")
+            cause = InvalidInputError(f"teacher {self.name!r} cannot {what}", field=self.refused_field)
             raise ModelUnavailable(self.name, cause)
         return model
 
     def _loaded(self) -> ChatModel:
-        if self._model is None:
-            try:
-                self._model = self._load()
-            except StillhouseError as exc:
-                raise ModelUnavailable(self.name, exc) from exc
-        return self._model
+        try:
+            return self._model.get()
+        except StillhouseError as exc:
+            raise ModelUnavailable(self.name, exc) from exc
 
 
 def lazy_model(spec: str) -> LazyModel:

@@ -6,6 +6,7 @@ the same teacher (model, golden shots, steering, anchors, request cache) with th
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Literal
@@ -14,6 +15,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from stillhouse.chat import ChatModel
 from stillhouse.models.embeddings import Embedder
+from stillhouse.models.lazy import Loaded, lazy_model
 from stillhouse.records.schema import ConversationRecord
 from stillhouse.teacher.cache import RequestCache
 from stillhouse.teacher.fewshot import FewShotTeacher
@@ -72,8 +74,6 @@ def build_teacher(
     (its request cache) when done.
     """
     if model is None and config.lazy:
-        from stillhouse.models.lazy import lazy_model
-
         model = lazy_model(config.model)
     elif model is None:
         from stillhouse.models import load_model
@@ -101,15 +101,18 @@ def _open_cache(cache: Path | str) -> RequestCache | None:
 
 
 class _LazyEmbedder:
-    """``load_embedder(spec)`` on the first ``embed`` call."""
+    """``load_embedder(spec)`` on the first ``embed`` call, once however many threads make it (an
+    executor's threads share the teacher)."""
 
     def __init__(self, spec: str) -> None:
         self.spec = spec
-        self._embedder: Embedder | None = None
+        self._embedder: Loaded[Embedder] = Loaded(functools.partial(_load_embedder, spec))
 
     def embed(self, texts: list[str]) -> np.ndarray:
-        if self._embedder is None:
-            from stillhouse.models.embeddings import load_embedder
+        return self._embedder.get().embed(texts)
 
-            self._embedder = load_embedder(self.spec)
-        return self._embedder.embed(texts)
+
+def _load_embedder(spec: str) -> Embedder:
+    from stillhouse.models.embeddings import load_embedder
+
+    return load_embedder(spec)
