@@ -107,6 +107,12 @@ def test_a_vision_folder_without_a_processor_is_corrupt(tiny_vlm, tmp_path):
 QWEN_FAMILIES = ["qwen2_vl", "qwen2_5_vl"]
 
 
+@pytest.fixture
+def no_torchvision(monkeypatch: pytest.MonkeyPatch) -> None:
+    """As this venv is (torchvision absent), wherever the tests run."""
+    monkeypatch.setattr("transformers.utils.is_torchvision_available", lambda: False)
+
+
 def image_of(width: int, height: int) -> Image:
     """A photo resized to exactly ``width`` x ``height`` (PNG)."""
     from PIL import Image as PILImage
@@ -119,7 +125,7 @@ def image_of(width: int, height: int) -> Image:
 
 @pytest.mark.model
 @pytest.mark.parametrize("family", QWEN_FAMILIES)
-def test_a_qwen2_vl_record_has_one_image_pad_per_merged_patch_of_its_grid(tmp_path, family):
+def test_a_qwen2_vl_record_has_one_image_pad_per_merged_patch_of_its_grid(tmp_path, family, no_torchvision):
     """The folder's own preprocessor_config.json sizes the image (max_pixels 64 x 64: a 64 x 48
     image stays 64 x 48, a 4 x 3 grid of 2 x 2 merged 8 px patches), and the template's one
     image pad becomes grid_thw.prod() / merge^2 of them, between the vision markers."""
@@ -146,7 +152,7 @@ def test_a_qwen2_vl_record_has_one_image_pad_per_merged_patch_of_its_grid(tmp_pa
 
 
 @pytest.mark.model
-def test_a_qwen2_vl_folders_pixel_limits_are_its_own(tmp_path):
+def test_a_qwen2_vl_folders_pixel_limits_are_its_own(tmp_path, no_torchvision):
     """The same 64 x 48 image in a folder capped at 32 x 32 pixels: scaled down, in whole merged
     patches (16 px), to 32 x 16, a 4 x 2 patch grid and 2 image tokens."""
     from tests.tiny_vlm import save_tiny_qwen2_vl
@@ -162,7 +168,7 @@ def test_a_qwen2_vl_folders_pixel_limits_are_its_own(tmp_path):
 
 @pytest.mark.model
 @pytest.mark.parametrize("family", QWEN_FAMILIES)
-def test_a_qwen2_vl_folder_loads_without_torchvision_and_generates(tmp_path, family):
+def test_a_qwen2_vl_folder_loads_without_torchvision_and_generates(tmp_path, family, no_torchvision):
     from tests.tiny_vlm import save_tiny_qwen2_vl
 
     folder = save_tiny_qwen2_vl(tmp_path / family, [SYSTEM_PROMPT, USER_PROMPT], family=family)
