@@ -186,6 +186,16 @@ def test_a_qwen2_vl_folder_loads_without_torchvision_and_generates(tmp_path, fam
     assert text_only.output_tokens == 2
 
 
+@pytest.mark.model
+def test_a_qwen2_vl_folder_without_its_preprocessor_config_is_corrupt(tmp_path, no_torchvision):
+    from tests.tiny_vlm import save_tiny_qwen2_vl
+
+    folder = save_tiny_qwen2_vl(tmp_path / "qwen2-vl", [USER_PROMPT])
+    (folder / "preprocessor_config.json").unlink()
+    with pytest.raises(CorruptModelError, match="has no usable processor"):
+        load_model(str(folder))
+
+
 def test_a_processor_whose_video_part_needs_torchvision_says_videos_are_out_of_scope(monkeypatch, tmp_path):
     """A family stillhouse does not build without its video processor is refused, naming the
     torchvision build and saying images alone need none of it."""
@@ -205,4 +215,4 @@ def test_a_processor_whose_video_part_needs_torchvision_says_videos_are_out_of_s
         load_model(str(tmp_path))
     said = str(caught.value)
     assert "torchvision==0.28.0 --index-url https://download.pytorch.org/whl/cpu" in said
-    assert "videos are out of scope" in said and "qwen2_5_vl, qwen2_vl alone" in said
+    assert "videos are out of scope" in said and "for qwen2_5_vl and qwen2_vl alone" in said

@@ -91,12 +91,12 @@ def _missing_backend(path: Path, exc: ImportError) -> str:
     """What to install for a processor transformers cannot build here."""
     said = next((line.strip() for line in str(exc).splitlines() if line.strip()), type(exc).__name__)
     hint = ""
-    if "torchvision" in said.lower():
-        hint = f"; install the torchvision build of this torch, e.g. the CPU one: {TORCHVISION_CPU}"
     if "videoprocessor" in said.lower():
-        families = ", ".join(sorted(IMAGE_ONLY_FAMILIES))
-        hint += (
-            ". Only its video processor needs it, and stillhouse sends images only (videos are out "
-            f"of scope), but it builds a processor without one for {families} alone"
+        families = " and ".join(sorted(IMAGE_ONLY_FAMILIES))
+        hint = (
+            "; videos are out of scope (stillhouse sends images only), but a processor is built "
+            f"without its video part for {families} alone"
         )
+    if "torchvision" in said.lower():
+        hint += f"; install the torchvision build of this torch, e.g. the CPU one: {TORCHVISION_CPU}"
     return f"{path}'s processor cannot be built here: {said}{hint}"
