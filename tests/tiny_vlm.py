@@ -1,6 +1,7 @@
-"""The tiny random-weight vision-language model of the model-tier tests: a LLaVA with a one-layer
-CLIP vision tower (32 px images, 16 image tokens) and the 2-layer Llama of tests/tiny_llama.py's
-size, with a word-level tokenizer and processor built offline, saved in seconds."""
+"""The tiny random-weight vision-language models of the model-tier tests: a LLaVA with a one-layer
+CLIP vision tower (32 px images, 16 image tokens), an Idefics3 (SmolVLM), a Qwen2-VL and a
+Qwen2.5-VL, each on the 2-layer Llama-sized text model of tests/tiny_llama.py, with a word-level
+tokenizer and processor files built offline, saved in seconds."""
 
 from __future__ import annotations
 
@@ -203,52 +204,71 @@ def _write_idefics3_mmproj(folder: Path, config: dict[str, Any], state: dict[str
 
 
 QWEN2_VL_SPECIALS = ["<|vision_start|>", "<|vision_end|>", "<|image_pad|>", "<|video_pad|>"]
+QWEN2_VL_IMAGE_TOKEN = "<|image_pad|>"
+# 8 px patches merged 2 x 2 into one image token (both Qwen families' vision settings).
+QWEN2_VL_MERGE = 2
+# The vision towers of the two families, one layer each: Qwen2-VL's ``hidden_size`` and Qwen2.5-VL's
+# ``out_hidden_size`` are the text model's width (what the merger projects to).
+_QWEN_VISION: dict[str, dict[str, Any]] = {
+    "qwen2_vl": dict(depth=1, embed_dim=16, hidden_size=32, num_heads=2),
+    "qwen2_5_vl": dict(
+        depth=1, hidden_size=16, intermediate_size=32, num_heads=2, out_hidden_size=32,
+        window_size=2 * PATCH_SIZE * QWEN2_VL_MERGE, fullatt_block_indexes=[0],
+    ),
+}  # fmt: skip
 
 
-def save_tiny_qwen2_vl(folder: Path, texts: list[str], *, seed: int = 0) -> Path:
-    """Save a seeded random tiny Qwen2-VL (one-layer vision tower, 8 px patches merged 2 x 2, the
-    same 2-layer text model and tokenizer) with its processor's config written as files.
-
-    Qwen2-VL's processor cannot be built without torchvision (its video processor needs it), so
-    ``preprocessor_config.json`` is written by hand: ``AutoProcessor`` reads it where torchvision
-    is installed and refuses the folder where it is not.
-    """
+def save_tiny_qwen2_vl(
+    folder: Path,
+    texts: list[str],
+    *,
+    family: str = "qwen2_vl",
+    min_pixels: int = IMAGE_SIZE * IMAGE_SIZE,
+    max_pixels: int = IMAGE_SIZE * IMAGE_SIZE,
+    seed: int = 0,
+) -> Path:
+    """Save a seeded random tiny Qwen2-VL (``family="qwen2_5_vl"``: Qwen2.5-VL) with a one-layer
+    vision tower, the same 2-layer text model and tokenizer, and the files a Qwen2-VL checkpoint
+    ships: ``preprocessor_config.json`` (min/max pixels, patch and merge size; by default every
+    image is resized to 32 x 32: 16 patches, 4 image tokens), the tokenizer's files and its chat
+    template. No processor is saved: without torchvision transformers cannot build one to save,
+    and the folder's own files are what the backend reads."""
     import json
 
     import torch
-    from transformers import Qwen2VLConfig, Qwen2VLForConditionalGeneration
+    import transformers
 
     tokenizer = vlm_tokenizer(texts)
     tokenizer.add_special_tokens({"additional_special_tokens": QWEN2_VL_SPECIALS})
     ids = {token: tokenizer.convert_tokens_to_ids(token) for token in QWEN2_VL_SPECIALS}
     # Multimodal rotary sections (time, height, width) over the 8-dim heads' 4 frequencies.
     rope = {"rope_type": "default", "mrope_section": [1, 1, 2], "rope_theta": 10000.0}
-    config = Qwen2VLConfig(
+    names = {"qwen2_vl": "Qwen2VL", "qwen2_5_vl": "Qwen2_5_VL"}[family]
+    config = getattr(transformers, f"{names}Config")(
         text_config={**llama_dims(tokenizer, 512, vocab_size=len(tokenizer)), "rope_parameters": rope},
-        vision_config=dict(
-            depth=1, embed_dim=16, hidden_size=32, num_heads=2, patch_size=PATCH_SIZE, spatial_merge_size=2
-        ),
-        image_token_id=ids["<|image_pad|>"],
+        vision_config=dict(**_QWEN_VISION[family], patch_size=PATCH_SIZE, spatial_merge_size=QWEN2_VL_MERGE),
+        image_token_id=ids[QWEN2_VL_IMAGE_TOKEN],
         video_token_id=ids["<|video_pad|>"],
         vision_start_token_id=ids["<|vision_start|>"],
         vision_end_token_id=ids["<|vision_end|>"],
     )
     torch.manual_seed(seed)
-    model = Qwen2VLForConditionalGeneration(config)
+    model = getattr(transformers, f"{names}ForConditionalGeneration")(config)
     model.generation_config.eos_token_id = tokenizer.eos_token_id
     model.generation_config.pad_token_id = tokenizer.pad_token_id
     model.save_pretrained(folder)
-    tokenizer.chat_template = CHAT_TEMPLATE.replace("<image>", "<|vision_start|><|image_pad|><|vision_end|>")
+    tokenizer.chat_template = CHAT_TEMPLATE.replace(
+        "<image>", f"<|vision_start|>{QWEN2_VL_IMAGE_TOKEN}<|vision_end|>"
+    )
     tokenizer.save_pretrained(folder)
-    pixels = IMAGE_SIZE * IMAGE_SIZE  # every image resized to 32 x 32: 16 patches, 4 image tokens
     processor = {
-        "processor_class": "Qwen2VLProcessor",
+        "processor_class": f"{names}Processor",
         "image_processor_type": "Qwen2VLImageProcessor",
         "patch_size": PATCH_SIZE,
         "temporal_patch_size": 2,
-        "merge_size": 2,
-        "min_pixels": pixels,
-        "max_pixels": pixels,
+        "merge_size": QWEN2_VL_MERGE,
+        "min_pixels": min_pixels,
+        "max_pixels": max_pixels,
         "image_mean": [0.5, 0.5, 0.5],
         "image_std": [0.5, 0.5, 0.5],
     }

@@ -65,6 +65,32 @@ def test_a_missing_mmproj_is_not_found(gguf_pair, tmp_path):
         resolve(f"llamacpp:{gguf_pair[0]}?mmproj={tmp_path / 'none.gguf'}")
 
 
+def test_a_model_folder_with_an_mmproj_beside_its_gguf_is_a_vision_model(tmp_path):
+    """A custom model's folder (what `stillhouse serve` loads a deployment from) holding
+    model.gguf and its projector, named as llama.cpp's converter names one."""
+    folder = tmp_path / "custom"
+    folder.mkdir()
+    (folder / "model.gguf").write_bytes(b"GGUF")
+    assert resolve(str(folder)).backend == "llamacpp"  # a text model: no projector
+    (folder / "mmproj-smolvlm-f16.gguf").write_bytes(b"GGUF")
+    assert parse_spec(str(folder)) == ModelSpec(
+        backend="llamacpp", target=str(folder / "model.gguf"), mmproj=str(folder / "mmproj-smolvlm-f16.gguf")
+    )
+    resolved = resolve(str(folder))
+    assert (resolved.backend, resolved.path, resolved.mmproj) == (
+        "llamacpp-vision",
+        folder / "model.gguf",
+        folder / "mmproj-smolvlm-f16.gguf",
+    )
+
+
+def test_a_model_folder_with_two_mmprojs_is_refused_naming_both(tmp_path):
+    for name in ("model.gguf", "mmproj-f16.gguf", "mmproj-q8_0.gguf"):
+        (tmp_path / name).write_bytes(b"GGUF")
+    with pytest.raises(InvalidInputError, match="2 vision projectors .mmproj-f16.gguf, mmproj-q8_0.gguf."):
+        parse_spec(str(tmp_path))
+
+
 def test_a_file_whose_name_holds_a_question_mark_is_that_file(tmp_path):
     odd = tmp_path / "what?mmproj=x.gguf"
     odd.write_bytes(b"GGUF")
@@ -148,8 +174,9 @@ def require_libmtmd() -> None:
 @pytest.mark.model
 def test_a_text_only_gguf_refuses_an_image(tiny_gguf):
     model = load_model(str(tiny_gguf[0]), n_ctx=512, n_threads=1)
-    with pytest.raises(InvalidInputError, match="text-only"):
+    with pytest.raises(InvalidInputError, match="text-only model; images are not supported") as caught:
         model.generate(image_messages(photo()), GenerationParams(max_tokens=2))
+    assert "llamacpp:MODEL.gguf?mmproj=MMPROJ.gguf" in str(caught.value)  # how to give it one
 
 
 @pytest.fixture(scope="module")

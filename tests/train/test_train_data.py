@@ -81,6 +81,20 @@ def test_fit_length_policies() -> None:
     assert fit_length(example, 3, "truncate") is None  # nothing left to learn
 
 
+def test_per_token_inputs_are_cut_and_padded_with_the_ids() -> None:
+    """A vision student's per-token inputs (Qwen2-VL's image-token marks) follow the ids."""
+    from stillhouse.train.data import collate
+
+    marks = {"mm_token_type_ids": [0, 1, 1, 0, 0]}
+    example = Example([1, 2, 3, 4, 5], [IGNORE_INDEX] * 3 + [4, 5], token_extras=marks)
+    cut = fit_length(example, 4, "truncate")
+    assert cut is not None and cut.token_extras == {"mm_token_type_ids": [0, 1, 1, 0]}
+    short = Example([7, 8], [IGNORE_INDEX, 8], token_extras={"mm_token_type_ids": [1, 0]})
+    batch = collate([cut, short], pad_id=9)
+    assert batch["input_ids"].tolist() == [[1, 2, 3, 4], [7, 8, 9, 9]]
+    assert batch["extras"]["mm_token_type_ids"].tolist() == [[0, 1, 1, 0], [1, 0, 0, 0]]
+
+
 def test_plan_batches_is_deterministic_and_covers_every_example() -> None:
     lengths = [5 + (i * 37) % 90 for i in range(100)]
     plan = plan_batches(lengths, 4, seed=7, epoch=0)

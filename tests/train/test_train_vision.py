@@ -155,3 +155,63 @@ def test_an_idefics3_student_trains_its_language_model_only(tmp_path):
     vision = [k for k in before if "vision_model" in k]
     assert vision and all(torch.equal(before[k], after[k]) for k in vision)
     assert any(not torch.equal(before[k], after[k]) for k in before if "text_model" in k)
+
+
+def test_a_qwen2_vl_student_learns_on_sixteen_photos_and_its_folder_reloads(tmp_path, records_file):
+    """Qwen2-VL through the one loop, without torchvision: each example's image pads (one per
+    merged patch of its grid) and their per-token marks ride in the batch, padded with the ids;
+    LoRA lowers the loss with the vision tower ("visual") frozen; the folder reloads and generates."""
+    import torch
+    from safetensors.torch import load_file
+    from tests.tiny_vlm import QWEN2_VL_IMAGE_TOKEN, QWEN2_VL_MERGE, save_tiny_qwen2_vl
+
+    from stillhouse.models.registry import load_model
+    from stillhouse.train.data import collate, training_records
+    from stillhouse.train.vision import encode_image_record, load_processor
+
+    student = save_tiny_qwen2_vl(tmp_path / "qwen2-vl", [SYSTEM_PROMPT, USER_PROMPT, ", ".join(WORDS)])
+    processor = load_processor(student)
+    records = training_records(records_file, images=True)
+    examples = [encode_image_record(record, processor) for record in records[:2]]
+    pads = [int(e.extras["image_grid_thw"].prod()) // QWEN2_VL_MERGE**2 for e in examples]
+    for example, count in zip(examples, pads, strict=True):
+        tokens = processor.tokenizer.convert_ids_to_tokens(example.input_ids)
+        assert tokens.count(QWEN2_VL_IMAGE_TOKEN) == count
+        assert example.token_extras["mm_token_type_ids"] == [int(t == QWEN2_VL_IMAGE_TOKEN) for t in tokens]
+    learned = processor.tokenizer.convert_ids_to_tokens([t for t in examples[0].labels if t != IGNORE_INDEX])
+    assert learned == [*processor.tokenizer.tokenize(answer(0)), "<|im_end|>"]
+    assert len(examples[0].input_ids) != len(examples[1].input_ids)  # answers of different lengths
+    batch = collate(examples, pad_id=0)
+    marks = batch["extras"]["mm_token_type_ids"]
+    assert marks.shape == batch["input_ids"].shape and marks.sum(dim=1).tolist() == pads
+    short = min(range(2), key=lambda row: len(examples[row].input_ids))
+    assert marks[short, len(examples[short].input_ids) :].tolist() == [0] * (
+        marks.shape[1] - len(examples[short].input_ids)
+    )
+    assert batch["extras"]["image_grid_thw"].shape == (2, 3)
+
+    before = load_file(next(student.glob("*.safetensors")))
+    config = TrainConfig(
+        student=str(student),
+        data=records_file,
+        out=tmp_path / "run",
+        hyperparameters=HPARAMS,
+        max_steps=8,
+        lora_alpha=LORA_ALPHA,
+        progress=False,
+        threads=2,
+    )
+    result = run_training(config)
+    with open(result.metrics_csv, newline="") as handle:
+        losses = [float(row["training_loss"]) for row in csv.DictReader(handle)]
+    assert result.steps == 8 and len(losses) == 8
+    assert sum(losses[-2:]) / 2 < sum(losses[:2]) / 2 - 0.1, losses
+    after = load_file(next(result.model_dir.glob("*.safetensors")))
+    # Saved in Qwen2-VL checkpoints' own layout: visual.* and the language model's model.layers.*
+    vision = [k for k in before if k.startswith("visual.")]
+    assert vision and all(torch.equal(before[k], after[k]) for k in vision)
+    assert any(not torch.equal(before[k], after[k]) for k in before if k.startswith("model.layers."))
+    model = load_model(str(result.model_dir))
+    photo = Image(format="png", data=photo_png("astronaut", 48))
+    completion = model.generate(image_messages(photo), GenerationParams(max_tokens=8))
+    assert completion.output_tokens >= 1 and completion.text

@@ -1,5 +1,6 @@
 """transformers vision-language backend: a local folder loaded with ``AutoModelForImageTextToText``
-and ``AutoProcessor`` (SmolVLM/Idefics3, Qwen2-VL, LLaVA families), fp32 on CPU.
+and its processor (:mod:`stillhouse.models.vision_processor`: SmolVLM/Idefics3, Qwen2-VL and
+Qwen2.5-VL, LLaVA families), fp32 on CPU.
 
 The processor's chat template writes the image placeholders and the processor expands them into
 the model's image tokens, so each family is rendered exactly as it was trained. Everything after
@@ -33,38 +34,22 @@ def load_vision_pretrained(path: Path) -> tuple[Any, Any]:
     """(model, processor) of a vision-language folder, fp32 on CPU, in eval mode."""
     try:
         import torch
-        from transformers import AutoModelForImageTextToText, AutoProcessor
+        from transformers import AutoModelForImageTextToText
     except ImportError as exc:
         raise MissingDependencyError(
             "the transformers backend needs: pip install 'stillhouse[train]'"
         ) from exc
+    from stillhouse.models.vision_processor import load_processor
+
     if not (path / "config.json").is_file():
         raise NotFoundError(f"no vision model folder at {path}", field="model")
-    try:
-        processor = AutoProcessor.from_pretrained(str(path))
-    except ImportError as exc:  # transformers' own "requires the X library" (Qwen2-VL: torchvision)
-        raise MissingDependencyError(_missing_backend(path, exc)) from exc
-    except (OSError, ValueError, TypeError) as exc:
-        raise CorruptModelError(f"{path} has no usable processor (processor_config.json): {exc}") from exc
+    processor = load_processor(path)
     if getattr(processor, "image_processor", None) is None:
         raise CorruptModelError(f"{path}'s processor has no image processor; not a vision model folder")
     with one_load_at_a_time():
         model = AutoModelForImageTextToText.from_pretrained(str(path), dtype=torch.float32)
     model.eval()
     return model, processor
-
-
-def _missing_backend(path: Path, exc: ImportError) -> str:
-    """What to install for a processor transformers cannot build here."""
-    said = next((line.strip() for line in str(exc).splitlines() if line.strip()), type(exc).__name__)
-    hint = ""
-    if "torchvision" in said.lower():
-        # PyPI's Linux torchvision is a CUDA build that does not load beside a CPU torch.
-        hint = (
-            "; install the torchvision build of this torch, e.g. the CPU one: pip install "
-            "torchvision==0.28.0 --index-url https://download.pytorch.org/whl/cpu"
-        )
-    return f"{path}'s processor cannot be built here: {said}{hint}"
 
 
 def to_pil(image: Image) -> Any:

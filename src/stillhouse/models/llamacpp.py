@@ -57,7 +57,10 @@ def to_llama_messages(messages: list[Message]) -> list[dict[str, str]]:
     """Domain messages → llama-cpp-python chat messages; images are refused (no offline VLM)."""
     if any(m.images for m in messages):
         raise InvalidInputError(
-            "the llama.cpp backend is text-only; images are not supported", field="messages"
+            "this GGUF is a text-only model; images are not supported (a llama.cpp model reads "
+            "images with its vision projector: llamacpp:MODEL.gguf?mmproj=MMPROJ.gguf, or an "
+            "mmproj GGUF beside a model folder's model.gguf)",
+            field="messages",
         )
     return [{"role": m.role, "content": m.content} for m in messages]
 

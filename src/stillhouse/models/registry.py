@@ -16,8 +16,10 @@ nothing downstream looks at the string again. Grammar::
           | "bedrock:" MODEL_ID           Bedrock Converse (endpoint: STILLHOUSE_BEDROCK_ENDPOINT)
           | "fast-router:" DIR            the embedding router saved in DIR
           | PATH                          a .gguf file → llama.cpp; a folder holding model.gguf (a
-                                          published student) → llama.cpp on it; a folder holding
-                                          fast_router.json → the fast router; a folder → transformers
+                                          published student) → llama.cpp on it, with its vision
+                                          projector when an mmproj*.gguf lies beside it; a folder
+                                          holding fast_router.json → the fast router; a folder →
+                                          transformers
 
 A folder's ``stillhouse.json`` (:mod:`stillhouse.models.manifest`) is read at resolution and handed
 to the manifest hooks after loading; ``stillhouse.tasks.student_model`` registers the one that
@@ -45,6 +47,8 @@ Backend = Literal["llamacpp", "llamacpp-vision", "hf", "hf-vision", "openai", "b
 _PREFIXES: tuple[Backend, ...] = ("llamacpp", "hf", "openai", "bedrock", "fast-router")
 # The file name a published model folder uses for its llama.cpp export.
 SERVING_GGUF = "model.gguf"
+# Beside it, a vision model's projector (llama.cpp's own files are named mmproj-MODEL-f16.gguf).
+SERVING_MMPROJ = "mmproj*.gguf"
 # The file that marks a saved fast router's folder (written by router.fast_router).
 FAST_ROUTER_CONFIG = "fast_router.json"
 FAST_ROUTER_PREFIX = "fast-router:"
@@ -123,7 +127,7 @@ def parse_spec(spec: str) -> ModelSpec:
         return ModelSpec(backend="llamacpp", target=str(path))
     if (path / SERVING_GGUF).is_file():
         # A published student ships both: llama.cpp is the fast path, ``hf:DIR`` still forces transformers.
-        return ModelSpec(backend="llamacpp", target=str(path / SERVING_GGUF))
+        return ModelSpec(backend="llamacpp", target=str(path / SERVING_GGUF), mmproj=_folder_mmproj(path))
     if (path / FAST_ROUTER_CONFIG).is_file():
         return ModelSpec(backend="fast-router", target=str(path))
     if path.is_dir():
@@ -132,6 +136,19 @@ def parse_spec(spec: str) -> ModelSpec:
         f"unknown model {text!r}: use a catalog name ({', '.join(sorted(_catalog_names()))}), {_FORMS}",
         field="model",
     )
+
+
+def _folder_mmproj(folder: Path) -> str | None:
+    """The vision projector beside a folder's model.gguf (a custom model served by llama.cpp with
+    libmtmd), ``None`` for a text model; more than one is ambiguous."""
+    found = sorted(folder.glob(SERVING_MMPROJ))
+    if len(found) > 1:
+        raise InvalidInputError(
+            f"{folder} holds {len(found)} vision projectors ({', '.join(p.name for p in found)}); keep "
+            f"one beside {SERVING_GGUF}, or name it: llamacpp:{folder / SERVING_GGUF}?mmproj=MMPROJ",
+            field="model",
+        )
+    return str(found[0]) if found else None
 
 
 def _parse_prefixed(backend: Backend, rest: str, spec: str) -> ModelSpec:

@@ -38,13 +38,15 @@ class Example:
 
     ``teacher`` (distillation runs only) has one row per label token: the teacher's distribution
     there (:mod:`stillhouse.train.teacher_tokens`); ``extras`` are a vision student's other model
-    inputs (``pixel_values``, ...), one row per image.
+    inputs (``pixel_values``, ...), one row per image, and ``token_extras`` those with one value
+    per token (``mm_token_type_ids``), cut and padded with ``input_ids``.
     """
 
     input_ids: list[int]
     labels: list[int]
     teacher: tuple[TeacherRow, ...] | None = None
     extras: dict[str, Any] = field(default_factory=dict)
+    token_extras: dict[str, list[int]] = field(default_factory=dict)
 
 
 @dataclass
@@ -134,7 +136,14 @@ def fit_length(example: Example, max_length: int, overflow: Overflow) -> Example
         kept = sum(label != IGNORE_INDEX for label in labels)
         teacher = example.teacher[:kept] if example.teacher is not None else None
         # Images precede the answer they are asked about, so a cut at the end keeps their tokens.
-        cut = replace(example, input_ids=example.input_ids[:max_length], labels=labels, teacher=teacher)
+        per_token = {key: values[:max_length] for key, values in example.token_extras.items()}
+        cut = replace(
+            example,
+            input_ids=example.input_ids[:max_length],
+            labels=labels,
+            teacher=teacher,
+            token_extras=per_token,
+        )
         return cut if kept else None
     return None
 
@@ -273,6 +282,10 @@ def collate(examples: Sequence[Example], pad_id: int) -> dict[str, Any]:
     loss_mask[:, :-1] = labels[:, 1:] != IGNORE_INDEX
     # Image inputs hold one row per image, so a batch's are its examples' rows in order.
     extras = {key: torch.cat([e.extras[key] for e in examples]) for key in examples[0].extras}
+    for key in examples[0].token_extras:
+        extras[key] = torch.zeros((len(examples), width), dtype=torch.long)
+        for row, e in enumerate(examples):
+            extras[key][row, : len(e.input_ids)] = torch.tensor(e.token_extras[key])
     batch = {
         "extras": extras,
         "input_ids": ids,

@@ -32,10 +32,10 @@ def is_vision_student(student_dir: Path) -> bool:
 
 
 def load_processor(student_dir: Path) -> Any:
-    """The student's processor (tokenizer, image processor and chat template)."""
-    from transformers import AutoProcessor
+    """The student's processor (tokenizer, image processor and chat template), as serving builds it."""
+    from stillhouse.models.vision_processor import load_processor as folder_processor
 
-    processor = AutoProcessor.from_pretrained(student_dir)
+    processor = folder_processor(student_dir)
     if getattr(processor, "image_processor", None) is None or not getattr(processor, "chat_template", None):
         raise InvalidInputError(
             f"{student_dir}'s processor needs an image processor and a chat template", field="student"
@@ -45,25 +45,30 @@ def load_processor(student_dir: Path) -> Any:
 
 def _ids(
     processor: Any, messages: list[Message], generation_prompt: bool
-) -> tuple[list[int], dict[str, Any]]:
+) -> tuple[list[int], dict[str, Any], dict[str, list[int]]]:
+    """(token ids, the per-image inputs, the per-token inputs) of a conversation."""
     from stillhouse.models.hf_vision import encode_with_processor
 
     inputs = encode_with_processor(processor, messages, add_generation_prompt=generation_prompt)
-    ids = inputs.pop("input_ids")[0].tolist()
+    ids = inputs.pop("input_ids")
     inputs.pop("attention_mask", None)
-    return ids, inputs
+    # An input shaped like the ids has a value per token (Qwen2-VL's mm_token_type_ids mark its
+    # image tokens for the multimodal rotary positions): it is cut and padded with the ids.
+    per_token = {k: v[0].tolist() for k, v in inputs.items() if tuple(v.shape) == tuple(ids.shape)}
+    per_image = {k: v for k, v in inputs.items() if k not in per_token}
+    return ids[0].tolist(), per_image, per_token
 
 
 def encode_image_record(record: ConversationRecord, processor: Any) -> Example:
     """One record (images inline) as token ids with assistant-only labels and its image inputs."""
     messages = to_messages(record, include_answer=True)
-    ids, extras = _ids(processor, messages, False)
+    ids, extras, token_extras = _ids(processor, messages, False)
     labels = [IGNORE_INDEX] * len(ids)
     for i, message in enumerate(messages):
         if message.role != "assistant":
             continue
-        before, _ = _ids(processor, messages[:i], True)
-        through, _ = _ids(processor, messages[: i + 1], False)
+        before = _ids(processor, messages[:i], True)[0]
+        through = _ids(processor, messages[: i + 1], False)[0]
         if ids[: len(through)] != through or through[: len(before)] != before:
             raise InvalidInputError(
                 "the student's chat template does not render conversations incrementally; "
@@ -71,7 +76,7 @@ def encode_image_record(record: ConversationRecord, processor: Any) -> Example:
                 field="student",
             )
         labels[len(before) : len(through)] = through[len(before) :]
-    return Example(ids, labels, extras=extras)
+    return Example(ids, labels, extras=extras, token_extras=token_extras)
 
 
 def encode_image_records(records: Sequence[ConversationRecord], processor: Any) -> list[Example]:
