@@ -30,6 +30,7 @@ def test_strings_are_parsed_to_typed_values() -> None:
         "kdTemperature": 1.0,
         "kdTopK": 20,
         "kdBeta": 0.0,
+        "studentReasoningChars": None,
     }
     # An SFT run records what it did before distillation existed (its checkpoints still resume).
     assert hp.recorded() == {
