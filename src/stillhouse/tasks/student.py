@@ -66,10 +66,11 @@ _STRONG_ENDS = (".", ";", ":", "!", "?", "\u2014")  # a comma may part a list, t
 _SENTENCE_ENDS = (".", "!", "?")
 # Words a cut between words should not end on: a sentence that stops at "on a beach at" reads as
 # broken, at "on a beach" it reads as shorter.
-_DANGLING = frozenset(
+_DANGLING_WORDS = (
     "a an the of at on in to for from by with and or but so as is are was be its their this that "
-    "which who what than not also only may can will has have".split()
+    "which who what than not also only may can will has have"
 )
+_DANGLING = frozenset(_DANGLING_WORDS.split())
 
 
 def shorten_text(text: str, limit: int) -> str:
