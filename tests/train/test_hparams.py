@@ -68,6 +68,14 @@ def test_the_reasoning_cap_is_optional_parsed_and_recorded_only_when_set() -> No
     assert parse_hyperparameters({"studentReasoningChars": "1000"}).studentReasoningChars == 1000
 
 
+@pytest.mark.parametrize("method", ["kd", "uld"])
+def test_the_reasoning_cap_is_refused_with_logit_distillation(method: str) -> None:
+    with pytest.raises(InvalidInputError, match="use sft") as err:
+        parse_hyperparameters({"studentReasoningChars": "40", "distillationMethod": method})
+    assert err.value.field == "studentReasoningChars"
+    assert parse_hyperparameters({"studentReasoningChars": "40", "distillationMethod": "sft"})
+
+
 def test_a_recipe_format_becomes_the_hyperparameter_a_job_would_send() -> None:
     from stillhouse.models.manifest import StudentFormat
     from stillhouse.train.hparams import with_student_format

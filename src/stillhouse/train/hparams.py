@@ -154,7 +154,21 @@ def parse_hyperparameters(raw: dict[str, str] | None, method: Method = "lora") -
     for key, spec in _OPTIONAL.items():
         if key in raw:
             values[key] = _parse_one(key, raw[key], spec)
+    _check_combination(values)
     return Hyperparameters(**values)  # type: ignore[arg-type]
+
+
+def _check_combination(values: dict[str, int | float | str]) -> None:
+    """Refuse keys that each parse but cannot train together."""
+    method = values.get("distillationMethod", "sft")
+    if "studentReasoningChars" in values and method != "sft":
+        # The teacher's distributions are of the answers as the task's student format writes them
+        # in full (a job has the teacher score those); shortened answers would match none of them.
+        raise InvalidInputError(
+            f"studentReasoningChars trains on shortened answers, which distillationMethod={method} "
+            "has no teacher distributions of; use sft",
+            field="studentReasoningChars",
+        )
 
 
 def with_student_format(raw: dict[str, str], fmt: StudentFormat) -> dict[str, str]:
