@@ -101,6 +101,7 @@ def short_student(args: argparse.Namespace, config: Any, log: Any = print) -> Pa
 def load_students(args: argparse.Namespace, short: Path) -> dict[str, Any]:
     """Today's student and the short one as the registry serves them (their manifests' decoding)."""
     from stillhouse.models import load_model
+    from stillhouse.models.manifest import StudentDecoding
     from stillhouse.recipes.video_router import Layout
     from stillhouse.tasks.student_model import StudentFormatModel
 
@@ -108,7 +109,7 @@ def load_students(args: argparse.Namespace, short: Path) -> dict[str, Any]:
     if args.decimals is not None:
         shorter = models[SHORT]
         assert isinstance(shorter, StudentFormatModel)
-        decoding = shorter.decoding.model_copy(update={"number_decimals": args.decimals})
+        decoding = StudentDecoding(**{**shorter.decoding.model_dump(), "number_decimals": args.decimals})
         models[f"{SHORT}+{args.decimals}dp"] = StudentFormatModel(shorter.inner, shorter.task, decoding)
     return models
 
