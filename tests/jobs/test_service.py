@@ -52,6 +52,7 @@ def test_names_must_be_free(service: JobService) -> None:
         ({"hyperParameters": {"dropout": "0.1"}}, "dropout"),
         ({"hyperParameters": {"distillationMethod": "dpo"}}, "distillationMethod"),
         ({"hyperParameters": {"distillationMethod": "kd", "kdTopK": "50"}}, "kdTopK"),
+        ({"hyperParameters": {"studentReasoningChars": "8"}}, "studentReasoningChars"),
         ({"surprise": 1}, "surprise"),
         ({"jobName": "bad name!"}, "jobName"),
         ({"outputDataConfig": {"s3Uri": "/tmp/out"}}, "outputDataConfig.s3Uri"),

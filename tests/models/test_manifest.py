@@ -51,3 +51,43 @@ def test_a_manifest_with_bad_decoding_levers_is_refused(tmp_path, decoding) -> N
     (tmp_path / MANIFEST).write_text(json.dumps({"task": "video-router", "decoding": decoding}))
     with pytest.raises(InvalidInputError, match=MANIFEST):
         read_manifest(tmp_path)
+
+
+def test_how_the_student_was_trained_round_trips_with_the_decoding_cap_it_was_trained_to(tmp_path) -> None:
+    import json
+
+    from stillhouse.models.manifest import StudentDecoding, StudentFormat
+
+    trained_on = StudentFormat(reasoning_chars=40)
+    write_manifest(tmp_path, "video-router", trained_on=trained_on)
+    written = json.loads((tmp_path / MANIFEST).read_text())
+    assert written["trained_on"] == {"reasoning_chars": 40} and written["decoding"]["max_string_chars"] == 40
+    manifest = read_manifest(tmp_path)
+    assert manifest is not None and manifest.trained_on == trained_on
+    assert manifest.decoding == StudentDecoding(max_string_chars=40)
+    # A looser cap is tightened to the training's, a tighter one and the other levers are kept.
+    write_manifest(
+        tmp_path, "video-router", StudentDecoding(max_string_chars=80, number_decimals=2), trained_on
+    )
+    manifest = read_manifest(tmp_path)
+    assert manifest is not None and manifest.decoding == StudentDecoding(
+        max_string_chars=40, number_decimals=2
+    )
+    write_manifest(tmp_path, "video-router", StudentDecoding(max_string_chars=30), trained_on)
+    manifest = read_manifest(tmp_path)
+    assert manifest is not None and manifest.decoding.max_string_chars == 30
+    # Trained on the teacher's reasoning: written as before the setting existed.
+    write_manifest(tmp_path, "video-router", trained_on=StudentFormat())
+    assert json.loads((tmp_path / MANIFEST).read_text()) == {"task": "video-router", "student_format": True}
+
+
+@pytest.mark.parametrize(
+    "trained_on",
+    [{"reasoning_chars": 15}, {"reasoning_chars": 1001}, {"reasoning_chars": "short"}, {"words": 8}],
+)
+def test_a_manifest_with_a_bad_training_format_is_refused(tmp_path, trained_on) -> None:
+    import json
+
+    (tmp_path / MANIFEST).write_text(json.dumps({"task": "video-router", "trained_on": trained_on}))
+    with pytest.raises(InvalidInputError, match=MANIFEST):
+        read_manifest(tmp_path)

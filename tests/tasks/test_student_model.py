@@ -136,3 +136,15 @@ def test_a_manifests_draft_reaches_the_llama_loader_unless_the_caller_sets_one(t
     registry.load_model(str(tmp_path))
     registry.load_model(str(tmp_path), draft=PromptLookup(tokens=2))
     assert seen == [PromptLookup(tokens=4), PromptLookup(tokens=2)]
+
+
+def test_a_student_trained_on_short_reasoning_is_served_under_the_cap_it_was_trained_to(tmp_path) -> None:
+    from stillhouse.models.manifest import StudentFormat
+
+    write_manifest(tmp_path, TASK.name, trained_on=StudentFormat(reasoning_chars=24))
+    answer = '{"route": "audio", "reasoning": "Thunder.", "visual": 0.1, "audio": 0.9, "transcription": 0.0, "metadata": 0.0}'
+    inner = FakeModel([answer], name="student")
+    model = wrap_if_student(inner, tmp_path)
+    assert TASK.parse(model.generate(TASK.messages("thunder"), GenerationParams()).text).ok
+    schema = inner.calls[-1][1].json_schema
+    assert schema is not None and schema["properties"]["reasoning"]["maxLength"] == 24

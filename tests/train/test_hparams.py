@@ -30,6 +30,7 @@ def test_strings_are_parsed_to_typed_values() -> None:
         "kdTemperature": 1.0,
         "kdTopK": 20,
         "kdBeta": 0.0,
+        "studentReasoningChars": None,
     }
     # An SFT run records what it did before distillation existed (its checkpoints still resume).
     assert hp.recorded() == {
@@ -52,6 +53,38 @@ def test_distillation_keys_are_parsed_and_recorded_for_kd_runs() -> None:
         0.5,
     )
     assert hp.recorded()["distillationMethod"] == "kd" and hp.recorded()["kdTopK"] == 5
+
+
+def test_the_reasoning_cap_is_optional_parsed_and_recorded_only_when_set() -> None:
+    from stillhouse.models.manifest import StudentFormat
+
+    unset = parse_hyperparameters({})
+    assert unset.studentReasoningChars is None and "studentReasoningChars" not in unset.recorded()
+    assert unset.student_format() == StudentFormat()
+    hp = parse_hyperparameters({"studentReasoningChars": " 40 "})
+    assert hp.recorded()["studentReasoningChars"] == 40
+    assert hp.student_format() == StudentFormat(reasoning_chars=40)
+    assert parse_hyperparameters({"studentReasoningChars": "16"}).studentReasoningChars == 16
+    assert parse_hyperparameters({"studentReasoningChars": "1000"}).studentReasoningChars == 1000
+
+
+@pytest.mark.parametrize("method", ["kd", "uld"])
+def test_the_reasoning_cap_is_refused_with_logit_distillation(method: str) -> None:
+    with pytest.raises(InvalidInputError, match="use sft") as err:
+        parse_hyperparameters({"studentReasoningChars": "40", "distillationMethod": method})
+    assert err.value.field == "studentReasoningChars"
+    assert parse_hyperparameters({"studentReasoningChars": "40", "distillationMethod": "sft"})
+
+
+def test_a_recipe_format_becomes_the_hyperparameter_a_job_would_send() -> None:
+    from stillhouse.models.manifest import StudentFormat
+    from stillhouse.train.hparams import with_student_format
+
+    raw = {"epochCount": "2"}
+    assert with_student_format(raw, StudentFormat()) == raw
+    short = with_student_format(raw, StudentFormat(reasoning_chars=40))
+    assert short == {"epochCount": "2", "studentReasoningChars": "40"} and raw == {"epochCount": "2"}
+    assert parse_hyperparameters(short).student_format().reasoning_chars == 40
 
 
 @pytest.mark.parametrize("value", ["dpo", "KD", "", "1"])
@@ -92,6 +125,11 @@ def test_unknown_key_is_named_with_the_allowed_ones() -> None:
         ("kdTopK", "21", "an integer from 1 to 20"),
         ("kdTopK", "2.0", "an integer from 1 to 20"),
         ("kdBeta", "2", "a number from 0 to 1"),
+        ("studentReasoningChars", "15", "an integer from 16 to 1000"),
+        ("studentReasoningChars", "1001", "an integer from 16 to 1000"),
+        ("studentReasoningChars", "40.5", "an integer from 16 to 1000"),
+        ("studentReasoningChars", "short", "an integer from 16 to 1000"),
+        ("studentReasoningChars", "", "an integer from 16 to 1000"),
     ],
 )
 def test_bad_values_name_key_and_range(key: str, value: str, expected: str) -> None:

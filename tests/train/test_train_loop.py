@@ -168,6 +168,11 @@ def test_bad_input_fails_before_anything_is_written(
         run_training(_config(tiny_student, router_file, out, hyperparameters={"epochs": "1"}))
     with pytest.raises(DatasetError, match="8 of 8 records are longer than max_length=16"):
         run_training(_config(tiny_student, router_file, out, max_length=16))
+    short = {**FAST, "studentReasoningChars": "40"}
+    for task in (None, "image-keywords"):  # no student format to shorten: refused, not ignored
+        with pytest.raises(InvalidInputError, match="studentReasoningChars") as err:
+            run_training(_config(tiny_student, router_file, out, hyperparameters=short, task=task))
+        assert err.value.field == "studentReasoningChars"
     assert not out.exists()
 
 

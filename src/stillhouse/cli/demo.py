@@ -7,6 +7,7 @@ from pathlib import Path
 import typer
 
 from stillhouse.cli.app import app
+from stillhouse.models.manifest import REASONING_CHARS_MAX, REASONING_CHARS_MIN, StudentFormat
 from stillhouse.recipes.video_router import DemoConfig
 
 # One source of truth for the defaults: the library's config (stillhouse.recipes.video_router imports no torch).
@@ -45,6 +46,13 @@ def demo(
         int(_D.hyperparameters["epochCount"]), help="Student epochs (Bedrock epochCount, 1-5)."
     ),
     method: str = typer.Option(_D.method, help="Student fine-tuning: full or lora."),
+    reasoning_chars: int | None = typer.Option(
+        _D.student_format.reasoning_chars,
+        min=REASONING_CHARS_MIN,
+        max=REASONING_CHARS_MAX,
+        help="Train the student on the teacher's reasoning shortened to at most this many characters "
+        "(at a clause or word boundary), so it answers faster; default: as the teacher wrote it.",
+    ),
     router_embedder: str = typer.Option(
         _D.router_embedder,
         help="Fast router encoder: minilm-gguf (llama.cpp), minilm (torch), hashing[:DIM].",
@@ -76,6 +84,7 @@ def demo(
         anchored=anchored,
         samples=samples,
         method=method,  # type: ignore[arg-type]  # validated by DemoConfig
+        student_format=StudentFormat(reasoning_chars=reasoning_chars),
         router_embedder=router_embedder,
         search=search,
     )

@@ -21,7 +21,8 @@ def train(
         typer.Option(
             help="Hyperparameter KEY=VALUE, repeatable: epochCount, learningRate, "
             "learningRateWarmupSteps, batchSize; distillationMethod (sft, kd, uld), kdWeight, "
-            "kdTemperature, kdTopK, kdBeta."
+            "kdTemperature, kdTopK, kdBeta; studentReasoningChars (with --task: the reasoning of "
+            "its answers shortened to at most N characters)."
         ),
     ] = None,
     method: Annotated[Literal["lora", "full"], typer.Option(help="LoRA adapter or full weights.")] = "lora",

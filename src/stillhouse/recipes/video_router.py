@@ -31,6 +31,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from stillhouse.models.manifest import StudentFormat
 from stillhouse.progress import StageTimer
 from stillhouse.records.jsonl import write_records
 from stillhouse.records.schema import ConversationRecord
@@ -78,6 +79,11 @@ class DemoConfig(BaseModel):
         default_factory=lambda: {"epochCount": "4", "learningRate": "0.0001", "batchSize": "8"}
     )
     student_weights: str = "q8_0"
+    # How the student's training answers are written: unset, with the teacher's reasoning;
+    # ``reasoning_chars`` shortens it so the student answers faster (benchmarks/bench_short_reasoning.py).
+    student_format: StudentFormat = StudentFormat()
+    # Stop the student's training after this many steps (a smoke run; the schedule is planned for it).
+    student_steps: int | None = Field(default=None, ge=1)
     # The last stage shows the distilled routers doing their job. Its index is the search demo's
     # shared one under STILLHOUSE_HOME (resumable), so a rerun, or an earlier `stillhouse search
     # demo`, leaves it only the queries to run.
@@ -208,6 +214,7 @@ def verify_training_set(config: DemoConfig, layout: Layout) -> dict[str, int]:
 def train_student(config: DemoConfig, layout: Layout) -> Any:
     """The generative student in the router's student format, resumed from a checkpoint on a rerun."""
     from stillhouse.train import TrainConfig, run_training
+    from stillhouse.train.hparams import with_student_format
 
     resume = (layout.student_run / "checkpoints").is_dir()
     return run_training(
@@ -216,15 +223,25 @@ def train_student(config: DemoConfig, layout: Layout) -> Any:
             data=layout.verified,
             out=layout.student_run,
             task="video-router",
-            hyperparameters=config.hyperparameters,
+            hyperparameters=with_student_format(config.hyperparameters, config.student_format),
             method=config.method,
             seed=config.seed,
             overflow="truncate",
             max_length=512,
+            max_steps=config.student_steps,
             resume=resume,
             progress=config.progress,
         )
     )
+
+
+def publish_demo_student(config: DemoConfig, layout: Layout) -> Path:
+    """The trained student published where the demo serves it from (``model.gguf`` from the base's GGUF)."""
+    from stillhouse.train.export import MODEL_DIR
+    from stillhouse.train.publish import PublishConfig, publish_student
+
+    publish = PublishConfig(base=config.student, weight_type=config.student_weights)  # type: ignore[arg-type]
+    return publish_student(layout.student_run / MODEL_DIR, layout.student, publish)
 
 
 def train_fast_router(config: DemoConfig, layout: Layout) -> Any:
@@ -331,8 +348,6 @@ def run_demo(config: DemoConfig, log: Callable[[str], None] = print) -> dict[str
     from stillhouse.tasks import get_task
     from stillhouse.teacher.build import build_teacher
     from stillhouse.train.artifacts import LOSS_CURVE
-    from stillhouse.train.export import MODEL_DIR
-    from stillhouse.train.publish import PublishConfig, publish_student
 
     if config.search:  # at the start, not after the other stages' 40 minutes
         from stillhouse.recipes.search_demo import require_programs
@@ -348,8 +363,7 @@ def run_demo(config: DemoConfig, log: Callable[[str], None] = print) -> dict[str
     log(f"   kept {verified['kept']} pairs, rejected {verified['rejected']} of {verified['checked']} checked")
     if not (layout.student / "model.gguf").is_file():
         timer.run("train", lambda: train_student(config, layout))
-        publish = PublishConfig(base=config.student, weight_type=config.student_weights)  # type: ignore[arg-type]
-        timer.run("export", lambda: publish_student(layout.student_run / MODEL_DIR, layout.student, publish))
+        timer.run("export", lambda: publish_demo_student(config, layout))
     router = timer.run("fast-router", lambda: train_fast_router(config, layout))
     models = candidate_models(config, layout, teacher)
     with teacher:

@@ -13,6 +13,7 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict
 
 from stillhouse.chat import Message
+from stillhouse.models.manifest import StudentFormat
 
 
 class ParseResult(BaseModel):
@@ -76,8 +77,9 @@ class Task(ABC):
 
         return json.dumps(value, ensure_ascii=False)
 
-    def render_student(self, value: dict[str, Any]) -> str:
-        """The answer text the student is trained to write (by default :meth:`render`)."""
+    def render_student(self, value: dict[str, Any], fmt: StudentFormat | None = None) -> str:
+        """The answer text the student is trained to write (by default :meth:`render`; a task with
+        free text shortens it as ``fmt`` says)."""
         return self.render(value)
 
     def steering_pool(self) -> list[tuple[str, str]]:

@@ -14,6 +14,12 @@ Bedrock's allowed range.
 ``sft`` (that), ``kd`` (the teacher's stored top-k distributions, same tokenizer) or ``uld``
 (cross-tokenizer); ``kdWeight``, ``kdTemperature``, ``kdTopK`` and ``kdBeta`` shape the
 distillation term (:mod:`stillhouse.train.kd`).
+
+``studentReasoningChars`` (ours too: Bedrock has no student format) shortens the free text of a
+task's student-format answers (the router's reasoning) to at most that many characters before
+training, so the student writes short reasoning and answers faster
+(:class:`stillhouse.models.manifest.StudentFormat`; recorded in the published ``stillhouse.json``).
+Unset, the answers keep the teacher's reasoning.
 """
 
 from __future__ import annotations
@@ -25,6 +31,7 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict
 
 from stillhouse.errors import InvalidInputError
+from stillhouse.models.manifest import REASONING_CHARS_MAX, REASONING_CHARS_MIN, StudentFormat
 
 Method = Literal["lora", "full"]
 DistillationMethod = Literal["sft", "kd", "uld"]
@@ -55,6 +62,10 @@ _SPECS: dict[str, _Spec] = {
 }
 # Keys whose value is one of a few words rather than a number.
 _CHOICES: dict[str, tuple[str, ...]] = {"distillationMethod": DISTILLATION_METHODS}
+# Keys with no default: unset, the run does without them (the defaults are ignored).
+_OPTIONAL: dict[str, _Spec] = {
+    "studentReasoningChars": _Spec(int, REASONING_CHARS_MIN, REASONING_CHARS_MAX, 0, 0),
+}
 KD_KEYS = ("distillationMethod", "kdWeight", "kdTemperature", "kdTopK", "kdBeta")
 
 
@@ -72,16 +83,25 @@ class Hyperparameters(BaseModel):
     kdTemperature: float = 1.0
     kdTopK: int = 20
     kdBeta: float = 0.0
+    studentReasoningChars: int | None = None
 
     def recorded(self) -> dict[str, int | float | str]:
-        """What checkpoints and results record: an SFT run leaves out the distillation keys, so its
-        fingerprint (and a checkpoint written before they existed) stays what it was."""
-        return self.model_dump(exclude=set(KD_KEYS) if self.distillationMethod == "sft" else None)
+        """What checkpoints and results record: an SFT run leaves out the distillation keys, and a
+        run with the teacher's reasoning the reasoning cap, so its fingerprint (and a checkpoint
+        written before they existed) stays what it was."""
+        exclude = set(KD_KEYS) if self.distillationMethod == "sft" else set()
+        if self.studentReasoningChars is None:
+            exclude.add("studentReasoningChars")
+        return self.model_dump(exclude=exclude or None)
+
+    def student_format(self) -> StudentFormat:
+        """How the run writes its task's student-format answers."""
+        return StudentFormat(reasoning_chars=self.studentReasoningChars)
 
 
 def allowed_keys() -> list[str]:
     """The hyperparameter names accepted, in documentation order."""
-    return [*_SPECS, *_CHOICES]
+    return [*_SPECS, *_CHOICES, *_OPTIONAL]
 
 
 def _range_text(spec: _Spec) -> str:
@@ -131,7 +151,32 @@ def parse_hyperparameters(raw: dict[str, str] | None, method: Method = "lora") -
         else:
             default = spec.default_lora if method == "lora" else spec.default_full
             values[key] = spec.kind(default)
+    for key, spec in _OPTIONAL.items():
+        if key in raw:
+            values[key] = _parse_one(key, raw[key], spec)
+    _check_combination(values)
     return Hyperparameters(**values)  # type: ignore[arg-type]
+
+
+def _check_combination(values: dict[str, int | float | str]) -> None:
+    """Refuse keys that each parse but cannot train together."""
+    method = values.get("distillationMethod", "sft")
+    if "studentReasoningChars" in values and method != "sft":
+        # The teacher's distributions are of the answers as the task's student format writes them
+        # in full (a job has the teacher score those); shortened answers would match none of them.
+        raise InvalidInputError(
+            f"studentReasoningChars trains on shortened answers, which distillationMethod={method} "
+            "has no teacher distributions of; use sft",
+            field="studentReasoningChars",
+        )
+
+
+def with_student_format(raw: dict[str, str], fmt: StudentFormat) -> dict[str, str]:
+    """``raw`` hyperparameters that train in ``fmt`` (a recipe's typed setting, as a job's
+    ``hyperParameters`` would say it)."""
+    if fmt.reasoning_chars is None:
+        return dict(raw)
+    return {**raw, "studentReasoningChars": str(fmt.reasoning_chars)}
 
 
 def parse_assignments(pairs: list[str]) -> dict[str, str]:

@@ -290,7 +290,7 @@ class Run:
             from stillhouse.models.manifest import write_manifest
             from stillhouse.tasks import get_task
 
-            write_manifest(model_dir, get_task(config.task).name)
+            write_manifest(model_dir, get_task(config.task).name, trained_on=prepared.hp.student_format())
         self.write_metrics()
         curve = artifacts.plot_loss_curve(
             config.out / artifacts.LOSS_CURVE, progress.training, progress.validation

@@ -11,7 +11,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from stillhouse.errors import ConflictError
+from stillhouse.errors import ConflictError, InvalidInputError
+from stillhouse.models.manifest import StudentFormat
 from stillhouse.outputs import check_output_dir
 from stillhouse.progress import note
 from stillhouse.train import checkpoint, data, distributed, student, teacher_tokens, vision
@@ -42,7 +43,7 @@ def prepare(config: TrainConfig, world_size: int = 1) -> Prepared:
     # Only a local folder can be a vision student (the catalog's are text models), so this needs no
     # resolution: bad data is still refused before a catalog student is converted.
     images = vision.is_vision_student(Path(config.student).expanduser())
-    records, val_records = _read(config, images)
+    records, val_records = _read(config, images, hp.student_format())
     _check_out_dir(config)
     student_dir = student.resolve_student(config.student)
     note(f"tokenizing {len(records)} records for {student_dir.name}", enabled=config.progress)
@@ -70,26 +71,32 @@ def prepare(config: TrainConfig, world_size: int = 1) -> Prepared:
     )
 
 
-def _read(config: TrainConfig, images: bool) -> tuple[list[Any], list[Any] | None]:
-    """The training and validation records, in the task's student format."""
+def _read(config: TrainConfig, images: bool, fmt: StudentFormat) -> tuple[list[Any], list[Any] | None]:
+    """The training and validation records, in the task's student format as ``fmt`` shapes it."""
     note(f"reading {config.data}", enabled=config.progress)
-    records = _student_format(config, data.training_records(config.data, images=images))
+    records = _student_format(config, data.training_records(config.data, images=images), fmt)
     if not config.validation:
         return records, None
     what = "validation data"
     return records, _student_format(
-        config, data.training_records(config.validation, what=what, images=images)
+        config, data.training_records(config.validation, what=what, images=images), fmt
     )
 
 
-def _student_format(config: TrainConfig, records: list[Any]) -> list[Any]:
-    """The records in ``config.task``'s student format (unchanged without a task)."""
-    if config.task is None:
-        return records
+def _student_format(config: TrainConfig, records: list[Any], fmt: StudentFormat) -> list[Any]:
+    """The records in ``config.task``'s student format (unchanged without a task); a format
+    setting for a run that trains in none is refused, not ignored."""
     from stillhouse.tasks import get_task
-    from stillhouse.tasks.student import to_student_records
+    from stillhouse.tasks.student import has_student_format, to_student_records
 
-    return to_student_records(get_task(config.task), records)
+    task = get_task(config.task) if config.task is not None else None
+    if fmt != StudentFormat() and (task is None or not has_student_format(task)):
+        raise InvalidInputError(
+            "studentReasoningChars shortens a task's student-format answers, and this run trains "
+            f"in {'no task' if task is None else repr(task.name) + ' which has no student format'}",
+            field="studentReasoningChars",
+        )
+    return records if task is None else to_student_records(task, records, fmt)
 
 
 def _fingerprint(config: TrainConfig, hp: Hyperparameters, student_dir: Path) -> dict[str, Any]:

@@ -11,7 +11,9 @@ import json
 from typing import Any
 
 from stillhouse.errors import InvalidInputError
+from stillhouse.models.manifest import StudentFormat
 from stillhouse.tasks.base import ParseResult, Task
+from stillhouse.tasks.student import shorten_text
 from stillhouse.tasks.video_router.parse import parse_answer
 from stillhouse.tasks.video_router.prompt import MODALITIES, STUDENT_PROMPT, SYSTEM_PROMPT
 from stillhouse.tasks.video_router.rubric import score_answer
@@ -52,10 +54,13 @@ class VideoRouterTask(Task):
         weights, reasoning = _canonical(value)
         return json.dumps({**weights, "reasoning": reasoning}, ensure_ascii=False, separators=(", ", ": "))
 
-    def render_student(self, value: dict[str, Any]) -> str:
+    def render_student(self, value: dict[str, Any], fmt: StudentFormat | None = None) -> str:
         """The same answer as the student writes it: the dominant modality as ``route``, then the
-        reasoning, then the weights (:data:`.schema.STUDENT_JSON_SCHEMA`)."""
+        reasoning (shortened to ``fmt.reasoning_chars`` at a clause or word boundary), then the
+        weights (:data:`.schema.STUDENT_JSON_SCHEMA`)."""
         weights, reasoning = _canonical(value)
+        if fmt is not None and fmt.reasoning_chars is not None:
+            reasoning = shorten_text(reasoning, fmt.reasoning_chars)
         answer = {"route": dominant(weights), "reasoning": reasoning, **weights}
         return json.dumps(answer, ensure_ascii=False, separators=(", ", ": "))
 
