@@ -6,8 +6,10 @@
 
 Loads the published student's ``model.gguf`` (llama.cpp, skeleton decoding) and answers each of the
 first ``--n`` held-out dev queries under every lever in turn, so each lever sees the same machine
-load. Every lever is a real option of the served student (``StudentDecoding`` in its
-``stillhouse.json``, ``LoadOptions``, ``STILLHOUSE_LLAMA_THREADS``) or a path of the library
+load, and each starts from the llama.cpp context a new query of a stream finds (the shared prefix
+held, not the query another lever has just read). Every lever is a real option of the served
+student (``StudentDecoding`` in its ``stillhouse.json``, ``LoadOptions``,
+``STILLHOUSE_LLAMA_THREADS``) or a path of the library
 (``option_logprobs`` + ``tasks.video_router.route_head``); the answers go through
 ``StudentFormatModel`` as a served student's do:
 
