@@ -130,7 +130,7 @@ class FixedRouter:
         return Routing(weights=dict(self.weights), router=self.name)
 
 
-def routed_call(
+def _routed_call(
     router: str,
     log: RouteLog | None,
     index: str,
@@ -174,7 +174,7 @@ class ModelRouter:
 
     def route(self, query: str, *, index: str) -> Routing:
         request = _task_request(query)
-        completion, vector = routed_call(self.name, self.log, index, request, lambda: self._answer(*request))
+        completion, vector = _routed_call(self.name, self.log, index, request, lambda: self._answer(*request))
         return self._read(completion.text).model_copy(update={"vector": vector})
 
     def _answer(
@@ -222,7 +222,7 @@ class RouteHeadRouter:
 
     def route(self, query: str, *, index: str) -> Routing:
         request = _task_request(query)
-        _, weights = routed_call(self.name, self.log, index, request, lambda: self._answer(request[0]))
+        _, weights = _routed_call(self.name, self.log, index, request, lambda: self._answer(request[0]))
         return Routing(weights=weights, router=self.name)
 
     def _answer(self, messages: list[Message]) -> tuple[Completion, dict[Modality, float]]:
