@@ -6,8 +6,10 @@
 
 Loads the published student's ``model.gguf`` (llama.cpp, skeleton decoding) and answers each of the
 first ``--n`` held-out dev queries under every lever in turn, so each lever sees the same machine
-load. Every lever is a real option of the served student (``StudentDecoding`` in its
-``stillhouse.json``, ``LoadOptions``, ``STILLHOUSE_LLAMA_THREADS``) or a path of the library
+load, and each starts from the llama.cpp context a new query of a stream finds (the shared prefix
+held, not the query another lever has just read). Every lever is a real option of the served
+student (``StudentDecoding`` in its ``stillhouse.json``, ``LoadOptions``,
+``STILLHOUSE_LLAMA_THREADS``) or a path of the library
 (``option_logprobs`` + ``tasks.video_router.route_head``); the answers go through
 ``StudentFormatModel`` as a served student's do:
 
@@ -23,6 +25,10 @@ load. Every lever is a real option of the served student (``StudentDecoding`` in
 - ``route-only``       the route alone decoded
 - ``route-head``       the weights-only path: the route's probabilities from one forward pass,
                        mixed over each route's mean golden weights (no token decoded)
+- ``route-head-threads=2``  the route head on two llama.cpp threads
+- ``route-head-q4_0``  the route head on the student requantized from q8_0 to q4_0 by llama.cpp's
+                       quantizer (a temporary file; half the weight bytes, and a different model's
+                       numbers, so its routes are compared with the q8_0 route head's)
 - ``fast-router``      the MiniLM + softmax-head router, for the weights-only goal (3x its latency)
 
 Prints p50/p95 latency, the ratio to today's p50, mean answer tokens, the dominant accuracy and
@@ -54,8 +60,9 @@ DEMO = Path("runs/demo/models")
 ALL_LEVERS = (
     "today,no-prefix-reuse,threads=2,reasoning<=80,reasoning<=40,decimals=2,decimals=1,draft,combined,"
     "combined-nodraft,"
-    "weights-only,route-only,route-head,fast-router"
+    "weights-only,route-only,route-head,route-head-threads=2,route-head-q4_0,fast-router"
 )
+ROUTE_HEADS = ("route-head", "route-head-threads=2", "route-head-q4_0")
 
 
 @dataclass
@@ -104,6 +111,14 @@ class Bench:
             "threads=2": LlamaCppModel(gguf, n_threads=2),
             "draft": LlamaCppModel(gguf, n_threads=threads, draft=draft),
         }
+        # Each route head on a context of its own: after another lever answered the same query, the
+        # context would hold that query's prompt, and the pass would read only the forced text.
+        levers = args.levers.split(",")
+        for lever, n in (("route-head", threads), ("route-head-threads=2", 2), ("route-head-q4_0", threads)):
+            if lever in levers:
+                path = requantized(gguf, "q4_0") if lever.endswith("q4_0") else gguf
+                self.inner[lever] = LlamaCppModel(path, n_threads=n)
+        self.evaluated: dict[str, list[int]] = {}  # each route head's tokens per pass
         self.students = {
             name: StudentFormatModel(self.inner[name if name in self.inner else "plain"], self.task)
             for name in ("today", "no-prefix-reuse", "threads=2")
@@ -125,9 +140,12 @@ class Bench:
     def call(self, lever: str, query: str) -> tuple[float, int, dict[str, float] | None, str | None]:
         """(ms, answer tokens, weights, dominant) of one lever on one query."""
         from stillhouse.chat import GenerationParams
+        from stillhouse.tasks.student import to_student_request
 
         messages = self.messages(query)
         params = GenerationParams(max_tokens=256, json_schema=self.task.json_schema)
+        if lever != "fast-router":
+            forget_query(self._context(lever), to_student_request(self.task, messages, params)[0])
         if lever == "no-prefix-reuse":
             fresh = self.inner["fresh"]
             fresh._llm.n_tokens = 0  # what a fresh context would evaluate: the whole prompt
@@ -137,14 +155,33 @@ class Bench:
         if lever == "fast-router":
             assert self.fast_router is not None
             return self._answer(self.fast_router, messages, params)
-        if lever == "route-head":
-            from stillhouse.tasks.video_router.route_head import mixed_weights
-            from stillhouse.tasks.video_router.weights import dominant
-
-            started = time.perf_counter()
-            weights = mixed_weights(self.plain.option_logprobs(messages), self.prior)
-            return (time.perf_counter() - started) * 1000, 0, weights, dominant(weights)
+        if lever in ROUTE_HEADS:
+            return self._route_head(lever, messages)
         return self._partial(lever, messages)
+
+    def _context(self, lever: str) -> Any:
+        """The llama.cpp model a lever runs on."""
+        if lever in ROUTE_HEADS:
+            return self.inner[lever]
+        return self.students[lever].inner if lever in self.students else self.plain.inner
+
+    def _route_head(self, lever: str, messages: list) -> tuple[float, int, dict | None, str | None]:
+        """The weights-only path on the lever's context; counts the tokens its pass evaluated (what
+        the prefix cache did not hold)."""
+        from stillhouse.tasks.student_model import StudentFormatModel
+        from stillhouse.tasks.video_router.route_head import mixed_weights
+        from stillhouse.tasks.video_router.weights import dominant
+
+        inner = self.inner[lever]
+        student = StudentFormatModel(inner, self.task)
+        llm = inner._llm
+        before = llm.input_ids[: llm.n_tokens].tolist()
+        started = time.perf_counter()
+        weights = mixed_weights(student.option_logprobs(messages), self.prior)
+        ms = (time.perf_counter() - started) * 1000
+        after = llm.input_ids[: llm.n_tokens].tolist()
+        self.evaluated.setdefault(lever, []).append(len(after) - llm.longest_token_prefix(before, after))
+        return ms, 0, weights, dominant(weights)
 
     def _answer(self, model: Any, messages: list, params: Any) -> tuple[float, int, dict | None, str | None]:
         started = time.perf_counter()
@@ -171,6 +208,39 @@ class Bench:
         value = json.loads(completion.text)
         weights = _weights(completion.text) if lever == "weights-only" else None
         return ms, completion.output_tokens, weights, _dominant(weights) if weights else value.get("route")
+
+
+def forget_query(inner: Any, messages: list) -> None:
+    """Leave ``inner``'s context (``messages``: the student's request) as the next query of a stream finds it: holding the prefix every
+    query shares (system prompt, shots, the user turn's opening) but not this query's prompt, which
+    the lever before, on the same context, has just read (its pass would read only what follows)."""
+    from stillhouse.chat import Message
+    from stillhouse.models.llamacpp import to_llama_messages
+
+    llm, states = inner._llm, inner._skeletons.states
+    prompt = inner._prompt_tokens(to_llama_messages(messages))
+    common = min(
+        llm.longest_token_prefix(prompt, inner._prompt_tokens(to_llama_messages([*messages[:-1], other])))
+        for other in (Message(role="user", content="x"), Message(role="user", content="y"))
+    )
+    llm.n_tokens = llm.longest_token_prefix(llm.input_ids[: llm.n_tokens].tolist(), prompt[:common])
+    states.snapshots = [s for s in states.snapshots if llm.longest_token_prefix(s.tokens, prompt) <= common]
+
+
+def requantized(gguf: Path, kind: str) -> Path:
+    """``gguf`` requantized to ``kind`` by llama.cpp's own quantizer, in a temporary folder."""
+    import ctypes
+    import tempfile
+
+    import llama_cpp
+
+    out = Path(tempfile.mkdtemp(prefix="bench-levers-")) / f"model-{kind}.gguf"
+    params = llama_cpp.llama_model_quantize_default_params()
+    params.ftype = getattr(llama_cpp, f"LLAMA_FTYPE_MOSTLY_{kind.upper()}")
+    params.allow_requantize = True  # the published student is q8_0 already
+    if llama_cpp.llama_model_quantize(str(gguf).encode(), str(out).encode(), ctypes.byref(params)) != 0:
+        raise SystemExit(f"llama.cpp could not quantize {gguf} to {kind}")
+    return out
 
 
 def shot_turns(task: Any, k: int) -> list:
@@ -219,6 +289,7 @@ def run(bench: Bench, levers: list[str], n: int, log: Callable[[str], None]) -> 
     dev = load_dev()[:n]
     for lever in levers:  # warm each path once (a first call builds token tables and templates)
         bench.call(lever, dev[0].prompt_turns[-1].text)
+    bench.evaluated.clear()
     for i, record in enumerate(dev):
         query = record.prompt_turns[-1].text
         refs.append(normalise(weights_of(json.loads(record.answer or "{}"))))
@@ -250,7 +321,7 @@ def report(rows: dict[str, Row], refs: list, bench: Bench, args: argparse.Namesp
         f"load average at the end {os.getloadavg()[0]:.1f}; prompt-lookup acceptance {stats.acceptance:.0%}"
     )
     print(
-        f"{'lever':<16} {'p50 ms':>8} {'p95 ms':>8} {'x today':>8} {'x router':>8} {'tokens':>7} "
+        f"{'lever':<20} {'p50 ms':>8} {'p95 ms':>8} {'x today':>8} {'x router':>8} {'tokens':>7} "
         f"{'dominant':>9} {'MAE':>6} {'= today':>8}"
     )
     today = rows.get("today")
@@ -263,9 +334,15 @@ def report(rows: dict[str, Row], refs: list, bench: Bench, args: argparse.Namesp
         mae = f"{np.mean(errors):6.3f}" if errors else f"{'-':>6}"
         same = np.mean([a == b for a, b in zip(row.dominant, today.dominant, strict=True)]) if today else 0
         print(
-            f"{name:<16} {p50:8.1f} {p95:8.1f} {p50 / base:8.2f} {p50 / router:8.1f} "
+            f"{name:<20} {p50:8.1f} {p95:8.1f} {p50 / base:8.2f} {p50 / router:8.1f} "
             f"{np.mean(row.tokens):7.1f} {acc:9.1%} {mae} {same:8.1%}"
         )
+    for lever, counts in bench.evaluated.items():
+        agree = ""
+        if lever != "route-head" and "route-head" in rows:
+            pairs = zip(rows[lever].dominant, rows["route-head"].dominant, strict=True)
+            agree = f", same route as route-head {np.mean([a == b for a, b in pairs]):.0%}"
+        print(f"{lever}: {np.mean(counts):.1f} tokens evaluated per pass{agree}")
 
 
 def main() -> None:

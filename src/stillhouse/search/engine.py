@@ -34,7 +34,6 @@ from stillhouse.search.fusion import (
 from stillhouse.search.ingest import store_for
 from stillhouse.search.routing import (
     FixedRouter,
-    ModelRouter,
     RouteLog,
     Router,
     Routing,
@@ -286,7 +285,7 @@ class SearchEngine:
             return self.default_router
         with self._lock:
             if request.router not in self._routers:
-                self._routers[request.router] = ModelRouter(resolve_router(request.router), log=self.log)
+                self._routers[request.router] = resolve_router(request.router, log=self.log)
             return self._routers[request.router]
 
     def _store(self, manifest: cfg.Manifest, version: cfg.IndexVersion) -> Store:

@@ -4,18 +4,20 @@ A :class:`ModelRouter` asks any ``ChatModel`` the video-router task's conversati
 ``Converse`` call would, and hands every call (answer or error) to a ``log`` callback with the
 request metadata ``{"use_case": "video-search-router", "index": NAME}``. The edges pass a callback
 that writes the runtime's invocation log, so a distillation job filtered on that metadata
-re-distils the router on real search traffic. Router specs are resolved in :func:`resolve_router`
-only.
+re-distils the router on real search traffic. A :class:`RouteHeadRouter` (``route-head:SPEC``) logs
+the same request with its weights as the answer. Router specs are resolved in
+:func:`resolve_router` only.
 """
 
 from __future__ import annotations
 
+import json
 import os
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Protocol, runtime_checkable
+from typing import TYPE_CHECKING, Literal, Protocol, TypeVar, runtime_checkable
 
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field
@@ -30,7 +32,9 @@ if TYPE_CHECKING:
 
 USE_CASE = "video-search-router"
 ENV_ROUTER = "STILLHOUSE_SEARCH_ROUTER"
+ROUTE_HEAD = "route-head"  # route-head:SPEC, the weights-only path of the student SPEC names
 _MAX_TOKENS = 256
+T = TypeVar("T")
 
 
 @dataclass(frozen=True)
@@ -126,6 +130,37 @@ class FixedRouter:
         return Routing(weights=dict(self.weights), router=self.name)
 
 
+def _routed_call(
+    router: str,
+    log: RouteLog | None,
+    index: str,
+    request: tuple[list[Message], GenerationParams],
+    answer: Callable[[], tuple[Completion, T]],
+) -> tuple[Completion, T]:
+    """``answer()`` timed, and the call (its completion or its error) handed to ``log`` with the
+    search's request metadata: the one way a router's call reaches the invocation log."""
+    messages, params = request
+    metadata, started = route_metadata(index), time.perf_counter()
+    try:
+        completion, extra = answer()
+    except StillhouseError as exc:
+        if log is not None:
+            log(RouteCall(router, metadata, messages, params, None, exc, _ms(started)))
+        raise
+    if log is not None:
+        log(RouteCall(router, metadata, messages, params, completion, None, _ms(started)))
+    return completion, extra
+
+
+def _task_request(query: str) -> tuple[list[Message], GenerationParams]:
+    """The router task's conversation and parameters for ``query``, as a ``Converse`` call sends them."""
+    from stillhouse.tasks.video_router import VideoRouterTask
+
+    task = VideoRouterTask()
+    params = GenerationParams(max_tokens=_MAX_TOKENS, temperature=0.0, json_schema=task.json_schema)
+    return task.messages(query), params
+
+
 class ModelRouter:
     """A ``ChatModel`` asked the router task; every call goes to ``log``."""
 
@@ -136,30 +171,19 @@ class ModelRouter:
         self.name = name or model.name
         self.log = log
         self._task = VideoRouterTask()
-        self._params = GenerationParams(
-            max_tokens=_MAX_TOKENS, temperature=0.0, json_schema=self._task.json_schema
-        )
 
     def route(self, query: str, *, index: str) -> Routing:
-        messages = self._task.messages(query)
-        metadata = route_metadata(index)
-        started = time.perf_counter()
-        vector = None
-        try:
-            if isinstance(self.model, EmbeddingChatModel):
-                completion, values = self.model.generate_embedded(messages, self._params)
-                vector = QueryVector(self.model.encoder, values)
-            else:
-                completion = self.model.generate(messages, self._params)
-        except StillhouseError as exc:
-            self._log(RouteCall(self.name, metadata, messages, self._params, None, exc, _ms(started)))
-            raise
-        self._log(RouteCall(self.name, metadata, messages, self._params, completion, None, _ms(started)))
+        request = _task_request(query)
+        completion, vector = _routed_call(self.name, self.log, index, request, lambda: self._answer(*request))
         return self._read(completion.text).model_copy(update={"vector": vector})
 
-    def _log(self, call: RouteCall) -> None:
-        if self.log is not None:
-            self.log(call)
+    def _answer(
+        self, messages: list[Message], params: GenerationParams
+    ) -> tuple[Completion, QueryVector | None]:
+        if isinstance(self.model, EmbeddingChatModel):
+            completion, values = self.model.generate_embedded(messages, params)
+            return completion, QueryVector(self.model.encoder, values)
+        return self.model.generate(messages, params), None
 
     def _read(self, text: str) -> Routing:
         from stillhouse.tasks.video_router.weights import weights_of
@@ -178,28 +202,58 @@ class ModelRouter:
 class RouteHeadRouter:
     """A generative student's weights-only path (:mod:`stillhouse.tasks.video_router.route_head`):
     its route probabilities from one forward pass over the query, mixed over each route's mean
-    golden weights; no reasoning, and nothing decoded. ``model`` is a served student that scores
-    its first choice (``StudentFormatModel.option_logprobs``). Not logged: it writes no answer a
-    distillation job could learn from."""
+    golden weights; no reasoning, and nothing decoded. ``model`` is a served router student whose
+    backend scores its first choice (``StudentFormatModel.option_logprobs`` over llama.cpp).
 
-    def __init__(self, model: ChatModel, *, name: str | None = None) -> None:
-        from stillhouse.tasks.video_router import VideoRouterTask
+    Each call is logged as :class:`ModelRouter` logs it (the task's request, the search's metadata),
+    answered by the four weights as JSON with no reasoning: the fast router re-fits from that answer
+    (``router.trainer.training_pairs`` reads the weights), but it breaks the task's contract (a
+    non-empty reasoning), so it is no training answer for a generative student: a distillation job
+    re-labels the logged prompt (``usePromptResponse`` false) or, keeping logged answers, only the
+    teacher's own calls (``modelId`` is this router's name)."""
+
+    def __init__(self, model: ChatModel, *, name: str | None = None, log: RouteLog | None = None) -> None:
         from stillhouse.tasks.video_router.golden import load_golden
         from stillhouse.tasks.video_router.route_head import route_prior
 
-        scorer = getattr(model, "option_logprobs", None)
-        if scorer is None:
-            raise InvalidInputError(
-                f"{model.name} cannot score its route (not a served student)", field="router"
-            )
-        self._scorer, self.name = scorer, name or f"{model.name} (route head)"
-        self._task, self._prior = VideoRouterTask(), route_prior(load_golden())
+        self._scorer = _route_scorer(model)
+        self.name, self.log = name or f"{model.name} (route head)", log
+        self._prior = route_prior(load_golden())
 
     def route(self, query: str, *, index: str) -> Routing:
-        from stillhouse.tasks.video_router.route_head import mixed_weights
-
-        weights = mixed_weights(self._scorer(self._task.messages(query)), self._prior)
+        request = _task_request(query)
+        _, weights = _routed_call(self.name, self.log, index, request, lambda: self._answer(request[0]))
         return Routing(weights=weights, router=self.name)
+
+    def _answer(self, messages: list[Message]) -> tuple[Completion, dict[Modality, float]]:
+        from stillhouse.tasks.video_router.route_head import mixed_weights
+        from stillhouse.tasks.video_router.weights import round_hundredths
+
+        started = time.perf_counter()
+        weights = mixed_weights(self._scorer(messages), self._prior)
+        text = json.dumps(round_hundredths(weights), separators=(", ", ": "))
+        # Nothing was decoded: no output tokens; llama.cpp's scoring call does not say its prompt's.
+        return Completion(text=text, model=self.name, latency_ms=_ms(started)), weights
+
+
+def _route_scorer(model: ChatModel) -> Callable[[list[Message]], Mapping[str, float]]:
+    """``model``'s scorer of its route words, when it is a served router student whose backend can
+    score its first choice; otherwise refused, before any query (a plain GGUF, a transformers-served
+    student, a fast router, a remote model)."""
+    from stillhouse.tasks.student_model import StudentFormatModel
+    from stillhouse.tasks.video_router import VideoRouterTask
+
+    if (
+        not isinstance(model, StudentFormatModel)
+        or model.task.name != VideoRouterTask.name
+        or not callable(getattr(model.inner, "option_logprobs", None))
+    ):
+        raise InvalidInputError(
+            f"{model.name} cannot score its route (not a video-router student served by llama.cpp): "
+            f"{ROUTE_HEAD}:SPEC needs a published student, its folder or its model.gguf",
+            field="router",
+        )
+    return model.option_logprobs
 
 
 def _ms(started: float) -> float:
@@ -222,9 +276,42 @@ def default_router_spec() -> str:
     )
 
 
-def resolve_router(spec: str | None) -> ChatModel:
-    """THE place a router spec becomes a model (through the model registry, which knows fast-router
-    folders and every other spec form)."""
+@dataclass(frozen=True)
+class RouterSpec:
+    """A router spec read: ``model`` (any model spec, asked the task by :class:`ModelRouter`) or
+    ``route-head`` (``route-head:SPEC``: the weights-only path of the student ``SPEC`` names)."""
+
+    kind: Literal["model", "route-head"]
+    model: str
+
+
+def parse_router_spec(spec: str) -> RouterSpec:
+    """Read a router spec (pure): ``route-head:SPEC`` or a model spec, left to the model registry."""
+    text = spec.strip()
+    if not text:
+        raise InvalidInputError("empty router spec", field="router")
+    prefix, sep, rest = text.partition(":")
+    if not sep or prefix != ROUTE_HEAD:
+        return RouterSpec("model", text)
+    model = rest.strip()
+    if not model:
+        raise InvalidInputError(
+            f"router spec {text!r} names no model after '{ROUTE_HEAD}:', "
+            f"e.g. {ROUTE_HEAD}:runs/demo/models/student",
+            field="router",
+        )
+    if model.partition(":")[0] == ROUTE_HEAD:
+        raise InvalidInputError(f"router spec {text!r}: a route head of a route head", field="router")
+    return RouterSpec("route-head", model)
+
+
+def resolve_router(spec: str | None, *, log: RouteLog | None = None) -> Router:
+    """THE place a router spec becomes a router (its model through the model registry, which knows
+    fast-router folders and every other spec form); every call it makes goes to ``log``."""
     from stillhouse.models import load_model
 
-    return load_model(spec or default_router_spec())
+    text = spec or default_router_spec()
+    parsed = parse_router_spec(text)
+    if parsed.kind == "route-head":
+        return RouteHeadRouter(load_model(parsed.model), name=text.strip(), log=log)
+    return ModelRouter(load_model(parsed.model), log=log)
