@@ -103,7 +103,10 @@ def query(
     weights: Annotated[str | None, typer.Option(help="Fixed weights V,A,T,M instead of a router.")] = None,
     router: Annotated[
         str | None,
-        typer.Option(help="Router: a fast-router folder or any model spec (default: the fast router)."),
+        typer.Option(
+            help="Router: a fast-router folder, any model spec, or route-head:SPEC for a student's "
+            "weights-only route head (default: the fast router)."
+        ),
     ] = None,
     version: Annotated[int | None, typer.Option(help="Index version (default: the current one).")] = None,
     merge_gap: Annotated[
