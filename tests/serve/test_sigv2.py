@@ -28,6 +28,9 @@ NOW = datetime.now(UTC)
 
 def presigned(method: str, url: str, expires: int = 600, **headers: str) -> SignedRequest:
     req = AWSRequest(method, url, headers=headers)
+    path = urlsplit(url).path
+    if path.count("/") == 1 and path != "/":
+        req.auth_path = path + "/"  # what botocore's client signs for a bucket (handlers.py)
     HmacV1QueryAuth(Credentials(KEY_ID, SECRET), expires=expires).add_auth(req)
     parts = urlsplit(req.url)
     return SignedRequest(method, parts.path, parts.query, [("host", "h"), *headers.items()], b"")
@@ -54,7 +57,8 @@ def verifier(**changes: Any) -> SigV4Verifier:
         "http://h/bucket/k?response-content-type=text%2Fcsv%3B%20charset%3Dutf-8&response-expires=0",
         "http://h/bucket/k?versionId=v1&list-type=2",
         "http://h/bucket?uploads",
-        "http://h/bucket/",
+        "http://h/bucket",
+        "http://h/",
     ],
 )
 @pytest.mark.parametrize("method", ["GET", "PUT", "HEAD", "DELETE"])

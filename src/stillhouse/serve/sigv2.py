@@ -86,9 +86,12 @@ def is_sigv2(authorization: str | None, raw_query: str) -> bool:
 
 
 def canonical_resource(raw_path: str, raw_query: str, bucket: str | None = None) -> str:
-    """The path as sent (``/BUCKET`` put in front of a virtual-hosted one), then the signed
+    """The path as sent (``/BUCKET`` put in front of a virtual-hosted one, ``/BUCKET/`` for the
+    bucket itself), then the signed
     sub-resources sorted by name, their values decoded (botocore's ``canonical_resource``)."""
     resource = f"/{bucket}{raw_path or '/'}" if bucket else raw_path or "/"
+    if resource.count("/") == 1 and resource != "/":
+        resource += "/"  # a bucket's own resource is /BUCKET/ (botocore's auth_path, S3's docs)
     kept = []
     for item in raw_query.split("&") if raw_query else []:
         name, eq, value = item.partition("=")
