@@ -26,7 +26,7 @@ from email.utils import parsedate_to_datetime
 from urllib.parse import unquote
 
 from stillhouse.errors import AccessDeniedError, InvalidInputError, S3Error
-from stillhouse.serve.sigv4 import SignedRequest, header_values
+from stillhouse.serve.sigv4 import SignedRequest
 
 # The query parameters the signature covers: botocore's HmacV1Auth.QSAOfInterest, the list the
 # client signs with (S3's sub-resources and the response-* overrides).
@@ -102,6 +102,11 @@ def canonical_resource(raw_path: str, raw_query: str, bucket: str | None = None)
     return resource
 
 
+def _header(request: SignedRequest, name: str) -> str | None:
+    """A header's first value, stripped only: SigV2 signs inner blanks as sent (unlike SigV4)."""
+    return next((v.strip() for k, v in request.headers if k.lower() == name), None)
+
+
 def _query_params(raw_query: str) -> dict[str, str]:
     pairs = (p.partition("=") for p in raw_query.split("&") if p)
     return {unquote(k): unquote(v) for k, _, v in reversed(list(pairs))}  # the first one wins
@@ -117,7 +122,7 @@ def string_to_sign(request: SignedRequest, date: str, bucket: str | None = None)
         if name.lower().startswith("x-amz-"):
             amz.setdefault(name.lower(), []).append(value.strip())
     lines = [request.method.upper()]
-    lines += [next(iter(header_values(request.headers, h)), "") for h in ("content-md5", "content-type")]
+    lines += [_header(request, name) or "" for name in ("content-md5", "content-type")]
     lines.append(date)
     lines += [f"{name}:{','.join(amz[name])}" for name in sorted(amz)]
     lines.append(canonical_resource(request.raw_path, request.raw_query, bucket))
@@ -143,7 +148,7 @@ def read(request: SignedRequest, now: datetime, max_skew_s: int, bucket: str | N
     """A SigV2 request's key id, signature and string to sign (``bucket``: the one a virtual-hosted
     request names in its Host), or S3's refusal of its form, its expiry or its date (which S3
     reports before the key id and the signature)."""
-    authorization = next(iter(header_values(request.headers, "authorization")), None)
+    authorization = _header(request, "authorization")
     if authorization is not None:
         key_id, given, date = _from_header(request, authorization, now, max_skew_s)
     else:
@@ -173,8 +178,7 @@ def _from_header(
     key_id, colon, given = authorization.strip()[4:].strip().partition(":")
     if not colon or not key_id or not given:
         raise InvalidInputError("AWS authorization header is invalid.  Expected AwsAccessKeyId:signature")
-    amz_date = next(iter(header_values(request.headers, "x-amz-date")), None)
-    date = next(iter(header_values(request.headers, "date")), None)
+    amz_date, date = _header(request, "x-amz-date"), _header(request, "date")
     signed_at = _http_date(amz_date if amz_date is not None else date)
     if signed_at is None:
         raise AccessDeniedError("AWS authentication requires a valid Date or x-amz-date header")
