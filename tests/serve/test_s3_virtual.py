@@ -107,3 +107,25 @@ def test_the_bucket_is_read_from_a_subdomain_of_the_servers_own(
 )
 def test_the_servers_own_domains(started_on: str, domains: tuple[str, ...]) -> None:
     assert own_domains(started_on) == domains
+
+
+@pytest.mark.parametrize("signature_version", ["s3v4", None])
+def test_virtual_hosted_presigned_urls_are_served(server: str, signature_version: str | None) -> None:
+    """Default (SigV2) and SigV4 presigned URLs for ``BUCKET.localhost``, sent with their Host."""
+    s3 = virtual_client(server, signature_version or "s3", [])
+    s3.create_bucket(Bucket=BUCKET)
+    s3.put_object(Bucket=BUCKET, Key="shared.txt", Body=b"via host")
+    port = urlsplit(server).port
+    config = Config(s3={"addressing_style": "virtual"})
+    if signature_version:
+        config = config.merge(Config(signature_version=signature_version))
+    presigner = boto_client("s3", f"http://localhost:{port}", config=config)
+    url = urlsplit(
+        presigner.generate_presigned_url("get_object", Params={"Bucket": BUCKET, "Key": "shared.txt"})
+    )
+    assert url.netloc == f"{BUCKET}.localhost:{port}"
+    for host, status in ((url.netloc, 200), (f"localhost:{port}", 403)):  # the Host is signed too
+        conn = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
+        conn.request("GET", f"{url.path}?{url.query}", headers={"Host": host})
+        resp = conn.getresponse()
+        assert (resp.status, resp.read() if status == 200 else b"via host") == (status, b"via host")
