@@ -1,4 +1,5 @@
-"""Request authentication: AWS Signature Version 4 for the Bedrock API, a bearer key for ``/v1``.
+"""Request authentication: AWS Signature Version 4 for the Bedrock API (and S3's Version 2,
+:mod:`stillhouse.serve.sigv2`), a bearer key for ``/v1``.
 
 SigV4 verification reads the request's signature (:mod:`stillhouse.serve.sigv4_parse`), rebuilds its
 canonical request (:mod:`stillhouse.serve.sigv4`), derives the signing key from the configured secret,
@@ -27,6 +28,7 @@ from stillhouse.errors import (
     MissingApiKeyError,
     UnrecognizedClientError,
 )
+from stillhouse.serve import sigv2
 from stillhouse.serve.settings import ENV_API_KEY
 from stillhouse.serve.sigv4 import (
     SignedRequest,
@@ -106,6 +108,17 @@ class SigV4Verifier:
         if not _same(expected, auth.signature):
             raise signature_mismatch(amz_date, auth.region, auth.service, canonical)
         return auth.access_key_id
+
+    def verify_v2(self, request: SignedRequest, *, bucket: str | None = None) -> str:
+        """The access key id of an S3 request signed with SigV2 (a presigned URL inside its expiry,
+        or the header within the skew window), else S3's refusal (:mod:`stillhouse.serve.sigv2`).
+        ``bucket``: the one a virtual-hosted request names in its Host (SigV2 signs it in the path)."""
+        signed = sigv2.read(request, self._clock(), self._max_skew, bucket)
+        if not _same(signed.access_key_id, self._key_id):
+            raise UnrecognizedClientError(sigv2.UNKNOWN_KEY)
+        if not _same(signed.signature, sigv2.signature(self._secret, signed.string_to_sign)):
+            raise InvalidSignatureError(sigv2.SIGNATURE_MISMATCH)
+        return signed.access_key_id
 
     def _check_scope(self, auth: AuthHeader, amz_date: str, services: tuple[str, ...]) -> None:
         """The credential scope names this server's region, a served service, SigV4's terminator and

@@ -3,7 +3,8 @@
 With ``AWS_ENDPOINT_URL`` set, boto3's ``bedrock``, ``bedrock-runtime``, ``s3`` and ``sts`` clients
 all call the same host, and their paths overlap (S3's ``/<bucket>/<key>`` can be any path, STS posts
 to ``/``). What tells them apart is the service in the SigV4 credential scope (the Authorization
-header's, or a presigned URL's ``X-Amz-Credential``), so that is what routes a request; everything
+header's, or a presigned URL's ``X-Amz-Credential``), so that is what routes a request (S3's SigV2,
+``AWS KEYID:SIG`` or ``AWSAccessKeyId=``, names no service and is S3's alone); everything
 else (Bedrock, OpenAI, health) goes to the app as before. The chosen API verifies the signature for
 its own service.
 """
@@ -14,6 +15,7 @@ from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qsl
 
+from stillhouse.serve.sigv2 import is_sigv2
 from stillhouse.serve.sigv4_parse import credential_scope
 
 if TYPE_CHECKING:
@@ -27,7 +29,10 @@ ASGIApp = Callable[[dict[str, Any], Any, Any], Awaitable[None]]
 def signing_service(scope: dict[str, Any]) -> str | None:
     """The service an HTTP request is signed for, or None (unsigned, bearer key, unreadable)."""
     authorization = next((v.decode("latin-1") for k, v in scope["headers"] if k == b"authorization"), None)
-    query = dict(parse_qsl((scope.get("query_string") or b"").decode("latin-1"))) if not authorization else {}
+    raw_query = (scope.get("query_string") or b"").decode("latin-1")
+    if is_sigv2(authorization, raw_query):
+        return "s3"  # SigV2 is S3's alone
+    query = dict(parse_qsl(raw_query)) if not authorization else {}
     found = credential_scope(authorization, query)
     return found[2] if found else None
 

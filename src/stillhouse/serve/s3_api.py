@@ -1,5 +1,7 @@
-"""The S3 API, path-style, over the server's local object store (boto3's ``s3`` client works given
-``endpoint_url``; :mod:`stillhouse.serve.dispatch` sends it requests signed for service ``s3``).
+"""The S3 API over the server's local object store, path-style or virtual-hosted (Host
+``BUCKET.localhost:PORT``, or a subdomain of the host the server was started on); boto3's ``s3``
+client works given ``endpoint_url``, and :mod:`stillhouse.serve.dispatch` sends it requests signed
+for service ``s3`` (SigV4) or with S3's SigV2 (:mod:`stillhouse.serve.sigv2`).
 
 Operations, status codes and headers are S3's (botocore's ``s3`` model): buckets (create, head,
 list, delete, location, policy), objects (put, get with Range, head, delete, batch delete, copy),
@@ -14,12 +16,12 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import secrets
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterable
 from typing import TYPE_CHECKING, Any
 
 from stillhouse.errors import S3Error
 from stillhouse.serve import s3_protocol as wire
-from stillhouse.serve import s3_upload
+from stillhouse.serve import s3_upload, sigv2
 from stillhouse.serve.context import ServeContext, signed_request
 from stillhouse.serve.sigv4_parse import credential_scope, is_presigned
 from stillhouse.sources.s3_buckets import BucketStore, ObjectInfo, ObjectMeta
@@ -66,16 +68,24 @@ Handler = Callable[["Call"], Awaitable["Response"]]
 class Call:
     """One S3 request: its bucket, key, query, headers and the store."""
 
-    def __init__(self, request: Request, store: BucketStore) -> None:
+    def __init__(self, request: Request, store: BucketStore, domains: Iterable[str] = ()) -> None:
         path = request.scope["path"]
         self.request = request
         self.store = store
-        self.bucket, _, self.key = path.lstrip("/").partition("/")
-        self.query = dict(request.query_params)
         self.headers = {k.lower(): v for k, v in request.headers.items()}
+        # Virtual-hosted (Host BUCKET.DOMAIN): the whole path is the key; else /BUCKET/KEY.
+        self.virtual_bucket = wire.host_bucket(self.headers.get("host", ""), domains)
+        if self.virtual_bucket is not None:
+            self.bucket, self.key = self.virtual_bucket, path[1:]
+        else:
+            self.bucket, _, self.key = path.lstrip("/").partition("/")
+        self.query = dict(request.query_params)
         query_string = request.scope.get("query_string", b"").decode("latin-1")
-        if "authorization" not in self.headers and is_presigned(query_string):
-            self.headers.setdefault("x-amz-content-sha256", s3_upload.UNSIGNED)  # what a presigned URL signs
+        self.sigv2 = sigv2.is_sigv2(self.headers.get("authorization"), query_string)
+        if self.sigv2 or ("authorization" not in self.headers and is_presigned(query_string)):
+            # What a presigned URL signs, and SigV2 never signs a body: the upload checks
+            # Content-MD5 or the checksum the client sent instead.
+            self.headers.setdefault("x-amz-content-sha256", s3_upload.UNSIGNED)
         # The region the client signed for: the one its bucket is created in (any is served).
         scope = credential_scope(self.headers.get("authorization"), self.query)
         self.region = scope[1] if scope else store.region
@@ -334,7 +344,10 @@ def _verify(ctx: ServeContext, call: Call) -> None:
         raise S3Error("AccessDenied", "the S3 API is disabled: the server has no access key configured", 403)
     declared = s3_upload.declared_payload(call.headers)
     signed = dataclasses.replace(signed_request(call.request, b""), payload_hash=declared)
-    ctx.verifier.verify(signed, service="s3")
+    if call.sigv2:
+        ctx.verifier.verify_v2(signed, bucket=call.virtual_bucket)
+    else:
+        ctx.verifier.verify(signed, service="s3")  # SigV4 signs the path as sent, virtual or not
 
 
 def asgi_app(ctx: ServeContext) -> Callable[..., Awaitable[None]]:
@@ -351,7 +364,8 @@ def asgi_app(ctx: ServeContext) -> Callable[..., Awaitable[None]]:
             store = ctx.open_store() if ctx.open_store else None
             if not isinstance(store, LocalObjectStore):
                 raise S3Error("NotImplemented", "the S3 API serves the local object store only", 501)
-            call = Call(request, BucketStore(store, region=ctx.settings.region))
+            store_api = BucketStore(store, region=ctx.settings.region)
+            call = Call(request, store_api, wire.own_domains(ctx.settings.host))
             _verify(ctx, call)
             response = await route(call)(call)
         except Exception as exc:  # every refusal is S3's XML, never a Bedrock JSON body

@@ -59,9 +59,27 @@ async def copy_object(call: Call) -> Response:
     return xml(wire.document("CopyObjectResult", result))
 
 
+# GetObject's and HeadObject's response-* query parameters and the headers they set in the answer.
+_OVERRIDES = {
+    "response-content-type": "Content-Type",
+    "response-content-language": "Content-Language",
+    "response-expires": "Expires",
+    "response-cache-control": "Cache-Control",
+    "response-content-disposition": "Content-Disposition",
+    "response-content-encoding": "Content-Encoding",
+}
+
+
+def _overridden(call: Call, headers: dict[str, str]) -> dict[str, str]:
+    """The headers with the ones the request's response-* parameters override (S3 allows them on
+    signed requests, and every request here is signed)."""
+    return {**headers, **{h: call.query[q] for q, h in _OVERRIDES.items() if q in call.query}}
+
+
 async def head_object(call: Call) -> Response:
     info = await asyncio.to_thread(call.store.head, call.bucket, call.key)
-    return empty(headers={**object_headers(info, call.wants_checksum()), "Content-Length": str(info.size)})
+    headers = {**object_headers(info, call.wants_checksum()), "Content-Length": str(info.size)}
+    return empty(headers=_overridden(call, headers))
 
 
 async def get_object(call: Call) -> Response:
@@ -71,10 +89,10 @@ async def get_object(call: Call) -> Response:
     path = call.store.object_path(call.bucket, call.key)
     span = wire.byte_range(call.headers.get("range"), info.size)
     first, last = span or (0, info.size - 1)
-    headers = {
-        **object_headers(info, call.wants_checksum() and not span),
-        "Content-Length": str(last - first + 1),
-    }
+    headers = _overridden(
+        call,
+        {**object_headers(info, call.wants_checksum() and not span), "Content-Length": str(last - first + 1)},
+    )
     if span:
         headers["Content-Range"] = f"bytes {first}-{last}/{info.size}"
     handle = path.open("rb")  # opened now: a delete after this answer started cannot cut it short
@@ -87,7 +105,7 @@ async def get_object(call: Call) -> Response:
                 left -= len(block)
                 yield block
 
-    return StreamingResponse(read(), 206 if span else 200, headers=headers, media_type=info.content_type)
+    return StreamingResponse(read(), 206 if span else 200, headers=headers)
 
 
 async def delete_object(call: Call) -> Response:

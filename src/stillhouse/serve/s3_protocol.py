@@ -1,5 +1,6 @@
 """S3's wire format (pure): the XML documents botocore's ``s3`` model reads and writes, the
-ListObjectsV2 paging rules, Range headers and S3's time formats.
+ListObjectsV2 paging rules, Range headers, S3's time formats and the bucket a virtual-hosted
+request names in its Host.
 
 Shapes follow botocore's ``s3/2006-03-01/service-2.json``: element names, the
 ``http://s3.amazonaws.com/doc/2006-03-01/`` namespace, ``EncodingType=url`` (botocore asks for it
@@ -11,6 +12,7 @@ from __future__ import annotations
 import base64
 import binascii
 import xml.etree.ElementTree as ET
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
 from email.utils import format_datetime
@@ -72,6 +74,24 @@ def error_document(code: str, message: str, resource: str | None, request_id: st
         [("Code", code), ("Message", message), (field, resource), ("RequestId", request_id)],
         ns=None,
     )
+
+
+def host_bucket(host: str, domains: Iterable[str]) -> str | None:
+    """The bucket a virtual-hosted request names, Host ``BUCKET.DOMAIN[:PORT]`` for one of the
+    server's own ``domains``; None for any other Host (a path-style request)."""
+    name, colon, port = host.rpartition(":")
+    name = (name if colon and port.isdigit() else host).lower().rstrip(".")
+    for domain in domains:
+        if name.endswith("." + domain) and len(name) > len(domain) + 1:
+            return name[: -len(domain) - 1]
+    return None
+
+
+def own_domains(host: str) -> tuple[str, ...]:
+    """The domains a bucket may be a subdomain of: ``localhost`` and the host the server was
+    started on, unless that is a wildcard address (which no client puts in a Host)."""
+    host = host.strip("[]").lower()
+    return ("localhost",) if host in ("", "0.0.0.0", "::", "localhost") else (host, "localhost")
 
 
 # ------------------------------------------------------------------------------------ parsing
