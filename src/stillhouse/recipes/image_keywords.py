@@ -31,8 +31,8 @@ from stillhouse.sources.images import ImageConfig
 
 NO_VISION_STUDENT = (
     "the student must be a local vision-language model folder that transformers loads with "
-    "AutoModelForImageTextToText (config.json with a vision_config, the processor and tokenizer "
-    "files: models/vision_processor.py builds its processor), e.g. a downloaded "
+    "AutoModelForImageTextToText (config.json with a vision_config, its processor and tokenizer "
+    "files), e.g. a downloaded "
     "SmolVLM-256M-Instruct, Qwen2-VL-2B-Instruct or llava-interleave-qwen-0.5b; stillhouse ships "
     "no vision weights"
 )
