@@ -88,7 +88,34 @@ def unsigned_call(client: Any, operation: str, sample: str = "abcdef123456") -> 
 
 
 def make_custom_model(jobs: Any, home: Path, name: str = "router-v1") -> str:
-    """A Completed job with a registered custom model (weights folder is a stub the fake loads)."""
+    """A Completed job with a registered custom model (weights folder is a stub the fake loads).
+
+    The job is walked through its stages here, as a worker would, holding the job's lease so that a
+    worker running beside the test (the console's) never claims it; should that worker lease it in
+    the instant between creation and the lease, it runs it (and fails it: its data does not exist),
+    and another job is made under the next name.
+    """
+    for attempt in range(3):
+        model = name if attempt == 0 else f"{name}-{attempt}"
+        job_id = _leased_job(jobs, model)
+        if job_id is not None:
+            break
+    else:
+        raise AssertionError("a running worker claimed every job made for a custom model")
+    from stillhouse.jobs import state
+
+    for stage in state.STAGES:
+        jobs.transition(
+            job_id,
+            lambda j, s=stage: state.complete_stage(state.start_stage(j, s, state.now()), s, state.now()),
+        )
+    model_dir = home / "models" / model
+    model_dir.mkdir(parents=True)
+    return jobs.register_output_model(job_id, model_dir, training_loss=0.5).modelArn
+
+
+def _leased_job(jobs: Any, name: str) -> str | None:
+    """A new customization job for ``name``, leased for the test; ``None`` when a worker got it first."""
     created = jobs.create_job(
         {
             "jobName": f"job-{name}",
@@ -101,16 +128,12 @@ def make_custom_model(jobs: Any, home: Path, name: str = "router-v1") -> str:
         }
     )
     job_id = jobs.job_id(created.jobArn)
-    from stillhouse.jobs import state
-
-    for stage in state.STAGES:  # walk the job through its stages as a worker would
-        jobs.transition(
-            job_id,
-            lambda j, s=stage: state.complete_stage(state.start_stage(j, s, state.now()), s, state.now()),
-        )
-    model_dir = home / "models" / name
-    model_dir.mkdir(parents=True)
-    return jobs.register_output_model(job_id, model_dir, training_loss=0.5).modelArn
+    with jobs.store.transaction() as db:
+        taken = db.execute(
+            "UPDATE jobs SET lease_owner = 'test', lease_expires = ? WHERE id = ? AND lease_expires < ?",
+            (time.time() + 3600, job_id, time.time()),
+        ).rowcount
+    return job_id if taken == 1 else None
 
 
 def deploy(bedrock: Any, jobs: Any, home: Path) -> tuple[str, str]:
