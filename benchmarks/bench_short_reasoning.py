@@ -115,37 +115,17 @@ def load_students(args: argparse.Namespace, short: Path) -> dict[str, Any]:
 
 
 def interleaved(config: Any, models: dict[str, Any], records: list, quiet: bool) -> Any:
-    """Every model on every held-out record, one query each in turn (the order rotated per query
-    so none always answers on the cache the other just warmed), scored by ``stillhouse.evaluate``."""
-    from datetime import UTC, datetime
-
+    """Every model on every held-out record, one query each in turn after one untimed call each,
+    scored by ``stillhouse.evaluate`` (``evaluate_models(interleave=True)``)."""
     from stillhouse.evaluate import default_params
-    from stillhouse.evaluate.results import EvaluationResults, ModelResults, summarize
-    from stillhouse.evaluate.run import build_cases, run_model
-    from stillhouse.progress import track
+    from stillhouse.evaluate.run import evaluate_models
     from stillhouse.tasks import get_task
 
     task = get_task("video-router")
-    cases, skipped = build_cases(task, records)
     params = default_params(task, max_tokens=max(config.teacher_max_tokens, config.student_max_tokens))
-    labels = list(models)
-    for label in labels:  # one untimed call each: token tables, templates, the prompt's prefix
-        run_model(task, label, models[label], cases[:1], params, show_progress=False)
-    examples: dict[str, list] = {label: [] for label in labels}
-    for i, case in enumerate(track(cases, "interleaved", len(cases), disable=quiet)):
-        for label in labels[i % len(labels) :] + labels[: i % len(labels)]:
-            examples[label] += run_model(task, label, models[label], [case], params, show_progress=False)
-    results = EvaluationResults(
-        task=task.name,
-        created_at=datetime.now(UTC).isoformat(timespec="seconds"),
-        n_records=len(records),
-        skipped=skipped,
-        params=params.model_dump(mode="json"),
+    return evaluate_models(
+        task, records, models, params=params, warmup=1, show_progress=not quiet, interleave=True
     )
-    for label in labels:
-        summary = summarize(label, models[label].name, examples[label], priced=None)
-        results.models[label] = ModelResults(summary=summary, examples=examples[label])
-    return results
 
 
 def reasoning_chars(results: Any, label: str) -> float:

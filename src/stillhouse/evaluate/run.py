@@ -95,13 +95,15 @@ def evaluate_models(
     load_image: ImageLoader | None = None,
     warmup: int = 0,
     show_progress: bool = True,
+    interleave: bool = False,
 ) -> EvaluationResults:
     """Evaluate each model (keyed by its display label) on the same held-out records.
 
     ``judge`` is a :class:`Judge`, or a bare model that then grades with the task's built-in rubric.
     Without ``prices`` no cost is computed. ``warmup`` untimed calls per model (on the first record)
-    keep lazy loading and cold caches out of the latency figures. Raises :class:`DatasetError` when
-    no record is usable.
+    keep lazy loading and cold caches out of the latency figures. ``interleave`` asks the models one
+    record each in turn (:func:`run_interleaved`) instead of one model after another, so their
+    latencies share the machine's load alike. Raises :class:`DatasetError` when no record is usable.
     """
     cases, skipped = build_cases(task, records, load_image=load_image)
     if not cases:
@@ -119,9 +121,14 @@ def evaluate_models(
         prices_source=prices.source_path if prices else None,
         currency=prices.currency if prices else "USD",
     )
+    answered = run_interleaved(task, models, cases, params, warmup, show_progress) if interleave else {}
     for label, model in models.items():
         price = prices.lookup(label, model.name) if prices else None
-        examples = run_model(task, label, model, cases, params, warmup=warmup, show_progress=show_progress)
+        examples = (
+            answered[label]
+            if interleave
+            else run_model(task, label, model, cases, params, warmup=warmup, show_progress=show_progress)
+        )
         examples, stand_in_name = price_examples(examples, price, prices)
         if judge is not None:
             examples = judge_examples(judge, label, examples, show_progress=show_progress)
@@ -130,6 +137,29 @@ def evaluate_models(
         )
         results.models[label] = ModelResults(summary=summary, examples=examples)
     return results
+
+
+def run_interleaved(
+    task: Task,
+    models: Mapping[str, ChatModel],
+    cases: Sequence[EvalCase],
+    params: GenerationParams,
+    warmup: int = 0,
+    show_progress: bool = True,
+) -> dict[str, list[ExampleResult]]:
+    """Every model on every case, one case each in turn, the order rotated per case (so none always
+    answers on a cache another just warmed); ``warmup`` discarded rounds on the first case first."""
+    labels = list(models)
+    for _ in range(warmup):
+        for label in labels:
+            run_model(task, label, models[label], cases[:1], params, show_progress=False)
+    examples: dict[str, list[ExampleResult]] = {label: [] for label in labels}
+    with progress_bar("evaluate interleaved", total=len(cases), disable=not show_progress) as (bar, bar_task):
+        for i, case in enumerate(cases):
+            for label in labels[i % len(labels) :] + labels[: i % len(labels)]:
+                examples[label] += run_model(task, label, models[label], [case], params, show_progress=False)
+            bar.update(bar_task, advance=1)
+    return examples
 
 
 def run_model(
