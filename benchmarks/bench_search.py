@@ -362,7 +362,7 @@ def print_stages(stages: dict[str, list[float]], queries: int) -> None:
         print(f"  {stage:<22} {pct(ms, 50):>7.2f} / {pct(ms, 95):<7.2f}")
 
 
-def repeat_latency(engine, queries: list[dict], router: str, runs: int) -> None:  # type: ignore[no-untyped-def]
+def repeat_latency(engine, queries: list[dict], router: str, runs: int, options: dict) -> None:  # type: ignore[no-untyped-def]
     """p50 / p95 of total ms for routed and uniform, ``runs`` times over all queries each; the best
     run of each (the one least disturbed by the machine's other work) printed last."""
     from stillhouse.search.engine import SearchRequest
@@ -373,7 +373,7 @@ def repeat_latency(engine, queries: list[dict], router: str, runs: int) -> None:
         for run in range(runs):
             totals = [
                 engine.search(
-                    SearchRequest(query=q["text"], index="bench", fusion=fusion, router=spec)
+                    SearchRequest(query=q["text"], index="bench", fusion=fusion, router=spec, **options)
                 ).timings_ms.total
                 for q in queries
             ]
@@ -441,6 +441,12 @@ def main() -> None:
     parser.add_argument(
         "--lexical-weight", type=float, default=0.5, help="BM25's share of a modality's score"
     )
+    parser.add_argument(
+        "--min-weight",
+        type=float,
+        default=0.15,
+        help="modalities weighted under this are not searched (0: every channel, as before)",
+    )
     parser.add_argument("--threads", type=int, default=8, help="the engine's search threads (1: one by one)")
     parser.add_argument("--repeat", type=int, default=0, help="time routed and uniform this many more times")
     parser.add_argument("--latency-only", action="store_true", help="only the --repeat timings")
@@ -505,6 +511,7 @@ def main() -> None:
         "normalisation": args.normalisation,
         "candidates": args.candidates,
         "lexical_weight": args.lexical_weight,
+        "min_weight": args.min_weight,
     }
     print(f"fusion options, the same for every strategy: {options}")
     results, routed = {}, None
@@ -519,7 +526,7 @@ def main() -> None:
         print_table(results)
     print(f"load average (1, 5, 15 min) at the end: {', '.join(f'{x:.1f}' for x in os.getloadavg())}")
     if args.repeat:
-        repeat_latency(engine, queries, router, args.repeat)
+        repeat_latency(engine, queries, router, args.repeat, options)
     print(f"\npeak memory (max RSS): {resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024:.0f} MB")
     if args.student:
         times = [

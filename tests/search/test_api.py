@@ -135,7 +135,9 @@ def test_results_carry_the_segment_id_keyframe_and_media_the_index_recorded(
     add_segments(
         "media", write_segments(tmp_path / "m.jsonl", rows), ingest=cfg.IngestConfig(embedder="hashing")
     )
-    body = _post(client, {"query": "grand piano", "index": "media", "weights": "0,1,0,0", "k": 2}).json()
+    # min_weight 0: the second segment has no audio, so only a search of its other channels finds it
+    options = {"weights": "0,1,0,0", "k": 2, "min_weight": 0}
+    body = _post(client, {"query": "grand piano", "index": "media", **options}).json()
     first, second = body["results"]
     assert (first["segment_id"], first["keyframe"], first["media"]) == (
         0,
@@ -148,6 +150,18 @@ def test_results_carry_the_segment_id_keyframe_and_media_the_index_recorded(
         None,
         "Finance 101",
     )
+
+
+def test_a_search_skips_the_modalities_its_weights_all_but_dismiss(client: Any, indexed: str):
+    def scored(min_weight: float | None) -> set[str]:
+        options = {} if min_weight is None else {"min_weight": min_weight}
+        body = {"query": "grand piano", "index": indexed, "weights": "0.1,0.9,0,0", **options}
+        results = _post(client, body).json()["results"]
+        return {m for r in results for m, s in r["scores"].items() if s is not None}
+
+    assert scored(None) == {"audio"}  # the default floor, 0.15: visual (0.1) is not searched
+    assert scored(0.05) == {"visual", "audio"}
+    assert _post(client, {"query": "piano", "index": indexed, "min_weight": 1.5}).status_code == 400
 
 
 def test_post_search_on_a_missing_index_is_not_found(client: Any, home: Path):

@@ -17,6 +17,7 @@ from stillhouse.search.fusion import (
     minmax,
     normalised_list,
     renormalised,
+    searched,
 )
 from stillhouse.search.store import Hit
 
@@ -109,6 +110,32 @@ def test_a_segment_with_one_modality_is_scored_by_it_alone():
     by_id = {f.id: f for f in fuse(channels, weights, present, FusionConfig(lexical_weight=0.0))}
     assert by_id[1].score == pytest.approx(1.0)
     assert by_id[2].score == pytest.approx(0.1)
+
+
+def test_searched_keeps_the_modalities_weighted_at_least_the_floor_and_always_the_heaviest():
+    w = {"visual": 0.7, "audio": 0.15, "transcription": 0.1, "metadata": 0.05}
+    assert searched(w, 0.15) == ("visual", "audio")
+    assert searched(w, 0.0) == ALL  # 0: every channel, zero weights too
+    assert searched(w, 0.9) == ("visual",)  # nothing reaches the floor: the heaviest alone
+    tie = {"visual": 0.1, "audio": 0.4, "transcription": 0.4, "metadata": 0.1}
+    assert searched(tie, 0.5) == ("audio",)  # a tie for the heaviest: the first in order
+    assert searched(UNIFORM, 0.25) == ALL
+
+
+def test_a_modality_left_unsearched_neither_counts_nor_dilutes():
+    channels = {
+        "visual": ChannelHits(dense=[Hit(1, 0.9, ALL), Hit(2, 0.1, ALL)]),
+        "audio": ChannelHits(dense=[Hit(2, 0.9, ALL), Hit(1, 0.1, ALL)]),
+    }
+    w = {"visual": 0.9, "audio": 0.1, "transcription": 0.0, "metadata": 0.0}
+    kept = {m: channels[m] for m in searched(w, 0.15)}
+    present = {1: ALL, 2: ALL}
+    dense_only = FusionConfig(lexical_weight=0.0)
+    pruned = fuse(kept, w, present, dense_only)
+    assert [(f.id, f.score) for f in pruned] == [(1, 1.0), (2, 0.0)]  # visual alone, not 0.9 / 0.1
+    assert pruned[0].scores == {"visual": 1.0, "audio": None, "transcription": None, "metadata": None}
+    full = fuse(channels, w, present, dense_only)
+    assert [f.id for f in full] == [1, 2] and full[0].score == pytest.approx(0.9)
 
 
 def test_uniform_ignores_the_given_weights():

@@ -8,6 +8,7 @@ from typing import Annotated, Literal
 import typer
 
 from stillhouse.cli.app import app, emit_json
+from stillhouse.search.fusion import MIN_WEIGHT
 
 search_app = typer.Typer(help="The multimodal video search engine over segments.", no_args_is_help=True)
 app.add_typer(search_app, name="search")
@@ -112,6 +113,10 @@ def query(
     merge_gap: Annotated[
         float | None, typer.Option(help="Merge results of one video closer than this many seconds.")
     ] = None,
+    min_weight: Annotated[
+        float,
+        typer.Option(help="Modalities the router weights under this are not searched (0: all four)."),
+    ] = MIN_WEIGHT,
     log_uri: Annotated[
         str, typer.Option(help="Invocation log for routing calls (s3:// in the object store).")
     ] = DEFAULT_LOG_URI,
@@ -131,6 +136,7 @@ def query(
         router=router,
         version=version,
         merge_gap=merge_gap,
+        min_weight=min_weight,
     )
     out = search_and_log(request, log_uri=None if no_log else log_uri)
     if as_json:

@@ -20,6 +20,7 @@ from stillhouse.errors import NotFoundError
 from stillhouse.search import config as cfg
 from stillhouse.search.evidence import evidence
 from stillhouse.search.fusion import (
+    MIN_WEIGHT,
     ChannelHits,
     Fused,
     FusionConfig,
@@ -30,6 +31,7 @@ from stillhouse.search.fusion import (
     fuse_combined,
     merge_dense,
     merge_neighbours,
+    searched,
 )
 from stillhouse.search.ingest import store_for
 from stillhouse.search.routing import (
@@ -66,6 +68,8 @@ class SearchRequest(BaseModel):
     candidates: int = Field(default=50, ge=1, le=1000)  # top-K per list before fusion
     lexical_weight: float = Field(default=0.5, ge=0.0, le=1.0)
     normalisation: Normalisation = "minmax"  # of each list's scores before fusion (fusion.py)
+    # A modality weighted under this is neither searched nor fused (fusion.searched); 0: all are.
+    min_weight: float = Field(default=MIN_WEIGHT, ge=0.0, le=1.0)
 
     @field_validator("weights")
     @classmethod
@@ -156,7 +160,7 @@ class SearchEngine:
         threads: int = 8,
         stages: StageLog | None = None,
     ) -> None:
-        """``threads``: the 8 channel searches of a query run on that many threads (1: one after
+        """``threads``: a query's channel searches (up to 8) run on that many threads (1: one after
         another); the engines search in native code without the GIL."""
         self.log = log
         self.default_router = default_router
@@ -185,7 +189,8 @@ class SearchEngine:
             fused = fuse_combined(store.dense(version.table, COMBINED, vector, request.top_k))
             lap("searches")
         else:
-            channels = self._retrieve(store, version, request, vector)
+            modalities = searched(routing.weights, request.min_weight)  # type: ignore[union-attr]
+            channels = self._retrieve(store, version, request, vector, modalities)
             lap("searches")
             present = {h.id: h.has for c in channels.values() for h in (*c.dense, *c.lexical)}
             config = FusionConfig(
@@ -223,18 +228,24 @@ class SearchEngine:
         return json.loads(rows[segment_id].info)  # type: ignore[no-any-return]
 
     def _retrieve(
-        self, store: Store, version: cfg.IndexVersion, request: SearchRequest, vector: np.ndarray
+        self,
+        store: Store,
+        version: cfg.IndexVersion,
+        request: SearchRequest,
+        vector: np.ndarray,
+        modalities: tuple[Modality, ...],
     ) -> dict[Modality, ChannelHits]:
-        """Each modality's dense and BM25 top-K, the 8 searches concurrently; with an image model,
-        a 9th on the keyframe vectors (the query through its text tower) joins the visual dense list."""
+        """Each of ``modalities``' dense and BM25 top-K, the searches concurrently; with an image
+        model and visual searched, one more on the keyframe vectors (the query through its text
+        tower) joins the visual dense list."""
         table, k = version.table, request.top_k
         calls: dict[tuple[str, str], tuple[Callable[..., list[Hit]], tuple]] = {
             (m, kind): (store.dense, (table, m, vector, k)) if kind == "dense"
             else (store.lexical, (table, m, request.query, k))
-            for m in MODALITIES
+            for m in modalities
             for kind in ("dense", "lexical")
         }  # fmt: skip
-        if version.config.image_embedder is not None:
+        if version.config.image_embedder is not None and "visual" in modalities:
             image = self._embedder(version.config.image_embedder, image=True)
             calls[KEYFRAME, "dense"] = (store.dense, (table, KEYFRAME, image.embed([request.query])[0], k))
         if self.stages is not None:
@@ -247,7 +258,7 @@ class SearchEngine:
             done = {key: f.result() for key, f in futures.items()}
         if (KEYFRAME, "dense") in done:
             done["visual", "dense"] = merge_dense(done["visual", "dense"], done[KEYFRAME, "dense"])
-        return {m: ChannelHits(dense=done[m, "dense"], lexical=done[m, "lexical"]) for m in MODALITIES}
+        return {m: ChannelHits(dense=done[m, "dense"], lexical=done[m, "lexical"]) for m in modalities}
 
     def _executor(self) -> ThreadPoolExecutor:
         with self._lock:

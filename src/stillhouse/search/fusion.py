@@ -17,6 +17,11 @@ A modality's score is ``(1 - lexical_weight) * dense + lexical_weight * bm25``. 
 - ``combined``: the single embedding of all channels (the seeds' baseline), no routing.
 
 Oracle weights (the benchmark) are ``routed`` with the ground-truth weights given as fixed weights.
+
+A modality whose weight is under ``min_weight`` is left out (:func:`searched`): it is not searched,
+and it neither counts nor dilutes the others, like a modality the segment lacks. A channel of
+weight ``w`` adds at most ``w`` to any fused score, so skipping the ones the router all but
+dismissed costs little ranking and saves their searches (benchmarks/README).
 """
 
 from __future__ import annotations
@@ -34,6 +39,7 @@ Strategy = Literal["routed", "rrf", "uniform", "combined"]
 Normalisation = Literal["minmax", "zscore", "rank"]
 STRATEGIES: tuple[Strategy, ...] = ("routed", "rrf", "uniform", "combined")
 UNIFORM: dict[Modality, float] = {m: 1.0 / len(MODALITIES) for m in MODALITIES}
+MIN_WEIGHT = 0.15  # a search's default floor for :func:`searched` (its effect: benchmarks/README)
 
 
 class FusionConfig(BaseModel):
@@ -99,6 +105,14 @@ def merge_dense(*lists: Sequence[Hit]) -> list[Hit]:
             if h.id not in best or scaled[h.id] > best[h.id].score:
                 best[h.id] = Hit(h.id, scaled[h.id], h.has)
     return sorted(best.values(), key=lambda h: (-h.score, h.id))
+
+
+def searched(weights: Mapping[Modality, float], min_weight: float) -> tuple[Modality, ...]:
+    """The modalities worth searching: those weighted at least ``min_weight`` (0: all four, as a
+    search without pruning), and always the heaviest (ties: the first in :data:`MODALITIES`
+    order), so every query searches something."""
+    kept = tuple(m for m in MODALITIES if weights[m] >= min_weight)
+    return kept or (max(MODALITIES, key=lambda m: weights[m]),)
 
 
 def channel_scores(
