@@ -444,7 +444,7 @@ def main() -> None:
     parser.add_argument(
         "--min-weight",
         type=float,
-        default=0.15,
+        default=0.1,
         help="modalities weighted under this are not searched (0: every channel, as before)",
     )
     parser.add_argument("--threads", type=int, default=8, help="the engine's search threads (1: one by one)")

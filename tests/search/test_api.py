@@ -155,11 +155,11 @@ def test_results_carry_the_segment_id_keyframe_and_media_the_index_recorded(
 def test_a_search_skips_the_modalities_its_weights_all_but_dismiss(client: Any, indexed: str):
     def scored(min_weight: float | None) -> set[str]:
         options = {} if min_weight is None else {"min_weight": min_weight}
-        body = {"query": "grand piano", "index": indexed, "weights": "0.1,0.9,0,0", **options}
+        body = {"query": "grand piano", "index": indexed, "weights": "0.05,0.95,0,0", **options}
         results = _post(client, body).json()["results"]
         return {m for r in results for m, s in r["scores"].items() if s is not None}
 
-    assert scored(None) == {"audio"}  # the default floor, 0.15: visual (0.1) is not searched
+    assert scored(None) == {"audio"}  # the default floor, 0.1: visual (0.05) is not searched
     assert scored(0.05) == {"visual", "audio"}
     assert _post(client, {"query": "piano", "index": indexed, "min_weight": 1.5}).status_code == 400
 

@@ -39,7 +39,7 @@ Strategy = Literal["routed", "rrf", "uniform", "combined"]
 Normalisation = Literal["minmax", "zscore", "rank"]
 STRATEGIES: tuple[Strategy, ...] = ("routed", "rrf", "uniform", "combined")
 UNIFORM: dict[Modality, float] = {m: 1.0 / len(MODALITIES) for m in MODALITIES}
-MIN_WEIGHT = 0.15  # a search's default floor for :func:`searched` (its effect: benchmarks/README)
+MIN_WEIGHT = 0.1  # a search's default floor for :func:`searched` (its effect: benchmarks/README)
 
 
 class FusionConfig(BaseModel):
