@@ -417,6 +417,8 @@ def reuse(work: Path, args: argparse.Namespace) -> bool:
 
 
 def main() -> None:
+    from stillhouse.search.fusion import MIN_WEIGHT  # reads no state: safe before STILLHOUSE_HOME is set
+
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--segments", type=int, default=10_000)
     parser.add_argument("--queries", type=int, default=200)
@@ -444,7 +446,7 @@ def main() -> None:
     parser.add_argument(
         "--min-weight",
         type=float,
-        default=0.1,
+        default=MIN_WEIGHT,
         help="modalities weighted under this are not searched (0: every channel, as before)",
     )
     parser.add_argument("--threads", type=int, default=8, help="the engine's search threads (1: one by one)")
