@@ -29,7 +29,7 @@ from stillhouse.chat import (
 from stillhouse.errors import CorruptModelError, InvalidInputError, MissingDependencyError, ModelError
 from stillhouse.models.draft import PromptLookup
 from stillhouse.models.llamacpp_skeleton import SkeletonDecoder
-from stillhouse.models.skeleton import Skeleton, compile_skeleton
+from stillhouse.models.skeleton import Skeleton, compile_skeleton, key_slot
 
 THREADS_ENV = "STILLHOUSE_LLAMA_THREADS"
 
@@ -180,6 +180,41 @@ class LlamaCppModel:
                 return self._skeletons.option_logprobs(prompt, skeleton)
             except RuntimeError as exc:
                 raise ModelError(f"llama.cpp failed: {exc}") from exc
+
+    def decode_until(
+        self, messages: list[Message], params: GenerationParams, key: str
+    ) -> tuple[Completion, dict[str, float]]:
+        """:meth:`generate` under ``params.json_schema`` (flat, its first value an enum) stopped once
+        ``key``'s value is written: the answer's keys up to ``key`` as a JSON object, and each of the
+        first value's options' log-probability, read from the pass that chose it
+        (:meth:`SkeletonDecoder.decode`)."""
+        skeleton = self._skeleton_for(params)
+        if self._skeletons is None or skeleton is None:
+            raise InvalidInputError(
+                "decoding until a key needs skeleton decoding of a flat schema", field="json_schema"
+            )
+        slot = key_slot(skeleton, params.json_schema or {}, key)
+        with self._lock:
+            started = time.perf_counter()
+            prompt = self._prompt_tokens(to_llama_messages(messages))
+            try:
+                result = self._skeletons.decode(prompt, skeleton, params.max_tokens, stop_after=slot)
+            except RuntimeError as exc:
+                raise ModelError(f"llama.cpp failed: {exc}") from exc
+            latency_ms = (time.perf_counter() - started) * 1000
+        if result.first_choice is None:
+            raise InvalidInputError(
+                "the schema's first value is not an enum forced in one batch", field="json_schema"
+            )
+        completion = Completion(
+            text=result.text,
+            model=self.name,
+            input_tokens=result.input_tokens,
+            output_tokens=result.output_tokens,
+            latency_ms=latency_ms,
+            stop_reason="max_tokens" if result.truncated else "end_turn",
+        )
+        return completion, result.first_choice
 
     def _complete(
         self,
