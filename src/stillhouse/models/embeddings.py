@@ -119,7 +119,7 @@ class GgufEmbedder:
     """
 
     def __init__(self, path: str | Path, *, name: str | None = None, n_threads: int | None = None) -> None:
-        from stillhouse.models.llamacpp import default_threads, load_llama
+        from stillhouse.models.llamacpp_load import default_threads, load_llama
 
         self.path = Path(path)
         self._llm = load_llama(self.path, n_ctx=512, n_threads=n_threads or default_threads(), embedding=True)
