@@ -75,7 +75,7 @@ def plain_loop(spec: str, dev: list, golden: list, task: Any) -> tuple[float, li
     """Seconds per answer and the answers of a plain llama-cpp-python loop with fixed shots."""
     from llama_cpp import Llama
 
-    from stillhouse.models.llamacpp import default_threads
+    from stillhouse.models.llamacpp_load import default_threads
     from stillhouse.models.registry import resolve
 
     threads = default_threads()

@@ -2,7 +2,7 @@
 
     STILLHOUSE_HOME=<the demo's home> OMP_WAIT_POLICY=PASSIVE PYTHONPATH=src \\
         .venv/bin/python benchmarks/bench_short_reasoning.py --run runs/demo \\
-        [--reasoning-chars 40] [--decimals 2] [--heldout N] [--threads 1]
+        [--reasoning-chars 40] [--decimals 2] [--decode-until reasoning] [--heldout N] [--threads 1]
         [--base SPEC --steps N --limit N]   (smoke runs on another base model)
 
 Given a finished demo run (``--run``, laid out as ``recipes/video_router.Layout``: its labelled and
@@ -17,7 +17,8 @@ was interrupted, and is skipped when the student is published).
 Then both students answer the held-out set interleaved, one query each in turn (the order rotated
 per query), on ``--threads`` llama.cpp threads, so they share the machine's load; ``--decimals D``
 adds the short student decoded with ``D``-decimal weights (``StudentDecoding.number_decimals``) on
-the same loaded model. Scored by ``stillhouse.evaluate`` (``run_model``, ``summarize``, the summary
+the same loaded model, and ``--decode-until reasoning`` both students decoded only up to their
+reasoning, the weights from their route scores (``StudentDecoding.decode_until``). Scored by ``stillhouse.evaluate`` (``run_model``, ``summarize``, the summary
 table) against the human labels: rubric, weight MAE, dominant accuracy, valid JSON, p50/p95 latency,
 answer tokens; plus each p50's ratio to today's and the mean reasoning length. The load average
 is printed before and after; the results go to ``<run>/short-reasoning-N/results.json``.
@@ -42,6 +43,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--run", type=Path, default=Path("runs/demo"), help="the demo run's folder (its out)")
     parser.add_argument("--reasoning-chars", type=int, default=40)
     parser.add_argument("--decimals", type=int, default=None, help="also the short student at D decimals")
+    parser.add_argument(
+        "--decode-until", default=None, help="also both students decoded up to KEY, the rest from the route"
+    )
     parser.add_argument("--heldout", type=int, default=None, help="the first N held-out queries (all)")
     parser.add_argument("--threads", type=int, default=1, help="llama.cpp threads")
     parser.add_argument("--base", default=None, help="another base model than the demo's (smoke runs)")
@@ -99,19 +103,30 @@ def short_student(args: argparse.Namespace, config: Any, log: Any = print) -> Pa
 
 
 def load_students(args: argparse.Namespace, short: Path) -> dict[str, Any]:
-    """Today's student and the short one as the registry serves them (their manifests' decoding)."""
+    """Today's student and the short one as the registry serves them (their manifests' decoding),
+    and the variants ``--decimals`` and ``--decode-until`` add on the same loaded models."""
     from stillhouse.models import load_model
-    from stillhouse.models.manifest import StudentDecoding
     from stillhouse.recipes.video_router import Layout
-    from stillhouse.tasks.student_model import StudentFormatModel
 
     models = {TODAY: load_model(str(Layout(root=args.run).student)), SHORT: load_model(str(short))}
     if args.decimals is not None:
-        shorter = models[SHORT]
-        assert isinstance(shorter, StudentFormatModel)
-        decoding = StudentDecoding(**{**shorter.decoding.model_dump(), "number_decimals": args.decimals})
-        models[f"{SHORT}+{args.decimals}dp"] = StudentFormatModel(shorter.inner, shorter.task, decoding)
+        models[f"{SHORT}+{args.decimals}dp"] = redecoded(models[SHORT], number_decimals=args.decimals)
+    if args.decode_until is not None:
+        for label in (TODAY, SHORT):
+            models[f"{label}+until-{args.decode_until}"] = redecoded(
+                models[label], decode_until=args.decode_until
+            )
     return models
+
+
+def redecoded(model: Any, **levers: Any) -> Any:
+    """The served student ``model`` on the same loaded backend, its decoding's ``levers`` changed."""
+    from stillhouse.models.manifest import StudentDecoding
+    from stillhouse.tasks.student_model import StudentFormatModel
+
+    assert isinstance(model, StudentFormatModel)
+    decoding = StudentDecoding(**{**model.decoding.model_dump(), **levers})
+    return StudentFormatModel(model.inner, model.task, decoding)
 
 
 def interleaved(config: Any, models: dict[str, Any], records: list, quiet: bool) -> Any:
@@ -172,7 +187,15 @@ def main(argv: list[str] | None = None) -> Any:
     results = interleaved(config, models, records, args.quiet)
     after = os.getloadavg()
     report(results, args, (before, after))
-    out = short_root(args) / ("results.json" if args.decimals is None else f"results-{args.decimals}dp.json")
+    suffix = "".join(
+        part
+        for part, on in (
+            (f"-{args.decimals}dp", args.decimals is not None),
+            (f"-until-{args.decode_until}", args.decode_until),
+        )
+        if on
+    )
+    out = short_root(args) / f"results{suffix}.json"
     out.write_text(results.model_dump_json(indent=2), encoding="utf-8")
     print(f"results: {out}")
     return results

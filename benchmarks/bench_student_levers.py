@@ -21,10 +21,13 @@ student (``StudentDecoding`` in its ``stillhouse.json``, ``LoadOptions``,
 - ``decimals=2`` / ``decimals=1``  ``number_decimals``: a weight at its last decimal ends without a pass
 - ``draft``            prompt-lookup drafts verified in batches (``draft`` option; acceptance printed)
 - ``combined``         reasoning<=40, decimals=1 and draft together (``combined-nodraft``: without draft)
+- ``route-prior``      ``decode_until`` the reasoning: route and reasoning decoded, the weights the
+                       route head's (below), from the route scores read in the pass over the prompt
+- ``route-prior-draft``  the same with prompt-lookup drafts
 - ``weights-only``     route and weights decoded, no reasoning
 - ``route-only``       the route alone decoded
 - ``route-head``       the weights-only path: the route's probabilities from one forward pass,
-                       mixed over each route's mean golden weights (no token decoded)
+                       mixed over each route's median golden weights (no token decoded)
 - ``route-head-threads=2``  the route head on two llama.cpp threads
 - ``route-head-q4_0``  the route head on the student requantized from q8_0 to q4_0 by llama.cpp's
                        quantizer (a temporary file; half the weight bytes, and a different model's
@@ -59,7 +62,7 @@ import numpy as np
 DEMO = Path("runs/demo/models")
 ALL_LEVERS = (
     "today,no-prefix-reuse,threads=2,reasoning<=80,reasoning<=40,decimals=2,decimals=1,draft,combined,"
-    "combined-nodraft,"
+    "combined-nodraft,route-prior,route-prior-draft,"
     "weights-only,route-only,route-head,route-head-threads=2,route-head-q4_0,fast-router"
 )
 ROUTE_HEADS = ("route-head", "route-head-threads=2", "route-head-q4_0")
@@ -87,6 +90,8 @@ def decodings() -> dict[str, Any]:
         "draft": StudentDecoding(draft=PromptLookup()),
         "combined": StudentDecoding(max_string_chars=40, number_decimals=1, draft=PromptLookup()),
         "combined-nodraft": StudentDecoding(max_string_chars=40, number_decimals=1),
+        "route-prior": StudentDecoding(decode_until="reasoning"),
+        "route-prior-draft": StudentDecoding(decode_until="reasoning", draft=PromptLookup()),
     }
 
 
@@ -99,8 +104,7 @@ class Bench:
         from stillhouse.models.manifest import StudentDecoding
         from stillhouse.tasks import get_task
         from stillhouse.tasks.student_model import StudentFormatModel
-        from stillhouse.tasks.video_router.golden import load_golden
-        from stillhouse.tasks.video_router.route_head import route_prior
+        from stillhouse.tasks.video_router.golden import golden_route_prior
 
         self.task = get_task("video-router")
         gguf, threads, draft = args.student / "model.gguf", args.threads, decodings()["draft"].draft
@@ -128,7 +132,7 @@ class Bench:
             inner = self.inner["draft" if decoding.draft is not None else "plain"]
             self.students[name] = StudentFormatModel(inner, self.task, decoding)
         self.plain = StudentFormatModel(self.inner["plain"], self.task, StudentDecoding())
-        self.prior = route_prior(load_golden())
+        self.prior = golden_route_prior()
         self.fast_router = load_model(str(args.fast_router)) if args.fast_router else None
         self.shots = shot_turns(self.task, args.shots)
 

@@ -10,7 +10,8 @@ import pytest
 
 from stillhouse.chat import ChatModel, GenerationParams, Image, Message
 from stillhouse.errors import InvalidInputError
-from stillhouse.models.llamacpp import THREADS_ENV, default_threads, stop_reason, to_llama_messages
+from stillhouse.models.llamacpp import stop_reason, to_llama_messages
+from stillhouse.models.llamacpp_load import THREADS_ENV, default_threads
 
 USER = [
     Message(role="system", content="You are a helpful assistant."),

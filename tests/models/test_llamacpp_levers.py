@@ -72,3 +72,46 @@ def test_the_first_choices_scores_are_the_routes_log_probabilities(models):
                 "required": SHORT["required"][1:],
             },
         )
+
+
+def test_decoding_until_the_reasoning_keeps_its_text_and_takes_the_weights_from_the_route_scores(models):
+    from stillhouse.tasks.student_model import StudentFormatModel
+    from stillhouse.tasks.video_router.golden import golden_route_prior
+    from stillhouse.tasks.video_router.route_head import mixed_weights
+    from stillhouse.tasks.video_router.weights import round_hundredths
+
+    plain, _ = models
+    params = GenerationParams(max_tokens=256, json_schema=TASK.student_json_schema)
+    full = plain.generate(QUERY, params)
+    head, scores = plain.decode_until(QUERY, params, "reasoning")
+    whole = json.loads(full.text)
+    # the same tokens as the whole answer's, stopped after the reasoning
+    assert json.loads(head.text) == {"route": whole["route"], "reasoning": whole["reasoning"]}
+    assert head.output_tokens < full.output_tokens and head.stop_reason == "end_turn"
+    assert scores == pytest.approx(plain.option_logprobs(QUERY, TASK.student_json_schema), abs=1e-4)
+    student = StudentFormatModel(plain, TASK, StudentDecoding(decode_until="reasoning"))
+    asked = GenerationParams(max_tokens=256, json_schema=TASK.json_schema)  # as a caller asks
+    answer = json.loads(student.generate(TASK.messages("a dog barking at the mailman"), asked).text)
+    assert answer["reasoning"] == whole["reasoning"]
+    assert {m: answer[m] for m in MODALITIES} == round_hundredths(mixed_weights(scores, golden_route_prior()))
+    with pytest.raises(Exception, match="not a key"):
+        plain.decode_until(QUERY, params, "weights")
+
+
+def test_a_published_folder_whose_manifest_decodes_until_the_reasoning_is_served_so(models, tmp_path):
+    from stillhouse.models import load_model
+    from stillhouse.models.manifest import write_manifest
+    from stillhouse.tasks.student_model import StudentFormatModel
+
+    plain, _ = models
+    (tmp_path / "model.gguf").symlink_to(plain.path)
+    (tmp_path / "config.json").write_text("{}")
+    write_manifest(tmp_path, TASK.name, StudentDecoding(decode_until="reasoning"))
+    served = load_model(str(tmp_path), n_ctx=512, n_threads=1)
+    assert isinstance(served, StudentFormatModel) and served.decoding.decode_until == "reasoning"
+    messages, params = TASK.messages("a dog barking at the mailman"), GenerationParams(max_tokens=256)
+    answer, whole = (
+        served.generate(messages, params),
+        StudentFormatModel(plain, TASK).generate(messages, params),
+    )
+    assert TASK.parse(answer.text).ok and answer.output_tokens < whole.output_tokens  # no weights decoded

@@ -234,3 +234,47 @@ def test_a_number_at_its_last_decimal_or_its_maximum_is_closed_for_the_model():
         b'{"route": "audio", "reasoning": "x", "visual": 0.75',
     )
     assert default is not None and forced(compile_skeleton(STUDENT_JSON_SCHEMA), default) == b""
+
+
+def test_a_keys_slot_is_found_by_its_place_in_the_schema():
+    from stillhouse.errors import InvalidInputError
+    from stillhouse.models.skeleton import key_slot
+
+    skeleton = compile_skeleton(STUDENT_JSON_SCHEMA)
+    assert isinstance(skeleton[key_slot(skeleton, STUDENT_JSON_SCHEMA, "route")], EnumSlot)
+    assert isinstance(skeleton[key_slot(skeleton, STUDENT_JSON_SCHEMA, "reasoning")], StringSlot)
+    assert isinstance(skeleton[key_slot(skeleton, STUDENT_JSON_SCHEMA, "metadata")], NumberSlot)
+    with pytest.raises(InvalidInputError, match="'weights' is not a key") as info:
+        key_slot(skeleton, STUDENT_JSON_SCHEMA, "weights")
+    assert info.value.field == "decoding"
+
+
+@pytest.mark.parametrize(
+    ("text", "key", "closed"),
+    [
+        # the value's last token carried the text after it: cut where the value ends
+        (
+            '{"route": "audio", "reasoning": "A bark.",',
+            "reasoning",
+            '{"route": "audio", "reasoning": "A bark."}',
+        ),
+        (
+            '{"route": "audio", "reasoning": "A bark."',
+            "reasoning",
+            '{"route": "audio", "reasoning": "A bark."}',
+        ),
+        ('{"route": "audio", "', "route", '{"route": "audio"}'),
+        ('{"route": "audio", "reasoning": "A bark.", "visual": 0.1', "visual", None),  # 0.15 may follow
+        (ROUTE[: ROUTE.index(', "audio"') + 1], "visual", ROUTE[: ROUTE.index(', "audio"')] + "}"),
+        ('{"route": "audio", "reasoning": "A bar', "reasoning", None),  # the value is not written yet
+        ('{"route": "nope"', "route", None),  # not text the skeleton accepts
+    ],
+)
+def test_an_answer_is_closed_just_after_the_value_it_stops_at(text, key, closed):
+    from stillhouse.models.skeleton import closed_after, key_slot
+
+    skeleton = compile_skeleton(STUDENT_JSON_SCHEMA)
+    got = closed_after(skeleton, text.encode(), key_slot(skeleton, STUDENT_JSON_SCHEMA, key))
+    assert got == (closed.encode() if closed is not None else None)
+    if closed is not None:
+        assert list(json.loads(closed))[-1] == key

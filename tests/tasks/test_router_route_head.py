@@ -1,4 +1,4 @@
-"""The router's weights-only path: route probabilities mixed over each route's mean weights. Pure."""
+"""The router's weights-only path: route probabilities mixed over each route's median weights. Pure."""
 
 from __future__ import annotations
 
@@ -18,15 +18,36 @@ ANSWERS = {
 }
 
 
-def test_each_route_gets_the_mean_weights_of_its_records():
+def test_each_route_gets_the_median_weights_of_its_records_renormalised():
     records = [labelled_record(route, answer) for route, answer in ANSWERS.items()]
-    other = '{"visual": 0.5, "audio": 0.1, "transcription": 0.1, "metadata": 0.3, "reasoning": "Seen."}'
-    records.append(labelled_record("a second visual query", other))
+    for query, answer in (
+        (
+            "a second visual query",
+            '{"visual": 0.6, "audio": 0.1, "transcription": 0.1, "metadata": 0.2, "reasoning": "Seen."}',
+        ),
+        (
+            "a mixed query leaning visual",
+            '{"visual": 0.4, "audio": 0.35, "transcription": 0.05, "metadata": 0.2, "reasoning": "Both."}',
+        ),
+    ):
+        records.append(labelled_record(query, answer))
     prior = route_prior(records)
+    # medians 0.6 / 0.1 / 0.1 / 0.2: the mixed query moves no weight (a mean would give audio 0.183)
     assert prior["visual"] == pytest.approx(
         {"visual": 0.6, "audio": 0.1, "transcription": 0.1, "metadata": 0.2}
     )
     assert prior["transcription"] == {"visual": 0.0, "audio": 0.0, "transcription": 1.0, "metadata": 0.0}
+    uneven = [
+        labelled_record(
+            f"q{i}",
+            f'{{"visual": {v}, "audio": {a}, "transcription": 0.0, "metadata": {m}, "reasoning": "x"}}',
+        )
+        for i, (v, a, m) in enumerate(((0.8, 0.1, 0.1), (0.6, 0.3, 0.1), (0.7, 0.1, 0.2)))
+    ]
+    medians = route_prior([*uneven, *records[1:4]])["visual"]  # 0.7 / 0.1 / 0 / 0.1, sum 0.9
+    assert medians == pytest.approx(
+        {"visual": 0.7 / 0.9, "audio": 0.1 / 0.9, "transcription": 0.0, "metadata": 0.1 / 0.9}
+    )
     golden = route_prior(load_golden())
     assert all(max(w, key=w.get) == route for route, w in golden.items())
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 import pytest
 
 from stillhouse.chat import GenerationParams, Message
@@ -148,3 +150,79 @@ def test_a_student_trained_on_short_reasoning_is_served_under_the_cap_it_was_tra
     assert TASK.parse(model.generate(TASK.messages("thunder"), GenerationParams()).text).ok
     schema = inner.calls[-1][1].json_schema
     assert schema is not None and schema["properties"]["reasoning"]["maxLength"] == 24
+
+
+class RouteScorer(FakeModel):
+    """A student nearly sure of audio that decodes its answer up to a key (as llama.cpp does)."""
+
+    SCORES = {"visual": -5.0, "audio": -0.05, "transcription": -4.0, "metadata": -6.0}
+
+    def decode_until(self, messages, params, key):
+        self.until = (messages, params, key)
+        return self.generate(messages, params), dict(self.SCORES)
+
+
+def _until_reasoning(answers: list[str]) -> tuple[RouteScorer, StudentFormatModel]:
+    from stillhouse.models.manifest import StudentDecoding
+
+    inner = RouteScorer(answers, name="student")
+    return inner, StudentFormatModel(inner, TASK, StudentDecoding(decode_until="reasoning"))
+
+
+def test_decoding_until_the_reasoning_fills_the_weights_from_the_route_scores() -> None:
+    from stillhouse.tasks.video_router.golden import golden_route_prior
+    from stillhouse.tasks.video_router.route_head import mixed_weights
+    from stillhouse.tasks.video_router.weights import round_hundredths
+
+    inner, model = _until_reasoning(['{"route": "audio", "reasoning": "A dog barks."}'])
+    completion = model.generate(
+        TASK.messages("a dog barking"), GenerationParams(json_schema=TASK.json_schema)
+    )
+    value = json.loads(completion.text)
+    assert TASK.parse(completion.text).ok and value["reasoning"] == "A dog barks."
+    expected = round_hundredths(mixed_weights(RouteScorer.SCORES, golden_route_prior()))
+    assert {m: value[m] for m in expected} == expected and max(expected, key=expected.get) == "audio"
+    messages, params, key = inner.until
+    assert key == "reasoning" and messages[0].content == TASK.student_prompt
+    assert params.json_schema == TASK.student_json_schema  # decoded under the whole schema, stopped inside
+
+
+def test_an_answer_cut_short_before_its_reasoning_ends_comes_back_as_written() -> None:
+    class CutShort(RouteScorer):
+        def generate(self, messages, params):
+            return super().generate(messages, params).model_copy(update={"stop_reason": "max_tokens"})
+
+    inner = CutShort(['{"route": "audio", "reasoning": "A dog'], name="student")
+    model = StudentFormatModel(inner, TASK, _until_reasoning([])[1].decoding)
+    completion = model.generate(TASK.messages("a dog barking"), GenerationParams(max_tokens=4))
+    assert completion.text == '{"route": "audio", "reasoning": "A dog'
+
+
+def test_a_request_under_another_schema_is_decoded_whole_and_not_completed() -> None:
+    inner, model = _until_reasoning(['{"answer": "x"}'])
+    other = {"type": "object", "properties": {"answer": {"type": "string"}}, "required": ["answer"]}
+    completion = model.generate(TASK.messages("a dog barking"), GenerationParams(json_schema=other))
+    assert completion.text == '{"answer": "x"}' and inner.calls[-1][1].json_schema == other
+    assert not hasattr(inner, "until")
+
+
+def test_a_backend_that_cannot_decode_until_a_key_is_refused_when_decode_until_is_set() -> None:
+    from stillhouse.errors import InvalidInputError
+    from stillhouse.models.manifest import StudentDecoding
+
+    manifest = StudentManifest(task=TASK.name, decoding=StudentDecoding(decode_until="reasoning"))
+    with pytest.raises(InvalidInputError, match="cannot decode until a key") as info:
+        wrap_student(FakeModel(["{}"], name="student"), manifest)
+    assert info.value.field == "decoding"
+    assert isinstance(wrap_student(RouteScorer(["{}"]), manifest), StudentFormatModel)
+    with pytest.raises(InvalidInputError, match="cannot decode until a key"):  # wrapped by hand
+        StudentFormatModel(FakeModel(["{}"]), TASK, manifest.decoding).generate(
+            TASK.messages("a dog barking"), GenerationParams()
+        )
+
+
+def test_a_task_whose_answer_does_not_follow_from_its_first_choice_refuses_to_complete_it() -> None:
+    from stillhouse.errors import InvalidInputError
+
+    with pytest.raises(InvalidInputError, match="cannot complete an answer from its first choice"):
+        get_task("image-keywords").complete_from_choice({"keywords": []}, {"a": 0.0})

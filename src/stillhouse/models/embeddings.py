@@ -119,7 +119,7 @@ class GgufEmbedder:
     """
 
     def __init__(self, path: str | Path, *, name: str | None = None, n_threads: int | None = None) -> None:
-        from stillhouse.models.llamacpp import default_threads, load_llama
+        from stillhouse.models.llamacpp_load import default_threads, load_llama
 
         self.path = Path(path)
         self._llm = load_llama(self.path, n_ctx=512, n_threads=n_threads or default_threads(), embedding=True)
@@ -148,7 +148,9 @@ def minilm_gguf() -> Path:
 
 def load_embedder(spec: str = "minilm") -> Embedder:
     """``"minilm"`` (packaged all-MiniLM-L6-v2, torch), ``"minilm-gguf"`` (the same through llama.cpp),
-    ``"hashing"`` / ``"hashing:DIM"``, or a local folder."""
+    ``"hashing"`` / ``"hashing:DIM"``, a local folder, or a GGUF encoder file (llama.cpp with the
+    file's pooling: a BERT GGUF, or a student cut to its first layers by
+    :func:`stillhouse.models.gguf_layers.truncate_gguf`)."""
     text = spec.strip()
     if text in ("minilm", "all-minilm-l6-v2"):
         from stillhouse.models.catalog import pull
@@ -164,7 +166,10 @@ def load_embedder(spec: str = "minilm") -> Embedder:
     path = Path(text).expanduser()
     if path.is_dir():
         return SentenceTransformerEmbedder(path)
+    if path.is_file() and path.suffix == ".gguf":
+        return GgufEmbedder(path)
     raise NotFoundError(
-        f"unknown embedder {spec!r}: use 'minilm', 'minilm-gguf', 'hashing[:DIM]' or a model folder",
+        f"unknown embedder {spec!r}: use 'minilm', 'minilm-gguf', 'hashing[:DIM]', a model folder "
+        "or an encoder's .gguf file",
         field="embedder",
     )

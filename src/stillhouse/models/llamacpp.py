@@ -9,7 +9,6 @@ prompt on every call pays for it once (see ``benchmarks/bench_backends.py``).
 from __future__ import annotations
 
 import codecs
-import os
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -26,12 +25,11 @@ from stillhouse.chat import (
     TokenDistribution,
     collect_stream,
 )
-from stillhouse.errors import CorruptModelError, InvalidInputError, MissingDependencyError, ModelError
+from stillhouse.errors import InvalidInputError, ModelError
 from stillhouse.models.draft import PromptLookup
+from stillhouse.models.llamacpp_load import default_threads, load_llama
 from stillhouse.models.llamacpp_skeleton import SkeletonDecoder
-from stillhouse.models.skeleton import Skeleton, compile_skeleton
-
-THREADS_ENV = "STILLHOUSE_LLAMA_THREADS"
+from stillhouse.models.skeleton import Skeleton, compile_skeleton, key_slot
 
 
 class _SampleCounter:
@@ -63,21 +61,6 @@ def to_llama_messages(messages: list[Message]) -> list[dict[str, str]]:
             field="messages",
         )
     return [{"role": m.role, "content": m.content} for m in messages]
-
-
-def default_threads() -> int:
-    """``STILLHOUSE_LLAMA_THREADS`` or every core.
-
-    On a machine whose cores are busy with other work, fewer threads are much faster: llama.cpp's
-    threads wait for each other at every layer, so one preempted thread stalls them all (figures in
-    benchmarks/README.md).
-    """
-    env = os.environ.get(THREADS_ENV, "").strip()
-    if env:
-        if not env.isdigit() or int(env) < 1:
-            raise InvalidInputError(f"{THREADS_ENV} must be a positive integer, not {env!r}")
-        return int(env)
-    return os.cpu_count() or 1
 
 
 def stop_reason(finish_reason: str | None, completion_tokens: int, steps: int | None) -> StopReason:
@@ -180,6 +163,41 @@ class LlamaCppModel:
                 return self._skeletons.option_logprobs(prompt, skeleton)
             except RuntimeError as exc:
                 raise ModelError(f"llama.cpp failed: {exc}") from exc
+
+    def decode_until(
+        self, messages: list[Message], params: GenerationParams, key: str
+    ) -> tuple[Completion, dict[str, float]]:
+        """:meth:`generate` under ``params.json_schema`` (flat, its first value an enum) stopped once
+        ``key``'s value is written: the answer's keys up to ``key`` as a JSON object, and each of the
+        first value's options' log-probability, read from the pass that chose it
+        (:meth:`SkeletonDecoder.decode`)."""
+        skeleton = self._skeleton_for(params)
+        if self._skeletons is None or skeleton is None:
+            raise InvalidInputError(
+                "decoding until a key needs skeleton decoding of a flat schema", field="json_schema"
+            )
+        slot = key_slot(skeleton, params.json_schema or {}, key)
+        with self._lock:
+            started = time.perf_counter()
+            prompt = self._prompt_tokens(to_llama_messages(messages))
+            try:
+                result = self._skeletons.decode(prompt, skeleton, params.max_tokens, stop_after=slot)
+            except RuntimeError as exc:
+                raise ModelError(f"llama.cpp failed: {exc}") from exc
+            latency_ms = (time.perf_counter() - started) * 1000
+        if result.first_choice is None:
+            raise InvalidInputError(
+                "the schema's first value is not an enum forced in one batch", field="json_schema"
+            )
+        completion = Completion(
+            text=result.text,
+            model=self.name,
+            input_tokens=result.input_tokens,
+            output_tokens=result.output_tokens,
+            latency_ms=latency_ms,
+            stop_reason="max_tokens" if result.truncated else "end_turn",
+        )
+        return completion, result.first_choice
 
     def _complete(
         self,
@@ -357,30 +375,3 @@ def _translated(chunks: Iterator[dict[str, Any]]) -> Iterator[dict[str, Any]]:
 
 def _token_text(llm: Any, token: int) -> str:
     return llm.detokenize([token], special=True).decode("utf-8", errors="replace") if token != -1 else ""
-
-
-def load_llama(path: Path, *, n_ctx: int, n_threads: int, embedding: bool = False):  # -> llama_cpp.Llama
-    """Open a GGUF with llama.cpp (as an encoder with ``embedding``), translating its failures into
-    stillhouse errors."""
-    try:
-        from llama_cpp import Llama
-    except ImportError as exc:
-        raise MissingDependencyError(
-            "the llama.cpp backend needs llama-cpp-python: "
-            "CMAKE_ARGS='-DGGML_NATIVE=OFF' pip install 'stillhouse[llama]'"
-        ) from exc
-    if not path.is_file():
-        raise InvalidInputError(f"no GGUF file at {path}", field="model")
-    try:
-        # Prompt evaluation gets the same thread count: llama-cpp-python would otherwise use every
-        # core for it, whatever n_threads says.
-        return Llama(
-            model_path=str(path),
-            n_ctx=n_ctx,
-            n_threads=n_threads,
-            n_threads_batch=n_threads,
-            embedding=embedding,
-            verbose=False,
-        )
-    except (ValueError, RuntimeError) as exc:
-        raise CorruptModelError(f"llama.cpp cannot load {path}: {exc}") from exc

@@ -21,7 +21,16 @@ import numpy as np
 from stillhouse.errors import InvalidInputError, ModelError
 from stillhouse.models.draft import DraftStats, PromptLookup, lookup_draft
 from stillhouse.models.llamacpp_states import PrefixStates
-from stillhouse.models.skeleton import Cursor, EnumSlot, Literal, Skeleton, advance, done, forced
+from stillhouse.models.skeleton import (
+    Cursor,
+    EnumSlot,
+    Literal,
+    Skeleton,
+    advance,
+    closed_after,
+    done,
+    forced,
+)
 
 TOP_K = 64  # the model's best tokens tried before the whole vocabulary is ranked
 
@@ -34,6 +43,7 @@ class SkeletonResult:
     input_tokens: int
     output_tokens: int
     truncated: bool
+    first_choice: dict[str, float] | None = None  # the first value's option scores, when asked
 
 
 class SkeletonDecoder:
@@ -56,9 +66,17 @@ class SkeletonDecoder:
             self._pieces = [llm.detokenize([t], special=False) for t in range(llm.n_vocab())]
         return self._pieces
 
-    def decode(self, prompt: list[int], skeleton: Skeleton, max_tokens: int) -> SkeletonResult:
-        """Answer ``prompt`` (tokens) under ``skeleton``, at most ``max_tokens`` output tokens."""
-        steps = self.decode_steps(prompt, skeleton, max_tokens)
+    def decode(
+        self, prompt: list[int], skeleton: Skeleton, max_tokens: int, stop_after: int | None = None
+    ) -> SkeletonResult:
+        """Answer ``prompt`` (tokens) under ``skeleton``, at most ``max_tokens`` output tokens.
+
+        With ``stop_after`` (a slot's index), decoding stops once that value is written: the text
+        is the answer up to it, closed as a JSON object (:func:`closed_after`), and the result
+        carries the first value's option scores (:meth:`option_logprobs`) from the pass that chose
+        it. Every token is chosen as under the whole skeleton: a value's last token may carry the
+        text that follows it (``",``), which a schema that ended there would refuse."""
+        steps = self.decode_steps(prompt, skeleton, max_tokens, stop_after)
         while True:
             try:
                 next(steps)
@@ -66,7 +84,7 @@ class SkeletonDecoder:
                 return stop.value  # type: ignore[no-any-return]
 
     def decode_steps(
-        self, prompt: list[int], skeleton: Skeleton, max_tokens: int
+        self, prompt: list[int], skeleton: Skeleton, max_tokens: int, stop_after: int | None = None
     ) -> Generator[bytes, None, SkeletonResult]:
         """:meth:`decode`, yielding the answer's bytes as they are decided (a forced run, then each
         chosen token) and returning the result."""
@@ -79,8 +97,8 @@ class SkeletonDecoder:
             )
         max_tokens = min(max_tokens, room)  # as llama-cpp-python clips it on the grammar path
         pending = self.states.restore(prompt)
-        cursor, out, n_out, saved = Cursor(), bytearray(), 0, False
-        while True:
+        cursor, out, n_out, saved, first = Cursor(), bytearray(), 0, False, None
+        while stop_after is None or cursor.index <= stop_after:
             run = self._forced_tokens(forced(skeleton, cursor))
             if run:
                 run = run[: max_tokens - n_out]
@@ -99,7 +117,10 @@ class SkeletonDecoder:
                 self._llm.eval(pending)
                 self.states.save()
                 saved = True
-                token, cursor = self._best_fit(skeleton, cursor, self._logits(-1))
+                logits = self._logits(-1)
+                if stop_after is not None and cursor == Cursor(1) and isinstance(skeleton[1], EnumSlot):
+                    first = self._option_scores(skeleton, cursor, logits)
+                token, cursor = self._best_fit(skeleton, cursor, logits)
                 chosen = [token]
             else:
                 chosen, cursor = self._verified(pending, skeleton, cursor, max_tokens - n_out)
@@ -107,8 +128,12 @@ class SkeletonDecoder:
                 out += pieces[token]
                 yield pieces[token]
             pending, n_out = [chosen[-1]], n_out + len(chosen)
+        if stop_after is not None and cursor.index > stop_after:
+            closed = closed_after(skeleton, bytes(out), stop_after)
+            assert closed is not None  # the cursor is past the value
+            return SkeletonResult(closed.decode("utf-8", errors="replace"), len(prompt), n_out, False, first)
         text = out.decode("utf-8", errors="replace")
-        return SkeletonResult(text, len(prompt), n_out, truncated=not done(skeleton, cursor))
+        return SkeletonResult(text, len(prompt), n_out, not done(skeleton, cursor), first)
 
     def option_logprobs(self, prompt: list[int], skeleton: Skeleton) -> dict[str, float]:
         """The log-probability of each option of the skeleton's first value, an enum after the
@@ -119,17 +144,31 @@ class SkeletonDecoder:
         four modalities do): a classification for the price of reading the prompt, with no token
         decoded (the router's weights-only path, :mod:`stillhouse.tasks.video_router.route_head`).
         """
-        if len(skeleton) < 2 or not isinstance(skeleton[0], Literal) or not isinstance(skeleton[1], EnumSlot):
+        if len(skeleton) < 2 or not isinstance(skeleton[0], Literal):
+            raise InvalidInputError("the schema's first value is not an enum", field="json_schema")
+        pending = self.states.restore(prompt) + self._forced_tokens(skeleton[0].text)
+        self._option_scores(skeleton, Cursor(1), None)  # refuses before the pass
+        self._llm.eval(pending)
+        scores = self._option_scores(skeleton, Cursor(1), self._logits(-1))
+        assert scores is not None
+        return scores
+
+    def _option_scores(
+        self, skeleton: Skeleton, cursor: Cursor, logits: np.ndarray | None
+    ) -> dict[str, float] | None:
+        """Each option's log-probability from ``logits`` when ``cursor`` is at the start of the
+        skeleton's first value and it is an enum (``None`` otherwise); ``logits`` ``None`` only checks."""
+        if cursor.index != 1 or cursor.text or not isinstance(skeleton[1], EnumSlot):
             raise InvalidInputError("the schema's first value is not an enum", field="json_schema")
         options = skeleton[1].options
         if len({o[:1] for o in options}) != len(options):
             raise InvalidInputError("the enum's options share a first character", field="json_schema")
+        if logits is None:
+            return None
         owner = self._option_owners(options)
-        pending = self.states.restore(prompt) + self._forced_tokens(skeleton[0].text)
-        self._llm.eval(pending)
-        logits = self._logits(-1).astype(np.float64)
-        top = logits.max()
-        mass = np.exp(logits - top)
+        scores = logits.astype(np.float64)
+        top = scores.max()
+        mass = np.exp(scores - top)
         log_total = top + np.log(mass.sum())
         return {
             o.decode(): float(top + np.log(mass[owner == i].sum()) - log_total) for i, o in enumerate(options)

@@ -27,14 +27,19 @@ class StudentDecoding(BaseModel):
     """How a published student answers its task's requests faster (benchmarks/bench_student_levers.py
     measures each lever): a cap on every string value (the router's reasoning is closed for the
     model at that many characters), fewer decimals in every number (``multipleOf`` 10^-d, so a
-    number at its last decimal ends without a forward pass), and prompt-lookup drafts verified in
-    batches. Unset, the student decodes under its task's student schema as trained."""
+    number at its last decimal ends without a forward pass), prompt-lookup drafts verified in
+    batches, and ``decode_until``: the last key of the student's answer that is decoded, the rest
+    filled by the task from the student's probabilities for its first choice
+    (``Task.complete_from_choice``: the router's weights from its route distribution, read in the
+    pass over the prompt that decoding needs anyway). Unset, the student decodes under its task's
+    student schema as trained."""
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     max_string_chars: int | None = Field(default=None, ge=1)
     number_decimals: int | None = Field(default=None, ge=0, le=6)
     draft: PromptLookup | None = None
+    decode_until: str | None = Field(default=None, min_length=1)
 
 
 class StudentFormat(BaseModel):

@@ -21,6 +21,8 @@ import json
 from dataclasses import dataclass, replace
 from typing import Any
 
+from stillhouse.errors import InvalidInputError
+
 MAX_FRACTION_DIGITS = 6  # a number slot cannot run on forever
 _ESCAPES = frozenset(b'"\\/bfnrt')
 _HEX = frozenset(b"0123456789abcdefABCDEF")
@@ -270,3 +272,27 @@ def forced(skeleton: Skeleton, cursor: Cursor) -> bytes:
         out += rest
         cursor = Cursor(cursor.index + 1)
     return out
+
+
+def key_slot(skeleton: Skeleton, schema: dict[str, Any], key: str) -> int:
+    """The index in ``skeleton`` (compiled from ``schema``) of property ``key``'s value slot."""
+    keys = list(schema.get("properties") or {})
+    if key not in keys:
+        raise InvalidInputError(f"{key!r} is not a key of the answer ({', '.join(keys)})", field="decoding")
+    slots = [i for i, piece in enumerate(skeleton) if not isinstance(piece, Literal)]
+    return slots[keys.index(key)]
+
+
+def closed_after(skeleton: Skeleton, data: bytes, slot: int) -> bytes | None:
+    """``data`` (text the skeleton accepted) cut just after slot ``slot``'s value and closed as a
+    JSON object of the keys up to it, or ``None`` when ``data`` does not get past that value."""
+    cursor = Cursor()
+    for offset, byte in enumerate(data):
+        after = _step(skeleton, cursor, byte)
+        if after is None:
+            return None
+        if after.index > slot:  # this byte is the first of the text after the value
+            quote = b'"' if isinstance(skeleton[slot], EnumSlot | StringSlot) else b""
+            return data[:offset] + quote + b"}"
+        cursor = after
+    return None

@@ -244,8 +244,9 @@ def publish_demo_student(config: DemoConfig, layout: Layout) -> Path:
     return publish_student(layout.student_run / MODEL_DIR, layout.student, publish)
 
 
-def train_fast_router(config: DemoConfig, layout: Layout) -> Any:
-    """The embedding router on the verified labels plus the weakly labelled router queries."""
+def train_fast_router(config: DemoConfig, layout: Layout, out: Path | None = None) -> Any:
+    """The embedding router on the verified labels plus the weakly labelled router queries, saved
+    to ``out`` (default: the layout's fast router)."""
     import numpy as np
 
     from stillhouse.router.fast_router import FastRouter
@@ -260,7 +261,7 @@ def train_fast_router(config: DemoConfig, layout: Layout) -> Any:
     report = fit(
         router, [*queries, *weak_queries], np.vstack([targets, weak_rows]), show_progress=config.progress
     )
-    router.save(layout.fast_router)
+    router.save(out or layout.fast_router)
     return report
 
 

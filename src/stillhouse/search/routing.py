@@ -201,7 +201,7 @@ class ModelRouter:
 
 class RouteHeadRouter:
     """A generative student's weights-only path (:mod:`stillhouse.tasks.video_router.route_head`):
-    its route probabilities from one forward pass over the query, mixed over each route's mean
+    its route probabilities from one forward pass over the query, mixed over each route's median
     golden weights; no reasoning, and nothing decoded. ``model`` is a served router student whose
     backend scores its first choice (``StudentFormatModel.option_logprobs`` over llama.cpp).
 
@@ -213,12 +213,11 @@ class RouteHeadRouter:
     teacher's own calls (``modelId`` is this router's name)."""
 
     def __init__(self, model: ChatModel, *, name: str | None = None, log: RouteLog | None = None) -> None:
-        from stillhouse.tasks.video_router.golden import load_golden
-        from stillhouse.tasks.video_router.route_head import route_prior
+        from stillhouse.tasks.video_router.golden import golden_route_prior
 
         self._scorer = _route_scorer(model)
         self.name, self.log = name or f"{model.name} (route head)", log
-        self._prior = route_prior(load_golden())
+        self._prior = golden_route_prior()
 
     def route(self, query: str, *, index: str) -> Routing:
         request = _task_request(query)

@@ -8,6 +8,7 @@ consensus, and how to score a prediction against a reference. All of it is pure:
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
+from collections.abc import Mapping
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict
@@ -81,6 +82,16 @@ class Task(ABC):
         """The answer text the student is trained to write (by default :meth:`render`; a task with
         free text shortens it as ``fmt`` says)."""
         return self.render(value)
+
+    def complete_from_choice(self, value: dict[str, Any], logprobs: Mapping[str, float]) -> dict[str, Any]:
+        """The whole answer from its decoded leading part ``value`` and the student's log-probability
+        of each option of the answer's first value (``StudentDecoding.decode_until``). Default:
+        refused, since a task's other values do not follow from its first choice."""
+        from stillhouse.errors import InvalidInputError
+
+        raise InvalidInputError(
+            f"task {self.name} cannot complete an answer from its first choice", field="decoding"
+        )
 
     def steering_pool(self) -> list[tuple[str, str]]:
         """(query, class) pairs that steer the teacher's few-shot retrieval towards a query's likely

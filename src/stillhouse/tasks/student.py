@@ -170,7 +170,9 @@ def to_student_request(
 
 def decoding_schema(schema: dict[str, Any] | None, decoding: StudentDecoding) -> dict[str, Any] | None:
     """``schema`` with every top-level string's ``maxLength`` at most ``decoding.max_string_chars``
-    and every number a ``multipleOf`` 10^-``number_decimals``; the same schema when neither is set."""
+    and every number a ``multipleOf`` 10^-``number_decimals``; the same schema when neither is set.
+    (``decode_until`` leaves the schema whole: the decoder stops inside it, so every token it
+    chooses is chosen as under the whole schema.)"""
     if schema is None or (decoding.max_string_chars is None and decoding.number_decimals is None):
         return schema
     properties = {}

@@ -35,10 +35,28 @@ class StudentFormatModel(ChatModel):
         from stillhouse.tasks.student import from_student_answer, to_student_request
 
         swapped, swapped_params = to_student_request(self.task, messages, params, self.decoding)
-        completion = self.inner.generate(swapped, swapped_params)
         if swapped is messages:  # not a request for the task: the answer is not the task's either
-            return completion
+            return self.inner.generate(messages, params)
+        if self.decoding.decode_until is not None and swapped_params.json_schema != params.json_schema:
+            return self._completed(swapped, swapped_params)
+        completion = self.inner.generate(swapped, swapped_params)
         return completion.model_copy(update={"text": from_student_answer(self.task, completion.text)})
+
+    def _completed(self, swapped: list[Message], params: GenerationParams) -> Completion:
+        """The answer decoded up to ``decode_until`` (under the whole student schema, stopped there)
+        and completed by the task from the first choice's scores that the same decode read; an
+        answer cut short (``max_tokens``) is returned as written."""
+        import json
+
+        assert self.decoding.decode_until is not None
+        decoder = getattr(self.inner, "decode_until", None)
+        if not callable(decoder):
+            raise InvalidInputError(f"{self.name} cannot decode until a key", field="decoding")
+        completion, scores = decoder(swapped, params, self.decoding.decode_until)
+        if completion.stop_reason == "max_tokens":
+            return completion
+        value = self.task.complete_from_choice(json.loads(completion.text), scores)
+        return completion.model_copy(update={"text": self.task.render(value)})
 
     def stream(self, messages: list[Message], params: GenerationParams) -> Iterator[str | Completion]:
         """The inner model's stream for requests that are not the task's; a task answer is read back
@@ -70,11 +88,19 @@ class StudentFormatModel(ChatModel):
 
 
 def wrap_student(model: ChatModel, manifest: StudentManifest) -> ChatModel:
-    """``model`` wrapped in its task's student format when ``manifest`` says it was trained in one."""
+    """``model`` wrapped in its task's student format when ``manifest`` says it was trained in one.
+    A manifest that completes answers from the first choice (``decode_until``) needs a backend that
+    scores it (llama.cpp): any other is refused here, before any request."""
     if not manifest.student_format:
         return model
     from stillhouse.tasks import get_task
 
+    if manifest.decoding.decode_until is not None and not callable(getattr(model, "decode_until", None)):
+        raise InvalidInputError(
+            f"{model.name} cannot decode until a key and score its first choice, which "
+            "decoding.decode_until needs (serve the student's model.gguf with llama.cpp)",
+            field="decoding",
+        )
     return StudentFormatModel(model, get_task(manifest.task), manifest.decoding)
 
 

@@ -8,6 +8,7 @@ of the hand-written golden set and :mod:`.rubric` for the deterministic score.
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping
 from typing import Any
 
 from stillhouse.errors import InvalidInputError
@@ -63,6 +64,18 @@ class VideoRouterTask(Task):
             reasoning = shorten_text(reasoning, fmt.reasoning_chars)
         answer = {"route": dominant(weights), "reasoning": reasoning, **weights}
         return json.dumps(answer, ensure_ascii=False, separators=(", ", ": "))
+
+    def complete_from_choice(self, value: dict[str, Any], logprobs: Mapping[str, float]) -> dict[str, Any]:
+        """The student's route and reasoning (``value``) completed with weights: its probabilities
+        for the four routes mixed over each route's median golden weights (:mod:`.route_head`), as
+        the weights-only path reads them; the route itself is not part of the task's answer."""
+        from stillhouse.tasks.video_router.golden import golden_route_prior
+        from stillhouse.tasks.video_router.route_head import mixed_weights
+
+        return {
+            **mixed_weights(logprobs, golden_route_prior()),
+            "reasoning": str(value.get("reasoning") or ""),
+        }
 
     def steering_pool(self) -> list[tuple[str, str]]:
         """Synthesized single-intent queries with the modality their template was written for."""

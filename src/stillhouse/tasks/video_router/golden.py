@@ -28,6 +28,7 @@ Labelling policy (applied to every record, and checked by the tests):
 
 from __future__ import annotations
 
+import functools
 import random
 from collections import defaultdict
 from collections.abc import Iterable, Mapping
@@ -35,6 +36,7 @@ from importlib import resources
 
 from stillhouse.records.schema import ContentBlock, ConversationRecord, SystemBlock, Turn
 from stillhouse.tasks.video_router.prompt import SYSTEM_PROMPT, Modality
+from stillhouse.tasks.video_router.route_head import RoutePrior, route_prior
 from stillhouse.tasks.video_router.weights import intent_of
 
 GOLDEN_FILE = "golden.jsonl"
@@ -49,6 +51,14 @@ def load_golden() -> list[ConversationRecord]:
 def load_dev() -> list[ConversationRecord]:
     """The held-out labelled set used for evaluation; disjoint from :func:`load_golden`."""
     return _load(DEV_FILE)
+
+
+@functools.cache
+def golden_route_prior() -> RoutePrior:
+    """Each route's median weights over the golden examples (:func:`.route_head.route_prior`), read
+    once: what the route head and ``decode_until`` mix the student's route probabilities over.
+    Shared, so read it and never change it."""
+    return route_prior(load_golden())
 
 
 def _load(name: str) -> list[ConversationRecord]:

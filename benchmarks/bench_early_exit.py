@@ -1,0 +1,119 @@
+"""The weights-only router on the distilled student's own first layers, against the fast router.
+
+    STILLHOUSE_HOME=<the demo's home> OMP_WAIT_POLICY=PASSIVE PYTHONPATH=src \\
+        .venv/bin/python benchmarks/bench_early_exit.py --run runs/demo \\
+        [--layers 4,6,8] [--pooling mean,last] [--heldout N] [--threads 1]
+
+The route head (``route-head:SPEC``) reads the student's route probabilities from a pass over the
+query through all of its layers. Here the demo's published student (``<run>/models/student``) is
+cut to its first K layers (:func:`stillhouse.models.gguf_layers.truncate_gguf`, with the pooling
+llama.cpp's embedding mode applies) and made the encoder of a fast router: its head is fitted
+exactly as the demo fits the fast router's (``recipes.video_router.train_fast_router``: the
+verified teacher labels plus the weakly labelled router queries), only the encoder changed, and it
+is saved under ``<run>/early-exit/l{K}-{pooling}/`` as a router folder any ``--router`` loads.
+A folder already there is reused.
+
+Then the demo's fast router and every early-exit router answer the held-out set interleaved, one
+query each in turn, each query alone (what the search engine pays per query), scored by
+``stillhouse.evaluate`` against the human labels: rubric, MAE, dominant accuracy, p50/p95, and
+each p50's ratio to the fast router's (the issue's goal for a weights-only path: within 3x).
+Figures only, nothing is asserted.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+from pathlib import Path
+from typing import Any
+
+FAST = "fast-router"
+
+
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--run", type=Path, default=Path("runs/demo"), help="the demo run's folder (its out)")
+    parser.add_argument("--layers", default="4,6,8", help="comma-separated layer counts to keep")
+    parser.add_argument("--pooling", default="mean,last", help="comma-separated: mean, last")
+    parser.add_argument("--heldout", type=int, default=None, help="the first N held-out queries (all)")
+    parser.add_argument("--threads", type=int, default=1, help="llama.cpp threads")
+    parser.add_argument("--quiet", action="store_true", help="no progress bars")
+    return parser.parse_args(argv)
+
+
+def demo_config(args: argparse.Namespace) -> Any:
+    """The demo's config as its ``summary.json`` recorded it (defaults when it has none)."""
+    from stillhouse.recipes.video_router import DemoConfig
+
+    summary = args.run / "summary.json"
+    recorded = json.loads(summary.read_text())["config"] if summary.is_file() else {}
+    known = {k: v for k, v in recorded.items() if k in DemoConfig.model_fields}
+    return DemoConfig(**{**known, "out": args.run, "progress": not args.quiet})
+
+
+def early_exit_router(args: argparse.Namespace, config: Any, layers: int, pooling: str) -> Path:
+    """The router folder on the student's first ``layers`` layers, fitted unless it is there."""
+    from stillhouse.models.gguf_layers import truncate_gguf
+    from stillhouse.recipes.video_router import Layout, train_fast_router
+    from stillhouse.router.fast_router import CONFIG_FILE
+
+    layout = Layout(root=args.run)
+    folder = args.run / "early-exit" / f"l{layers}-{pooling}"
+    if (folder / CONFIG_FILE).is_file():
+        print(f"{folder} is fitted; reusing it")
+        return folder
+    encoder = truncate_gguf(layout.student / "model.gguf", folder / "encoder.gguf", layers, pooling)  # type: ignore[arg-type]
+    report = train_fast_router(config.model_copy(update={"router_embedder": str(encoder)}), layout, folder)
+    print(
+        f"{folder}: fitted on {report.examples} queries in {report.seconds:.1f} s, final KL {report.final_kl:.3f}"
+    )
+    return folder
+
+
+def main(argv: list[str] | None = None) -> Any:
+    from stillhouse.evaluate import default_params
+    from stillhouse.evaluate.run import evaluate_models
+    from stillhouse.evaluate.table import render_text, summary_table
+    from stillhouse.models import load_model
+    from stillhouse.recipes.video_router import Layout
+    from stillhouse.sources.dataset import read_dataset
+    from stillhouse.tasks import get_task
+
+    args = parse_args(argv)
+    os.environ["STILLHOUSE_LLAMA_THREADS"] = str(args.threads)
+    layout, config = Layout(root=args.run), demo_config(args)
+    folders = {FAST: layout.fast_router}
+    for layers in (int(n) for n in args.layers.split(",")):
+        for pooling in args.pooling.split(","):
+            folders[f"l{layers}-{pooling}"] = early_exit_router(args, config, layers, pooling.strip())
+    models = {label: load_model(str(folder)) for label, folder in folders.items()}
+    records = read_dataset(layout.heldout, "none", "refuse")[0][: args.heldout]
+    task = get_task("video-router")
+    before = os.getloadavg()
+    results = evaluate_models(
+        task,
+        records,
+        models,
+        params=default_params(task),
+        warmup=1,
+        show_progress=not args.quiet,
+        interleave=True,
+    )
+    after = os.getloadavg()
+    print(f"\n{len(records)} held-out queries, interleaved; {args.threads} llama.cpp thread(s)")
+    print(f"load average before {before[0]:.1f}, after {after[0]:.1f}")
+    print(render_text(summary_table(results), "Against the human labels"))
+    fast = results.models[FAST].summary.p50_ms or float("nan")
+    for label, model in results.models.items():
+        print(f"{label}: p50 {(model.summary.p50_ms or float('nan')) / fast:.2f}x the fast router's")
+    out = args.run / "early-exit" / "results.json"
+    out.write_text(results.model_dump_json(indent=2), encoding="utf-8")
+    print(f"results: {out}")
+    return results
+
+
+if __name__ == "__main__":
+    main()
