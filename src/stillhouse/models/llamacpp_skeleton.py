@@ -146,8 +146,8 @@ class SkeletonDecoder:
         """
         if len(skeleton) < 2 or not isinstance(skeleton[0], Literal):
             raise InvalidInputError("the schema's first value is not an enum", field="json_schema")
+        self._option_scores(skeleton, Cursor(1), None)  # refuses before the context is touched
         pending = self.states.restore(prompt) + self._forced_tokens(skeleton[0].text)
-        self._option_scores(skeleton, Cursor(1), None)  # refuses before the pass
         self._llm.eval(pending)
         scores = self._option_scores(skeleton, Cursor(1), self._logits(-1))
         assert scores is not None
@@ -156,8 +156,9 @@ class SkeletonDecoder:
     def _option_scores(
         self, skeleton: Skeleton, cursor: Cursor, logits: np.ndarray | None
     ) -> dict[str, float] | None:
-        """Each option's log-probability from ``logits`` when ``cursor`` is at the start of the
-        skeleton's first value and it is an enum (``None`` otherwise); ``logits`` ``None`` only checks."""
+        """Each option's log-probability from ``logits``, read with ``cursor`` at the start of the
+        skeleton's first value; refused unless that value is an enum whose options start with
+        different bytes. With ``logits`` ``None`` it only checks, and returns ``None``."""
         if cursor.index != 1 or cursor.text or not isinstance(skeleton[1], EnumSlot):
             raise InvalidInputError("the schema's first value is not an enum", field="json_schema")
         options = skeleton[1].options
