@@ -23,7 +23,6 @@ Figures only, nothing is asserted.
 from __future__ import annotations
 
 import argparse
-import json
 import os
 from pathlib import Path
 from typing import Any
@@ -42,16 +41,6 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--threads", type=int, default=1, help="llama.cpp threads")
     parser.add_argument("--quiet", action="store_true", help="no progress bars")
     return parser.parse_args(argv)
-
-
-def demo_config(args: argparse.Namespace) -> Any:
-    """The demo's config as its ``summary.json`` recorded it (defaults when it has none)."""
-    from stillhouse.recipes.video_router import DemoConfig
-
-    summary = args.run / "summary.json"
-    recorded = json.loads(summary.read_text())["config"] if summary.is_file() else {}
-    known = {k: v for k, v in recorded.items() if k in DemoConfig.model_fields}
-    return DemoConfig(**{**known, "out": args.run, "progress": not args.quiet})
 
 
 def early_exit_router(args: argparse.Namespace, config: Any, layers: int, pooling: str) -> Path:
@@ -78,13 +67,13 @@ def main(argv: list[str] | None = None) -> Any:
     from stillhouse.evaluate.run import evaluate_models
     from stillhouse.evaluate.table import render_text, summary_table
     from stillhouse.models import load_model
-    from stillhouse.recipes.video_router import Layout
+    from stillhouse.recipes.video_router import Layout, recorded_config
     from stillhouse.sources.dataset import read_dataset
     from stillhouse.tasks import get_task
 
     args = parse_args(argv)
     os.environ["STILLHOUSE_LLAMA_THREADS"] = str(args.threads)
-    layout, config = Layout(root=args.run), demo_config(args)
+    layout, config = Layout(root=args.run), recorded_config(args.run, progress=not args.quiet)
     folders = {FAST: layout.fast_router}
     for layers in (int(n) for n in args.layers.split(",")):
         for pooling in args.pooling.split(","):

@@ -56,21 +56,17 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
 
 
 def demo_config(args: argparse.Namespace) -> Any:
-    """The demo's config as its ``summary.json`` recorded it (defaults when it has none), with
-    ``--base``/``--steps`` applied and the student format the only other change."""
+    """The demo's config as its ``summary.json`` recorded it, with ``--base``/``--steps`` applied and
+    the student format the only other change."""
     from stillhouse.models.manifest import StudentFormat
-    from stillhouse.recipes.video_router import DemoConfig
+    from stillhouse.recipes.video_router import recorded_config
 
-    summary = args.run / "summary.json"
-    recorded = json.loads(summary.read_text())["config"] if summary.is_file() else {}
-    known = {k: v for k, v in recorded.items() if k in DemoConfig.model_fields}
-    config = DemoConfig(**{**known, "out": args.run, "progress": not args.quiet})
     update: dict[str, Any] = {"student_format": StudentFormat(reasoning_chars=args.reasoning_chars)}
     if args.base:
         update["student"] = args.base
     if args.steps:
         update["student_steps"] = args.steps
-    return DemoConfig(**{**config.model_dump(), **update})  # validated again, not model_copy'd
+    return recorded_config(args.run, progress=not args.quiet, **update)
 
 
 def short_root(args: argparse.Namespace) -> Path:

@@ -49,12 +49,10 @@ def truncate_gguf(source: Path, out: Path, layers: int, pooling: Pooling = "mean
     out.parent.mkdir(parents=True, exist_ok=True)
     writer = gguf.GGUFWriter(str(out), arch=arch, endianess=reader.endianess)
     for field in reader.fields.values():
-        if field.name == gguf.Keys.General.ARCHITECTURE or field.name.startswith("GGUF."):
-            continue  # the writer writes these itself
+        if field.name in (gguf.Keys.General.ARCHITECTURE, pooling_key) or field.name.startswith("GGUF."):
+            continue  # the writer writes these itself; the pooling is written below
         kind = field.types[0]
         sub_type = field.types[-1] if kind == gguf.GGUFValueType.ARRAY else None
-        if field.name == pooling_key:
-            continue
         value = layers if field.name == key else field.contents()
         writer.add_key_value(field.name, value, kind, sub_type=sub_type)
     writer.add_key_value(pooling_key, _POOLING[pooling], gguf.GGUFValueType.UINT32)

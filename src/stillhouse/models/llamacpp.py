@@ -28,7 +28,7 @@ from stillhouse.chat import (
 from stillhouse.errors import InvalidInputError, ModelError
 from stillhouse.models.draft import PromptLookup
 from stillhouse.models.llamacpp_load import default_threads, load_llama
-from stillhouse.models.llamacpp_skeleton import SkeletonDecoder
+from stillhouse.models.llamacpp_skeleton import SkeletonDecoder, SkeletonResult
 from stillhouse.models.skeleton import Skeleton, compile_skeleton, key_slot
 
 
@@ -172,10 +172,11 @@ class LlamaCppModel:
         first value's options' log-probability, read from the pass that chose it
         (:meth:`SkeletonDecoder.decode`)."""
         skeleton = self._skeleton_for(params)
-        if self._skeletons is None or skeleton is None:
+        if skeleton is None:
             raise InvalidInputError(
                 "decoding until a key needs skeleton decoding of a flat schema", field="json_schema"
             )
+        assert self._skeletons is not None  # a skeleton is only compiled for a skeleton decoder
         slot = key_slot(skeleton, params.json_schema or {}, key)
         with self._lock:
             started = time.perf_counter()
@@ -189,15 +190,7 @@ class LlamaCppModel:
             raise InvalidInputError(
                 "the schema's first value is not an enum forced in one batch", field="json_schema"
             )
-        completion = Completion(
-            text=result.text,
-            model=self.name,
-            input_tokens=result.input_tokens,
-            output_tokens=result.output_tokens,
-            latency_ms=latency_ms,
-            stop_reason="max_tokens" if result.truncated else "end_turn",
-        )
-        return completion, result.first_choice
+        return self._skeleton_completion(result.text, result, latency_ms), result.first_choice
 
     def _complete(
         self,
@@ -324,8 +317,12 @@ class LlamaCppModel:
         if tail := decoder.decode(b"", final=True):
             parts.append(tail)
             yield tail
-        yield Completion(
-            text="".join(parts),
+        yield self._skeleton_completion("".join(parts), result, latency_ms)
+
+    def _skeleton_completion(self, text: str, result: SkeletonResult, latency_ms: float) -> Completion:
+        """The completion of a skeleton decode whose answer is ``text``."""
+        return Completion(
+            text=text,
             model=self.name,
             input_tokens=result.input_tokens,
             output_tokens=result.output_tokens,

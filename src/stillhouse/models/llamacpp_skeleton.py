@@ -119,7 +119,7 @@ class SkeletonDecoder:
                 saved = True
                 logits = self._logits(-1)
                 if stop_after is not None and cursor == Cursor(1) and isinstance(skeleton[1], EnumSlot):
-                    first = self._option_scores(skeleton, cursor, logits)
+                    first = self._option_scores(_distinct_options(skeleton), logits)
                 token, cursor = self._best_fit(skeleton, cursor, logits)
                 chosen = [token]
             else:
@@ -144,28 +144,14 @@ class SkeletonDecoder:
         four modalities do): a classification for the price of reading the prompt, with no token
         decoded (the router's weights-only path, :mod:`stillhouse.tasks.video_router.route_head`).
         """
-        if len(skeleton) < 2 or not isinstance(skeleton[0], Literal):
-            raise InvalidInputError("the schema's first value is not an enum", field="json_schema")
-        self._option_scores(skeleton, Cursor(1), None)  # refuses before the context is touched
+        options = _distinct_options(skeleton)  # refused before the context is touched
+        assert isinstance(skeleton[0], Literal)
         pending = self.states.restore(prompt) + self._forced_tokens(skeleton[0].text)
         self._llm.eval(pending)
-        scores = self._option_scores(skeleton, Cursor(1), self._logits(-1))
-        assert scores is not None
-        return scores
+        return self._option_scores(options, self._logits(-1))
 
-    def _option_scores(
-        self, skeleton: Skeleton, cursor: Cursor, logits: np.ndarray | None
-    ) -> dict[str, float] | None:
-        """Each option's log-probability from ``logits``, read with ``cursor`` at the start of the
-        skeleton's first value; refused unless that value is an enum whose options start with
-        different bytes. With ``logits`` ``None`` it only checks, and returns ``None``."""
-        if cursor.index != 1 or cursor.text or not isinstance(skeleton[1], EnumSlot):
-            raise InvalidInputError("the schema's first value is not an enum", field="json_schema")
-        options = skeleton[1].options
-        if len({o[:1] for o in options}) != len(options):
-            raise InvalidInputError("the enum's options share a first character", field="json_schema")
-        if logits is None:
-            return None
+    def _option_scores(self, options: tuple[bytes, ...], logits: np.ndarray) -> dict[str, float]:
+        """Each option's log-probability from ``logits``, the row that chooses the first value."""
         owner = self._option_owners(options)
         scores = logits.astype(np.float64)
         top = scores.max()
@@ -282,3 +268,14 @@ def _ranked(logits: np.ndarray) -> Iterator[int]:
     top = np.argpartition(logits, -TOP_K)[-TOP_K:]
     yield from top[np.argsort(-logits[top])].tolist()
     yield from np.argsort(-logits).tolist()
+
+
+def _distinct_options(skeleton: Skeleton) -> tuple[bytes, ...]:
+    """The options of the skeleton's first value, refused unless it is an enum after the opening
+    literal whose options start with different bytes (each token then names one option)."""
+    if len(skeleton) < 2 or not isinstance(skeleton[0], Literal) or not isinstance(skeleton[1], EnumSlot):
+        raise InvalidInputError("the schema's first value is not an enum", field="json_schema")
+    options = skeleton[1].options
+    if len({o[:1] for o in options}) != len(options):
+        raise InvalidInputError("the enum's options share a first character", field="json_schema")
+    return options

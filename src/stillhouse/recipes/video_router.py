@@ -102,6 +102,15 @@ class DemoConfig(BaseModel):
         )
 
 
+def recorded_config(root: Path, **update: Any) -> DemoConfig:
+    """The config a finished demo run in ``root`` wrote to its ``summary.json`` (defaults where it
+    has none, or no summary), with ``update`` applied: what a benchmark on that run reruns."""
+    summary = root / "summary.json"
+    recorded = json.loads(summary.read_text(encoding="utf-8"))["config"] if summary.is_file() else {}
+    known = {k: v for k, v in recorded.items() if k in DemoConfig.model_fields}
+    return DemoConfig(**{**known, "out": root, **update})
+
+
 class Layout(BaseModel):
     """Where the main job writes everything under ``out``."""
 
