@@ -51,6 +51,10 @@ class CutTraining(BaseModel):
     head_learning_rate: float = Field(default=1e-2, gt=0.0, le=10.0)  # the four head rows
     seed: int = 0
     weight_type: WeightType = "q8_0"
+    # Read after the query (special tokens allowed): the position the head reads is then the same
+    # token for every query, the turn end and assistant start the student answers after (ChatML,
+    # as SmolLM2 and Qwen write it), rather than whatever word the query happens to end with.
+    suffix: str = "<|im_end|>\n<|im_start|>assistant\n"
 
 
 class CutRouterConfig(BaseModel):
@@ -67,13 +71,15 @@ class CutRouterConfig(BaseModel):
     final_kl: float | None = None
 
 
-def query_tokens(llm: Any, query: str) -> list[int]:
+def query_tokens(llm: Any, query: str, suffix: str) -> list[int]:
     """The tokens the router reads for ``query`` (llama.cpp's own tokenizer, as the GGUF says to add
-    a BOS or not), cut at :data:`MAX_TOKENS`; the trainer reads the same."""
-    tokens = llm.tokenize(query.encode("utf-8"), add_bos=True, special=False)[:MAX_TOKENS]
-    if not query.strip() or not tokens:
+    a BOS or not; the query's own text never makes a special token) and then ``suffix``, the query
+    cut so that both fit in :data:`MAX_TOKENS`; the trainer reads the same."""
+    if not query.strip():
         raise InvalidInputError("there is no query to route", field="messages")
-    return [int(t) for t in tokens]
+    tail = llm.tokenize(suffix.encode("utf-8"), add_bos=False, special=True) if suffix else []
+    tokens = llm.tokenize(query.encode("utf-8"), add_bos=True, special=False)[: MAX_TOKENS - len(tail)]
+    return [int(t) for t in [*tokens, *tail]]
 
 
 class CutRouter:
@@ -106,7 +112,7 @@ class CutRouter:
         import llama_cpp
 
         llm = self._llm
-        tokens = query_tokens(llm, query)
+        tokens = query_tokens(llm, query, self.config.training.suffix)
         with self._lock:
             llm.reset()  # eval() drops the cache beyond n_tokens, so nothing stale is read
             llm.eval(tokens)

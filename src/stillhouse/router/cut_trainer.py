@@ -81,7 +81,7 @@ def fit_cut_router(
         work = Path(scratch)
         cut = truncate_gguf(source / SERVING_GGUF, work / "cut.gguf", training.layers, "last")
         vocab = load_llama(cut, n_ctx=MAX_TOKENS, n_threads=1)  # its tokenizer, as the router reads
-        tokens = [query_tokens(vocab, query) for query in queries]
+        tokens = [query_tokens(vocab, query, training.suffix) for query in queries]
         head_ids = head_tokens(vocab)
         report, state = _fine_tune(source, tokens, targets, head_ids, training, show_progress)
         _export(state, cut, work / "router", training)
