@@ -154,3 +154,21 @@ def test_head_rows_are_distinct_when_names_start_alike() -> None:
     from stillhouse.router.cut_trainer import head_tokens
 
     assert head_tokens(_Vocab()) == [7, 8, 0, 1]
+
+
+class _Bytes:
+    """A tokenizer of one token per byte (+1000 for text read with special tokens allowed)."""
+
+    def tokenize(self, text: bytes, add_bos: bool, special: bool) -> list[int]:
+        return ([1] if add_bos else []) + [b + (1000 if special else 0) for b in text]
+
+
+def test_the_suffix_follows_the_query_and_survives_the_cut() -> None:
+    from stillhouse.router.cut_router import MAX_TOKENS, query_tokens
+
+    assert query_tokens(_Bytes(), "ab", "<s>") == [1, 97, 98, 1060, 1115, 1062]
+    assert query_tokens(_Bytes(), "ab", "") == [1, 97, 98]
+    long = query_tokens(_Bytes(), "x" * 1000, "!")
+    assert len(long) == MAX_TOKENS and long[-1] == 1033 and long[-2] == ord("x")
+    with pytest.raises(InvalidInputError):
+        query_tokens(_Bytes(), " \n", "!")

@@ -2,13 +2,13 @@
 
 The fast router's trainer (:mod:`stillhouse.router.trainer`) fits a head on a frozen encoder; this
 one trains the encoder too, because the student's early layers were never trained to summarise a
-query (a head fitted on them, frozen, lost 9 points of dominant accuracy to the fast router:
-benchmarks/README.md). The objective is the same soft-target cross-entropy to the teacher's weight
-distribution, read at the query's last token, so the router is a classifier distilled from the
-teacher. It is not the one training loop's job (:mod:`stillhouse.train.loop` trains a generative
-student on conversations); the steps here are a plain, seeded AdamW over a few thousand short
-queries. The torch/transformers edge is this module; :mod:`stillhouse.router.cut_router` loads the
-result without them.
+query (a head fitted on them frozen routes well below the fast router: benchmarks/README.md). The
+objective is the same soft-target cross-entropy to the teacher's weight distribution, read after
+the query and the router's suffix, so the router is a classifier distilled from the teacher. It is
+not the one training loop's job (:mod:`stillhouse.train.loop` trains a generative student on
+conversations); the steps here are a plain, seeded AdamW over a few thousand short queries. The
+torch/transformers edge is this module; :mod:`stillhouse.router.cut_router` loads the result
+without them.
 """
 
 from __future__ import annotations
@@ -105,7 +105,8 @@ def head_tokens(vocab: Any) -> list[int]:
     starts two names alike are the next free ids."""
     chosen: list[int] = []
     for modality in MODALITIES:
-        first = int(vocab.tokenize(modality.encode("utf-8"), add_bos=False, special=False)[0])
+        ids = vocab.tokenize(modality.encode("utf-8"), add_bos=False, special=False)
+        first = int(ids[0]) if ids else 0
         while first in chosen:
             first = (first + 1) % int(vocab.n_vocab())
         chosen.append(first)
