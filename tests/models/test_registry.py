@@ -171,3 +171,12 @@ def test_a_fast_router_folder_loads_the_embedding_router(tmp_path):
         assert resolve(spec).backend == "fast-router"
         model = load_model(spec)
         assert isinstance(model, FastRouterModel) and model.name == "fast-router:fr"
+
+
+def test_a_cut_router_folder_resolves_before_its_gguf_is_looked_at(tmp_path):
+    from stillhouse.models.registry import CUT_ROUTER_CONFIG, SERVING_GGUF
+
+    (tmp_path / CUT_ROUTER_CONFIG).write_text("{}")
+    (tmp_path / SERVING_GGUF).write_text("")  # even beside a model.gguf, the folder is the router
+    resolved = resolve(str(tmp_path))
+    assert (resolved.backend, resolved.path) == ("cut-router", tmp_path)

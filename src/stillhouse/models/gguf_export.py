@@ -21,6 +21,7 @@ WeightType = Literal["f32", "f16", "q8_0"]
 
 # Architectures whose q/k projections llama.cpp stores in a permuted (interleaved rotary) layout.
 _PERMUTED_ARCHS = {"llama"}
+OUTPUT_TENSOR = "output.weight"  # the vocabulary head; absent from a GGUF whose embeddings are tied
 
 
 def _permute_qk(weights: np.ndarray, n_head: int) -> np.ndarray:
@@ -86,9 +87,17 @@ def _load_state_dict(hf_dir: Path) -> dict[str, np.ndarray]:
 
 
 def export_gguf(
-    hf_dir: Path, template_gguf: Path, out_path: Path, *, weight_type: WeightType = "q8_0"
+    hf_dir: Path,
+    template_gguf: Path,
+    out_path: Path,
+    *,
+    weight_type: WeightType = "q8_0",
+    untied_head: bool = False,
 ) -> Path:
-    """Write ``out_path``: the template's metadata with the (merged) weights of ``hf_dir``."""
+    """Write ``out_path``: the template's metadata with the (merged) weights of ``hf_dir``.
+
+    ``untied_head`` also writes ``hf_dir``'s own vocabulary head (``lm_head``) where the template
+    ties it to the token embeddings: llama.cpp then projects with it instead."""
     import gguf
 
     reader = gguf.GGUFReader(str(template_gguf), "r")
@@ -100,6 +109,8 @@ def export_gguf(
     names = _hf_to_gguf_names(list(state), arch, n_layers)
     by_gguf = {g: h for h, g in names.items()}
     wanted = [t.name for t in reader.tensors]
+    if untied_head and OUTPUT_TENSOR not in wanted:
+        wanted.append(OUTPUT_TENSOR)
     missing = [name for name in wanted if name not in by_gguf]
     if missing:
         raise InvalidInputError(f"{hf_dir} lacks tensors the template needs: {missing[:5]}", field="model")

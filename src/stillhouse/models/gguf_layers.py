@@ -16,9 +16,9 @@ from pathlib import Path
 from typing import Literal
 
 from stillhouse.errors import InvalidInputError, MissingDependencyError
+from stillhouse.models.gguf_export import OUTPUT_TENSOR
 
 _BLOCK = re.compile(r"^blk\.(\d+)\.")
-_OUTPUT = "output.weight"  # the vocabulary head: an encoder reads hidden states, never logits
 Pooling = Literal["mean", "last"]
 _POOLING = {"mean": 1, "last": 3}  # llama.cpp's LLAMA_POOLING_TYPE_MEAN and _LAST
 
@@ -72,7 +72,7 @@ def truncate_gguf(source: Path, out: Path, layers: int, pooling: Pooling = "mean
 
 def _kept(name: str, layers: int) -> bool:
     block = _BLOCK.match(name)
-    return name != _OUTPUT if block is None else int(block.group(1)) < layers
+    return name != OUTPUT_TENSOR if block is None else int(block.group(1)) < layers
 
 
 def _reader(path: Path):  # -> gguf.GGUFReader

@@ -18,8 +18,9 @@ nothing downstream looks at the string again. Grammar::
           | PATH                          a .gguf file → llama.cpp; a folder holding model.gguf (a
                                           published student) → llama.cpp on it, with its vision
                                           projector when an mmproj*.gguf lies beside it; a folder
-                                          holding fast_router.json → the fast router; a folder →
-                                          transformers
+                                          holding fast_router.json → the fast router; one holding
+                                          cut_router.json → the cut router (the student's first
+                                          layers, fine-tuned); a folder → transformers
 
 A folder's ``stillhouse.json`` (:mod:`stillhouse.models.manifest`) is read at resolution and handed
 to the manifest hooks after loading; ``stillhouse.tasks.student_model`` registers the one that
@@ -41,7 +42,9 @@ from stillhouse.errors import InvalidInputError, NotFoundError
 from stillhouse.models.draft import PromptLookup
 from stillhouse.models.manifest import StudentManifest, read_manifest
 
-Backend = Literal["llamacpp", "llamacpp-vision", "hf", "hf-vision", "openai", "bedrock", "fast-router"]
+Backend = Literal[
+    "llamacpp", "llamacpp-vision", "hf", "hf-vision", "openai", "bedrock", "fast-router", "cut-router"
+]
 # The spec prefixes; "hf-vision" and "llamacpp-vision" are never written: an "hf" vision folder and
 # a llama.cpp spec with an mmproj resolve to them.
 _PREFIXES: tuple[Backend, ...] = ("llamacpp", "hf", "openai", "bedrock", "fast-router")
@@ -51,6 +54,8 @@ SERVING_GGUF = "model.gguf"
 SERVING_MMPROJ = "mmproj*.gguf"
 # The file that marks a saved fast router's folder (written by router.fast_router).
 FAST_ROUTER_CONFIG = "fast_router.json"
+# ... and a cut router's (router.cut_router): checked before SERVING_GGUF, though it holds none.
+CUT_ROUTER_CONFIG = "cut_router.json"
 FAST_ROUTER_PREFIX = "fast-router:"
 _OPENAI = re.compile(r"^(?P<model>.+?)@(?P<base>https?://\S+)$")
 # A llama.cpp model's vision projector, after its GGUF: llamacpp:MODEL.gguf?mmproj=MMPROJ.gguf
@@ -125,6 +130,8 @@ def parse_spec(spec: str) -> ModelSpec:
     path = Path(text).expanduser()
     if path.suffix == ".gguf":
         return ModelSpec(backend="llamacpp", target=str(path))
+    if (path / CUT_ROUTER_CONFIG).is_file():
+        return ModelSpec(backend="cut-router", target=str(path))
     if (path / SERVING_GGUF).is_file():
         # A published student ships both: llama.cpp is the fast path, ``hf:DIR`` still forces transformers.
         return ModelSpec(backend="llamacpp", target=str(path / SERVING_GGUF), mmproj=_folder_mmproj(path))
@@ -240,6 +247,10 @@ def _resolve_fast_router(parsed: ModelSpec, name: str, progress: bool) -> Resolv
     return ResolvedModel(name=name, backend="fast-router", path=path)
 
 
+def _resolve_cut_router(parsed: ModelSpec, name: str, progress: bool) -> ResolvedModel:
+    return ResolvedModel(name=name, backend="cut-router", path=Path(parsed.target).expanduser())
+
+
 def _resolve_remote(parsed: ModelSpec, name: str, progress: bool) -> ResolvedModel:
     return ResolvedModel(name=name, backend=parsed.backend, model_id=parsed.target, base_url=parsed.base_url)
 
@@ -248,6 +259,7 @@ _RESOLVERS: dict[Backend, Callable[[ModelSpec, str, bool], ResolvedModel]] = {
     "llamacpp": _resolve_llamacpp,
     "hf": _resolve_hf,
     "fast-router": _resolve_fast_router,
+    "cut-router": _resolve_cut_router,
     "openai": _resolve_remote,
     "bedrock": _resolve_remote,
 }
@@ -355,6 +367,12 @@ def _load_fast_router(resolved: ResolvedModel, options: LoadOptions) -> ChatMode
     return module.FastRouterModel.load(resolved.path)  # type: ignore[no-any-return]
 
 
+def _load_cut_router(resolved: ResolvedModel, options: LoadOptions) -> ChatModel:
+    module = importlib.import_module("stillhouse.router.cut_router")  # by name, as the fast router
+    assert resolved.path is not None
+    return module.CutRouterModel.load(resolved.path)  # type: ignore[no-any-return]
+
+
 _LOADERS: dict[Backend, Callable[[ResolvedModel, LoadOptions], ChatModel]] = {
     "llamacpp": _load_llamacpp,
     "llamacpp-vision": _load_llamacpp_vision,
@@ -363,4 +381,5 @@ _LOADERS: dict[Backend, Callable[[ResolvedModel, LoadOptions], ChatModel]] = {
     "openai": _load_openai,
     "bedrock": _load_bedrock,
     "fast-router": _load_fast_router,
+    "cut-router": _load_cut_router,
 }

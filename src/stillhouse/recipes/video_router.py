@@ -253,23 +253,34 @@ def publish_demo_student(config: DemoConfig, layout: Layout) -> Path:
     return publish_student(layout.student_run / MODEL_DIR, layout.student, publish)
 
 
-def train_fast_router(config: DemoConfig, layout: Layout, out: Path | None = None) -> Any:
-    """The embedding router on the verified labels plus the weakly labelled router queries, saved
-    to ``out`` (default: the layout's fast router)."""
+def router_training_set(config: DemoConfig, layout: Layout, *, golden: bool = False) -> tuple[list[str], Any]:
+    """What a weights-only router learns from: the verified teacher labels plus the next
+    ``router_queries`` synthesized queries, weakly labelled by design intent, and with ``golden``
+    the hand-labelled golden examples too (queries, weight rows)."""
     import numpy as np
 
-    from stillhouse.router.fast_router import FastRouter
     from stillhouse.router.intents import intent_prior, read_intents, weak_targets
-    from stillhouse.router.trainer import fit, teacher_targets, training_pairs
+    from stillhouse.router.trainer import teacher_targets, training_pairs
+    from stillhouse.tasks.video_router.golden import load_golden
 
     queries, weights, _skipped = training_pairs(read_dataset(layout.verified, "none", "skip")[0])
     targets = teacher_targets(weights)
     extra = read_intents(layout.intents)[config.train_queries :][: config.router_queries]
     weak_queries, weak_rows = weak_targets(extra, intent_prior(targets))
+    human, human_weights, _ = training_pairs(load_golden() if golden else [])
+    return [*queries, *weak_queries, *human], np.vstack([targets, weak_rows, teacher_targets(human_weights)])
+
+
+def train_fast_router(
+    config: DemoConfig, layout: Layout, out: Path | None = None, *, golden: bool = False
+) -> Any:
+    """The embedding router on :func:`router_training_set`, saved to ``out`` (default: the
+    layout's fast router)."""
+    from stillhouse.router.fast_router import FastRouter
+    from stillhouse.router.trainer import fit
+
     router = FastRouter.from_spec(config.router_embedder)
-    report = fit(
-        router, [*queries, *weak_queries], np.vstack([targets, weak_rows]), show_progress=config.progress
-    )
+    report = fit(router, *router_training_set(config, layout, golden=golden), show_progress=config.progress)
     router.save(out or layout.fast_router)
     return report
 

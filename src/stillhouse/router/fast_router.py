@@ -179,13 +179,25 @@ class FastRouter:
         return router
 
 
-def templated_reasoning(weights: dict[str, float]) -> str:
-    """One sentence naming the two heaviest modalities, and saying it is not a generated explanation."""
+def templated_reasoning(weights: dict[str, float], source: str = "a distilled embedding classifier") -> str:
+    """One sentence naming the two heaviest modalities, and saying it is not a generated explanation
+    (the weights came from ``source``)."""
     first, second = sorted(MODALITIES, key=lambda m: -weights[m])[:2]
     return (
         f"Weighted toward {first} ({weights[first]:.2f}), then {second} ({weights[second]:.2f}); "
-        "weights from a distilled embedding classifier, not a generated explanation."
+        f"weights from {source}, not a generated explanation."
     )
+
+
+def row_weights(row: np.ndarray) -> dict[str, float]:
+    """A predicted row (in :data:`MODALITIES` order) as the answer's weights, rounded to hundredths
+    that still sum to 1.0."""
+    return round_hundredths({m: float(w) for m, w in zip(MODALITIES, row, strict=True)})
+
+
+def answer_text(weights: dict[str, float], reasoning: str) -> str:
+    """The router JSON a weights-only router answers with."""
+    return json.dumps({**weights, "reasoning": reasoning}, ensure_ascii=False, separators=(", ", ": "))
 
 
 class FastRouterModel(ChatModel):
@@ -240,13 +252,12 @@ class FastRouterModel(ChatModel):
             raise InvalidInputError("the conversation has no user turn to route", field="messages")
         vector = self.router.embed([query])
         row = self.router.predict_embeddings(vector)[0]
-        weights = round_hundredths({m: float(w) for m, w in zip(MODALITIES, row, strict=True)})
+        weights = row_weights(row)
         reasoning, tokens = templated_reasoning(weights), (0, 0)
         if self.reasoner is not None:
             reasoning, tokens = self._reasoning(messages, params, fallback=reasoning)
-        text = json.dumps({**weights, "reasoning": reasoning}, ensure_ascii=False, separators=(", ", ": "))
         completion = Completion(
-            text=text,
+            text=answer_text(weights, reasoning),
             model=self.name,
             input_tokens=tokens[0],
             output_tokens=tokens[1],
