@@ -54,9 +54,10 @@ SERVING_GGUF = "model.gguf"
 SERVING_MMPROJ = "mmproj*.gguf"
 # The file that marks a saved fast router's folder (written by router.fast_router).
 FAST_ROUTER_CONFIG = "fast_router.json"
-# ... and a cut router's (router.cut_router): checked before SERVING_GGUF, though it holds none.
-CUT_ROUTER_CONFIG = "cut_router.json"
 FAST_ROUTER_PREFIX = "fast-router:"
+# ... and a cut router's (router.cut_router), looked for before SERVING_GGUF: a folder that holds
+# both is the router.
+CUT_ROUTER_CONFIG = "cut_router.json"
 _OPENAI = re.compile(r"^(?P<model>.+?)@(?P<base>https?://\S+)$")
 # A llama.cpp model's vision projector, after its GGUF: llamacpp:MODEL.gguf?mmproj=MMPROJ.gguf
 _MMPROJ = re.compile(r"^(?P<model>[^?]+)\?mmproj=(?P<mmproj>[^?]*)$")
